@@ -1,0 +1,1 @@
+//! Latchkey's RustCrypto `CryptoProvider` for rustls (to be written).

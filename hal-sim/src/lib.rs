@@ -1,0 +1,2 @@
+//! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
+//! connected to `latchkey-core` through its HAL traits.
