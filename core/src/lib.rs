@@ -17,5 +17,7 @@
 
 extern crate alloc;
 
+mod bytes;
+pub mod eapol;
 pub mod hal;
 pub mod tls;
