@@ -18,6 +18,7 @@
 extern crate alloc;
 
 mod bytes;
+pub mod eap;
 pub mod eapol;
 pub mod hal;
 pub mod tls;
