@@ -19,6 +19,7 @@ extern crate alloc;
 
 mod bytes;
 pub mod eap;
+pub mod eap_tls;
 pub mod eapol;
 pub mod hal;
 pub mod tls;
