@@ -1,1 +1,0 @@
-//! Latchkey's RustCrypto `CryptoProvider` for rustls (to be written).

@@ -1,0 +1,132 @@
+//! ECDHE over secp256r1 (RFC 8446 §4.2.8.2, RFC 8422 §5.11), the only key-exchange group
+//! Latchkey offers. The ephemeral private scalar lives in a `p256::SecretKey`, which zeroizes
+//! itself on drop; the shared secret is handed to rustls in its zeroizing `SharedSecret`.
+
+use alloc::boxed::Box;
+use core::fmt;
+
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::{EncodedPoint, PublicKey, SecretKey};
+use rustls::crypto::{ActiveKeyExchange, SecureRandom, SharedSecret, SupportedKxGroup};
+use rustls::{Error, NamedGroup, PeerMisbehaved};
+use zeroize::Zeroizing;
+
+/// Uncompressed SEC1 point: 0x04 || X || Y. TLS allows no other form (RFC 8446 §4.2.8.2).
+const UNCOMPRESSED_LEN: usize = 65;
+/// A uniformly drawn 256-bit value is a valid P-256 scalar except with probability ~2^-32;
+/// after this many rejections the RNG is broken, not unlucky.
+const MAX_DRAWS: usize = 8;
+
+/// The secp256r1 group. It draws its ephemeral keys from the RNG it was built with.
+pub struct Secp256r1 {
+    rng: &'static dyn SecureRandom,
+}
+
+impl Secp256r1 {
+    /// A secp256r1 group drawing from `rng`; usable in a `static` initialiser.
+    pub const fn new(rng: &'static dyn SecureRandom) -> Self {
+        Self { rng }
+    }
+
+    fn generate(&self) -> Result<SecretKey, Error> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        for _ in 0..MAX_DRAWS {
+            self.rng
+                .fill(bytes.as_mut())
+                .map_err(|_| Error::FailedToGetRandomBytes)?;
+            // Rejects 0 and values >= n; no modular bias.
+            if let Ok(key) = SecretKey::from_slice(bytes.as_ref()) {
+                return Ok(key);
+            }
+        }
+        Err(Error::FailedToGetRandomBytes)
+    }
+}
+
+impl fmt::Debug for Secp256r1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secp256r1")
+    }
+}
+
+impl SupportedKxGroup for Secp256r1 {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+        let secret = self.generate()?;
+        let pub_key = secret.public_key().to_encoded_point(false);
+        Ok(Box::new(P256KeyExchange { secret, pub_key }))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::secp256r1
+    }
+}
+
+/// One ECDHE exchange in progress: our ephemeral key and its public point.
+struct P256KeyExchange {
+    secret: SecretKey,
+    pub_key: EncodedPoint,
+}
+
+impl ActiveKeyExchange for P256KeyExchange {
+    fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, Error> {
+        if peer_pub_key.len() != UNCOMPRESSED_LEN || peer_pub_key.first() != Some(&0x04) {
+            return Err(PeerMisbehaved::InvalidKeyShare.into());
+        }
+        // Decoding checks that the point is on the curve and not the identity.
+        let peer = PublicKey::from_sec1_bytes(peer_pub_key)
+            .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
+        let scalar = Zeroizing::new(self.secret.to_nonzero_scalar());
+        let shared = p256::ecdh::diffie_hellman(&*scalar, peer.as_affine());
+        Ok(SharedSecret::from(AsRef::<[u8]>::as_ref(
+            shared.raw_secret_bytes(),
+        )))
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        self.pub_key.as_bytes()
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::secp256r1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::provider::SharedRng;
+
+    static RNG: SharedRng<rand_core::OsRng> = SharedRng::new(rand_core::OsRng);
+    static KX: Secp256r1 = Secp256r1::new(&RNG);
+
+    #[test]
+    fn both_sides_derive_the_same_secret() {
+        let a = KX.start().unwrap();
+        let b = KX.start().unwrap();
+        let (a_pub, b_pub) = (a.pub_key().to_vec(), b.pub_key().to_vec());
+        assert_eq!((a_pub.len(), a_pub[0]), (65, 0x04));
+        assert_eq!(a.group(), NamedGroup::secp256r1);
+        let s1 = a.complete(&b_pub).unwrap();
+        let s2 = b.complete(&a_pub).unwrap();
+        assert_eq!(s1.secret_bytes().len(), 32);
+        assert_eq!(s1.secret_bytes(), s2.secret_bytes());
+    }
+
+    #[test]
+    fn compressed_short_or_off_curve_peer_keys_are_refused() {
+        let peer = KX.start().unwrap().pub_key().to_vec();
+        let mut compressed = alloc::vec![0x02 | (peer[64] & 1)];
+        compressed.extend_from_slice(&peer[1..33]);
+        let mut off_curve = peer.clone();
+        off_curve[64] ^= 1;
+        for bad in [
+            &compressed[..],
+            &peer[..64],
+            &off_curve[..],
+            &[0x04; 65][..],
+        ] {
+            let err = KX.start().unwrap().complete(bad).err().unwrap();
+            assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::InvalidKeyShare));
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Client authentication signing: ECDSA P-256 with SHA-256 only (TLS `ecdsa_secp256r1_sha256`).
+//! Two ways in: [`P256KeyProvider`] loads an in-memory key (PKCS#8 or SEC1), and
+//! [`HalSigningKey`] adapts a [`crate::hal::Signer`] so the key may stay in a secure element.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use p256::ecdsa::signature::Signer as _;
+use p256::pkcs8::DecodePrivateKey;
+use rustls::crypto::KeyProvider;
+use rustls::pki_types::{alg_id, PrivateKeyDer, SubjectPublicKeyInfoDer};
+use rustls::sign::{Signer, SigningKey};
+use rustls::{Error, SignatureAlgorithm, SignatureScheme};
+use zeroize::Zeroize;
+
+use crate::hal;
+
+/// The one scheme we sign with.
+const SCHEME: SignatureScheme = SignatureScheme::ECDSA_NISTP256_SHA256;
+/// Longest DER ECDSA P-256 signature: SEQUENCE(2) + 2 × INTEGER(2 + 33).
+const MAX_P256_DER_SIG_LEN: usize = 72;
+
+/// Returns `Some(())` only when the peer offered `ecdsa_secp256r1_sha256`.
+fn offered_p256(offered: &[SignatureScheme]) -> Option<()> {
+    offered.contains(&SCHEME).then_some(())
+}
+
+/// Loads P-256 private keys for rustls (`CryptoProvider::key_provider`).
+///
+/// Accepts PKCS#8 and SEC1 DER; anything else (RSA, other curves) is refused. The DER bytes
+/// handed in are zeroized once parsed, and the parsed key zeroizes itself on drop.
+#[derive(Debug)]
+pub struct P256KeyProvider;
+
+/// The key provider [`super::provider`] installs.
+pub static KEY_PROVIDER: P256KeyProvider = P256KeyProvider;
+
+impl KeyProvider for P256KeyProvider {
+    fn load_private_key(
+        &self,
+        mut key_der: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn SigningKey>, Error> {
+        let parsed = match &key_der {
+            PrivateKeyDer::Pkcs8(der) => {
+                p256::SecretKey::from_pkcs8_der(der.secret_pkcs8_der()).ok()
+            }
+            PrivateKeyDer::Sec1(der) => p256::SecretKey::from_sec1_der(der.secret_sec1_der()).ok(),
+            _ => None,
+        };
+        key_der.zeroize();
+        let secret = parsed.ok_or_else(|| {
+            Error::General(String::from(
+                "private key is not an ECDSA P-256 key in PKCS#8 or SEC1 form",
+            ))
+        })?;
+        Ok(Arc::new(EcdsaP256SigningKey::new(&secret)))
+    }
+}
+
+/// An in-memory ECDSA P-256 key (RFC 6979 deterministic signatures).
+pub struct EcdsaP256SigningKey {
+    key: Arc<p256::ecdsa::SigningKey>,
+}
+
+impl EcdsaP256SigningKey {
+    /// Wraps a parsed P-256 secret key.
+    pub fn new(secret: &p256::SecretKey) -> Self {
+        Self {
+            key: Arc::new(p256::ecdsa::SigningKey::from(secret)),
+        }
+    }
+}
+
+impl fmt::Debug for EcdsaP256SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EcdsaP256SigningKey")
+    }
+}
+
+impl SigningKey for EcdsaP256SigningKey {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        offered_p256(offered)?;
+        Some(Box::new(EcdsaP256Signer {
+            key: Arc::clone(&self.key),
+        }))
+    }
+
+    fn public_key(&self) -> Option<SubjectPublicKeyInfoDer<'_>> {
+        // Lets rustls check that the certificate matches the key (`CertifiedKey::keys_match`).
+        let point = self.key.verifying_key().to_encoded_point(false);
+        Some(rustls::sign::public_key_to_spki(
+            &alg_id::ECDSA_P256,
+            point.as_bytes(),
+        ))
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::ECDSA
+    }
+}
+
+struct EcdsaP256Signer {
+    key: Arc<p256::ecdsa::SigningKey>,
+}
+
+impl fmt::Debug for EcdsaP256Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EcdsaP256Signer")
+    }
+}
+
+impl Signer for EcdsaP256Signer {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let sig: p256::ecdsa::Signature = self
+            .key
+            .try_sign(message)
+            .map_err(|_| Error::General(String::from("ECDSA P-256 signing failed")))?;
+        Ok(sig.to_der().as_bytes().to_vec())
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        SCHEME
+    }
+}
+
+/// Makes any [`hal::Signer`] (secure element, TPM, in-memory key) a rustls `SigningKey`.
+///
+/// rustls keeps signing keys in `Arc`s that may cross threads on a host, hence the
+/// `Send + Sync + Debug` bound on `S`; the `Debug` of `S` must not print key material.
+/// ```ignore
+/// let key = Arc::new(HalSigningKey::new(my_secure_element));
+/// let certified = rustls::sign::CertifiedKey::new(chain, key);
+/// ```
+pub struct HalSigningKey<S> {
+    signer: Arc<S>,
+}
+
+impl<S> HalSigningKey<S>
+where
+    S: hal::Signer + Send + Sync + fmt::Debug + 'static,
+{
+    /// Adapts `signer`.
+    pub fn new(signer: S) -> Self {
+        Self {
+            signer: Arc::new(signer),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for HalSigningKey<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HalSigningKey").field(&self.signer).finish()
+    }
+}
+
+impl<S> SigningKey for HalSigningKey<S>
+where
+    S: hal::Signer + Send + Sync + fmt::Debug + 'static,
+{
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        offered_p256(offered)?;
+        Some(Box::new(HalSigner {
+            signer: Arc::clone(&self.signer),
+        }))
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::ECDSA
+    }
+}
+
+struct HalSigner<S> {
+    signer: Arc<S>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for HalSigner<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HalSigner").field(&self.signer).finish()
+    }
+}
+
+impl<S> Signer for HalSigner<S>
+where
+    S: hal::Signer + Send + Sync + fmt::Debug + 'static,
+{
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut out = [0u8; MAX_P256_DER_SIG_LEN];
+        let len = self
+            .signer
+            .sign_ecdsa_p256_sha256(message, &mut out)
+            .map_err(|e| Error::General(String::from(sign_error_text(e))))?;
+        out.get(..len).map(<[u8]>::to_vec).ok_or_else(|| {
+            Error::General(String::from(
+                "client key signer reported a length beyond its buffer",
+            ))
+        })
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        SCHEME
+    }
+}
+
+fn sign_error_text(e: hal::SignError) -> &'static str {
+    match e {
+        hal::SignError::KeyUnavailable => {
+            "client key unavailable (secure element absent or locked)"
+        }
+        hal::SignError::BufferTooSmall => "client key signature did not fit in 72 bytes",
+        hal::SignError::Device => "client key device reported a signing failure",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::Verifier as _;
+    use rustls::pki_types::{PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+
+    const SEC1: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/p256-key.sec1.der"
+    ));
+    const PKCS8: &[u8] = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/p256-key.pkcs8.der"
+    ));
+
+    fn secret() -> p256::SecretKey {
+        p256::SecretKey::from_sec1_der(SEC1).unwrap()
+    }
+
+    fn verify(secret: &p256::SecretKey, msg: &[u8], der: &[u8]) {
+        let vk = p256::ecdsa::VerifyingKey::from(secret.public_key());
+        let sig = p256::ecdsa::Signature::from_der(der).unwrap();
+        vk.verify(msg, &sig).unwrap();
+    }
+
+    #[test]
+    fn loads_pkcs8_and_sec1_and_signs_only_when_p256_offered() {
+        let s = secret();
+        let (pkcs8, sec1) = (PKCS8.to_vec(), SEC1.to_vec());
+        for der in [
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8)),
+            PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(sec1)),
+        ] {
+            let key = KEY_PROVIDER.load_private_key(der).unwrap();
+            assert_eq!(key.algorithm(), SignatureAlgorithm::ECDSA);
+            assert!(key.public_key().is_some());
+            assert!(key
+                .choose_scheme(&[
+                    SignatureScheme::RSA_PSS_SHA256,
+                    SignatureScheme::ECDSA_NISTP384_SHA384
+                ])
+                .is_none());
+            let signer = key
+                .choose_scheme(&[SignatureScheme::RSA_PSS_SHA256, SCHEME])
+                .unwrap();
+            assert_eq!(signer.scheme(), SCHEME);
+            verify(&s, b"to be signed", &signer.sign(b"to be signed").unwrap());
+        }
+    }
+
+    #[test]
+    fn non_p256_keys_are_refused() {
+        let rsa = PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(alloc::vec![0x30, 0x00]));
+        assert!(matches!(
+            KEY_PROVIDER.load_private_key(rsa),
+            Err(Error::General(_))
+        ));
+        let junk = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(alloc::vec![1, 2, 3]));
+        assert!(KEY_PROVIDER.load_private_key(junk).is_err());
+    }
+
+    #[derive(Debug)]
+    struct Hal(Option<p256::ecdsa::SigningKey>);
+
+    impl hal::Signer for Hal {
+        fn sign_ecdsa_p256_sha256(
+            &self,
+            message: &[u8],
+            out: &mut [u8],
+        ) -> Result<usize, hal::SignError> {
+            let key = self.0.as_ref().ok_or(hal::SignError::KeyUnavailable)?;
+            let sig: p256::ecdsa::Signature = key.sign(message);
+            let der = sig.to_der();
+            let out = out
+                .get_mut(..der.len())
+                .ok_or(hal::SignError::BufferTooSmall)?;
+            out.copy_from_slice(der.as_bytes());
+            Ok(der.len())
+        }
+    }
+
+    #[test]
+    fn hal_signer_adapter_signs_and_maps_errors() {
+        let s = secret();
+        let key = HalSigningKey::new(Hal(Some(p256::ecdsa::SigningKey::from(&s))));
+        assert!(key.choose_scheme(&[SignatureScheme::ED25519]).is_none());
+        let signer = key.choose_scheme(&[SCHEME]).unwrap();
+        verify(&s, b"msg", &signer.sign(b"msg").unwrap());
+
+        let missing = HalSigningKey::new(Hal(None));
+        let err = missing
+            .choose_scheme(&[SCHEME])
+            .unwrap()
+            .sign(b"msg")
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::General(String::from(sign_error_text(
+                hal::SignError::KeyUnavailable
+            )))
+        );
+    }
+}
