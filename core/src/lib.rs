@@ -17,5 +17,6 @@
 
 extern crate alloc;
 
+pub mod certs;
 pub mod hal;
 pub mod tls;
