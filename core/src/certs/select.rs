@@ -393,3 +393,315 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::certs::testutil::{ca_subject, CertSpec, Eku, CA_COUNT};
+    use crate::certs::SlotState;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    const P256_ONLY: &[SignatureScheme] = &[SignatureScheme::ECDSA_NISTP256_SHA256];
+
+    fn ymd(y: i32, m: u8, d: u8) -> u64 {
+        rcgen::date_time_ymd(y, m, d).unix_timestamp() as u64
+    }
+
+    fn ctx(time: TimeSource) -> SelectionContext<'static> {
+        SelectionContext {
+            time,
+            acceptable_cas: &[],
+            schemes: P256_ONLY,
+        }
+    }
+
+    #[test]
+    fn empty_table_has_no_certificates() {
+        let table = SlotTable::<3, 512>::new();
+        let err = table.select(&ctx(TimeSource::Unknown)).unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::NoCertificates);
+        assert_eq!(
+            err.explanation().reason(SlotIndex::new(2)),
+            Some(SkipReason::Empty)
+        );
+    }
+
+    #[test]
+    fn renewed_certificate_wins_and_predecessor_is_archived() {
+        let mut table = SlotTable::<4, 1024>::new();
+        let old = CertSpec::new("dev").make();
+        let new = CertSpec::new("dev").make();
+        table.install(&old.der, old.key_ref()).unwrap();
+        table.install(&new.der, new.key_ref()).unwrap();
+        let sel = table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .unwrap();
+        assert_eq!(sel.index(), SlotIndex::new(1));
+        assert_eq!(sel.der(), new.der);
+        assert_eq!(sel.key(), &new.key_ref());
+        let why = sel.explanation();
+        assert_eq!(why.reason(SlotIndex::new(0)), Some(SkipReason::Archived));
+        assert_eq!(why.time(), TimeSource::Wall(ymd(2025, 1, 1)));
+    }
+
+    #[test]
+    fn only_archived_match_is_reported_kb932521() {
+        // The valid certificate is archived; the active one has expired.
+        let mut table = SlotTable::<4, 1024>::new();
+        let good = CertSpec::new("dev").make();
+        let expired = CertSpec::new("other")
+            .validity((2020, 1, 1), (2021, 1, 1))
+            .make();
+        table.install(&good.der, good.key_ref()).unwrap();
+        table.install(&expired.der, expired.key_ref()).unwrap();
+        table.archive(SlotIndex::new(0)).unwrap();
+        let err = table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::OnlyArchivedMatch);
+        let text = alloc::format!("{err}");
+        assert!(
+            text.starts_with("only archived certificates match: renew or restore one"),
+            "{text}"
+        );
+        assert!(text.contains("slot 1: certificate expired"), "{text}");
+        table.restore(SlotIndex::new(0)).unwrap();
+        assert!(table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .is_ok());
+    }
+
+    #[test]
+    fn floor_proves_expiry_but_not_future_notbefore() {
+        let mut table = SlotTable::<2, 1024>::new();
+        let future = CertSpec::new("dev")
+            .validity((2030, 1, 1), (2035, 1, 1))
+            .make();
+        table.install(&future.der, KeyRef::Handle(1)).unwrap();
+        // Floor below notBefore: not provably invalid, selected.
+        let sel = table.select(&ctx(TimeSource::Floor(ymd(2025, 1, 1))));
+        assert!(sel.is_ok());
+        // The same instant on a wall clock is proof.
+        let err = table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::AllNotYetValid);
+        let err = table
+            .select(&ctx(TimeSource::Floor(ymd(2036, 1, 1))))
+            .unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::AllExpired);
+        // Install raised the floor to notBefore.
+        assert_eq!(table.time_floor(), future.not_before);
+    }
+
+    #[test]
+    fn issuer_hints_match_rustls_form_and_scheme_is_checked() {
+        let mut table = SlotTable::<2, 1024>::new();
+        let c = CertSpec::new("dev").issuer(1).make();
+        table.install(&c.der, c.key_ref()).unwrap();
+        let ca1 = ca_subject(1);
+        let ca2 = ca_subject(2);
+        let hints: [&[u8]; 1] = [&ca1];
+        let mut cx = ctx(TimeSource::Unknown);
+        cx.acceptable_cas = &hints;
+        assert!(table.select(&cx).is_ok());
+        let hints: [&[u8]; 1] = [&ca2];
+        cx.acceptable_cas = &hints;
+        let err = table.select(&cx).unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::IssuerNotAccepted);
+        cx.acceptable_cas = &[];
+        cx.schemes = &[SignatureScheme::ECDSA_NISTP384_SHA384];
+        assert_eq!(
+            table.select(&cx).unwrap_err().kind(),
+            SelectErrorKind::SchemeNotAccepted
+        );
+    }
+
+    // ---- property test over random tables built from a cached certificate pool ----
+
+    struct PoolCert {
+        der: Vec<u8>,
+        issuer: usize,
+        eku: Eku,
+        p384: bool,
+        not_before: u64,
+        not_after: u64,
+    }
+
+    struct Pool {
+        certs: Vec<PoolCert>,
+        times: Vec<u64>,
+        hints: Vec<Vec<u8>>,
+    }
+
+    const WINDOWS: [((i32, u8, u8), (i32, u8, u8)); 4] = [
+        ((2020, 1, 1), (2040, 1, 1)),
+        ((2020, 1, 1), (2022, 1, 1)),
+        ((2030, 1, 1), (2035, 1, 1)),
+        ((2024, 6, 1), (2026, 6, 1)),
+    ];
+
+    fn pool() -> &'static Pool {
+        static POOL: OnceLock<Pool> = OnceLock::new();
+        POOL.get_or_init(|| {
+            let mut certs = Vec::new();
+            for (w, (from, to)) in WINDOWS.iter().enumerate() {
+                for issuer in 0..CA_COUNT {
+                    for eku in Eku::ALL {
+                        for p384 in [false, true] {
+                            // Keep P-384 to a subset: keygen and size are not the point.
+                            if p384 && (w + issuer) % 2 == 1 {
+                                continue;
+                            }
+                            let m = CertSpec::new("pool")
+                                .issuer(issuer)
+                                .eku(eku)
+                                .p384_if(p384)
+                                .validity(*from, *to)
+                                .make();
+                            certs.push(PoolCert {
+                                der: m.der,
+                                issuer,
+                                eku,
+                                p384,
+                                not_before: m.not_before,
+                                not_after: m.not_after,
+                            });
+                        }
+                    }
+                }
+            }
+            let mut times: Vec<u64> = [2019, 2021, 2023, 2025, 2028, 2032, 2038, 2045]
+                .iter()
+                .map(|y| ymd(*y, 3, 1))
+                .collect();
+            for c in &certs {
+                for t in [c.not_before, c.not_after] {
+                    times.extend([t - 1, t, t + 1]);
+                }
+            }
+            times.sort_unstable();
+            times.dedup();
+            let mut hints: Vec<Vec<u8>> = (0..CA_COUNT).map(ca_subject).collect();
+            // A CA that issued nothing in the pool.
+            hints.push(alloc::vec![
+                0x30, 0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04, b'n',
+                b'o', b'n', b'e'
+            ]);
+            Pool {
+                certs,
+                times,
+                hints,
+            }
+        })
+    }
+
+    /// The rules, restated from the pool's known attributes (not from parsed metadata).
+    fn oracle(
+        c: &PoolCert,
+        time: TimeSource,
+        hints: &[usize],
+        schemes: &[u16],
+    ) -> Option<SkipReason> {
+        match time {
+            TimeSource::Wall(t) if t > c.not_after => return Some(SkipReason::Expired),
+            TimeSource::Wall(t) if t < c.not_before => return Some(SkipReason::NotYetValid),
+            TimeSource::Floor(f) if f > c.not_after => return Some(SkipReason::Expired),
+            _ => {}
+        }
+        if !c.eku.permits_client() {
+            return Some(SkipReason::NoClientAuthUsage);
+        }
+        if !hints.is_empty() && !hints.contains(&c.issuer) {
+            return Some(SkipReason::IssuerNotAccepted);
+        }
+        let needed = if c.p384 { 0x0503 } else { 0x0403 };
+        if !schemes.contains(&needed) {
+            return Some(SkipReason::SchemeNotAccepted);
+        }
+        None
+    }
+
+    const N: usize = 6;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn archived_slot_is_never_selected_and_selection_obeys_every_rule(
+            slots in prop::array::uniform6(prop::option::weighted(
+                0.8, (any::<prop::sample::Index>(), any::<bool>(), 0u64..6)
+            )),
+            time_kind in 0u8..3,
+            time_index in any::<prop::sample::Index>(),
+            hint_picks in prop::collection::vec((0usize..CA_COUNT + 1, any::<bool>()), 0..3),
+            schemes in prop::sample::subsequence(alloc::vec![0x0403u16, 0x0503, 0x0804, 0x0401], 0..=4),
+        ) {
+            let pool = pool();
+            let mut table = SlotTable::<N, 1024>::new();
+            let mut picked: [Option<(&PoolCert, bool, u64)>; N] = [None; N];
+            for (i, slot) in slots.iter().enumerate() {
+                if let Some((idx, archived, seq)) = slot {
+                    let c = idx.get(&pool.certs);
+                    let state = if *archived { SlotState::Archived } else { SlotState::Active };
+                    table.insert_raw(i, &c.der, KeyRef::Handle(i as u32), state, *seq);
+                    picked[i] = Some((c, *archived, *seq));
+                }
+            }
+            let t = *time_index.get(&pool.times);
+            let time = match time_kind { 0 => TimeSource::Wall(t), 1 => TimeSource::Floor(t), _ => TimeSource::Unknown };
+            // Hints in the rustls form (whole DER Name) or, sometimes, bare contents.
+            let hint_bytes: Vec<&[u8]> = hint_picks.iter().map(|(ca, bare)| {
+                let full = pool.hints[*ca].as_slice();
+                prop_assert!(full[1] < 0x80);
+                Ok(if *bare { &full[2..] } else { full })
+            }).collect::<Result<_, TestCaseError>>()?;
+            let hint_cas: Vec<usize> = hint_picks.iter().map(|(ca, _)| *ca).collect();
+            let scheme_list: Vec<SignatureScheme> = schemes.iter().map(|s| SignatureScheme(*s)).collect();
+            let cx = SelectionContext { time, acceptable_cas: &hint_bytes, schemes: &scheme_list };
+
+            let verdicts: Vec<Option<Option<SkipReason>>> = picked.iter()
+                .map(|p| p.map(|(c, _, _)| oracle(c, time, &hint_cas, &schemes)))
+                .collect();
+            let passes = |i: usize| matches!(verdicts[i], Some(None));
+            let archived = |i: usize| matches!(picked[i], Some((_, true, _)));
+            let active_passing: Vec<usize> = (0..N).filter(|&i| passes(i) && !archived(i)).collect();
+            let archived_passing = (0..N).any(|i| passes(i) && archived(i));
+
+            let explanation = match table.select(&cx) {
+                Ok(sel) => {
+                    let i = sel.index().get();
+                    prop_assert_eq!(table.state(sel.index()), Some(SlotState::Active));
+                    prop_assert!(passes(i));
+                    let rank = |j: usize| picked[j].map(|(c, _, seq)| (seq, c.not_before, core::cmp::Reverse(j)));
+                    let best = active_passing.iter().copied().max_by_key(|&j| rank(j));
+                    prop_assert_eq!(Some(i), best);
+                    prop_assert_eq!(sel.der(), picked[i].map(|(c, _, _)| c.der.as_slice()).unwrap_or(&[]));
+                    prop_assert_eq!(sel.explanation().reason(sel.index()), None);
+                    for &j in active_passing.iter().filter(|&&j| j != i) {
+                        prop_assert_eq!(sel.explanation().reason(SlotIndex::new(j)), Some(SkipReason::Superseded { by: sel.index() }));
+                    }
+                    *sel.explanation()
+                }
+                Err(e) => {
+                    prop_assert!(active_passing.is_empty());
+                    prop_assert_eq!(e.kind() == SelectErrorKind::OnlyArchivedMatch, archived_passing);
+                    prop_assert_eq!(e.kind() == SelectErrorKind::NoCertificates, picked.iter().all(Option::is_none));
+                    *e.explanation()
+                }
+            };
+            prop_assert_eq!(explanation.time(), time);
+            for i in 0..N {
+                let reason = explanation.reason(SlotIndex::new(i));
+                match picked[i] {
+                    None => prop_assert_eq!(reason, Some(SkipReason::Empty)),
+                    Some((_, true, _)) => prop_assert_eq!(reason, Some(SkipReason::Archived)),
+                    Some(_) => if !passes(i) { prop_assert_eq!(reason, verdicts[i].flatten()) },
+                }
+            }
+        }
+    }
+}
