@@ -716,3 +716,221 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         Ok(table)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certs::testutil::{CertSpec, MockFlash};
+    use crate::certs::{SlotIndex, SlotState};
+    use alloc::vec::Vec;
+
+    type Table = SlotTable<4, 1024>;
+    const LAYOUT: FlashLayout = FlashLayout {
+        region_a: 0,
+        region_b: 4096,
+        region_size: 4096,
+    };
+
+    fn sample(names: &[&str]) -> Table {
+        let mut t = Table::new();
+        for (n, name) in names.iter().enumerate() {
+            let c = CertSpec::new(name).make();
+            let key = if n % 2 == 0 {
+                c.key_ref()
+            } else {
+                KeyRef::Handle(0x1000 + n as u32)
+            };
+            t.install(&c.der, key).unwrap();
+        }
+        t.observe_time(1_900_000_000);
+        t
+    }
+
+    #[test]
+    fn commit_and_load_round_trip_alternating_regions() {
+        let mut flash = MockFlash::<4>::new(8192);
+        let (empty, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(empty, Table::new());
+        assert_eq!(
+            report,
+            LoadReport::NoImage {
+                a: RegionStatus::Blank,
+                b: RegionStatus::Blank
+            }
+        );
+
+        let mut t = sample(&["a", "b", "a"]);
+        assert_eq!(t.state(SlotIndex::new(0)), Some(SlotState::Archived));
+        assert_eq!(t.commit(&mut flash, &LAYOUT), Ok(Region::A));
+        let (loaded, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        assert_eq!(
+            report,
+            LoadReport::Loaded {
+                region: Region::A,
+                sequence: 1,
+                other: RegionStatus::Blank
+            }
+        );
+        t.purge_archived();
+        assert_eq!(t.commit(&mut flash, &LAYOUT), Ok(Region::B));
+        assert_eq!(t.commit(&mut flash, &LAYOUT), Ok(Region::A));
+        let (loaded, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        assert_eq!(
+            report,
+            LoadReport::Loaded {
+                region: Region::A,
+                sequence: 3,
+                other: RegionStatus::Valid { sequence: 2 }
+            }
+        );
+        assert!(!flash.wrote_unerased);
+    }
+
+    /// Cut the power after every erase page and write unit of one commit; the table that loads
+    /// is always the old one until the last unit is written, then the new one.
+    fn power_cut_sweep<const W: usize>(mut base: MockFlash<W>, old: &Table, new: &Table) {
+        let mut probe = base.clone();
+        probe.units = 0;
+        new.commit(&mut probe, &LAYOUT).unwrap();
+        let total = probe.units;
+        assert!(total > 100, "{total}");
+        base.units = 0;
+        for cut in 0..=total {
+            let mut flash = base.clone();
+            flash.budget = Some(cut);
+            let result = new.commit(&mut flash, &LAYOUT);
+            assert_eq!(result.is_ok(), cut == total, "cut {cut}");
+            flash.budget = None;
+            let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+            let expected = if cut == total { new } else { old };
+            assert!(&loaded == expected, "cut after {cut} of {total} units");
+            // The device recovers: the next commit succeeds and wins.
+            new.commit(&mut flash, &LAYOUT).unwrap();
+            assert_eq!(&Table::load(&mut flash, &LAYOUT).unwrap().0, new);
+            assert!(!flash.wrote_unerased, "cut {cut}");
+        }
+    }
+
+    fn power_cut_scenarios<const W: usize>() {
+        let older = sample(&["a"]);
+        let old = sample(&["a", "b"]);
+        let new = sample(&["a", "b", "a"]);
+        // The very first commit on a blank device: the old table is the empty one.
+        power_cut_sweep(MockFlash::<W>::new(8192), &Table::new(), &new);
+        // Both regions hold images; the commit overwrites the older one (A).
+        let mut flash = MockFlash::<W>::new(8192);
+        older.commit(&mut flash, &LAYOUT).unwrap();
+        old.commit(&mut flash, &LAYOUT).unwrap();
+        power_cut_sweep(flash, &old, &new);
+    }
+
+    #[test]
+    fn power_cut_at_every_write_unit_leaves_old_or_new_table_write_size_4() {
+        power_cut_scenarios::<4>();
+    }
+
+    #[test]
+    fn power_cut_at_every_write_unit_leaves_old_or_new_table_write_size_8() {
+        power_cut_scenarios::<8>();
+    }
+
+    #[test]
+    fn corrupt_byte_in_newest_image_falls_back_to_older() {
+        let old = sample(&["a"]);
+        let new = sample(&["a", "b"]);
+        let mut flash = MockFlash::<8>::new(8192);
+        old.commit(&mut flash, &LAYOUT).unwrap();
+        new.commit(&mut flash, &LAYOUT).unwrap();
+        let image_len = HEADER_LEN + new.payload_len() + TRAILER_LEN;
+        let positions: Vec<usize> = (0..image_len).step_by(7).chain([image_len - 1]).collect();
+        for pos in positions {
+            let mut damaged = flash.clone();
+            damaged.mem[4096 + pos] ^= 0x01;
+            let (loaded, report) = Table::load(&mut damaged, &LAYOUT).unwrap();
+            assert!(loaded == old, "byte {pos}");
+            assert!(
+                matches!(
+                    report,
+                    LoadReport::Loaded {
+                        region: Region::A,
+                        sequence: 1,
+                        other: RegionStatus::Invalid
+                    }
+                ),
+                "byte {pos}: {report:?}"
+            );
+        }
+        // Both copies damaged: an error, never a silently empty table.
+        flash.mem[100] ^= 0x01;
+        flash.mem[4096 + 100] ^= 0x01;
+        assert_eq!(
+            Table::load(&mut flash, &LAYOUT),
+            Err(LoadError::NoValidImage)
+        );
+    }
+
+    #[test]
+    fn bad_layouts_and_oversized_images_refused() {
+        let t = sample(&["a", "b", "c"]);
+        let mut flash = MockFlash::<4>::new(16384);
+        for (layout, err) in [
+            (
+                FlashLayout {
+                    region_a: 0,
+                    region_b: 100,
+                    region_size: 4096,
+                },
+                LayoutError::Misaligned,
+            ),
+            (
+                FlashLayout {
+                    region_a: 0,
+                    region_b: 4096,
+                    region_size: 8192,
+                },
+                LayoutError::Overlapping,
+            ),
+            (
+                FlashLayout {
+                    region_a: 0,
+                    region_b: 12288,
+                    region_size: 8192,
+                },
+                LayoutError::OutOfBounds,
+            ),
+        ] {
+            assert_eq!(t.commit(&mut flash, &layout), Err(CommitError::Layout(err)));
+            assert_eq!(
+                Table::load(&mut flash, &layout),
+                Err(LoadError::Layout(err))
+            );
+        }
+        let mut big = SlotTable::<8, 2048>::new();
+        for _ in 0..8 {
+            let c = CertSpec::new("x").padding(1500).make();
+            // Distinct identities would be needed to keep all active; archived is fine here.
+            big.install(&c.der, c.key_ref()).unwrap();
+        }
+        assert!(matches!(
+            big.commit(&mut flash, &LAYOUT),
+            Err(CommitError::ImageTooLarge { capacity: 4096, .. })
+        ));
+        assert!(SlotTable::<8, 2048>::max_image_len() > 4096);
+        // Nothing was written.
+        assert!(flash.mem.iter().all(|b| *b == 0xFF));
+    }
+
+    #[test]
+    fn image_from_a_larger_table_does_not_fit_a_smaller_one() {
+        let mut flash = MockFlash::<4>::new(8192);
+        sample(&["a", "b", "c"])
+            .commit(&mut flash, &LAYOUT)
+            .unwrap();
+        assert_eq!(
+            SlotTable::<2, 1024>::load(&mut flash, &LAYOUT),
+            Err(LoadError::ImageDoesNotFit)
+        );
+    }
+}
