@@ -475,6 +475,12 @@ fn parse_eku(der: &[u8]) -> der::Result<ExtendedKeyUsage> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use crate::certs::testutil::{CertSpec, Eku};

@@ -23,6 +23,12 @@ mod table;
 mod time;
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod testutil;
 
 pub use key::{InlineKey, KeyError, KeyKind, KeyRef};

@@ -395,6 +395,12 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     extern crate std;
 
@@ -538,7 +544,8 @@ mod tests {
         hints: Vec<Vec<u8>>,
     }
 
-    const WINDOWS: [((i32, u8, u8), (i32, u8, u8)); 4] = [
+    type Ymd = (i32, u8, u8);
+    const WINDOWS: [(Ymd, Ymd); 4] = [
         ((2020, 1, 1), (2040, 1, 1)),
         ((2020, 1, 1), (2022, 1, 1)),
         ((2030, 1, 1), (2035, 1, 1)),

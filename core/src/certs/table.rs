@@ -445,6 +445,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// Test hook: put a parsed certificate in slot `i` with a chosen state and enrollment,
     /// bypassing renewal and key checks.
     #[cfg(test)]
+    #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
     pub(crate) fn insert_raw(
         &mut self,
         i: usize,
@@ -474,6 +475,12 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use crate::certs::testutil::CertSpec;
