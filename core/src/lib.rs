@@ -18,6 +18,7 @@
 extern crate alloc;
 
 mod bytes;
+pub mod certs;
 pub mod eap;
 pub mod eap_tls;
 pub mod eapol;

@@ -1,0 +1,44 @@
+//! The certificate slot table: which client certificate and key the device may present, which
+//! ones are archived, and why a certificate was (or was not) chosen for a handshake
+//! (design.md §6). Fixed-size and allocation-free: capacities are const generics.
+//!
+//! - [`SlotTable`] holds `SLOTS` slots, each `Empty`, `Active` or `Archived`, with the
+//!   certificate DER (at most `CERT_MAX` bytes), a [`KeyRef`], a table-wide monotonic enrollment
+//!   sequence number and [`Metadata`] parsed once at install.
+//! - [`SlotTable::select`] applies the selection rules and explains every skipped slot; only an
+//!   active slot can become a [`Selected`], so an archived certificate is never sent or signed
+//!   with.
+//! - [`SlotTable::install`] is the renewal step: the new slot becomes active and the
+//!   predecessor for the same identity (same subject DN) is archived in one step.
+//! - [`SlotTable::commit`] / [`SlotTable::load`] persist the table to two alternating
+//!   `NorFlash` regions so that a power cut leaves the old or the new table, never a mix.
+//! - The persisted time floor ([`SlotTable::observe_time`], [`SlotTable::effective_time`])
+//!   stands in for a wall clock the device does not have at boot.
+
+mod key;
+mod meta;
+mod persist;
+mod select;
+mod table;
+mod time;
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod testutil;
+
+pub use key::{InlineKey, KeyError, KeyKind, KeyRef};
+pub use meta::{CertError, ExtendedKeyUsage, KeyAlgorithm, Metadata, NameRef};
+pub use persist::{
+    CommitError, FlashFault, FlashLayout, LayoutError, LoadError, LoadReport, Region, RegionStatus,
+};
+pub use select::{
+    Explanation, SelectError, SelectErrorKind, Selected, SelectionContext, SignatureScheme,
+    SkipReason,
+};
+pub use table::{AdminError, InstallError, SlotIndex, SlotInfo, SlotState, SlotTable};
+pub use time::TimeSource;

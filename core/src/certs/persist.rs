@@ -1,0 +1,942 @@
+//! Persistence of the slot table to NOR flash (`embedded-storage` `NorFlash`): a versioned,
+//! checksummed image written to whichever of two regions does not hold the newest valid image,
+//! so a power cut at any point leaves the old or the new table (design.md §6).
+//!
+//! Image layout, little-endian, no padding:
+//! ```text
+//! header   magic "LKST" | version u16 = 1 | 0 u16 | sequence u64 | payload length u32 | 0 u32
+//! payload  time floor u64 | next enrollment u64 | record count u16 | 0 u16
+//!          per occupied slot: index u16 | state u8 (1 active, 2 archived)
+//!                             | key kind u8 (1 inline, 2 handle) | enrollment u64
+//!                             | key 32 bytes (P-256 scalar, or handle u32 + 28 zero bytes)
+//!                             | certificate length u16 | 0 u16 | certificate DER
+//! trailer  SHA-256 over header and payload (32 bytes)
+//! ```
+//! SHA-256 rather than a CRC: `sha2` is already linked for TLS, and a torn write that leaves
+//! erased 0xFF bytes cannot pass it by accident. Inline private keys are stored in the image:
+//! this is the device's own flash, protect it as such (or keep keys in a secure element).
+
+use core::fmt;
+
+use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
+
+use super::key::{InlineKey, KeyRef};
+use super::meta;
+use super::table::{Liveness, Occupied, SlotTable};
+
+const MAGIC: [u8; 4] = *b"LKST";
+const VERSION: u16 = 1;
+const HEADER_LEN: usize = 24;
+const TABLE_HEAD_LEN: usize = 20;
+const RECORD_HEAD_LEN: usize = 48;
+const TRAILER_LEN: usize = 32;
+/// Flash is read and written through a buffer of this size; WRITE_SIZE and READ_SIZE must
+/// divide it.
+const CHUNK: usize = 256;
+
+/// Where the two image regions are. Both must be ERASE_SIZE-aligned, of the same
+/// ERASE_SIZE-multiple size, disjoint and inside the flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FlashLayout {
+    /// Offset of region A.
+    pub region_a: u32,
+    /// Offset of region B.
+    pub region_b: u32,
+    /// Size of each region in bytes.
+    pub region_size: u32,
+}
+
+/// One of the two image regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Region {
+    /// Region A.
+    A,
+    /// Region B.
+    B,
+}
+
+/// What a region holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum RegionStatus {
+    /// Erased: never written (or erased and then interrupted before the header was written).
+    Blank,
+    /// Written but not a complete, intact image (an interrupted commit, or corruption).
+    Invalid,
+    /// A complete image with this sequence number.
+    Valid {
+        /// The image sequence number (higher is newer).
+        sequence: u64,
+    },
+}
+
+/// Which image [`SlotTable::load`] used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LoadReport {
+    /// The newest valid image was loaded; `other` is what the other region holds (`Invalid`
+    /// there usually means a commit was interrupted and the previous table survived).
+    Loaded {
+        /// The region read.
+        region: Region,
+        /// Its sequence number.
+        sequence: u64,
+        /// The other region.
+        other: RegionStatus,
+    },
+    /// No table has ever been committed completely: the table is empty.
+    NoImage {
+        /// Region A.
+        a: RegionStatus,
+        /// Region B.
+        b: RegionStatus,
+    },
+}
+
+/// A flash layout the driver cannot use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LayoutError {
+    /// An offset or the size is not a multiple of ERASE_SIZE (or READ_SIZE), or the size is 0.
+    Misaligned,
+    /// The regions overlap.
+    Overlapping,
+    /// A region extends past the flash capacity.
+    OutOfBounds,
+    /// WRITE_SIZE or READ_SIZE does not divide 256.
+    UnsupportedFlash,
+}
+
+/// A flash driver error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FlashFault {
+    /// The driver reported misalignment.
+    NotAligned,
+    /// The driver reported an out-of-bounds access.
+    OutOfBounds,
+    /// Any other driver failure.
+    Other,
+}
+
+fn fault<E: NorFlashError>(e: E) -> FlashFault {
+    match e.kind() {
+        NorFlashErrorKind::NotAligned => FlashFault::NotAligned,
+        NorFlashErrorKind::OutOfBounds => FlashFault::OutOfBounds,
+        _ => FlashFault::Other,
+    }
+}
+
+/// Why a commit failed. The previously newest image is untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CommitError {
+    /// The layout is unusable.
+    Layout(LayoutError),
+    /// The image does not fit a region.
+    ImageTooLarge {
+        /// Image length (rounded up to WRITE_SIZE).
+        len: usize,
+        /// Region size.
+        capacity: usize,
+    },
+    /// The flash driver failed.
+    Flash(FlashFault),
+    /// The image read back differs from what was written.
+    VerifyFailed,
+}
+
+/// Why no table could be loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LoadError {
+    /// The layout is unusable.
+    Layout(LayoutError),
+    /// The flash driver failed.
+    Flash(FlashFault),
+    /// Both regions hold data, and neither is a valid image (corruption).
+    NoValidImage,
+    /// The newest image is intact but has more slots or larger certificates than this table.
+    ImageDoesNotFit,
+    /// The newest image is intact but a record in it is not understood.
+    BadRecord,
+}
+
+impl fmt::Display for CommitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommitError::Layout(e) => write!(f, "certificate table not saved: {e}"),
+            CommitError::ImageTooLarge { len, capacity } => write!(
+                f,
+                "certificate table not saved: image is {len} bytes, a region holds {capacity}"
+            ),
+            CommitError::Flash(e) => write!(f, "certificate table not saved: {e}"),
+            CommitError::VerifyFailed => {
+                f.write_str("certificate table not saved: flash read back differs")
+            }
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Layout(e) => write!(f, "certificate table not loaded: {e}"),
+            LoadError::Flash(e) => write!(f, "certificate table not loaded: {e}"),
+            LoadError::NoValidImage => f.write_str(
+                "certificate table not loaded: both flash copies are corrupt; re-enroll",
+            ),
+            LoadError::ImageDoesNotFit => f.write_str(
+                "certificate table not loaded: saved table is larger than this firmware's",
+            ),
+            LoadError::BadRecord => {
+                f.write_str("certificate table not loaded: saved table has an unknown record")
+            }
+        }
+    }
+}
+
+impl fmt::Display for LayoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LayoutError::Misaligned => "flash regions are not erase-sector aligned",
+            LayoutError::Overlapping => "flash regions overlap",
+            LayoutError::OutOfBounds => "flash regions extend past the flash",
+            LayoutError::UnsupportedFlash => "flash write/read size does not divide 256",
+        })
+    }
+}
+
+impl fmt::Display for FlashFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FlashFault::NotAligned => "flash driver reported misalignment",
+            FlashFault::OutOfBounds => "flash driver reported out of bounds",
+            FlashFault::Other => "flash driver error",
+        })
+    }
+}
+
+impl FlashLayout {
+    fn check<F: NorFlash>(&self, flash: &F) -> Result<(), LayoutError> {
+        let (w, r, e) = (F::WRITE_SIZE, F::READ_SIZE, F::ERASE_SIZE);
+        if w == 0 || r == 0 || e == 0 || CHUNK % w != 0 || CHUNK % r != 0 {
+            return Err(LayoutError::UnsupportedFlash);
+        }
+        let aligned = |v: u32| {
+            let v = v as usize;
+            v % e == 0 && v % r == 0
+        };
+        let size = self.region_size;
+        if size == 0 || !aligned(size) || !aligned(self.region_a) || !aligned(self.region_b) {
+            return Err(LayoutError::Misaligned);
+        }
+        let end_a = self.region_a.checked_add(size);
+        let end_b = self.region_b.checked_add(size);
+        let (Some(end_a), Some(end_b)) = (end_a, end_b) else {
+            return Err(LayoutError::OutOfBounds);
+        };
+        if end_a as usize > flash.capacity() || end_b as usize > flash.capacity() {
+            return Err(LayoutError::OutOfBounds);
+        }
+        if self.region_a < end_b && self.region_b < end_a {
+            return Err(LayoutError::Overlapping);
+        }
+        Ok(())
+    }
+
+    fn base(&self, region: Region) -> u32 {
+        match region {
+            Region::A => self.region_a,
+            Region::B => self.region_b,
+        }
+    }
+}
+
+enum ReadError {
+    Flash(FlashFault),
+    /// The image claims more bytes than the region has.
+    PastEnd,
+}
+
+/// Sequential reads from one region through an aligned cache, hashing what it returns.
+struct FlashReader<'f, F: NorFlash> {
+    flash: &'f mut F,
+    start: u32,
+    end: u32,
+    pos: u32,
+    cache: [u8; CHUNK],
+    cache_at: u32,
+    cache_len: usize,
+    hasher: Sha256,
+}
+
+impl<'f, F: NorFlash> FlashReader<'f, F> {
+    fn new(flash: &'f mut F, start: u32, size: u32) -> Self {
+        FlashReader {
+            flash,
+            start,
+            end: start.saturating_add(size),
+            pos: start,
+            cache: [0; CHUNK],
+            cache_at: start,
+            cache_len: 0,
+            hasher: Sha256::new(),
+        }
+    }
+
+    fn refill(&mut self) -> Result<(), ReadError> {
+        if self.pos >= self.end {
+            return Err(ReadError::PastEnd);
+        }
+        // CHUNK-aligned within the region; the region start is READ_SIZE-aligned, CHUNK and the
+        // region size are multiples of READ_SIZE, so every read is aligned.
+        let block = self.start + (self.pos - self.start) / CHUNK as u32 * CHUNK as u32;
+        let len = CHUNK.min((self.end - block) as usize);
+        let buf = self.cache.get_mut(..len).ok_or(ReadError::PastEnd)?;
+        self.flash
+            .read(block, buf)
+            .map_err(|e| ReadError::Flash(fault(e)))?;
+        self.cache_at = block;
+        self.cache_len = len;
+        Ok(())
+    }
+
+    fn read_unhashed(&mut self, out: &mut [u8]) -> Result<(), ReadError> {
+        let mut done = 0;
+        while done < out.len() {
+            let cached =
+                self.pos >= self.cache_at && ((self.pos - self.cache_at) as usize) < self.cache_len;
+            if !cached {
+                self.refill()?;
+            }
+            let off = (self.pos - self.cache_at) as usize;
+            let n = (self.cache_len - off).min(out.len() - done);
+            let src = self.cache.get(off..off + n).ok_or(ReadError::PastEnd)?;
+            let dst = out.get_mut(done..done + n).ok_or(ReadError::PastEnd)?;
+            dst.copy_from_slice(src);
+            done += n;
+            self.pos += n as u32;
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, out: &mut [u8]) -> Result<(), ReadError> {
+        self.read_unhashed(out)?;
+        self.hasher.update(&*out);
+        Ok(())
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ReadError> {
+        let mut a = [0u8; N];
+        self.read(&mut a)?;
+        Ok(a)
+    }
+
+    fn u16(&mut self) -> Result<u16, ReadError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, ReadError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// Read the trailer and compare it with the hash of everything read so far.
+    fn checksum_matches(&mut self) -> Result<bool, ReadError> {
+        let mut trailer = [0u8; TRAILER_LEN];
+        self.read_unhashed(&mut trailer)?;
+        let digest = self.hasher.finalize_reset();
+        let digest: &[u8] = digest.as_ref();
+        Ok(digest == trailer)
+    }
+
+    /// Bytes read since the region start.
+    fn offset(&self) -> usize {
+        (self.pos - self.start) as usize
+    }
+}
+
+impl<F: NorFlash> Drop for FlashReader<'_, F> {
+    fn drop(&mut self) {
+        // The cache may hold inline key bytes.
+        self.cache.zeroize();
+    }
+}
+
+struct Header {
+    sequence: u64,
+    payload_len: usize,
+}
+
+fn parse_header(bytes: &[u8; HEADER_LEN], region_size: u32) -> Option<Header> {
+    let field = |range: core::ops::Range<usize>| bytes.get(range);
+    if field(0..4)? != MAGIC {
+        return None;
+    }
+    if u16::from_le_bytes(field(4..6)?.try_into().ok()?) != VERSION {
+        return None;
+    }
+    let sequence = u64::from_le_bytes(field(8..16)?.try_into().ok()?);
+    let payload_len = u32::from_le_bytes(field(16..20)?.try_into().ok()?) as usize;
+    let room = (region_size as usize).checked_sub(HEADER_LEN + TRAILER_LEN)?;
+    (payload_len <= room).then_some(Header {
+        sequence,
+        payload_len,
+    })
+}
+
+/// Classify a region by reading it whole and checking its checksum.
+fn probe<F: NorFlash>(flash: &mut F, start: u32, size: u32) -> Result<RegionStatus, FlashFault> {
+    let mut r = FlashReader::new(flash, start, size);
+    let status = (|| {
+        let header = r.array::<HEADER_LEN>()?;
+        if header.iter().all(|b| *b == 0xFF) {
+            return Ok(RegionStatus::Blank);
+        }
+        let Some(h) = parse_header(&header, size) else {
+            return Ok(RegionStatus::Invalid);
+        };
+        let mut left = h.payload_len;
+        let mut piece = [0u8; 64];
+        while left > 0 {
+            let n = left.min(piece.len());
+            r.read(piece.get_mut(..n).ok_or(ReadError::PastEnd)?)?;
+            left -= n;
+        }
+        piece.zeroize();
+        Ok(if r.checksum_matches()? {
+            RegionStatus::Valid {
+                sequence: h.sequence,
+            }
+        } else {
+            RegionStatus::Invalid
+        })
+    })();
+    match status {
+        Ok(s) => Ok(s),
+        Err(ReadError::PastEnd) => Ok(RegionStatus::Invalid),
+        Err(ReadError::Flash(f)) => Err(f),
+    }
+}
+
+/// Sequential writes into an erased region through a CHUNK buffer, hashing what it is given.
+struct FlashWriter<'f, F: NorFlash> {
+    flash: &'f mut F,
+    pos: u32,
+    buf: [u8; CHUNK],
+    fill: usize,
+    hasher: Sha256,
+}
+
+impl<'f, F: NorFlash> FlashWriter<'f, F> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), FlashFault> {
+        self.hasher.update(bytes);
+        self.put_unhashed(bytes)
+    }
+
+    fn put_unhashed(&mut self, mut bytes: &[u8]) -> Result<(), FlashFault> {
+        while !bytes.is_empty() {
+            let n = (CHUNK - self.fill).min(bytes.len());
+            let (now, rest) = bytes.split_at(n);
+            self.buf
+                .get_mut(self.fill..self.fill + n)
+                .ok_or(FlashFault::Other)?
+                .copy_from_slice(now);
+            self.fill += n;
+            bytes = rest;
+            if self.fill == CHUNK {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the buffer, padded with erased bytes to a WRITE_SIZE multiple.
+    fn flush(&mut self) -> Result<(), FlashFault> {
+        if self.fill == 0 {
+            return Ok(());
+        }
+        let len = self.fill.div_ceil(F::WRITE_SIZE) * F::WRITE_SIZE;
+        let chunk = self.buf.get_mut(..len).ok_or(FlashFault::Other)?;
+        if let Some(pad) = chunk.get_mut(self.fill..) {
+            pad.fill(0xFF);
+        }
+        self.flash.write(self.pos, chunk).map_err(fault)?;
+        self.pos += len as u32;
+        self.fill = 0;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), FlashFault> {
+        let digest = self.hasher.finalize_reset();
+        self.put_unhashed(&digest)?;
+        self.flush()
+    }
+}
+
+impl<F: NorFlash> Drop for FlashWriter<'_, F> {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}
+
+impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
+    /// The largest image this table type can produce; size the regions at least this big
+    /// (rounded up to ERASE_SIZE).
+    pub const fn max_image_len() -> usize {
+        HEADER_LEN + TABLE_HEAD_LEN + SLOTS * (RECORD_HEAD_LEN + CERT_MAX) + TRAILER_LEN
+    }
+
+    fn payload_len(&self) -> usize {
+        TABLE_HEAD_LEN
+            + self
+                .slots
+                .iter()
+                .flatten()
+                .map(|o| RECORD_HEAD_LEN + o.der.len())
+                .sum::<usize>()
+    }
+
+    /// Write the table durably: erase the region that does not hold the newest valid image,
+    /// write the new image there with a higher sequence number, and read it back. Until the
+    /// last byte is written the previous image stays the newest valid one.
+    pub fn commit<F: NorFlash>(
+        &self,
+        flash: &mut F,
+        layout: &FlashLayout,
+    ) -> Result<Region, CommitError> {
+        layout.check(flash).map_err(CommitError::Layout)?;
+        let payload_len = self.payload_len();
+        let image_len = HEADER_LEN + payload_len + TRAILER_LEN;
+        let padded = image_len.div_ceil(F::WRITE_SIZE) * F::WRITE_SIZE;
+        let capacity = layout.region_size as usize;
+        if padded > capacity {
+            return Err(CommitError::ImageTooLarge {
+                len: padded,
+                capacity,
+            });
+        }
+        let size = layout.region_size;
+        let a = probe(flash, layout.region_a, size).map_err(CommitError::Flash)?;
+        let b = probe(flash, layout.region_b, size).map_err(CommitError::Flash)?;
+        // With no valid image anywhere, always start in A: region B then stays blank until A
+        // has held a complete image, which lets `load` tell "never committed" from corruption.
+        let (target, previous) = match (a, b) {
+            (RegionStatus::Valid { sequence: sa }, RegionStatus::Valid { sequence: sb }) => {
+                if sa <= sb {
+                    (Region::A, sb)
+                } else {
+                    (Region::B, sa)
+                }
+            }
+            (RegionStatus::Valid { sequence }, _) => (Region::B, sequence),
+            (_, RegionStatus::Valid { sequence }) => (Region::A, sequence),
+            _ => (Region::A, 0),
+        };
+        let sequence = previous.saturating_add(1);
+        let base = layout.base(target);
+        flash
+            .erase(base, base + size)
+            .map_err(|e| CommitError::Flash(fault(e)))?;
+        self.write_image(flash, base, sequence, payload_len)
+            .map_err(CommitError::Flash)?;
+        match probe(flash, base, size).map_err(CommitError::Flash)? {
+            RegionStatus::Valid { sequence: s } if s == sequence => Ok(target),
+            _ => Err(CommitError::VerifyFailed),
+        }
+    }
+
+    fn write_image<F: NorFlash>(
+        &self,
+        flash: &mut F,
+        base: u32,
+        sequence: u64,
+        payload_len: usize,
+    ) -> Result<(), FlashFault> {
+        let mut w = FlashWriter {
+            flash,
+            pos: base,
+            buf: [0; CHUNK],
+            fill: 0,
+            hasher: Sha256::new(),
+        };
+        let payload_len = u32::try_from(payload_len).map_err(|_| FlashFault::OutOfBounds)?;
+        w.put(&MAGIC)?;
+        w.put(&VERSION.to_le_bytes())?;
+        w.put(&[0; 2])?;
+        w.put(&sequence.to_le_bytes())?;
+        w.put(&payload_len.to_le_bytes())?;
+        w.put(&[0; 4])?;
+        w.put(&self.time_floor.to_le_bytes())?;
+        w.put(&self.next_enrollment.to_le_bytes())?;
+        let count = self.slots.iter().flatten().count();
+        let count = u16::try_from(count).map_err(|_| FlashFault::OutOfBounds)?;
+        w.put(&count.to_le_bytes())?;
+        w.put(&[0; 2])?;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let Some(occ) = slot else { continue };
+            let index = u16::try_from(i).map_err(|_| FlashFault::OutOfBounds)?;
+            let cert_len = u16::try_from(occ.der.len()).map_err(|_| FlashFault::OutOfBounds)?;
+            w.put(&index.to_le_bytes())?;
+            w.put(&[match occ.state {
+                Liveness::Active => 1,
+                Liveness::Archived => 2,
+            }])?;
+            match &occ.key {
+                KeyRef::Inline(k) => {
+                    w.put(&[1])?;
+                    w.put(&occ.enrollment.to_le_bytes())?;
+                    w.put(k.expose_secret())?;
+                }
+                KeyRef::Handle(h) => {
+                    w.put(&[2])?;
+                    w.put(&occ.enrollment.to_le_bytes())?;
+                    w.put(&h.to_le_bytes())?;
+                    w.put(&[0; 28])?;
+                }
+            }
+            w.put(&cert_len.to_le_bytes())?;
+            w.put(&[0; 2])?;
+            w.put(&occ.der)?;
+        }
+        w.finish()
+    }
+
+    /// Load the newest valid image. A blank device (or one whose very first commit was
+    /// interrupted) gives an empty table and [`LoadReport::NoImage`]; the report always says
+    /// which region was used and what the other one holds.
+    pub fn load<F: NorFlash>(
+        flash: &mut F,
+        layout: &FlashLayout,
+    ) -> Result<(Self, LoadReport), LoadError> {
+        layout.check(flash).map_err(LoadError::Layout)?;
+        let size = layout.region_size;
+        let a = probe(flash, layout.region_a, size).map_err(LoadError::Flash)?;
+        let b = probe(flash, layout.region_b, size).map_err(LoadError::Flash)?;
+        let (region, sequence, other) = match (a, b) {
+            (RegionStatus::Valid { sequence: sa }, RegionStatus::Valid { sequence: sb }) => {
+                if sa >= sb {
+                    (Region::A, sa, b)
+                } else {
+                    (Region::B, sb, a)
+                }
+            }
+            (RegionStatus::Valid { sequence }, _) => (Region::A, sequence, b),
+            (_, RegionStatus::Valid { sequence }) => (Region::B, sequence, a),
+            // Commits start in A while nothing is valid, so a blank B means no commit has
+            // ever completed; anything else is corruption, which must not pass for "empty".
+            (_, RegionStatus::Blank) => return Ok((Self::new(), LoadReport::NoImage { a, b })),
+            _ => return Err(LoadError::NoValidImage),
+        };
+        let table = Self::read_image(flash, layout.base(region), size)?;
+        Ok((
+            table,
+            LoadReport::Loaded {
+                region,
+                sequence,
+                other,
+            },
+        ))
+    }
+
+    fn read_image<F: NorFlash>(flash: &mut F, base: u32, size: u32) -> Result<Self, LoadError> {
+        let mut r = FlashReader::new(flash, base, size);
+        let read_err = |e: ReadError| match e {
+            ReadError::Flash(f) => LoadError::Flash(f),
+            ReadError::PastEnd => LoadError::BadRecord,
+        };
+        let header = r.array::<HEADER_LEN>().map_err(read_err)?;
+        let h = parse_header(&header, size).ok_or(LoadError::BadRecord)?;
+        let mut table = Self::new();
+        table.time_floor = r.u64().map_err(read_err)?;
+        let next_enrollment = r.u64().map_err(read_err)?;
+        let count = usize::from(r.u16().map_err(read_err)?);
+        let _reserved = r.u16().map_err(read_err)?;
+        if count > SLOTS {
+            return Err(LoadError::ImageDoesNotFit);
+        }
+        let mut max_enrollment = 0;
+        for _ in 0..count {
+            let index = usize::from(r.u16().map_err(read_err)?);
+            let [state, kind] = r.array::<2>().map_err(read_err)?;
+            let enrollment = r.u64().map_err(read_err)?;
+            let mut key_bytes = r.array::<32>().map_err(read_err)?;
+            let cert_len = usize::from(r.u16().map_err(read_err)?);
+            let _reserved = r.u16().map_err(read_err)?;
+            let key = match kind {
+                1 => InlineKey::from_bytes(key_bytes).map(KeyRef::Inline).ok(),
+                2 => key_bytes
+                    .first_chunk::<4>()
+                    .map(|h| KeyRef::Handle(u32::from_le_bytes(*h))),
+                _ => None,
+            };
+            key_bytes.zeroize();
+            let key = key.ok_or(LoadError::BadRecord)?;
+            let state = match state {
+                1 => Liveness::Active,
+                2 => Liveness::Archived,
+                _ => return Err(LoadError::BadRecord),
+            };
+            if cert_len > CERT_MAX {
+                return Err(LoadError::ImageDoesNotFit);
+            }
+            let mut der = heapless::Vec::<u8, CERT_MAX>::new();
+            der.resize(cert_len, 0)
+                .map_err(|_| LoadError::ImageDoesNotFit)?;
+            r.read(&mut der).map_err(read_err)?;
+            let meta = meta::parse(&der).map_err(|_| LoadError::BadRecord)?.meta;
+            let slot = table
+                .slots
+                .get_mut(index)
+                .ok_or(LoadError::ImageDoesNotFit)?;
+            if slot.is_some() {
+                return Err(LoadError::BadRecord);
+            }
+            max_enrollment = max_enrollment.max(enrollment);
+            *slot = Some(Occupied {
+                state,
+                der,
+                key,
+                enrollment,
+                meta,
+            });
+        }
+        if r.offset() != HEADER_LEN + h.payload_len {
+            return Err(LoadError::BadRecord);
+        }
+        // The region was probed just before; a mismatch now means the flash changed under us.
+        if !r.checksum_matches().map_err(read_err)? {
+            return Err(LoadError::BadRecord);
+        }
+        table.next_enrollment = next_enrollment.max(max_enrollment.saturating_add(1));
+        Ok(table)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+    use crate::certs::testutil::{CertSpec, MockFlash};
+    use crate::certs::{SlotIndex, SlotState};
+    use alloc::vec::Vec;
+
+    type Table = SlotTable<4, 1024>;
+    const LAYOUT: FlashLayout = FlashLayout {
+        region_a: 0,
+        region_b: 4096,
+        region_size: 4096,
+    };
+
+    fn sample(names: &[&str]) -> Table {
+        let mut t = Table::new();
+        for (n, name) in names.iter().enumerate() {
+            let c = CertSpec::new(name).make();
+            let key = if n % 2 == 0 {
+                c.key_ref()
+            } else {
+                KeyRef::Handle(0x1000 + n as u32)
+            };
+            t.install(&c.der, key).unwrap();
+        }
+        t.observe_time(1_900_000_000);
+        t
+    }
+
+    #[test]
+    fn commit_and_load_round_trip_alternating_regions() {
+        let mut flash = MockFlash::<4>::new(8192);
+        let (empty, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(empty, Table::new());
+        assert_eq!(
+            report,
+            LoadReport::NoImage {
+                a: RegionStatus::Blank,
+                b: RegionStatus::Blank
+            }
+        );
+
+        let mut t = sample(&["a", "b", "a"]);
+        assert_eq!(t.state(SlotIndex::new(0)), Some(SlotState::Archived));
+        assert_eq!(t.commit(&mut flash, &LAYOUT), Ok(Region::A));
+        let (loaded, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        assert_eq!(
+            report,
+            LoadReport::Loaded {
+                region: Region::A,
+                sequence: 1,
+                other: RegionStatus::Blank
+            }
+        );
+        t.purge_archived();
+        assert_eq!(t.commit(&mut flash, &LAYOUT), Ok(Region::B));
+        assert_eq!(t.commit(&mut flash, &LAYOUT), Ok(Region::A));
+        let (loaded, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        assert_eq!(
+            report,
+            LoadReport::Loaded {
+                region: Region::A,
+                sequence: 3,
+                other: RegionStatus::Valid { sequence: 2 }
+            }
+        );
+        assert!(!flash.wrote_unerased);
+    }
+
+    /// Cut the power after every erase page and write unit of one commit; the table that loads
+    /// is always the old one until the last unit is written, then the new one.
+    fn power_cut_sweep<const W: usize>(mut base: MockFlash<W>, old: &Table, new: &Table) {
+        let mut probe = base.clone();
+        probe.units = 0;
+        new.commit(&mut probe, &LAYOUT).unwrap();
+        let total = probe.units;
+        assert!(total > 100, "{total}");
+        base.units = 0;
+        for cut in 0..=total {
+            let mut flash = base.clone();
+            flash.budget = Some(cut);
+            let result = new.commit(&mut flash, &LAYOUT);
+            assert_eq!(result.is_ok(), cut == total, "cut {cut}");
+            flash.budget = None;
+            let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+            let expected = if cut == total { new } else { old };
+            assert!(&loaded == expected, "cut after {cut} of {total} units");
+            // The device recovers: the next commit succeeds and wins.
+            new.commit(&mut flash, &LAYOUT).unwrap();
+            assert_eq!(&Table::load(&mut flash, &LAYOUT).unwrap().0, new);
+            assert!(!flash.wrote_unerased, "cut {cut}");
+        }
+    }
+
+    fn power_cut_scenarios<const W: usize>() {
+        let older = sample(&["a"]);
+        let old = sample(&["a", "b"]);
+        let new = sample(&["a", "b", "a"]);
+        // The very first commit on a blank device: the old table is the empty one.
+        power_cut_sweep(MockFlash::<W>::new(8192), &Table::new(), &new);
+        // Both regions hold images; the commit overwrites the older one (A).
+        let mut flash = MockFlash::<W>::new(8192);
+        older.commit(&mut flash, &LAYOUT).unwrap();
+        old.commit(&mut flash, &LAYOUT).unwrap();
+        power_cut_sweep(flash, &old, &new);
+    }
+
+    #[test]
+    fn power_cut_at_every_write_unit_leaves_old_or_new_table_write_size_4() {
+        power_cut_scenarios::<4>();
+    }
+
+    #[test]
+    fn power_cut_at_every_write_unit_leaves_old_or_new_table_write_size_8() {
+        power_cut_scenarios::<8>();
+    }
+
+    #[test]
+    fn corrupt_byte_in_newest_image_falls_back_to_older() {
+        let old = sample(&["a"]);
+        let new = sample(&["a", "b"]);
+        let mut flash = MockFlash::<8>::new(8192);
+        old.commit(&mut flash, &LAYOUT).unwrap();
+        new.commit(&mut flash, &LAYOUT).unwrap();
+        let image_len = HEADER_LEN + new.payload_len() + TRAILER_LEN;
+        let positions: Vec<usize> = (0..image_len).step_by(7).chain([image_len - 1]).collect();
+        for pos in positions {
+            let mut damaged = flash.clone();
+            damaged.mem[4096 + pos] ^= 0x01;
+            let (loaded, report) = Table::load(&mut damaged, &LAYOUT).unwrap();
+            assert!(loaded == old, "byte {pos}");
+            assert!(
+                matches!(
+                    report,
+                    LoadReport::Loaded {
+                        region: Region::A,
+                        sequence: 1,
+                        other: RegionStatus::Invalid
+                    }
+                ),
+                "byte {pos}: {report:?}"
+            );
+        }
+        // Both copies damaged: an error, never a silently empty table.
+        flash.mem[100] ^= 0x01;
+        flash.mem[4096 + 100] ^= 0x01;
+        assert_eq!(
+            Table::load(&mut flash, &LAYOUT),
+            Err(LoadError::NoValidImage)
+        );
+    }
+
+    #[test]
+    fn bad_layouts_and_oversized_images_refused() {
+        let t = sample(&["a", "b", "c"]);
+        let mut flash = MockFlash::<4>::new(16384);
+        for (layout, err) in [
+            (
+                FlashLayout {
+                    region_a: 0,
+                    region_b: 100,
+                    region_size: 4096,
+                },
+                LayoutError::Misaligned,
+            ),
+            (
+                FlashLayout {
+                    region_a: 0,
+                    region_b: 4096,
+                    region_size: 8192,
+                },
+                LayoutError::Overlapping,
+            ),
+            (
+                FlashLayout {
+                    region_a: 0,
+                    region_b: 12288,
+                    region_size: 8192,
+                },
+                LayoutError::OutOfBounds,
+            ),
+        ] {
+            assert_eq!(t.commit(&mut flash, &layout), Err(CommitError::Layout(err)));
+            assert_eq!(
+                Table::load(&mut flash, &layout),
+                Err(LoadError::Layout(err))
+            );
+        }
+        let mut big = SlotTable::<8, 2048>::new();
+        for _ in 0..8 {
+            let c = CertSpec::new("x").padding(1500).make();
+            // Distinct identities would be needed to keep all active; archived is fine here.
+            big.install(&c.der, c.key_ref()).unwrap();
+        }
+        assert!(matches!(
+            big.commit(&mut flash, &LAYOUT),
+            Err(CommitError::ImageTooLarge { capacity: 4096, .. })
+        ));
+        assert!(SlotTable::<8, 2048>::max_image_len() > 4096);
+        // Nothing was written.
+        assert!(flash.mem.iter().all(|b| *b == 0xFF));
+    }
+
+    #[test]
+    fn image_from_a_larger_table_does_not_fit_a_smaller_one() {
+        let mut flash = MockFlash::<4>::new(8192);
+        sample(&["a", "b", "c"])
+            .commit(&mut flash, &LAYOUT)
+            .unwrap();
+        assert_eq!(
+            SlotTable::<2, 1024>::load(&mut flash, &LAYOUT),
+            Err(LoadError::ImageDoesNotFit)
+        );
+    }
+}

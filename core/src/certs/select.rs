@@ -1,0 +1,714 @@
+//! Certificate selection for a TLS CertificateRequest (RFC 5246 §7.4.4, RFC 8446 §4.3.2): the
+//! rules of design.md §6 applied to every slot, with the reason each skipped slot lost. Only an
+//! active slot can become a [`Selected`]; an archived one is never chosen, whatever matches.
+
+use core::fmt;
+
+use super::key::KeyRef;
+use super::meta::{KeyAlgorithm, Metadata, NameRef};
+use super::table::{ActiveSlot, Liveness, Occupied, SlotIndex, SlotTable};
+use super::time::TimeSource;
+
+/// A TLS SignatureScheme code point (RFC 8446 §4.2.3), kept as a number so this module does not
+/// depend on rustls' types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SignatureScheme(pub u16);
+
+impl SignatureScheme {
+    /// ecdsa_secp256r1_sha256.
+    pub const ECDSA_NISTP256_SHA256: Self = SignatureScheme(0x0403);
+    /// ecdsa_secp384r1_sha384.
+    pub const ECDSA_NISTP384_SHA384: Self = SignatureScheme(0x0503);
+    /// rsa_pkcs1_sha256.
+    pub const RSA_PKCS1_SHA256: Self = SignatureScheme(0x0401);
+    /// rsa_pkcs1_sha384.
+    pub const RSA_PKCS1_SHA384: Self = SignatureScheme(0x0501);
+    /// rsa_pkcs1_sha512.
+    pub const RSA_PKCS1_SHA512: Self = SignatureScheme(0x0601);
+    /// rsa_pss_rsae_sha256.
+    pub const RSA_PSS_RSAE_SHA256: Self = SignatureScheme(0x0804);
+    /// rsa_pss_rsae_sha384.
+    pub const RSA_PSS_RSAE_SHA384: Self = SignatureScheme(0x0805);
+    /// rsa_pss_rsae_sha512.
+    pub const RSA_PSS_RSAE_SHA512: Self = SignatureScheme(0x0806);
+
+    /// Whether a key of `alg` can sign with this scheme. ECDSA schemes are bound to their curve,
+    /// as in TLS 1.3 (TLS 1.2's ecdsa_sha256 with a P-384 key is not offered).
+    pub fn usable_with(self, alg: KeyAlgorithm) -> bool {
+        match alg {
+            KeyAlgorithm::P256 => self == Self::ECDSA_NISTP256_SHA256,
+            KeyAlgorithm::P384 => self == Self::ECDSA_NISTP384_SHA384,
+            KeyAlgorithm::Rsa => matches!(
+                self,
+                Self::RSA_PKCS1_SHA256
+                    | Self::RSA_PKCS1_SHA384
+                    | Self::RSA_PKCS1_SHA512
+                    | Self::RSA_PSS_RSAE_SHA256
+                    | Self::RSA_PSS_RSAE_SHA384
+                    | Self::RSA_PSS_RSAE_SHA512
+            ),
+            KeyAlgorithm::Other => false,
+        }
+    }
+}
+
+/// What the server asked for, and the time to check validity against.
+#[derive(Debug, Clone, Copy)]
+pub struct SelectionContext<'a> {
+    /// The time the validity window is checked against (see [`TimeSource`]).
+    pub time: TimeSource,
+    /// The server's certificate_authorities, each a DER-encoded Name exactly as rustls 0.23
+    /// passes `root_hint_subjects` (outer SEQUENCE included; the bare contents are accepted
+    /// too). Empty: the server named none, so any issuer is acceptable.
+    pub acceptable_cas: &'a [&'a [u8]],
+    /// The signature schemes the server accepts. Empty means none is acceptable.
+    pub schemes: &'a [SignatureScheme],
+}
+
+/// Why a slot was not selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SkipReason {
+    /// Nothing stored.
+    Empty,
+    /// Archived: never selected, whatever else matches.
+    Archived,
+    /// notAfter has passed.
+    Expired,
+    /// notBefore has not come yet (only a wall clock can tell).
+    NotYetValid,
+    /// The extended key usage does not allow TLS client authentication.
+    NoClientAuthUsage,
+    /// Its issuer is not among the CAs the server named.
+    IssuerNotAccepted,
+    /// The server accepts no signature scheme this key can make.
+    SchemeNotAccepted,
+    /// It qualified, but a newer enrollment in another slot won.
+    Superseded {
+        /// The slot that was selected.
+        by: SlotIndex,
+    },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::Empty => f.write_str("empty"),
+            SkipReason::Archived => f.write_str("archived (never used until restored)"),
+            SkipReason::Expired => f.write_str("certificate expired"),
+            SkipReason::NotYetValid => f.write_str("certificate not yet valid"),
+            SkipReason::NoClientAuthUsage => {
+                f.write_str("certificate usage does not allow client authentication")
+            }
+            SkipReason::IssuerNotAccepted => {
+                f.write_str("issuer is not among the CAs the server accepts")
+            }
+            SkipReason::SchemeNotAccepted => {
+                f.write_str("server accepts no signature scheme this key can make")
+            }
+            SkipReason::Superseded { by } => write!(f, "superseded by the newer {by}"),
+        }
+    }
+}
+
+/// The per-slot verdicts of one selection and the time they used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Explanation<const SLOTS: usize> {
+    time: TimeSource,
+    reasons: [Option<SkipReason>; SLOTS],
+}
+
+impl<const SLOTS: usize> Explanation<SLOTS> {
+    /// The time the validity checks used.
+    pub fn time(&self) -> TimeSource {
+        self.time
+    }
+    /// Why slot `i` was skipped; `None` for the selected slot (or an index out of range).
+    pub fn reason(&self, i: SlotIndex) -> Option<SkipReason> {
+        self.reasons.get(i.get()).copied().flatten()
+    }
+    /// Every slot with its reason (`None`: selected).
+    pub fn iter(&self) -> impl Iterator<Item = (SlotIndex, Option<SkipReason>)> + '_ {
+        self.reasons
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (SlotIndex::new(i), *r))
+    }
+}
+
+impl<const SLOTS: usize> fmt::Display for Explanation<SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "time: {}", self.time)?;
+        for (i, reason) in self.iter() {
+            match reason {
+                Some(r) => write!(f, "; {i}: {r}")?,
+                None => write!(f, "; {i}: selected")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The certificate chosen for a handshake. Only an active slot can produce one: the
+/// constructor is private to this module and takes an [`ActiveSlot`], which only the table
+/// makes, after checking the state.
+#[derive(Debug)]
+pub struct Selected<'a, const SLOTS: usize> {
+    index: SlotIndex,
+    der: &'a [u8],
+    key: &'a KeyRef,
+    meta: &'a Metadata,
+    explanation: Explanation<SLOTS>,
+}
+
+impl<'a, const SLOTS: usize> Selected<'a, SLOTS> {
+    fn new(slot: ActiveSlot<'a>, explanation: Explanation<SLOTS>) -> Self {
+        Selected {
+            index: slot.index,
+            der: slot.der,
+            key: slot.key,
+            meta: slot.meta,
+            explanation,
+        }
+    }
+    /// The slot it came from.
+    pub fn index(&self) -> SlotIndex {
+        self.index
+    }
+    /// The certificate DER to send.
+    pub fn der(&self) -> &'a [u8] {
+        self.der
+    }
+    /// The key to sign CertificateVerify with.
+    pub fn key(&self) -> &'a KeyRef {
+        self.key
+    }
+    /// The certificate's metadata.
+    pub fn metadata(&self) -> &'a Metadata {
+        self.meta
+    }
+    /// Why every other slot was skipped, and which time was used.
+    pub fn explanation(&self) -> &Explanation<SLOTS> {
+        &self.explanation
+    }
+}
+
+/// Why no certificate could be selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SelectErrorKind {
+    /// The table holds no certificate at all.
+    NoCertificates,
+    /// Only archived certificates would match (the KB932521 situation).
+    OnlyArchivedMatch,
+    /// Certificates are stored, but none is active and no archived one would match either.
+    NoActiveCertificate,
+    /// Every active certificate has expired.
+    AllExpired,
+    /// No active certificate is valid yet.
+    AllNotYetValid,
+    /// No active certificate allows client authentication.
+    NoClientAuthUsage,
+    /// No active certificate is issued by a CA the server accepts.
+    IssuerNotAccepted,
+    /// The server accepts no signature scheme any active key can make.
+    SchemeNotAccepted,
+    /// Active certificates fail for different reasons; see the explanation.
+    NoneQualify,
+}
+
+impl fmt::Display for SelectErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SelectErrorKind::NoCertificates => "no client certificate installed",
+            SelectErrorKind::OnlyArchivedMatch => {
+                "only archived certificates match: renew or restore one"
+            }
+            SelectErrorKind::NoActiveCertificate => {
+                "no active client certificate (archived ones would not match either)"
+            }
+            SelectErrorKind::AllExpired => "every active client certificate has expired",
+            SelectErrorKind::AllNotYetValid => "no active client certificate is valid yet",
+            SelectErrorKind::NoClientAuthUsage => {
+                "no active certificate allows client authentication (extended key usage)"
+            }
+            SelectErrorKind::IssuerNotAccepted => {
+                "no active certificate is issued by a CA the server accepts"
+            }
+            SelectErrorKind::SchemeNotAccepted => {
+                "the server accepts no signature scheme our keys can make"
+            }
+            SelectErrorKind::NoneQualify => {
+                "no active client certificate qualifies (see the per-slot reasons)"
+            }
+        })
+    }
+}
+
+/// No certificate selected: the cause and every slot's reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SelectError<const SLOTS: usize> {
+    kind: SelectErrorKind,
+    explanation: Explanation<SLOTS>,
+}
+
+impl<const SLOTS: usize> SelectError<SLOTS> {
+    /// The cause.
+    pub fn kind(&self) -> SelectErrorKind {
+        self.kind
+    }
+    /// Why each slot was skipped, and which time was used.
+    pub fn explanation(&self) -> &Explanation<SLOTS> {
+        &self.explanation
+    }
+}
+
+impl<const SLOTS: usize> fmt::Display for SelectError<SLOTS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.kind, self.explanation)
+    }
+}
+
+/// Every rule but the state, in a fixed order; the first failure is the reason.
+fn check_rules<const CERT_MAX: usize>(
+    slot: &Occupied<CERT_MAX>,
+    ctx: &SelectionContext<'_>,
+) -> Result<(), SkipReason> {
+    let meta = &slot.meta;
+    if ctx.time.proves_expired(meta.not_after()) {
+        return Err(SkipReason::Expired);
+    }
+    if ctx.time.proves_not_yet_valid(meta.not_before()) {
+        return Err(SkipReason::NotYetValid);
+    }
+    if !meta.extended_key_usage().permits_client_auth() {
+        return Err(SkipReason::NoClientAuthUsage);
+    }
+    let issuer: NameRef<'_> = slot.issuer();
+    if !ctx.acceptable_cas.is_empty() && !ctx.acceptable_cas.iter().any(|h| issuer.matches_hint(h))
+    {
+        return Err(SkipReason::IssuerNotAccepted);
+    }
+    let alg = meta.key_algorithm();
+    if !ctx.schemes.iter().any(|s| s.usable_with(alg)) {
+        return Err(SkipReason::SchemeNotAccepted);
+    }
+    Ok(())
+}
+
+impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
+    /// Choose the certificate for a CertificateRequest. Candidates are active slots within
+    /// validity (against `ctx.time`; see [`TimeSource`]), allowing client authentication, issued
+    /// by a CA the server named (when it named any), with a key usable with an accepted scheme.
+    /// Among them the highest enrollment number wins, then the latest notBefore, then the lowest
+    /// index. Archived slots are never candidates.
+    pub fn select(
+        &self,
+        ctx: &SelectionContext<'_>,
+    ) -> Result<Selected<'_, SLOTS>, SelectError<SLOTS>> {
+        let mut reasons: [Option<SkipReason>; SLOTS] = [None; SLOTS];
+        let mut best: Option<(u64, u64, usize)> = None;
+        let mut any_occupied = false;
+        let mut any_active = false;
+        let mut archived_would_match = false;
+        // The reason shared by every failing active slot, if they all share one.
+        let mut common: Option<Option<SkipReason>> = None;
+
+        for (i, (slot, reason)) in self.slots.iter().zip(reasons.iter_mut()).enumerate() {
+            let Some(occ) = slot else {
+                *reason = Some(SkipReason::Empty);
+                continue;
+            };
+            any_occupied = true;
+            let verdict = check_rules(occ, ctx);
+            match occ.state {
+                Liveness::Archived => {
+                    archived_would_match |= verdict.is_ok();
+                    *reason = Some(SkipReason::Archived);
+                }
+                Liveness::Active => {
+                    any_active = true;
+                    match verdict {
+                        Err(r) => {
+                            *reason = Some(r);
+                            common = match common {
+                                None => Some(Some(r)),
+                                Some(Some(c)) if c == r => Some(Some(c)),
+                                Some(_) => Some(None),
+                            };
+                        }
+                        Ok(()) => {
+                            let rank = (occ.enrollment, occ.meta.not_before());
+                            // Strictly greater: ties keep the lower index.
+                            if best.is_none_or(|(e, nb, _)| rank > (e, nb)) {
+                                best = Some((rank.0, rank.1, i));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        if let Some((_, _, winner)) = best {
+            let by = SlotIndex::new(winner);
+            for (i, reason) in reasons.iter_mut().enumerate() {
+                if reason.is_none() && i != winner {
+                    *reason = Some(SkipReason::Superseded { by });
+                }
+            }
+            let explanation = Explanation {
+                time: ctx.time,
+                reasons,
+            };
+            if let Some(slot) = self.active_slot(winner) {
+                return Ok(Selected::new(slot, explanation));
+            }
+        }
+
+        let kind = if !any_occupied {
+            SelectErrorKind::NoCertificates
+        } else if archived_would_match {
+            SelectErrorKind::OnlyArchivedMatch
+        } else if !any_active {
+            SelectErrorKind::NoActiveCertificate
+        } else {
+            match common.flatten() {
+                Some(SkipReason::Expired) => SelectErrorKind::AllExpired,
+                Some(SkipReason::NotYetValid) => SelectErrorKind::AllNotYetValid,
+                Some(SkipReason::NoClientAuthUsage) => SelectErrorKind::NoClientAuthUsage,
+                Some(SkipReason::IssuerNotAccepted) => SelectErrorKind::IssuerNotAccepted,
+                Some(SkipReason::SchemeNotAccepted) => SelectErrorKind::SchemeNotAccepted,
+                _ => SelectErrorKind::NoneQualify,
+            }
+        };
+        Err(SelectError {
+            kind,
+            explanation: Explanation {
+                time: ctx.time,
+                reasons,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::certs::testutil::{ca_subject, CertSpec, Eku, CA_COUNT};
+    use crate::certs::SlotState;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    const P256_ONLY: &[SignatureScheme] = &[SignatureScheme::ECDSA_NISTP256_SHA256];
+
+    fn ymd(y: i32, m: u8, d: u8) -> u64 {
+        rcgen::date_time_ymd(y, m, d).unix_timestamp() as u64
+    }
+
+    fn ctx(time: TimeSource) -> SelectionContext<'static> {
+        SelectionContext {
+            time,
+            acceptable_cas: &[],
+            schemes: P256_ONLY,
+        }
+    }
+
+    #[test]
+    fn empty_table_has_no_certificates() {
+        let table = SlotTable::<3, 512>::new();
+        let err = table.select(&ctx(TimeSource::Unknown)).unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::NoCertificates);
+        assert_eq!(
+            err.explanation().reason(SlotIndex::new(2)),
+            Some(SkipReason::Empty)
+        );
+    }
+
+    #[test]
+    fn renewed_certificate_wins_and_predecessor_is_archived() {
+        let mut table = SlotTable::<4, 1024>::new();
+        let old = CertSpec::new("dev").make();
+        let new = CertSpec::new("dev").make();
+        table.install(&old.der, old.key_ref()).unwrap();
+        table.install(&new.der, new.key_ref()).unwrap();
+        let sel = table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .unwrap();
+        assert_eq!(sel.index(), SlotIndex::new(1));
+        assert_eq!(sel.der(), new.der);
+        assert_eq!(sel.key(), &new.key_ref());
+        let why = sel.explanation();
+        assert_eq!(why.reason(SlotIndex::new(0)), Some(SkipReason::Archived));
+        assert_eq!(why.time(), TimeSource::Wall(ymd(2025, 1, 1)));
+    }
+
+    #[test]
+    fn only_archived_match_is_reported_kb932521() {
+        // The valid certificate is archived; the active one has expired.
+        let mut table = SlotTable::<4, 1024>::new();
+        let good = CertSpec::new("dev").make();
+        let expired = CertSpec::new("other")
+            .validity((2020, 1, 1), (2021, 1, 1))
+            .make();
+        table.install(&good.der, good.key_ref()).unwrap();
+        table.install(&expired.der, expired.key_ref()).unwrap();
+        table.archive(SlotIndex::new(0)).unwrap();
+        let err = table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::OnlyArchivedMatch);
+        let text = alloc::format!("{err}");
+        assert!(
+            text.starts_with("only archived certificates match: renew or restore one"),
+            "{text}"
+        );
+        assert!(text.contains("slot 1: certificate expired"), "{text}");
+        table.restore(SlotIndex::new(0)).unwrap();
+        assert!(table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .is_ok());
+    }
+
+    #[test]
+    fn floor_proves_expiry_but_not_future_notbefore() {
+        let mut table = SlotTable::<2, 1024>::new();
+        let future = CertSpec::new("dev")
+            .validity((2030, 1, 1), (2035, 1, 1))
+            .make();
+        table.install(&future.der, KeyRef::Handle(1)).unwrap();
+        // Floor below notBefore: not provably invalid, selected.
+        let sel = table.select(&ctx(TimeSource::Floor(ymd(2025, 1, 1))));
+        assert!(sel.is_ok());
+        // The same instant on a wall clock is proof.
+        let err = table
+            .select(&ctx(TimeSource::Wall(ymd(2025, 1, 1))))
+            .unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::AllNotYetValid);
+        let err = table
+            .select(&ctx(TimeSource::Floor(ymd(2036, 1, 1))))
+            .unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::AllExpired);
+        // Install raised the floor to notBefore.
+        assert_eq!(table.time_floor(), future.not_before);
+    }
+
+    #[test]
+    fn issuer_hints_match_rustls_form_and_scheme_is_checked() {
+        let mut table = SlotTable::<2, 1024>::new();
+        let c = CertSpec::new("dev").issuer(1).make();
+        table.install(&c.der, c.key_ref()).unwrap();
+        let ca1 = ca_subject(1);
+        let ca2 = ca_subject(2);
+        let hints: [&[u8]; 1] = [&ca1];
+        let mut cx = ctx(TimeSource::Unknown);
+        cx.acceptable_cas = &hints;
+        assert!(table.select(&cx).is_ok());
+        let hints: [&[u8]; 1] = [&ca2];
+        cx.acceptable_cas = &hints;
+        let err = table.select(&cx).unwrap_err();
+        assert_eq!(err.kind(), SelectErrorKind::IssuerNotAccepted);
+        cx.acceptable_cas = &[];
+        cx.schemes = &[SignatureScheme::ECDSA_NISTP384_SHA384];
+        assert_eq!(
+            table.select(&cx).unwrap_err().kind(),
+            SelectErrorKind::SchemeNotAccepted
+        );
+    }
+
+    // ---- property test over random tables built from a cached certificate pool ----
+
+    struct PoolCert {
+        der: Vec<u8>,
+        issuer: usize,
+        eku: Eku,
+        p384: bool,
+        not_before: u64,
+        not_after: u64,
+    }
+
+    struct Pool {
+        certs: Vec<PoolCert>,
+        times: Vec<u64>,
+        hints: Vec<Vec<u8>>,
+    }
+
+    type Ymd = (i32, u8, u8);
+    const WINDOWS: [(Ymd, Ymd); 4] = [
+        ((2020, 1, 1), (2040, 1, 1)),
+        ((2020, 1, 1), (2022, 1, 1)),
+        ((2030, 1, 1), (2035, 1, 1)),
+        ((2024, 6, 1), (2026, 6, 1)),
+    ];
+
+    fn pool() -> &'static Pool {
+        static POOL: OnceLock<Pool> = OnceLock::new();
+        POOL.get_or_init(|| {
+            let mut certs = Vec::new();
+            for (w, (from, to)) in WINDOWS.iter().enumerate() {
+                for issuer in 0..CA_COUNT {
+                    for eku in Eku::ALL {
+                        for p384 in [false, true] {
+                            // Keep P-384 to a subset: keygen and size are not the point.
+                            if p384 && (w + issuer) % 2 == 1 {
+                                continue;
+                            }
+                            let m = CertSpec::new("pool")
+                                .issuer(issuer)
+                                .eku(eku)
+                                .p384_if(p384)
+                                .validity(*from, *to)
+                                .make();
+                            certs.push(PoolCert {
+                                der: m.der,
+                                issuer,
+                                eku,
+                                p384,
+                                not_before: m.not_before,
+                                not_after: m.not_after,
+                            });
+                        }
+                    }
+                }
+            }
+            let mut times: Vec<u64> = [2019, 2021, 2023, 2025, 2028, 2032, 2038, 2045]
+                .iter()
+                .map(|y| ymd(*y, 3, 1))
+                .collect();
+            for c in &certs {
+                for t in [c.not_before, c.not_after] {
+                    times.extend([t - 1, t, t + 1]);
+                }
+            }
+            times.sort_unstable();
+            times.dedup();
+            let mut hints: Vec<Vec<u8>> = (0..CA_COUNT).map(ca_subject).collect();
+            // A CA that issued nothing in the pool.
+            hints.push(alloc::vec![
+                0x30, 0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04, b'n',
+                b'o', b'n', b'e'
+            ]);
+            Pool {
+                certs,
+                times,
+                hints,
+            }
+        })
+    }
+
+    /// The rules, restated from the pool's known attributes (not from parsed metadata).
+    fn oracle(
+        c: &PoolCert,
+        time: TimeSource,
+        hints: &[usize],
+        schemes: &[u16],
+    ) -> Option<SkipReason> {
+        match time {
+            TimeSource::Wall(t) if t > c.not_after => return Some(SkipReason::Expired),
+            TimeSource::Wall(t) if t < c.not_before => return Some(SkipReason::NotYetValid),
+            TimeSource::Floor(f) if f > c.not_after => return Some(SkipReason::Expired),
+            _ => {}
+        }
+        if !c.eku.permits_client() {
+            return Some(SkipReason::NoClientAuthUsage);
+        }
+        if !hints.is_empty() && !hints.contains(&c.issuer) {
+            return Some(SkipReason::IssuerNotAccepted);
+        }
+        let needed = if c.p384 { 0x0503 } else { 0x0403 };
+        if !schemes.contains(&needed) {
+            return Some(SkipReason::SchemeNotAccepted);
+        }
+        None
+    }
+
+    const N: usize = 6;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn archived_slot_is_never_selected_and_selection_obeys_every_rule(
+            slots in prop::array::uniform6(prop::option::weighted(
+                0.8, (any::<prop::sample::Index>(), any::<bool>(), 0u64..6)
+            )),
+            time_kind in 0u8..3,
+            time_index in any::<prop::sample::Index>(),
+            hint_picks in prop::collection::vec((0usize..CA_COUNT + 1, any::<bool>()), 0..3),
+            schemes in prop::sample::subsequence(alloc::vec![0x0403u16, 0x0503, 0x0804, 0x0401], 0..=4),
+        ) {
+            let pool = pool();
+            let mut table = SlotTable::<N, 1024>::new();
+            let mut picked: [Option<(&PoolCert, bool, u64)>; N] = [None; N];
+            for (i, slot) in slots.iter().enumerate() {
+                if let Some((idx, archived, seq)) = slot {
+                    let c = idx.get(&pool.certs);
+                    let state = if *archived { SlotState::Archived } else { SlotState::Active };
+                    table.insert_raw(i, &c.der, KeyRef::Handle(i as u32), state, *seq);
+                    picked[i] = Some((c, *archived, *seq));
+                }
+            }
+            let t = *time_index.get(&pool.times);
+            let time = match time_kind { 0 => TimeSource::Wall(t), 1 => TimeSource::Floor(t), _ => TimeSource::Unknown };
+            // Hints in the rustls form (whole DER Name) or, sometimes, bare contents.
+            let hint_bytes: Vec<&[u8]> = hint_picks.iter().map(|(ca, bare)| {
+                let full = pool.hints[*ca].as_slice();
+                prop_assert!(full[1] < 0x80);
+                Ok(if *bare { &full[2..] } else { full })
+            }).collect::<Result<_, TestCaseError>>()?;
+            let hint_cas: Vec<usize> = hint_picks.iter().map(|(ca, _)| *ca).collect();
+            let scheme_list: Vec<SignatureScheme> = schemes.iter().map(|s| SignatureScheme(*s)).collect();
+            let cx = SelectionContext { time, acceptable_cas: &hint_bytes, schemes: &scheme_list };
+
+            let verdicts: Vec<Option<Option<SkipReason>>> = picked.iter()
+                .map(|p| p.map(|(c, _, _)| oracle(c, time, &hint_cas, &schemes)))
+                .collect();
+            let passes = |i: usize| matches!(verdicts[i], Some(None));
+            let archived = |i: usize| matches!(picked[i], Some((_, true, _)));
+            let active_passing: Vec<usize> = (0..N).filter(|&i| passes(i) && !archived(i)).collect();
+            let archived_passing = (0..N).any(|i| passes(i) && archived(i));
+
+            let explanation = match table.select(&cx) {
+                Ok(sel) => {
+                    let i = sel.index().get();
+                    prop_assert_eq!(table.state(sel.index()), Some(SlotState::Active));
+                    prop_assert!(passes(i));
+                    let rank = |j: usize| picked[j].map(|(c, _, seq)| (seq, c.not_before, core::cmp::Reverse(j)));
+                    let best = active_passing.iter().copied().max_by_key(|&j| rank(j));
+                    prop_assert_eq!(Some(i), best);
+                    prop_assert_eq!(sel.der(), picked[i].map(|(c, _, _)| c.der.as_slice()).unwrap_or(&[]));
+                    prop_assert_eq!(sel.explanation().reason(sel.index()), None);
+                    for &j in active_passing.iter().filter(|&&j| j != i) {
+                        prop_assert_eq!(sel.explanation().reason(SlotIndex::new(j)), Some(SkipReason::Superseded { by: sel.index() }));
+                    }
+                    *sel.explanation()
+                }
+                Err(e) => {
+                    prop_assert!(active_passing.is_empty());
+                    prop_assert_eq!(e.kind() == SelectErrorKind::OnlyArchivedMatch, archived_passing);
+                    prop_assert_eq!(e.kind() == SelectErrorKind::NoCertificates, picked.iter().all(Option::is_none));
+                    *e.explanation()
+                }
+            };
+            prop_assert_eq!(explanation.time(), time);
+            for i in 0..N {
+                let reason = explanation.reason(SlotIndex::new(i));
+                match picked[i] {
+                    None => prop_assert_eq!(reason, Some(SkipReason::Empty)),
+                    Some((_, true, _)) => prop_assert_eq!(reason, Some(SkipReason::Archived)),
+                    Some(_) => if !passes(i) { prop_assert_eq!(reason, verdicts[i].flatten()) },
+                }
+            }
+        }
+    }
+}

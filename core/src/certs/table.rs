@@ -1,0 +1,647 @@
+//! The slot table itself: install (with renewal), the admin operations and listings. Every
+//! operation checks everything before it changes anything, so an error leaves the table as it
+//! was. "The same identity" for renewal is the same subject DN (DER bytes equal), which is what
+//! certificate auto-enrollment keeps across renewals.
+
+use core::fmt;
+
+use super::key::{KeyKind, KeyRef};
+use super::meta::{self, CertError, KeyAlgorithm, Metadata, NameRef};
+
+/// The index of a slot in a [`SlotTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SlotIndex(usize);
+
+impl SlotIndex {
+    /// The slot at position `i` (it may not exist in a given table; operations check).
+    pub const fn new(i: usize) -> Self {
+        SlotIndex(i)
+    }
+    /// The position.
+    pub const fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl fmt::Display for SlotIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "slot {}", self.0)
+    }
+}
+
+/// The state of a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SlotState {
+    /// Nothing stored.
+    Empty,
+    /// May be selected for client authentication.
+    Active,
+    /// Kept (for rollback) but never selected, sent or signed with.
+    Archived,
+}
+
+impl fmt::Display for SlotState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SlotState::Empty => "empty",
+            SlotState::Active => "active",
+            SlotState::Archived => "archived",
+        })
+    }
+}
+
+/// Why a certificate was not installed. The table is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum InstallError {
+    /// The certificate is larger than a slot holds.
+    TooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The slot capacity (`CERT_MAX`).
+        max: usize,
+    },
+    /// The certificate could not be parsed.
+    Malformed(CertError),
+    /// An inline key was given for a certificate whose key is not P-256.
+    InlineKeyNotP256(KeyAlgorithm),
+    /// The inline private key does not belong to the certificate's public key.
+    KeyMismatch,
+    /// The very same certificate is already in this slot.
+    AlreadyInstalled(SlotIndex),
+    /// No empty slot and no archived slot to reclaim; active slots are never reclaimed.
+    TableFull,
+    /// The enrollment sequence counter is exhausted.
+    SequenceExhausted,
+}
+
+impl fmt::Display for InstallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InstallError::TooLarge { len, max } => write!(
+                f,
+                "certificate not installed: {len} bytes, a slot holds at most {max}"
+            ),
+            InstallError::Malformed(e) => write!(f, "certificate not installed: {e}"),
+            InstallError::InlineKeyNotP256(alg) => write!(
+                f,
+                "certificate not installed: its key is {alg}, an inline key must be P-256"
+            ),
+            InstallError::KeyMismatch => f.write_str(
+                "certificate not installed: the private key does not match its public key",
+            ),
+            InstallError::AlreadyInstalled(i) => {
+                write!(f, "certificate not installed: it is already in {i}")
+            }
+            InstallError::TableFull => f.write_str(
+                "certificate not installed: every slot holds an active certificate; \
+                 archive or remove one first",
+            ),
+            InstallError::SequenceExhausted => {
+                f.write_str("certificate not installed: enrollment counter exhausted")
+            }
+        }
+    }
+}
+
+/// Why an admin operation was refused. The table is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AdminError {
+    /// The table has no such slot.
+    NoSuchSlot(SlotIndex),
+    /// The slot is empty.
+    SlotEmpty(SlotIndex),
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::NoSuchSlot(i) => write!(f, "there is no {i} in the table"),
+            AdminError::SlotEmpty(i) => write!(f, "{i} is empty"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    Active,
+    Archived,
+}
+
+/// An occupied slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Occupied<const CERT_MAX: usize> {
+    pub(crate) state: Liveness,
+    pub(crate) der: heapless::Vec<u8, CERT_MAX>,
+    pub(crate) key: KeyRef,
+    pub(crate) enrollment: u64,
+    pub(crate) meta: Metadata,
+}
+
+impl<const CERT_MAX: usize> Occupied<CERT_MAX> {
+    pub(crate) fn subject(&self) -> NameRef<'_> {
+        NameRef::new(self.meta.subject.of(&self.der))
+    }
+    pub(crate) fn issuer(&self) -> NameRef<'_> {
+        NameRef::new(self.meta.issuer.of(&self.der))
+    }
+    fn same_identity(&self, subject: NameRef<'_>) -> bool {
+        // An empty subject (identity only in subjectAltName) names nobody in particular, so such
+        // certificates never supersede each other.
+        !subject.is_empty() && self.subject() == subject
+    }
+    pub(crate) fn slot_state(&self) -> SlotState {
+        match self.state {
+            Liveness::Active => SlotState::Active,
+            Liveness::Archived => SlotState::Archived,
+        }
+    }
+}
+
+/// An active slot, borrowed. Only [`SlotTable::active_slot`] makes one, after checking the
+/// state, and only this type can become a [`super::Selected`].
+pub(crate) struct ActiveSlot<'a> {
+    pub(crate) index: SlotIndex,
+    pub(crate) der: &'a [u8],
+    pub(crate) key: &'a KeyRef,
+    pub(crate) meta: &'a Metadata,
+}
+
+/// One occupied slot as shown to an admin: everything but the key's secret.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotInfo<'a> {
+    index: SlotIndex,
+    state: SlotState,
+    enrollment: u64,
+    key: KeyKind,
+    der: &'a [u8],
+    meta: &'a Metadata,
+}
+
+impl<'a> SlotInfo<'a> {
+    /// The slot index.
+    pub fn index(&self) -> SlotIndex {
+        self.index
+    }
+    /// Active or archived.
+    pub fn state(&self) -> SlotState {
+        self.state
+    }
+    /// The enrollment sequence number (higher is newer).
+    pub fn enrollment(&self) -> u64 {
+        self.enrollment
+    }
+    /// Where the key is.
+    pub fn key_kind(&self) -> KeyKind {
+        self.key
+    }
+    /// The certificate DER.
+    pub fn der(&self) -> &'a [u8] {
+        self.der
+    }
+    /// The parsed metadata.
+    pub fn metadata(&self) -> &'a Metadata {
+        self.meta
+    }
+    /// The serial number (INTEGER contents, big-endian).
+    pub fn serial(&self) -> &'a [u8] {
+        self.meta.serial.of(self.der)
+    }
+    /// The issuer Name.
+    pub fn issuer(&self) -> NameRef<'a> {
+        NameRef::new(self.meta.issuer.of(self.der))
+    }
+    /// The subject Name (the identity renewal matches on).
+    pub fn subject(&self) -> NameRef<'a> {
+        NameRef::new(self.meta.subject.of(self.der))
+    }
+}
+
+impl fmt::Display for SlotInfo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} #{} subject {} issuer {} valid {}..{} {}",
+            self.index,
+            self.state,
+            self.enrollment,
+            self.subject(),
+            self.issuer(),
+            self.meta.not_before(),
+            self.meta.not_after(),
+            self.key
+        )
+    }
+}
+
+/// The certificate slot table: `SLOTS` slots of at most `CERT_MAX` DER bytes each, the
+/// enrollment counter and the time floor. See the [module documentation](super).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotTable<const SLOTS: usize, const CERT_MAX: usize> {
+    pub(crate) slots: [Option<Occupied<CERT_MAX>>; SLOTS],
+    /// The enrollment number the next install gets.
+    pub(crate) next_enrollment: u64,
+    pub(crate) time_floor: u64,
+}
+
+impl<const SLOTS: usize, const CERT_MAX: usize> Default for SlotTable<SLOTS, CERT_MAX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
+    /// An empty table with no time floor.
+    pub const fn new() -> Self {
+        SlotTable {
+            slots: [const { None }; SLOTS],
+            next_enrollment: 1,
+            time_floor: 0,
+        }
+    }
+
+    /// The state of slot `i` (`None` when the table has no such slot).
+    pub fn state(&self, i: SlotIndex) -> Option<SlotState> {
+        match self.slots.get(i.0)? {
+            None => Some(SlotState::Empty),
+            Some(occ) => Some(occ.slot_state()),
+        }
+    }
+
+    /// The occupied slot `i`, for display.
+    pub fn get(&self, i: SlotIndex) -> Option<SlotInfo<'_>> {
+        let occ = self.slots.get(i.0)?.as_ref()?;
+        Some(SlotInfo {
+            index: i,
+            state: occ.slot_state(),
+            enrollment: occ.enrollment,
+            key: occ.key.kind(),
+            der: &occ.der,
+            meta: &occ.meta,
+        })
+    }
+
+    /// Every occupied slot, in index order.
+    pub fn list(&self) -> impl Iterator<Item = SlotInfo<'_>> + '_ {
+        (0..SLOTS).filter_map(|i| self.get(SlotIndex(i)))
+    }
+
+    pub(crate) fn active_slot(&self, i: usize) -> Option<ActiveSlot<'_>> {
+        let occ = self.slots.get(i)?.as_ref()?;
+        match occ.state {
+            Liveness::Active => Some(ActiveSlot {
+                index: SlotIndex(i),
+                der: &occ.der,
+                key: &occ.key,
+                meta: &occ.meta,
+            }),
+            Liveness::Archived => None,
+        }
+    }
+
+    /// Install a certificate and its key. When an active slot already holds the same identity
+    /// (same subject DN), the new certificate becomes active and that predecessor is archived in
+    /// the same step. The slot is the first empty one, else the oldest archived one (reclaimed);
+    /// an active slot is never reclaimed. The certificate's notBefore raises the time floor.
+    /// Call [`Self::commit`] to make the change durable.
+    pub fn install(&mut self, cert_der: &[u8], key: KeyRef) -> Result<SlotIndex, InstallError> {
+        if cert_der.len() > CERT_MAX {
+            return Err(InstallError::TooLarge {
+                len: cert_der.len(),
+                max: CERT_MAX,
+            });
+        }
+        let parsed = meta::parse(cert_der).map_err(InstallError::Malformed)?;
+        if let KeyRef::Inline(inline) = &key {
+            let alg = parsed.meta.key_algorithm();
+            if alg != KeyAlgorithm::P256 {
+                return Err(InstallError::InlineKeyNotP256(alg));
+            }
+            if !inline.matches_public_key(parsed.public_key) {
+                return Err(InstallError::KeyMismatch);
+            }
+        }
+        let meta = parsed.meta;
+        if let Some(i) = self
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|o| o.der.as_slice() == cert_der))
+        {
+            return Err(InstallError::AlreadyInstalled(SlotIndex(i)));
+        }
+        let target = self.free_slot().ok_or(InstallError::TableFull)?;
+        let enrollment = self.next_enrollment;
+        let next = enrollment
+            .checked_add(1)
+            .ok_or(InstallError::SequenceExhausted)?;
+        let mut der = heapless::Vec::new();
+        der.extend_from_slice(cert_der)
+            .map_err(|_| InstallError::TooLarge {
+                len: cert_der.len(),
+                max: CERT_MAX,
+            })?;
+        let new = Occupied {
+            state: Liveness::Active,
+            der,
+            key,
+            enrollment,
+            meta,
+        };
+        let Some(target_slot) = self.slots.get_mut(target) else {
+            return Err(InstallError::TableFull);
+        };
+        // Dropping the reclaimed slot's key zeroizes it.
+        *target_slot = Some(new);
+        self.archive_others_of_identity(target);
+        self.next_enrollment = next;
+        self.observe_time(meta.not_before());
+        Ok(SlotIndex(target))
+    }
+
+    /// First empty slot, else the archived slot with the lowest enrollment number.
+    fn free_slot(&self) -> Option<usize> {
+        if let Some(i) = self.slots.iter().position(Option::is_none) {
+            return Some(i);
+        }
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Some(o) if o.state == Liveness::Archived => Some((o.enrollment, i)),
+                _ => None,
+            })
+            .min()
+            .map(|(_, i)| i)
+    }
+
+    /// Archive every active slot other than `keep` with the same identity as `keep`.
+    fn archive_others_of_identity(&mut self, keep: usize) {
+        let Some(Some(kept)) = self.slots.get(keep) else {
+            return;
+        };
+        let subject = kept.subject();
+        // Decide first, mutate second: the subject borrows from the table.
+        let mut archive = [false; SLOTS];
+        for ((i, slot), flag) in self.slots.iter().enumerate().zip(archive.iter_mut()) {
+            if let Some(occ) = slot {
+                *flag = i != keep && occ.state == Liveness::Active && occ.same_identity(subject);
+            }
+        }
+        for (slot, flag) in self.slots.iter_mut().zip(archive) {
+            if let (Some(occ), true) = (slot, flag) {
+                occ.state = Liveness::Archived;
+            }
+        }
+    }
+
+    fn occupied_mut(&mut self, i: SlotIndex) -> Result<&mut Occupied<CERT_MAX>, AdminError> {
+        self.slots
+            .get_mut(i.0)
+            .ok_or(AdminError::NoSuchSlot(i))?
+            .as_mut()
+            .ok_or(AdminError::SlotEmpty(i))
+    }
+
+    /// Archive slot `i`: it stays stored (for [`Self::restore`]) but is never selected.
+    /// Archiving an archived slot does nothing.
+    pub fn archive(&mut self, i: SlotIndex) -> Result<(), AdminError> {
+        self.occupied_mut(i)?.state = Liveness::Archived;
+        Ok(())
+    }
+
+    /// Make archived slot `i` active again, archiving any other active slot of the same
+    /// identity so that the restored certificate is the one used for it. Restoring is only
+    /// ever explicit; selection never falls back to an archived slot.
+    pub fn restore(&mut self, i: SlotIndex) -> Result<(), AdminError> {
+        self.occupied_mut(i)?.state = Liveness::Active;
+        self.archive_others_of_identity(i.0);
+        Ok(())
+    }
+
+    /// Empty every archived slot (the manual workaround of KB932521, as an API); returns how
+    /// many were purged.
+    pub fn purge_archived(&mut self) -> usize {
+        let mut purged = 0;
+        for slot in self.slots.iter_mut() {
+            if slot.as_ref().is_some_and(|o| o.state == Liveness::Archived) {
+                *slot = None;
+                purged += 1;
+            }
+        }
+        purged
+    }
+
+    /// Empty slot `i` whatever its state (its inline key is zeroized). Removing an empty slot
+    /// does nothing.
+    pub fn remove(&mut self, i: SlotIndex) -> Result<(), AdminError> {
+        let slot = self.slots.get_mut(i.0).ok_or(AdminError::NoSuchSlot(i))?;
+        *slot = None;
+        Ok(())
+    }
+
+    /// Test hook: put a parsed certificate in slot `i` with a chosen state and enrollment,
+    /// bypassing renewal and key checks.
+    #[cfg(test)]
+    #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    pub(crate) fn insert_raw(
+        &mut self,
+        i: usize,
+        der: &[u8],
+        key: KeyRef,
+        state: SlotState,
+        enrollment: u64,
+    ) {
+        let meta = meta::parse(der).unwrap().meta;
+        let state = match state {
+            SlotState::Active => Liveness::Active,
+            SlotState::Archived => Liveness::Archived,
+            SlotState::Empty => {
+                self.slots[i] = None;
+                return;
+            }
+        };
+        self.slots[i] = Some(Occupied {
+            state,
+            der: heapless::Vec::from_slice(der).unwrap(),
+            key,
+            enrollment,
+            meta,
+        });
+        self.next_enrollment = self.next_enrollment.max(enrollment + 1);
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+    use crate::certs::testutil::CertSpec;
+    use alloc::vec::Vec;
+
+    type Table = SlotTable<4, 1024>;
+
+    fn states(t: &Table) -> Vec<SlotState> {
+        (0..4).map(|i| t.state(SlotIndex(i)).unwrap()).collect()
+    }
+
+    #[test]
+    fn install_refusals_leave_table_unchanged() {
+        let mut table = Table::new();
+        let good = CertSpec::new("dev").make();
+        table.install(&good.der, good.key_ref()).unwrap();
+        let before = table.clone();
+
+        assert_eq!(
+            table.install(&[0x30, 0x82, 0x01], KeyRef::Handle(1)),
+            Err(InstallError::Malformed(CertError::Malformed))
+        );
+        let big = CertSpec::new("big").padding(1200).make();
+        assert_eq!(
+            table.install(&big.der, big.key_ref()),
+            Err(InstallError::TooLarge {
+                len: big.der.len(),
+                max: 1024
+            })
+        );
+        let other = CertSpec::new("dev").make();
+        assert_eq!(
+            table.install(&other.der, good.key_ref()),
+            Err(InstallError::KeyMismatch)
+        );
+        let p384 = CertSpec::new("dev").p384().make();
+        assert_eq!(
+            table.install(&p384.der, good.key_ref()),
+            Err(InstallError::InlineKeyNotP256(KeyAlgorithm::P384))
+        );
+        assert_eq!(
+            table.install(&good.der, good.key_ref()),
+            Err(InstallError::AlreadyInstalled(SlotIndex(0)))
+        );
+        assert_eq!(table, before);
+    }
+
+    #[test]
+    fn handle_key_accepted_for_any_algorithm() {
+        let mut table = Table::new();
+        let p384 = CertSpec::new("se").p384().make();
+        assert_eq!(
+            table.install(&p384.der, KeyRef::Handle(9)),
+            Ok(SlotIndex(0))
+        );
+        assert_eq!(
+            table.get(SlotIndex(0)).unwrap().key_kind(),
+            KeyKind::Handle(9)
+        );
+    }
+
+    #[test]
+    fn renewal_archives_predecessor_of_same_subject_only() {
+        let mut table = Table::new();
+        let old = CertSpec::new("dev").make();
+        let other = CertSpec::new("other").make();
+        let new = CertSpec::new("dev").make();
+        table.install(&old.der, old.key_ref()).unwrap();
+        table.install(&other.der, other.key_ref()).unwrap();
+        let i = table.install(&new.der, new.key_ref()).unwrap();
+        assert_eq!(i, SlotIndex(2));
+        use SlotState::*;
+        assert_eq!(states(&table), [Archived, Active, Active, Empty]);
+        assert_eq!(table.get(i).unwrap().enrollment(), 3);
+        assert!(table.time_floor() >= new.not_before);
+    }
+
+    #[test]
+    fn full_table_reclaims_oldest_archived_never_active() {
+        use SlotState::*;
+        let mut table = Table::new();
+        let certs: Vec<_> = (0..6).map(|_| CertSpec::new("dev").make()).collect();
+        for c in &certs[..4] {
+            table.install(&c.der, c.key_ref()).unwrap();
+        }
+        assert_eq!(states(&table), [Archived, Archived, Archived, Active]);
+        // Slot 0 holds the oldest archived certificate (enrollment 1).
+        assert_eq!(
+            table.install(&certs[4].der, certs[4].key_ref()),
+            Ok(SlotIndex(0))
+        );
+        assert_eq!(states(&table), [Active, Archived, Archived, Archived]);
+        assert_eq!(
+            table.install(&certs[5].der, certs[5].key_ref()),
+            Ok(SlotIndex(1))
+        );
+        assert_eq!(table.get(SlotIndex(1)).unwrap().der(), certs[5].der);
+
+        // Four different identities, all active: nothing may be reclaimed.
+        let mut full = Table::new();
+        for n in ["a", "b", "c", "d"] {
+            let c = CertSpec::new(n).make();
+            full.install(&c.der, c.key_ref()).unwrap();
+        }
+        let before = full.clone();
+        let e = CertSpec::new("e").make();
+        assert_eq!(
+            full.install(&e.der, e.key_ref()),
+            Err(InstallError::TableFull)
+        );
+        assert_eq!(full, before);
+    }
+
+    #[test]
+    fn restore_purge_remove() {
+        use SlotState::*;
+        let mut table = Table::new();
+        let old = CertSpec::new("dev").make();
+        let new = CertSpec::new("dev").make();
+        table.install(&old.der, old.key_ref()).unwrap();
+        table.install(&new.der, new.key_ref()).unwrap();
+        table.restore(SlotIndex(0)).unwrap();
+        assert_eq!(states(&table), [Active, Archived, Empty, Empty]);
+        table.archive(SlotIndex(0)).unwrap();
+        assert_eq!(states(&table), [Archived, Archived, Empty, Empty]);
+        assert_eq!(
+            table.archive(SlotIndex(3)),
+            Err(AdminError::SlotEmpty(SlotIndex(3)))
+        );
+        assert_eq!(
+            table.restore(SlotIndex(7)),
+            Err(AdminError::NoSuchSlot(SlotIndex(7)))
+        );
+        assert_eq!(table.purge_archived(), 2);
+        assert_eq!(states(&table), [Empty, Empty, Empty, Empty]);
+        table.install(&old.der, old.key_ref()).unwrap();
+        table.remove(SlotIndex(0)).unwrap();
+        assert_eq!(table.list().count(), 0);
+        // Enrollment numbers keep rising after removals.
+        table.install(&new.der, new.key_ref()).unwrap();
+        assert_eq!(table.get(SlotIndex(0)).unwrap().enrollment(), 4);
+    }
+
+    #[test]
+    fn list_shows_metadata_without_key() {
+        let mut table = Table::new();
+        let c = CertSpec::new("listed").serial(&[0x42]).make();
+        table.install(&c.der, c.key_ref()).unwrap();
+        let info = table.list().next().unwrap();
+        assert_eq!(info.serial(), [0x42]);
+        assert_eq!(info.subject().common_name(), Some("listed"));
+        assert_eq!(info.key_kind(), KeyKind::Inline);
+        let shown = alloc::format!("{info}");
+        assert!(shown.contains("active #1 subject CN=listed"), "{shown}");
+    }
+
+    #[test]
+    fn size_of_slot_table_8_by_2048() {
+        extern crate std;
+        let size = core::mem::size_of::<SlotTable<8, 2048>>();
+        std::println!("size_of::<SlotTable<8, 2048>>() = {size} bytes");
+        assert!(size <= 8 * (2048 + 128) + 64, "{size}");
+    }
+}
