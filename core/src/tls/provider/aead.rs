@@ -23,10 +23,11 @@ const TLS12_EXPLICIT_LEN: usize = 8;
 const MAX_FRAGMENT_LEN: usize = 16384;
 
 /// AES-128-GCM or AES-256-GCM, chosen by key length. One enum rather than a generic keeps a
-/// single copy of the record-layer code in flash.
+/// single copy of the record-layer code in flash. Both are boxed so that each connection's heap
+/// holds only the key schedule it uses.
 enum Gcm {
-    Aes128(Aes128Gcm),
-    Aes256(Aes256Gcm),
+    Aes128(Box<Aes128Gcm>),
+    Aes256(Box<Aes256Gcm>),
 }
 
 impl Gcm {
@@ -35,8 +36,12 @@ impl Gcm {
     fn new(key: &AeadKey, key_len: usize) -> Option<Self> {
         let key = key.as_ref().get(..key_len)?;
         match key_len {
-            16 => Aes128Gcm::new_from_slice(key).ok().map(Self::Aes128),
-            32 => Aes256Gcm::new_from_slice(key).ok().map(Self::Aes256),
+            16 => Aes128Gcm::new_from_slice(key)
+                .ok()
+                .map(|c| Self::Aes128(Box::new(c))),
+            32 => Aes256Gcm::new_from_slice(key)
+                .ok()
+                .map(|c| Self::Aes256(Box::new(c))),
             _ => None,
         }
     }
