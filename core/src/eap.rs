@@ -1027,3 +1027,5 @@ mod tests {
         }
     }
 }
+
+pub mod peer;

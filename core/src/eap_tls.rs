@@ -1440,3 +1440,6 @@ mod tests {
         }
     }
 }
+
+pub mod keys;
+pub mod method;

@@ -34,3 +34,16 @@ pub trait Clock {
     /// Wall-clock time in seconds since the Unix epoch, if the platform knows it.
     fn unix_time(&self) -> Option<u64>;
 }
+
+/// Why the radio could not send a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RadioError;
+
+/// The link the supplicant talks over: sends EAPOL frames (the payload after ethertype
+/// 0x888E) to a MAC address. Receiving is the platform's loop calling
+/// [`crate::supplicant::Supplicant::handle_frame`].
+pub trait Radio {
+    /// Send one EAPOL frame to `dst`.
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioError>;
+}

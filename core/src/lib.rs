@@ -23,4 +23,6 @@ pub mod eap;
 pub mod eap_tls;
 pub mod eapol;
 pub mod hal;
+mod log;
+pub mod supplicant;
 pub mod tls;

@@ -1,2 +1,6 @@
 //! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
 //! connected to `latchkey-core` through its HAL traits.
+
+pub mod pki;
+pub mod server;
+pub mod sim;

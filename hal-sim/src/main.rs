@@ -1,1 +1,155 @@
-fn main() {}
+//! `latchkey-sim`: run Latchkey's supplicant core against a simulated authenticator with a
+//! built-in test PKI, and print what happens step by step.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use latchkey_core::eap_tls::keys::fingerprint;
+use latchkey_core::supplicant::Event;
+use latchkey_core::tls::VersionPolicy;
+use latchkey_sim::pki::TestPki;
+use latchkey_sim::sim::{self, describe, Direction, Scenario};
+
+#[derive(Parser)]
+#[command(
+    name = "latchkey-sim",
+    version,
+    about = "Latchkey EAP-TLS supplicant simulator"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Tls {
+    /// TLS 1.2 only.
+    #[value(name = "1.2")]
+    V12,
+    /// TLS 1.3 only.
+    #[value(name = "1.3")]
+    V13,
+    /// One authentication with each version.
+    Both,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Authenticate against the simulated authenticator with a freshly generated test PKI,
+    /// once with TLS 1.3 and once with TLS 1.2, printing every exchange.
+    Demo {
+        /// Which TLS versions to run.
+        #[arg(long, value_enum, default_value = "both")]
+        tls: Tls,
+        /// EAP-TLS fragment size of the supplicant.
+        #[arg(long, default_value_t = 1398)]
+        fragment_size: usize,
+        /// EAP-TLS fragment size of the simulated server.
+        #[arg(long, default_value_t = 1024)]
+        server_fragment_size: usize,
+        /// Print only the summary lines.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    env_logger::init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo {
+            tls,
+            fragment_size,
+            server_fragment_size,
+            quiet,
+        } => demo(tls, fragment_size, server_fragment_size, quiet),
+    }
+}
+
+fn demo(tls: Tls, fragment_size: usize, server_fragment_size: usize, quiet: bool) -> ExitCode {
+    let pki = match TestPki::generate() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "test PKI: root CA -> intermediate CA -> server {} and client device-0001 (all P-256)",
+        latchkey_sim::pki::SERVER_NAME
+    );
+    let runs: &[VersionPolicy] = match tls {
+        Tls::V12 => &[VersionPolicy::Tls12Only],
+        Tls::V13 => &[VersionPolicy::Tls13Only],
+        Tls::Both => &[VersionPolicy::Tls13Only, VersionPolicy::Tls12Only],
+    };
+    let mut ok = true;
+    for &v in runs {
+        let mut scenario = Scenario {
+            client_versions: VersionPolicy::Both,
+            server_versions: v,
+            ..Scenario::default()
+        };
+        scenario.config.method.fragment_size = fragment_size;
+        scenario.server.fragment_size = server_fragment_size;
+        println!();
+        println!("=== authentication, server offers {v:?}, supplicant fragment size {fragment_size}, server fragment size {server_fragment_size}");
+        let outcome = match sim::run(&pki, &scenario) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if !quiet {
+            for s in &outcome.steps {
+                let arrow = match s.dir {
+                    Direction::Up => "supplicant -> authenticator",
+                    Direction::Down => "authenticator -> supplicant",
+                };
+                println!("  {arrow}: {}", describe(&s.frame));
+            }
+        }
+        match &outcome.event {
+            Some(Event::Authenticated(a)) => {
+                println!(
+                    "  result: AUTHENTICATED with {} {:?}, {} EAP round trips",
+                    a.version,
+                    a.suite.map(|s| format!("{s:?}")).unwrap_or_default(),
+                    a.round_trips
+                );
+                println!("  supplicant MSK fingerprint: {}", a.keys.msk.fingerprint());
+                match &outcome.server_keys {
+                    Some(k) => {
+                        println!("  server     MSK fingerprint: {}", fingerprint(&k.msk));
+                        let same = a.keys.msk.ct_eq(&k.msk)
+                            && a.keys.emsk.ct_eq(&k.emsk)
+                            && a.keys.session_id.0[..] == k.session_id[..];
+                        println!(
+                            "  MSK, EMSK and Session-Id equal on both sides: {}",
+                            if same { "yes" } else { "NO" }
+                        );
+                        ok &= same;
+                    }
+                    None => {
+                        println!("  server derived no keys");
+                        ok = false;
+                    }
+                }
+            }
+            Some(Event::Failed(r)) => {
+                println!("  result: FAILED: {r}");
+                ok = false;
+            }
+            None => {
+                println!("  result: the conversation stalled");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,4 +1,9 @@
 //! The TLS engine adapter: rustls 0.23's unbuffered (sans-IO) client with Latchkey's own
-//! RustCrypto `CryptoProvider`.
+//! RustCrypto `CryptoProvider`, the configuration it runs with, and the secrets it yields.
 
+pub mod engine;
 pub mod provider;
+pub mod setup;
+
+pub use engine::{Engine, Progress, TlsError, TlsVersion};
+pub use setup::{ClientCredential, ClientSetup, SetupError, VersionPolicy};

@@ -1,0 +1,292 @@
+//! The EAP peer state machine (RFC 4137 §4, RFC 3748 §2): answers Identity and Notification,
+//! Naks any method but EAP-TLS, retransmits its last response to a duplicate request, and
+//! applies the decision rules — EAP-Success counts only once EAP-TLS reached its success state.
+
+use core::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::eap::{self as wire, Code, Type};
+use crate::eap_tls::method::{EapTlsMethod, MethodError, MethodOutput, MethodState};
+use crate::tls::ClientSetup;
+
+/// Largest EAP packet the peer builds or keeps for retransmission: an Ethernet MTU minus the
+/// EAPOL header.
+pub const MAX_EAP_PACKET: usize = 1496;
+
+/// Why an EAP packet was dropped without an answer (counted, never silent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DropReason {
+    /// It did not parse.
+    Malformed,
+    /// A Response (peers do not receive responses).
+    NotARequest,
+    /// Same identifier as the last request but different content.
+    ConflictingDuplicate,
+    /// EAP-Success while the method is still running (RFC 4137: discarded).
+    EarlySuccess,
+    /// EAP-Failure while the method is still running (RFC 4137: discarded).
+    EarlyFailure,
+    /// EAP-Success/Failure with an identifier that matches no response of ours.
+    WrongIdentifier,
+    /// A code we do not know (RFC 3748 §4: silently discarded).
+    UnknownCode,
+}
+
+impl DropReason {
+    /// A short name for logs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::NotARequest => "not a request",
+            DropReason::ConflictingDuplicate => "same identifier, different content",
+            DropReason::EarlySuccess => "EAP-Success before EAP-TLS finished",
+            DropReason::EarlyFailure => "EAP-Failure while EAP-TLS is running",
+            DropReason::WrongIdentifier => "identifier matches no response",
+            DropReason::UnknownCode => "unknown code",
+        }
+    }
+}
+
+/// Why the conversation failed, as the peer sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeerError {
+    /// EAP-TLS failed.
+    Method(MethodError),
+    /// The server sent EAP-Failure.
+    Rejected,
+    /// The server sent EAP-Success before any method ran (RFC 4137: decision FAIL).
+    SuccessWithoutMethod,
+    /// The server asked for another method after EAP-TLS had started.
+    MethodChanged(u8),
+    /// More Identity requests than the configured bound.
+    IdentityStorm,
+    /// The response did not fit the packet buffer.
+    ResponseTooLarge,
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Method(e) => write!(f, "{e}"),
+            PeerError::Rejected => f.write_str("server rejected the authentication (EAP-Failure)"),
+            PeerError::SuccessWithoutMethod => {
+                f.write_str("server sent EAP-Success before any authentication: refused")
+            }
+            PeerError::MethodChanged(t) => {
+                write!(
+                    f,
+                    "server switched to EAP method {t} after EAP-TLS had started: refused"
+                )
+            }
+            PeerError::IdentityStorm => f.write_str("too many EAP Identity requests: refused"),
+            PeerError::ResponseTooLarge => {
+                f.write_str("EAP response does not fit the packet buffer")
+            }
+        }
+    }
+}
+
+/// What the peer wants done with one incoming EAP packet.
+#[derive(Debug)]
+pub enum PeerOutput {
+    /// Send the response of `len` bytes written to the output buffer.
+    Respond(usize),
+    /// The same as the last response, retransmitted (`len` bytes in the output buffer).
+    Retransmit(usize),
+    /// The conversation succeeded; the keys are in the method.
+    Success,
+    /// The conversation failed; if `Some(len)`, a last response should still be sent.
+    Failure(PeerError, Option<usize>),
+    /// Dropped for this reason.
+    Dropped(DropReason),
+}
+
+/// Peer settings.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// Outer identity (EAP-Response/Identity). RFC 9190 §2.1.8 recommends an anonymous
+    /// `@realm` form for TLS 1.3.
+    pub identity: heapless::String<128>,
+    /// Identity requests accepted in one conversation before refusing.
+    pub max_identity_requests: u8,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        PeerConfig {
+            identity: heapless::String::new(),
+            max_identity_requests: 8,
+        }
+    }
+}
+
+/// The EAP peer.
+pub struct Peer {
+    config: PeerConfig,
+    last_id: Option<u8>,
+    last_digest: [u8; 32],
+    last_response: heapless::Vec<u8, MAX_EAP_PACKET>,
+    identity_requests: u8,
+}
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Peer")
+            .field("last_id", &self.last_id)
+            .finish()
+    }
+}
+
+impl Peer {
+    /// A peer with these settings.
+    pub fn new(config: PeerConfig) -> Self {
+        Peer {
+            config,
+            last_id: None,
+            last_digest: [0; 32],
+            last_response: heapless::Vec::new(),
+            identity_requests: 0,
+        }
+    }
+
+    /// Forget the conversation.
+    pub fn reset(&mut self) {
+        self.last_id = None;
+        self.last_response.clear();
+        self.identity_requests = 0;
+    }
+
+    /// Handle one EAP packet; responses are written to `out`.
+    pub fn handle<const IN: usize, const OUT: usize>(
+        &mut self,
+        packet: &[u8],
+        method: &mut EapTlsMethod<IN, OUT>,
+        setup: &ClientSetup,
+        out: &mut [u8],
+    ) -> PeerOutput {
+        let Ok(pkt) = wire::Packet::new_checked(packet) else {
+            return PeerOutput::Dropped(DropReason::Malformed);
+        };
+        let id = pkt.identifier();
+        match pkt.code() {
+            Code::Request => {}
+            Code::Success => return self.on_success(id, method),
+            Code::Failure => return self.on_failure(id, method),
+            Code::Response => return PeerOutput::Dropped(DropReason::NotARequest),
+            Code::Unknown(_) => return PeerOutput::Dropped(DropReason::UnknownCode),
+        }
+        let whole = packet.get(..usize::from(pkt.length())).unwrap_or(packet);
+        let digest: [u8; 32] = Sha256::digest(whole).into();
+        if self.last_id == Some(id) {
+            if digest != self.last_digest {
+                return PeerOutput::Dropped(DropReason::ConflictingDuplicate);
+            }
+            let Some(dst) = out.get_mut(..self.last_response.len()) else {
+                return PeerOutput::Failure(PeerError::ResponseTooLarge, None);
+            };
+            dst.copy_from_slice(&self.last_response);
+            return PeerOutput::Retransmit(self.last_response.len());
+        }
+        let Some(typ) = pkt.eap_type() else {
+            return PeerOutput::Dropped(DropReason::Malformed);
+        };
+        let data = pkt.type_data();
+        let result = match typ {
+            Type::Identity => {
+                self.identity_requests = self.identity_requests.saturating_add(1);
+                if self.identity_requests > self.config.max_identity_requests {
+                    return PeerOutput::Failure(PeerError::IdentityStorm, None);
+                }
+                // A new Identity request starts a new conversation (RFC 3748 §5.1).
+                if method.state() != MethodState::Idle {
+                    method.reset();
+                }
+                wire::emit_identity(id, self.config.identity.as_bytes(), out)
+                    .map_err(|_| PeerError::ResponseTooLarge)
+            }
+            Type::Notification => wire::emit_response(id, Type::Notification, &[], out)
+                .map_err(|_| PeerError::ResponseTooLarge),
+            Type::Tls => match method.handle(setup, id, data, out) {
+                MethodOutput::Respond(n) => Ok(n),
+                MethodOutput::Fail(e, resp) => {
+                    return PeerOutput::Failure(PeerError::Method(e), resp)
+                }
+            },
+            other => {
+                if method.state() != MethodState::Idle {
+                    return PeerOutput::Failure(PeerError::MethodChanged(other.into()), None);
+                }
+                let nak = if typ == Type::Expanded {
+                    // RFC 3748 §5.3.2: an expanded request gets an expanded Nak.
+                    wire::emit_expanded_nak(id, &[wire::ExpandedType::TLS], out)
+                } else {
+                    wire::emit_nak(id, &[Type::Tls], out)
+                };
+                nak.map_err(|_| PeerError::ResponseTooLarge)
+            }
+        };
+        match result {
+            Ok(n) => {
+                self.remember(id, digest, out.get(..n).unwrap_or_default());
+                PeerOutput::Respond(n)
+            }
+            Err(e) => PeerOutput::Failure(e, None),
+        }
+    }
+
+    fn remember(&mut self, id: u8, digest: [u8; 32], response: &[u8]) {
+        self.last_id = Some(id);
+        self.last_digest = digest;
+        self.last_response.clear();
+        // Cannot fail: responses are built in buffers no larger than MAX_EAP_PACKET.
+        let _ = self.last_response.extend_from_slice(response);
+    }
+
+    /// RFC 3748 §4.2: Success/Failure carry the identifier of the response they answer. Like
+    /// wpa_supplicant we also accept last id + 1 (common servers increment it).
+    fn id_matches(&self, id: u8) -> bool {
+        match self.last_id {
+            Some(last) => id == last || id == last.wrapping_add(1),
+            None => true,
+        }
+    }
+
+    fn on_success<const IN: usize, const OUT: usize>(
+        &mut self,
+        id: u8,
+        method: &EapTlsMethod<IN, OUT>,
+    ) -> PeerOutput {
+        if !self.id_matches(id) {
+            return PeerOutput::Dropped(DropReason::WrongIdentifier);
+        }
+        match method.state() {
+            MethodState::Done if method.may_succeed() => PeerOutput::Success,
+            // RFC 4137 §4.5: while the method continues, Success is discarded.
+            MethodState::Sending | MethodState::Receiving => {
+                PeerOutput::Dropped(DropReason::EarlySuccess)
+            }
+            MethodState::Failed => PeerOutput::Failure(PeerError::Rejected, None),
+            // decision == FAIL and the method is not running: Success means failure.
+            _ => PeerOutput::Failure(PeerError::SuccessWithoutMethod, None),
+        }
+    }
+
+    fn on_failure<const IN: usize, const OUT: usize>(
+        &mut self,
+        id: u8,
+        method: &EapTlsMethod<IN, OUT>,
+    ) -> PeerOutput {
+        if !self.id_matches(id) {
+            return PeerOutput::Dropped(DropReason::WrongIdentifier);
+        }
+        match method.state() {
+            // RFC 4137 §4.5: while the method continues, Failure is discarded too.
+            MethodState::Sending | MethodState::Receiving => {
+                PeerOutput::Dropped(DropReason::EarlyFailure)
+            }
+            _ => PeerOutput::Failure(PeerError::Rejected, None),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Builds the rustls client configuration Latchkey runs with: our crypto provider, a time
+//! source that always answers (wall clock or the persisted floor), the trust anchors and server
+//! name to verify, the client credential, and the `KeyLog` that catches the secrets EAP-TLS key
+//! derivation needs. There is no "accept any server" mode here.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::sign::{CertifiedKey, SigningKey};
+use rustls::time_provider::TimeProvider;
+use rustls::{ClientConfig, RootCertStore, SignatureScheme};
+
+use crate::tls::engine::{SecretCatcher, TlsError};
+
+/// Which TLS versions to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum VersionPolicy {
+    /// TLS 1.2 only.
+    Tls12Only,
+    /// TLS 1.3 only.
+    Tls13Only,
+    /// TLS 1.2 or 1.3 (the server picks; 1.3 preferred).
+    Both,
+}
+
+/// The time rustls checks certificate validity against. Always answers: with the platform's
+/// wall time when it has one, else with the persisted time floor (design.md §6).
+#[derive(Default)]
+pub struct ValidationTime {
+    secs: spin::Mutex<u64>,
+}
+
+impl fmt::Debug for ValidationTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ValidationTime({})", *self.secs.lock())
+    }
+}
+
+impl ValidationTime {
+    /// Set the time (Unix seconds) used by the next handshake steps.
+    pub fn set(&self, unix_secs: u64) {
+        *self.secs.lock() = unix_secs;
+    }
+
+    /// The time currently in use.
+    pub fn get(&self) -> u64 {
+        *self.secs.lock()
+    }
+}
+
+impl TimeProvider for ValidationTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(UnixTime::since_unix_epoch(core::time::Duration::from_secs(
+            self.get(),
+        )))
+    }
+}
+
+/// The device's certificate chain and the key that signs for it.
+#[derive(Clone)]
+pub struct ClientCredential {
+    /// Leaf first, then intermediates.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The signing key (inline, or a [`crate::hal::Signer`] behind the provider's adapter).
+    pub key: Arc<dyn SigningKey>,
+}
+
+impl fmt::Debug for ClientCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientCredential({} certificates)", self.chain.len())
+    }
+}
+
+/// Resolves the client certificate for a handshake, and remembers what the server asked for
+/// and whether a certificate was offered.
+#[derive(Debug)]
+pub struct CredentialResolver {
+    certified: Option<Arc<CertifiedKey>>,
+    asked: spin::Mutex<Option<ResolveRecord>>,
+}
+
+/// What happened when the server asked for a client certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ResolveRecord {
+    /// Number of acceptable CA names the server sent.
+    pub ca_hints: usize,
+    /// The server accepts ECDSA P-256 SHA-256 signatures.
+    pub p256_accepted: bool,
+    /// A certificate was offered.
+    pub offered: bool,
+}
+
+impl CredentialResolver {
+    fn new(cred: Option<ClientCredential>) -> Self {
+        let certified = cred.map(|c| Arc::new(CertifiedKey::new(c.chain, c.key)));
+        CredentialResolver {
+            certified,
+            asked: spin::Mutex::new(None),
+        }
+    }
+
+    /// What the last handshake's certificate request looked like, if there was one.
+    pub fn last_request(&self) -> Option<ResolveRecord> {
+        *self.asked.lock()
+    }
+
+    /// Forget the last request (before a new handshake).
+    pub fn reset(&self) {
+        *self.asked.lock() = None;
+    }
+}
+
+impl ResolvesClientCert for CredentialResolver {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let p256_accepted = sigschemes.contains(&SignatureScheme::ECDSA_NISTP256_SHA256);
+        let chosen = if p256_accepted {
+            self.certified.clone()
+        } else {
+            None
+        };
+        *self.asked.lock() = Some(ResolveRecord {
+            ca_hints: root_hint_subjects.len(),
+            p256_accepted,
+            offered: chosen.is_some(),
+        });
+        chosen
+    }
+
+    fn has_certs(&self) -> bool {
+        self.certified.is_some()
+    }
+}
+
+/// A ready-to-use client configuration and the shared pieces a handshake needs.
+#[derive(Clone)]
+pub struct ClientSetup {
+    /// The rustls configuration (shared by every handshake).
+    pub config: Arc<ClientConfig>,
+    /// Catches the handshake secrets for key derivation.
+    pub secrets: Arc<SecretCatcher>,
+    /// The time certificate validity is checked against.
+    pub time: Arc<ValidationTime>,
+    /// The client-certificate resolver.
+    pub resolver: Arc<CredentialResolver>,
+    /// The name the server certificate must carry.
+    pub server_name: heapless::String<253>,
+}
+
+impl fmt::Debug for ClientSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClientSetup(server {})", self.server_name)
+    }
+}
+
+/// Why a client configuration could not be built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetupError {
+    /// No trust anchor was given: Latchkey never talks to an unverified server.
+    NoTrustAnchors,
+    /// A trust anchor is not a usable CA certificate.
+    BadTrustAnchor(rustls::Error),
+    /// The server name is empty, too long or not a DNS name.
+    BadServerName,
+    /// rustls refused the combination (e.g. versions the provider cannot do).
+    Rustls(rustls::Error),
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::NoTrustAnchors => f.write_str(
+                "no CA certificate configured: refusing to authenticate to an unverified server",
+            ),
+            SetupError::BadTrustAnchor(e) => {
+                write!(f, "CA certificate unusable as a trust anchor: {e}")
+            }
+            SetupError::BadServerName => f.write_str("server name is not a valid DNS name"),
+            SetupError::Rustls(e) => write!(f, "TLS configuration refused: {e}"),
+        }
+    }
+}
+
+impl From<SetupError> for TlsError {
+    fn from(e: SetupError) -> Self {
+        match e {
+            SetupError::BadServerName => TlsError::InvalidServerName,
+            SetupError::NoTrustAnchors => TlsError::Rustls(rustls::Error::General(
+                alloc::string::String::from("no trust anchors"),
+            )),
+            SetupError::BadTrustAnchor(e) | SetupError::Rustls(e) => TlsError::Rustls(e),
+        }
+    }
+}
+
+impl ClientSetup {
+    /// Build the client configuration. `roots` are the CA certificates the server chain must
+    /// lead to; `server_name` the DNS name its certificate must carry.
+    pub fn new(
+        provider: Arc<CryptoProvider>,
+        roots: &[CertificateDer<'_>],
+        server_name: &str,
+        versions: VersionPolicy,
+        credential: Option<ClientCredential>,
+    ) -> Result<Self, SetupError> {
+        if roots.is_empty() {
+            return Err(SetupError::NoTrustAnchors);
+        }
+        let mut store = RootCertStore::empty();
+        for r in roots {
+            store
+                .add(r.clone().into_owned())
+                .map_err(SetupError::BadTrustAnchor)?;
+        }
+        if rustls::pki_types::ServerName::try_from(server_name).is_err() {
+            return Err(SetupError::BadServerName);
+        }
+        let name =
+            heapless::String::try_from(server_name).map_err(|_| SetupError::BadServerName)?;
+        let time = Arc::new(ValidationTime::default());
+        let secrets = Arc::new(SecretCatcher::default());
+        let resolver = Arc::new(CredentialResolver::new(credential));
+        let versions: &[&'static rustls::SupportedProtocolVersion] = match versions {
+            VersionPolicy::Tls12Only => &[&rustls::version::TLS12],
+            VersionPolicy::Tls13Only => &[&rustls::version::TLS13],
+            VersionPolicy::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        };
+        let mut config = ClientConfig::builder_with_details(provider, time.clone())
+            .with_protocol_versions(versions)
+            .map_err(SetupError::Rustls)?
+            .with_root_certificates(store)
+            .with_client_cert_resolver(resolver.clone());
+        // EAP-TLS sessions are one-shot: no resumption state to keep in RAM.
+        config.resumption = rustls::client::Resumption::disabled();
+        config.key_log = secrets.clone();
+        Ok(ClientSetup {
+            config: Arc::new(config),
+            secrets,
+            time,
+            resolver,
+            server_name: name,
+        })
+    }
+}

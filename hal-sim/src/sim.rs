@@ -1,0 +1,332 @@
+//! The simulated link: a supplicant (`latchkey-core`, through its HAL traits) and an
+//! authenticator running [`crate::server::EapServer`], exchanging EAPOL frames in memory with a
+//! virtual clock. Every frame is recorded as a [`Step`] so the demo and tests can see it all.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+
+use latchkey_core::hal::{MacAddr, Radio, RadioError};
+use latchkey_core::supplicant::{Config, Event, Now, Supplicant};
+use latchkey_core::tls::provider::SharedRng;
+use latchkey_core::tls::{ClientCredential, ClientSetup, VersionPolicy};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
+
+use crate::pki::{TestPki, SERVER_NAME};
+use crate::server::{EapServer, ServerAction, ServerBehaviour, ServerEvent, ServerKeys};
+
+/// The supplicant's MAC address in the simulation.
+pub const STA_ADDR: MacAddr = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
+/// The authenticator's MAC address in the simulation.
+pub const AP_ADDR: MacAddr = [0x02, 0x00, 0x00, 0x00, 0x00, 0xaa];
+
+/// Frames the supplicant sent, waiting for the authenticator.
+#[derive(Default)]
+pub struct SimRadio {
+    /// Outgoing frames (destination, EAPOL frame).
+    pub outbox: VecDeque<(MacAddr, Vec<u8>)>,
+}
+
+impl Radio for SimRadio {
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioError> {
+        self.outbox.push_back((dst, frame.to_vec()));
+        Ok(())
+    }
+}
+
+/// Latchkey's crypto provider with the host's OS RNG (leaked once: rustls wants `'static`).
+pub fn host_provider() -> Arc<CryptoProvider> {
+    static RNG: OnceLock<&'static SharedRng<rand::rngs::OsRng>> = OnceLock::new();
+    let rng = *RNG.get_or_init(|| Box::leak(Box::new(SharedRng::new(rand::rngs::OsRng))));
+    Arc::new(latchkey_core::tls::provider::provider(rng))
+}
+
+/// Who sent a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Supplicant to authenticator.
+    Up,
+    /// Authenticator to supplicant.
+    Down,
+}
+
+/// One frame on the simulated link.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Which way it went.
+    pub dir: Direction,
+    /// The EAPOL frame.
+    pub frame: Vec<u8>,
+}
+
+/// How one simulated authentication is set up.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Versions the supplicant offers.
+    pub client_versions: VersionPolicy,
+    /// Versions the server accepts.
+    pub server_versions: VersionPolicy,
+    /// Supplicant settings.
+    pub config: Config,
+    /// Server wire behaviour.
+    pub server: ServerBehaviour,
+    /// Frames the authenticator sends the supplicant before the conversation (attacks).
+    pub injected_first: Vec<Vec<u8>>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        let mut config = Config::default();
+        config.peer.identity =
+            heapless::String::try_from("device-0001@latchkey.test").unwrap_or_default();
+        Scenario {
+            client_versions: VersionPolicy::Both,
+            server_versions: VersionPolicy::Both,
+            config,
+            server: ServerBehaviour::default(),
+            injected_first: Vec::new(),
+        }
+    }
+}
+
+/// What happened.
+pub struct Outcome {
+    /// The supplicant's final event (None: the conversation stalled).
+    pub event: Option<Event>,
+    /// Keys the server derived with rustls' exporter, if it sent EAP-Success.
+    pub server_keys: Option<ServerKeys>,
+    /// The server's log.
+    pub server_events: Vec<ServerEvent>,
+    /// Every frame, in order.
+    pub steps: Vec<Step>,
+    /// The client certificate the server saw, if any.
+    pub client_cert_seen: Option<CertificateDer<'static>>,
+    /// The server's failure reason, if it sent EAP-Failure.
+    pub server_failure: Option<String>,
+    /// Requests the server sent (EAP round trips).
+    pub server_requests: usize,
+    /// Largest EAP-TLS message (reassembled) the server received.
+    pub largest_client_message: usize,
+    /// Frames the supplicant dropped, by reason.
+    pub drops: latchkey_core::supplicant::DropCounters,
+}
+
+fn versions(v: VersionPolicy) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    match v {
+        VersionPolicy::Tls12Only => vec![&rustls::version::TLS12],
+        VersionPolicy::Tls13Only => vec![&rustls::version::TLS13],
+        VersionPolicy::Both => vec![&rustls::version::TLS13, &rustls::version::TLS12],
+    }
+}
+
+/// The simulated RADIUS server's rustls configuration (ring provider, client certificate
+/// required, verified against the test root).
+pub fn server_config(pki: &TestPki, v: VersionPolicy) -> Result<Arc<rustls::ServerConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(pki.root.cert.clone())
+        .map_err(|e| e.to_string())?;
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| e.to_string())?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions(v))
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(pki.server_chain(), pki.server.private_key())
+        .map_err(|e| e.to_string())?;
+    // EAP-TLS servers send no session tickets before the commitment message.
+    cfg.send_tls13_tickets = 0;
+    Ok(Arc::new(cfg))
+}
+
+/// The supplicant's TLS setup for the test PKI.
+pub fn client_setup(pki: &TestPki, v: VersionPolicy) -> Result<ClientSetup, String> {
+    let provider = host_provider();
+    let key = provider
+        .key_provider
+        .load_private_key(pki.client.private_key())
+        .map_err(|e| e.to_string())?;
+    let cred = ClientCredential {
+        chain: pki.client_chain(),
+        key,
+    };
+    ClientSetup::new(
+        provider,
+        std::slice::from_ref(&pki.root.cert),
+        SERVER_NAME,
+        v,
+        Some(cred),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn eapol_frame(version: u8, ptype: u8, body: &[u8]) -> Vec<u8> {
+    let mut f = vec![version, ptype, (body.len() >> 8) as u8, body.len() as u8];
+    f.extend_from_slice(body);
+    f
+}
+
+/// Run one authentication to its end (or a bound of 500 frames).
+pub fn run(pki: &TestPki, scenario: &Scenario) -> Result<Outcome, String> {
+    let setup = client_setup(pki, scenario.client_versions)?;
+    run_with(
+        setup,
+        &server_config(pki, scenario.server_versions)?,
+        scenario,
+    )
+}
+
+/// Run one authentication with an explicit client setup and server configuration.
+pub fn run_with(
+    setup: ClientSetup,
+    server_cfg: &Arc<rustls::ServerConfig>,
+    scenario: &Scenario,
+) -> Result<Outcome, String> {
+    let mut sup: Box<Supplicant> = Box::new(Supplicant::new(scenario.config.clone(), setup));
+    let mut server =
+        EapServer::new(server_cfg.clone(), scenario.server.clone()).map_err(|e| e.to_string())?;
+    let mut radio = SimRadio::default();
+    let mut steps = Vec::new();
+    let mut clock_ms = 0u64;
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .ok();
+    let mut now = || {
+        clock_ms += 1;
+        Now { ms: clock_ms, unix }
+    };
+    let mut event = sup.start(now(), &mut radio);
+    let mut server_failure = None;
+    let mut server_done = false;
+    for _ in 0..500 {
+        if event.is_some() {
+            break;
+        }
+        let Some((_dst, frame)) = radio.outbox.pop_front() else {
+            break;
+        };
+        steps.push(Step {
+            dir: Direction::Up,
+            frame: frame.clone(),
+        });
+        if server_done {
+            continue;
+        }
+        // The authenticator: EAPOL-Start opens the conversation, EAP-Packets go to the server.
+        let reply = match frame.get(1) {
+            Some(1) => {
+                let mut frames: Vec<Vec<u8>> = scenario.injected_first.clone();
+                frames.push(server.start());
+                frames
+            }
+            Some(0) => match server.handle(frame.get(4..).unwrap_or_default()) {
+                ServerAction::Request(p) => vec![p],
+                ServerAction::Success(p) => {
+                    server_done = true;
+                    vec![p]
+                }
+                ServerAction::Failure(p, why) => {
+                    server_done = true;
+                    server_failure = Some(why);
+                    vec![p]
+                }
+            },
+            _ => vec![],
+        };
+        for eap in reply {
+            let f = eapol_frame(2, 0, &eap);
+            steps.push(Step {
+                dir: Direction::Down,
+                frame: f.clone(),
+            });
+            if let Some(ev) = sup.handle_frame(now(), AP_ADDR, &f, &mut radio) {
+                event = Some(ev);
+                break;
+            }
+        }
+    }
+    // Deliver what the supplicant sent last (e.g. its final ACK or an alert) for the record.
+    while let Some((_dst, frame)) = radio.outbox.pop_front() {
+        steps.push(Step {
+            dir: Direction::Up,
+            frame,
+        });
+    }
+    Ok(Outcome {
+        event,
+        server_keys: server.keys().cloned(),
+        client_cert_seen: server.peer_certificates().and_then(|c| c.first().cloned()),
+        server_events: server.events.clone(),
+        steps,
+        server_failure,
+        server_requests: server.requests_sent,
+        largest_client_message: server.largest_peer_message,
+        drops: sup.drops(),
+    })
+}
+
+/// A one-line description of an EAPOL frame, for the demo's log.
+pub fn describe(frame: &[u8]) -> String {
+    let ptype = frame.get(1).copied().unwrap_or(255);
+    match ptype {
+        1 => return "EAPOL-Start".into(),
+        0 => {}
+        t => return format!("EAPOL type {t}"),
+    }
+    let eap = frame.get(4..).unwrap_or_default();
+    let (code, id) = (
+        eap.first().copied().unwrap_or(0),
+        eap.get(1).copied().unwrap_or(0),
+    );
+    let code_name = match code {
+        1 => "Request",
+        2 => "Response",
+        3 => return format!("EAP-Success id={id}"),
+        4 => return format!("EAP-Failure id={id}"),
+        _ => "?",
+    };
+    let typ = eap.get(4).copied().unwrap_or(0);
+    match typ {
+        1 => format!(
+            "EAP-{code_name}/Identity id={id} {:?}",
+            String::from_utf8_lossy(eap.get(5..).unwrap_or_default())
+        ),
+        3 => format!(
+            "EAP-{code_name}/Nak id={id} proposes {:?}",
+            eap.get(5..).unwrap_or_default()
+        ),
+        13 => {
+            let flags = eap.get(5).copied().unwrap_or(0);
+            let mut data = eap.get(6..).unwrap_or_default();
+            let mut l = String::new();
+            if flags & 0x80 != 0 {
+                let v = data
+                    .get(..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                    .unwrap_or(0);
+                l = format!(" L={v}");
+                data = data.get(4..).unwrap_or_default();
+            }
+            let mut fl = String::new();
+            for (bit, name) in [(0x80, 'L'), (0x40, 'M'), (0x20, 'S')] {
+                if flags & bit != 0 {
+                    fl.push(name);
+                }
+            }
+            if data.is_empty() && flags & 0x20 == 0 {
+                format!("EAP-{code_name}/TLS id={id} ACK")
+            } else if flags & 0x20 != 0 {
+                format!("EAP-{code_name}/TLS id={id} Start")
+            } else {
+                format!("EAP-{code_name}/TLS id={id} [{fl}]{l} {} bytes", data.len())
+            }
+        }
+        t => format!("EAP-{code_name} type {t} id={id}"),
+    }
+}
