@@ -10,6 +10,7 @@ use crate::eap_tls::method::{EapTlsMethod, MethodConfig, MethodStats};
 use crate::eapol::{self, PacketType};
 use crate::hal::{MacAddr, Radio};
 use crate::log::{debug, info, warn_};
+use crate::tls::resolver::ResolveRecord;
 use crate::tls::{ClientSetup, TlsVersion};
 
 /// The PAE group address (802.1X-2010 §11.1.1) used until the authenticator is known.
@@ -97,7 +98,7 @@ impl FailReason {
     /// A short, stable name of the cause (for defmt logs and metrics).
     pub fn kind(&self) -> &'static str {
         match self {
-            FailReason::Eap(PeerError::Method(_)) => "eap-tls",
+            FailReason::Eap(PeerError::Method(m)) => m.kind(),
             FailReason::Eap(PeerError::Rejected) => "rejected",
             FailReason::Eap(PeerError::SuccessWithoutMethod) => "success-without-method",
             FailReason::Eap(PeerError::MethodChanged(_)) => "method-changed",
@@ -123,6 +124,8 @@ pub struct Authenticated {
     pub round_trips: u16,
     /// EAP-TLS counters.
     pub stats: MethodStats,
+    /// The client certificate request: which slot was used and why the others were not.
+    pub certificate: Option<ResolveRecord>,
 }
 
 /// What the supplicant reports to the platform.
@@ -237,7 +240,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
 
     /// Begin: send EAPOL-Start and wait for the authenticator.
     pub fn start<R: Radio>(&mut self, now: Now, radio: &mut R) -> Option<Event> {
-        self.begin_conversation();
+        self.begin_conversation(now);
         self.state = PaeState::Connecting;
         self.start_count = 0;
         self.send_start(now, radio)
@@ -295,7 +298,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
         }
         if matches!(self.state, PaeState::Disconnected | PaeState::Authenticated) {
             // The authenticator (re)starts a conversation: re-authentication.
-            self.begin_conversation();
+            self.begin_conversation(now);
         }
         self.state = PaeState::Authenticating;
         self.authenticator = Some(src);
@@ -349,7 +352,12 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
                     suite: self.method.suite(),
                     round_trips: self.round_trips,
                     stats: self.method.stats(),
+                    certificate: self.setup.resolver.last_request(),
                 };
+                if let Some(t) = now.unix {
+                    // A successful authentication proves the time: raise the persisted floor.
+                    self.setup.resolver.observe_time(t);
+                }
                 Some(Event::Authenticated(alloc::boxed::Box::new(auth)))
             }
             PeerOutput::Failure(e, resp) => {
@@ -362,10 +370,10 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
         }
     }
 
-    fn begin_conversation(&mut self) {
+    fn begin_conversation(&mut self, now: Now) {
         self.peer.reset();
         self.method.reset();
-        self.setup.resolver.reset();
+        self.setup.resolver.reset(now.unix);
         self.round_trips = 0;
         self.last_drop = None;
     }

@@ -152,6 +152,38 @@ impl TestPki {
         Self::issue_client_from(&self.intermediate, cn, serial)
     }
 
+    /// A CRL from the intermediate CA revoking these client serials (as a RADIUS server's
+    /// `check_crl` would load it).
+    pub fn crl(
+        &self,
+        revoked: &[u64],
+    ) -> Result<rustls::pki_types::CertificateRevocationListDer<'static>, PkiError> {
+        let now = time::OffsetDateTime::now_utc();
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now - time::Duration::hours(1),
+            next_update: now + time::Duration::days(7),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|s| rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from(*s),
+                    revocation_time: now - time::Duration::minutes(30),
+                    reason_code: Some(rcgen::RevocationReason::Superseded),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        let issuer = self
+            .intermediate
+            .params
+            .clone()
+            .self_signed(&self.intermediate.key)?;
+        let crl = params.signed_by(&issuer, &self.intermediate.key)?;
+        Ok(crl.der().clone())
+    }
+
     /// The server's chain as it sends it: leaf, then intermediate.
     pub fn server_chain(&self) -> Vec<CertificateDer<'static>> {
         vec![self.server.cert.clone(), self.intermediate.cert.clone()]

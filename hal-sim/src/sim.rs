@@ -8,7 +8,9 @@ use std::sync::{Arc, OnceLock};
 use latchkey_core::hal::{MacAddr, Radio, RadioError};
 use latchkey_core::supplicant::{Config, Event, Now, Supplicant};
 use latchkey_core::tls::provider::SharedRng;
-use latchkey_core::tls::{ClientCredential, ClientSetup, VersionPolicy};
+use latchkey_core::tls::{
+    ClientCredential, ClientSetup, CredentialResolver, SlotSource, VersionPolicy,
+};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 
@@ -72,6 +74,8 @@ pub struct Scenario {
     pub server: ServerBehaviour,
     /// Frames the authenticator sends the supplicant before the conversation (attacks).
     pub injected_first: Vec<Vec<u8>>,
+    /// Client certificate serials the server's CRL revokes.
+    pub revoked_serials: Vec<u64>,
 }
 
 impl Default for Scenario {
@@ -85,6 +89,7 @@ impl Default for Scenario {
             config,
             server: ServerBehaviour::default(),
             injected_first: Vec::new(),
+            revoked_serials: Vec::new(),
         }
     }
 }
@@ -122,17 +127,33 @@ fn versions(v: VersionPolicy) -> Vec<&'static rustls::SupportedProtocolVersion> 
 /// The simulated RADIUS server's rustls configuration (ring provider, client certificate
 /// required, verified against the test root).
 pub fn server_config(pki: &TestPki, v: VersionPolicy) -> Result<Arc<rustls::ServerConfig>, String> {
+    server_config_revoking(pki, v, &[])
+}
+
+/// Like [`server_config`], with a CRL from the intermediate CA revoking these client serials
+/// (the server then refuses those certificates with a `certificate_revoked` alert).
+pub fn server_config_revoking(
+    pki: &TestPki,
+    v: VersionPolicy,
+    revoked: &[u64],
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(pki.root.cert.clone())
         .map_err(|e| e.to_string())?;
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+    let mut builder = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
-    )
-    .build()
-    .map_err(|e| e.to_string())?;
+    );
+    if !revoked.is_empty() {
+        builder = builder
+            .with_crls([pki.crl(revoked).map_err(|e| e.to_string())?])
+            .only_check_end_entity_revocation();
+    }
+    let verifier = Arc::new(RecordingVerifier(
+        builder.build().map_err(|e| e.to_string())?,
+    ));
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions(v))
         .map_err(|e| e.to_string())?
@@ -142,6 +163,82 @@ pub fn server_config(pki: &TestPki, v: VersionPolicy) -> Result<Arc<rustls::Serv
     // EAP-TLS servers send no session tickets before the commitment message.
     cfg.send_tls13_tickets = 0;
     Ok(Arc::new(cfg))
+}
+
+thread_local! {
+    /// The client certificate the simulated server was last asked to verify (the simulation
+    /// runs on one thread; rustls calls the verifier synchronously).
+    static SEEN_CLIENT_CERT: std::cell::RefCell<Option<CertificateDer<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The server's client-certificate verifier, recording what it was shown — whether it then
+/// accepts it or not — so tests can assert which certificate reached the server.
+#[derive(Debug)]
+struct RecordingVerifier(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+
+impl rustls::server::danger::ClientCertVerifier for RecordingVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        SEEN_CLIENT_CERT.with(|s| *s.borrow_mut() = Some(end_entity.clone().into_owned()));
+        self.0.verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The supplicant's TLS setup with its client certificate chosen from a slot table (the
+/// intermediate CA certificate is sent after the chosen leaf).
+pub fn client_setup_with_table(
+    pki: &TestPki,
+    v: VersionPolicy,
+    table: Arc<dyn SlotSource>,
+) -> Result<ClientSetup, String> {
+    let resolver = CredentialResolver::slot_table(table, vec![pki.intermediate.cert.clone()], None);
+    ClientSetup::with_resolver(
+        host_provider(),
+        std::slice::from_ref(&pki.root.cert),
+        SERVER_NAME,
+        v,
+        resolver,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// The supplicant's TLS setup for the test PKI.
@@ -174,11 +271,8 @@ fn eapol_frame(version: u8, ptype: u8, body: &[u8]) -> Vec<u8> {
 /// Run one authentication to its end (or a bound of 500 frames).
 pub fn run(pki: &TestPki, scenario: &Scenario) -> Result<Outcome, String> {
     let setup = client_setup(pki, scenario.client_versions)?;
-    run_with(
-        setup,
-        &server_config(pki, scenario.server_versions)?,
-        scenario,
-    )
+    let server = server_config_revoking(pki, scenario.server_versions, &scenario.revoked_serials)?;
+    run_with(setup, &server, scenario)
 }
 
 /// Run one authentication with an explicit client setup and server configuration.
@@ -188,6 +282,17 @@ pub fn run_with(
     scenario: &Scenario,
 ) -> Result<Outcome, String> {
     let mut sup: Box<Supplicant> = Box::new(Supplicant::new(scenario.config.clone(), setup));
+    run_on(&mut sup, server_cfg, scenario)
+}
+
+/// Run one (re-)authentication on an existing supplicant: it keeps its configuration and its
+/// slot table between runs, as a device does between two connections.
+pub fn run_on(
+    sup: &mut Supplicant,
+    server_cfg: &Arc<rustls::ServerConfig>,
+    scenario: &Scenario,
+) -> Result<Outcome, String> {
+    SEEN_CLIENT_CERT.with(|s| *s.borrow_mut() = None);
     let mut server =
         EapServer::new(server_cfg.clone(), scenario.server.clone()).map_err(|e| e.to_string())?;
     let mut radio = SimRadio::default();
@@ -261,7 +366,7 @@ pub fn run_with(
     Ok(Outcome {
         event,
         server_keys: server.keys().cloned(),
-        client_cert_seen: server.peer_certificates().and_then(|c| c.first().cloned()),
+        client_cert_seen: SEEN_CLIENT_CERT.with(|s| s.borrow_mut().take()),
         server_events: server.events.clone(),
         steps,
         server_failure,

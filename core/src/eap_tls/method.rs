@@ -5,6 +5,7 @@
 
 use core::fmt;
 
+use crate::certs::SelectErrorKind;
 use crate::eap_tls::keys::{self, KeyMaterial};
 use crate::eap_tls::{self as wire, Fragmenter, FragmenterConfig, Reassembler, ReassemblerConfig};
 use crate::tls::{ClientSetup, Engine, TlsError, TlsVersion};
@@ -36,6 +37,25 @@ pub enum MethodError {
     UnexpectedRequest(MethodState),
     /// The server restarted EAP-TLS (S flag) in the middle of a conversation.
     UnexpectedStart,
+    /// The server asked for a client certificate and none could be offered; the handshake
+    /// stopped instead of going on without one (nothing was sent).
+    NoClientCertificate(SelectErrorKind),
+}
+
+impl MethodError {
+    /// A short, stable name of the cause (for logs, metrics and `--json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MethodError::Tls(_) => "tls",
+            MethodError::Framing(_) => "eap-tls-framing",
+            MethodError::UnexpectedRequest(_) => "unexpected-request",
+            MethodError::UnexpectedStart => "unexpected-start",
+            MethodError::NoClientCertificate(SelectErrorKind::OnlyArchivedMatch) => {
+                "only-archived-match"
+            }
+            MethodError::NoClientCertificate(_) => "no-client-certificate",
+        }
+    }
 }
 
 impl fmt::Display for MethodError {
@@ -49,6 +69,7 @@ impl fmt::Display for MethodError {
             MethodError::UnexpectedStart => {
                 f.write_str("server restarted EAP-TLS in the middle of the handshake")
             }
+            MethodError::NoClientCertificate(k) => write!(f, "no client certificate sent: {k}"),
         }
     }
 }
@@ -263,7 +284,7 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
                     wire::Progress::Complete(n) => self.in_fill += n,
                 }
                 self.stats.largest_message = self.stats.largest_message.max(self.in_fill as u32);
-                self.process_message(id, out)
+                self.process_message(setup, id, out)
             }
             MethodState::Idle | MethodState::Done | MethodState::Failed => {
                 Err(MethodError::UnexpectedRequest(self.state))
@@ -271,12 +292,21 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
         }
     }
 
-    fn process_message(&mut self, id: u8, out: &mut [u8]) -> Result<usize, MethodError> {
+    fn process_message(
+        &mut self,
+        setup: &ClientSetup,
+        id: u8,
+        out: &mut [u8],
+    ) -> Result<usize, MethodError> {
         let engine = self
             .engine
             .as_mut()
             .ok_or(MethodError::UnexpectedRequest(self.state))?;
         let progress = engine.process(&mut self.tls_in, &mut self.in_fill, &mut self.tls_out)?;
+        if let Some(kind) = setup.resolver.refusal() {
+            // The flight holds an empty Certificate message: never send it; say why instead.
+            return Err(MethodError::NoClientCertificate(kind));
+        }
         // A trailing partial record (rare) stays at the front of the input buffer and the next
         // message is appended to it.
         if progress.written > 0 {

@@ -3,7 +3,9 @@
 
 pub mod engine;
 pub mod provider;
+pub mod resolver;
 pub mod setup;
 
 pub use engine::{Engine, Progress, TlsError, TlsVersion};
-pub use setup::{ClientCredential, ClientSetup, SetupError, VersionPolicy};
+pub use resolver::{ClientCredential, CredentialResolver, SlotSource};
+pub use setup::{ClientSetup, SetupError, VersionPolicy};

@@ -4,17 +4,15 @@
 //! derivation needs. There is no "accept any server" mode here.
 
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::fmt;
 
-use rustls::client::ResolvesClientCert;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, UnixTime};
-use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::time_provider::TimeProvider;
-use rustls::{ClientConfig, RootCertStore, SignatureScheme};
+use rustls::{ClientConfig, RootCertStore};
 
 use crate::tls::engine::{SecretCatcher, TlsError};
+use crate::tls::resolver::{ClientCredential, CredentialResolver};
 
 /// Which TLS versions to offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,86 +56,6 @@ impl TimeProvider for ValidationTime {
         Some(UnixTime::since_unix_epoch(core::time::Duration::from_secs(
             self.get(),
         )))
-    }
-}
-
-/// The device's certificate chain and the key that signs for it.
-#[derive(Clone)]
-pub struct ClientCredential {
-    /// Leaf first, then intermediates.
-    pub chain: Vec<CertificateDer<'static>>,
-    /// The signing key (inline, or a [`crate::hal::Signer`] behind the provider's adapter).
-    pub key: Arc<dyn SigningKey>,
-}
-
-impl fmt::Debug for ClientCredential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ClientCredential({} certificates)", self.chain.len())
-    }
-}
-
-/// Resolves the client certificate for a handshake, and remembers what the server asked for
-/// and whether a certificate was offered.
-#[derive(Debug)]
-pub struct CredentialResolver {
-    certified: Option<Arc<CertifiedKey>>,
-    asked: spin::Mutex<Option<ResolveRecord>>,
-}
-
-/// What happened when the server asked for a client certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ResolveRecord {
-    /// Number of acceptable CA names the server sent.
-    pub ca_hints: usize,
-    /// The server accepts ECDSA P-256 SHA-256 signatures.
-    pub p256_accepted: bool,
-    /// A certificate was offered.
-    pub offered: bool,
-}
-
-impl CredentialResolver {
-    fn new(cred: Option<ClientCredential>) -> Self {
-        let certified = cred.map(|c| Arc::new(CertifiedKey::new(c.chain, c.key)));
-        CredentialResolver {
-            certified,
-            asked: spin::Mutex::new(None),
-        }
-    }
-
-    /// What the last handshake's certificate request looked like, if there was one.
-    pub fn last_request(&self) -> Option<ResolveRecord> {
-        *self.asked.lock()
-    }
-
-    /// Forget the last request (before a new handshake).
-    pub fn reset(&self) {
-        *self.asked.lock() = None;
-    }
-}
-
-impl ResolvesClientCert for CredentialResolver {
-    fn resolve(
-        &self,
-        root_hint_subjects: &[&[u8]],
-        sigschemes: &[SignatureScheme],
-    ) -> Option<Arc<CertifiedKey>> {
-        let p256_accepted = sigschemes.contains(&SignatureScheme::ECDSA_NISTP256_SHA256);
-        let chosen = if p256_accepted {
-            self.certified.clone()
-        } else {
-            None
-        };
-        *self.asked.lock() = Some(ResolveRecord {
-            ca_hints: root_hint_subjects.len(),
-            p256_accepted,
-            offered: chosen.is_some(),
-        });
-        chosen
-    }
-
-    fn has_certs(&self) -> bool {
-        self.certified.is_some()
     }
 }
 
@@ -212,6 +130,24 @@ impl ClientSetup {
         versions: VersionPolicy,
         credential: Option<ClientCredential>,
     ) -> Result<Self, SetupError> {
+        Self::with_resolver(
+            provider,
+            roots,
+            server_name,
+            versions,
+            CredentialResolver::single(credential),
+        )
+    }
+
+    /// Like [`ClientSetup::new`], with any credential resolver (e.g.
+    /// [`CredentialResolver::slot_table`]).
+    pub fn with_resolver(
+        provider: Arc<CryptoProvider>,
+        roots: &[CertificateDer<'_>],
+        server_name: &str,
+        versions: VersionPolicy,
+        resolver: CredentialResolver,
+    ) -> Result<Self, SetupError> {
         if roots.is_empty() {
             return Err(SetupError::NoTrustAnchors);
         }
@@ -228,7 +164,7 @@ impl ClientSetup {
             heapless::String::try_from(server_name).map_err(|_| SetupError::BadServerName)?;
         let time = Arc::new(ValidationTime::default());
         let secrets = Arc::new(SecretCatcher::default());
-        let resolver = Arc::new(CredentialResolver::new(credential));
+        let resolver = Arc::new(resolver);
         let versions: &[&'static rustls::SupportedProtocolVersion] = match versions {
             VersionPolicy::Tls12Only => &[&rustls::version::TLS12],
             VersionPolicy::Tls13Only => &[&rustls::version::TLS13],
