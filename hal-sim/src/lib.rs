@@ -2,5 +2,6 @@
 //! connected to `latchkey-core` through its HAL traits.
 
 pub mod pki;
+pub mod scenarios;
 pub mod server;
 pub mod sim;

@@ -51,6 +51,10 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// The KB932521 scenario: the device renewed its certificate (the old one is archived in
+    /// the slot table) and the server's CRL revokes the old one. Shows which certificate is
+    /// chosen and why, then what happens when only the archived certificate is left.
+    Renewal,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,18 @@ fn main() -> ExitCode {
             server_fragment_size,
             quiet,
         } => demo(tls, fragment_size, server_fragment_size, quiet),
+        Command::Renewal => renewal(),
+    }
+}
+
+fn renewal() -> ExitCode {
+    match latchkey_sim::scenarios::renewal(&mut std::io::stdout()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
