@@ -139,7 +139,19 @@ fn measure(pki: &TestPki, v: VersionPolicy) -> Measured {
             action;
         let mut f = vec![2u8, 0, (p.len() >> 8) as u8, p.len() as u8];
         f.extend_from_slice(&p);
-        if let Some(ev) = tagged(|| sup.handle_frame(now, sim::AP_ADDR, &f, &mut radio)) {
+        let before_peak = PEAK.load(Ordering::Relaxed);
+        let ev = tagged(|| sup.handle_frame(now, sim::AP_ADDR, &f, &mut radio));
+        let after = PEAK.load(Ordering::Relaxed);
+        if after > before_peak {
+            // Which step set the peak, and what stays allocated after it.
+            println!(
+                "  {v:?} step {}: peak {} B, live after {} B",
+                crate_step(&f),
+                after - start_level + setup_bytes,
+                CURRENT.load(Ordering::Relaxed) - start_level + setup_bytes
+            );
+        }
+        if let Some(ev) = ev {
             result = Some(ev);
             break;
         }
@@ -153,6 +165,10 @@ fn measure(pki: &TestPki, v: VersionPolicy) -> Measured {
         allocations: COUNT.load(Ordering::Relaxed),
         round_trips: a.round_trips,
     }
+}
+
+fn crate_step(frame: &[u8]) -> String {
+    latchkey_sim::sim::describe(frame)
 }
 
 #[test]

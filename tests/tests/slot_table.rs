@@ -175,3 +175,106 @@ fn renewal_between_two_authentications_without_restart() {
     );
     assert_eq!(new_slot, SlotIndex::new(1));
 }
+
+/// A secure element: the key never leaves it; the slot holds only a handle.
+#[derive(Debug)]
+struct SecureElement {
+    key: p256::ecdsa::SigningKey,
+    signatures: std::sync::atomic::AtomicUsize,
+}
+
+impl latchkey_core::hal::Signer for SecureElement {
+    fn sign_ecdsa_p256_sha256(
+        &self,
+        message: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, latchkey_core::hal::SignError> {
+        use p256::ecdsa::signature::Signer;
+        let sig: p256::ecdsa::Signature = self.key.sign(message);
+        let der = sig.to_der();
+        let bytes = der.as_bytes();
+        let dst = out
+            .get_mut(..bytes.len())
+            .ok_or(latchkey_core::hal::SignError::BufferTooSmall)?;
+        dst.copy_from_slice(bytes);
+        self.signatures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(bytes.len())
+    }
+}
+
+struct Elements(Arc<SecureElement>, u32);
+
+#[derive(Debug)]
+struct SharedElement(Arc<SecureElement>);
+
+impl latchkey_core::hal::Signer for SharedElement {
+    fn sign_ecdsa_p256_sha256(
+        &self,
+        m: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, latchkey_core::hal::SignError> {
+        self.0.sign_ecdsa_p256_sha256(m, out)
+    }
+}
+
+impl latchkey_core::tls::resolver::HandleKeys for Elements {
+    fn signing_key(&self, handle: u32) -> Option<Arc<dyn rustls::sign::SigningKey>> {
+        (handle == self.1).then(|| {
+            Arc::new(latchkey_core::tls::provider::HalSigningKey::new(
+                SharedElement(self.0.clone()),
+            )) as Arc<dyn rustls::sign::SigningKey>
+        })
+    }
+}
+
+#[test]
+fn secure_element_handle_slot_signs_through_the_hal_signer() {
+    use p256::pkcs8::DecodePrivateKey;
+    let p = pki();
+    let se = Arc::new(SecureElement {
+        key: p256::ecdsa::SigningKey::from_pkcs8_der(&p.new.key_pkcs8).unwrap(),
+        signatures: Default::default(),
+    });
+    let t = table();
+    t.lock().install(&p.old.cert, key(&p.old)).unwrap();
+    // The renewed key was generated inside the element: the table holds handle 7 only.
+    let slot = t.lock().install(&p.new.cert, KeyRef::Handle(7)).unwrap();
+    for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
+        let resolver = latchkey_core::tls::CredentialResolver::slot_table(
+            t.clone() as Arc<dyn SlotSource>,
+            vec![p.pki.intermediate.cert.clone()],
+            Some(Arc::new(Elements(se.clone(), 7))),
+        );
+        let setup = latchkey_core::tls::ClientSetup::with_resolver(
+            sim::host_provider(),
+            std::slice::from_ref(&p.pki.root.cert),
+            latchkey_sim::pki::SERVER_NAME,
+            VersionPolicy::Both,
+            resolver,
+        )
+        .unwrap();
+        let server = sim::server_config_revoking(&p.pki, v, &[OLD_SERIAL]).unwrap();
+        let before = se.signatures.load(std::sync::atomic::Ordering::Relaxed);
+        let o = sim::run_with(setup, &server, &scenario(v, &[OLD_SERIAL])).unwrap();
+        let Some(Event::Authenticated(a)) = &o.event else {
+            panic!("{v:?}: {:?}", o.event)
+        };
+        assert_eq!(
+            a.certificate
+                .as_ref()
+                .unwrap()
+                .selection
+                .as_ref()
+                .unwrap()
+                .chosen,
+            Some(slot)
+        );
+        assert_eq!(o.client_cert_seen.as_ref(), Some(&p.new.cert));
+        assert_eq!(
+            se.signatures.load(std::sync::atomic::Ordering::Relaxed),
+            before + 1,
+            "{v:?}"
+        );
+    }
+}
