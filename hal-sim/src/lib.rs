@@ -1,6 +1,8 @@
 //! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
 //! connected to `latchkey-core` through its HAL traits.
 
+#[cfg(target_os = "linux")]
+pub mod link;
 pub mod pki;
 pub mod scenarios;
 pub mod server;
