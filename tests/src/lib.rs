@@ -1,1 +1,3 @@
 //! End-to-end tests for Latchkey live in `tests/tests/`.
+
+pub mod netns;
