@@ -164,6 +164,8 @@ impl ClientSetup {
             heapless::String::try_from(server_name).map_err(|_| SetupError::BadServerName)?;
         let time = Arc::new(ValidationTime::default());
         let secrets = Arc::new(SecretCatcher::default());
+        let mut resolver = resolver;
+        resolver.set_tls12_offered(versions != VersionPolicy::Tls13Only);
         let resolver = Arc::new(resolver);
         let versions: &[&'static rustls::SupportedProtocolVersion] = match versions {
             VersionPolicy::Tls12Only => &[&rustls::version::TLS12],
