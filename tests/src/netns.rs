@@ -249,6 +249,40 @@ impl VethPair {
     }
 }
 
+/// Run `f` on a fresh thread that has entered network namespace `ns` (`setns(2)` affects only
+/// the calling thread). Sockets opened inside stay in that namespace wherever they are used
+/// afterwards, so a test can open a link socket in the supplicant's namespace and drive it
+/// from its own thread.
+pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> Result<T, NetnsError> {
+    use std::os::fd::AsRawFd;
+    let path = std::path::Path::new("/var/run/netns").join(ns);
+    let file = std::fs::File::open(&path).map_err(|source| NetnsError::Spawn {
+        cmd: format!("open {}", path.display()),
+        source,
+    })?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns with a valid namespace fd and CLONE_NEWNET only changes this
+            // thread's network namespace; the thread ends when `f` returns.
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            if rc != 0 {
+                return Err(NetnsError::Spawn {
+                    cmd: format!("setns {ns}"),
+                    source: std::io::Error::last_os_error(),
+                });
+            }
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(NetnsError::Failed {
+                cmd: format!("thread in {ns}"),
+                detail: "panicked".into(),
+            })
+        })
+    })
+}
+
 impl Drop for VethPair {
     fn drop(&mut self) {
         // Deleting a namespace removes its name; the veth pair goes with the last process in
@@ -306,6 +340,19 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).contains("state UP")
                 || String::from_utf8_lossy(&out.stdout).contains("LOWER_UP")
         );
+        // The veth end exists only inside its namespace: a thread that entered it can open a
+        // link socket there; this thread cannot.
+        let sup_if = pair.sup_if.clone();
+        let inside = in_netns(&pair.sup_ns, || {
+            latchkey_sim::link::EapolLink::open(&sup_if)
+        })
+        .expect("enter namespace");
+        assert!(inside.is_ok(), "{inside:?}");
+        assert!(matches!(
+            latchkey_sim::link::EapolLink::open(&pair.sup_if),
+            Err(latchkey_sim::link::LinkError::NoSuchInterface(_))
+        ));
+        drop(inside);
         drop(pair);
         assert!(!VethPair::exists(&a) && !VethPair::exists(&s));
     }
