@@ -1,6 +1,7 @@
 //! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
 //! connected to `latchkey-core` through its HAL traits.
 
+pub mod config;
 pub mod pki;
 pub mod scenarios;
 pub mod server;
