@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod pki;
+pub mod radius;
 pub mod scenarios;
 pub mod server;
 pub mod sim;
