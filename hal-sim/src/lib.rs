@@ -4,6 +4,8 @@
 pub mod config;
 pub mod pki;
 pub mod radius;
+pub mod relay;
+pub mod report;
 pub mod scenarios;
 pub mod server;
 pub mod sim;
