@@ -198,7 +198,11 @@ fn radius_cmd(radius: &RadiusArgs, client: &ClientArgs, json: bool) -> ExitCode 
         for line in &report.log {
             println!("{line}");
         }
-        println!("{}", report.summary());
+        if report.ok() {
+            println!("{}", report.summary());
+        } else {
+            eprintln!("{}", report.summary());
+        }
     }
     if report.ok() {
         ExitCode::SUCCESS
