@@ -2,6 +2,7 @@
 //! connected to `latchkey-core` through its HAL traits.
 
 pub mod pki;
+pub mod rogue;
 pub mod scenarios;
 pub mod server;
 pub mod sim;
