@@ -101,7 +101,7 @@ impl fmt::Display for FailReason {
             FailReason::Radio => f.write_str("the radio could not send a frame"),
             FailReason::EarlyDecision { success: true } => f.write_str(
                 "server sent EAP-Success before EAP-TLS finished, then went silent: the \
-                 Success was discarded (RFC 4137), no keys were derived",
+                 Success was discarded (RFC 4137), not taken as authentication",
             ),
             FailReason::EarlyDecision { success: false } => f.write_str(
                 "server sent EAP-Failure while EAP-TLS was still running, then went silent: \

@@ -483,3 +483,55 @@ pub fn shared() -> Result<&'static (TestPki, RoguePki), String> {
     .as_ref()
     .map_err(Clone::clone)
 }
+
+/// Run `rogues` (by name, or `all`) and narrate each: what the server did, the refusal as the
+/// admin reads it, and whether anything leaked. `Ok(true)` when every one was refused as
+/// expected (the exit status of `latchkey-sim rogue`).
+pub fn report(
+    out: &mut dyn std::io::Write,
+    selection: &[Rogue],
+    frames: bool,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let (pki, rogues) = shared()?;
+    let mut all_ok = true;
+    for &r in selection {
+        let o = run(pki, rogues, r)?;
+        writeln!(out, "rogue server {}: {}", r.name(), r.about())?;
+        if frames {
+            for s in &o.outcome.steps {
+                let arrow = match s.dir {
+                    sim::Direction::Up => "supplicant -> authenticator",
+                    sim::Direction::Down => "authenticator -> supplicant",
+                };
+                writeln!(out, "    {arrow}: {}", sim::describe(&s.frame))?;
+            }
+        }
+        match (&o.refusal, o.authenticated) {
+            (Some(reason), _) => writeln!(out, "  REFUSED [{}]: {reason}", reason.kind())?,
+            (None, true) => writeln!(out, "  AUTHENTICATED TO A ROGUE SERVER")?,
+            (None, false) => writeln!(out, "  the conversation stalled without a decision")?,
+        }
+        writeln!(
+            out,
+            "  device certificate sent to the server: {}; keys derived: {}",
+            if o.client_cert_sent { "yes" } else { "no" },
+            if o.authenticated { "YES" } else { "no" }
+        )?;
+        let ok = o.as_expected();
+        if !ok {
+            writeln!(
+                out,
+                "  NOT AS EXPECTED: wanted a refusal [{}]{}",
+                r.expected_kind(),
+                if r.must_not_see_client_certificate() {
+                    " with no certificate sent"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        all_ok &= ok;
+        writeln!(out)?;
+    }
+    Ok(all_ok)
+}

@@ -669,7 +669,9 @@ impl ServerCertVerifier for PolicyVerifier {
                     );
                     let _ = nb;
                 }
-                info!("server certificate accepted");
+                if let ServerVerdict::Accepted { name, .. } = &verdict {
+                    info!("server certificate accepted: {} matched", name.as_str());
+                }
                 *self.verdict.lock() = Some(verdict);
                 Ok(ServerCertVerified::assertion())
             }
@@ -1040,6 +1042,18 @@ mod tests {
     }
 
     #[test]
+    fn no_anchor_no_connection() {
+        let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").unwrap());
+        let provider = crate::tls::provider::provider(&with_certs::TEST_RNG);
+        let time = Arc::new(ValidationTime::default());
+        let e = PolicyVerifier::new(&policy, provider.signature_verification_algorithms, time)
+            .unwrap_err();
+        assert_eq!(e, SetupError::NoTrustAnchors);
+        let e = policy.with_anchors_pem(b"not a pem").unwrap_err();
+        assert_eq!(e, SetupError::BadPem);
+    }
+
+    #[test]
     fn utc_time_formats_dates() {
         extern crate std;
         use std::string::ToString;
@@ -1098,7 +1112,7 @@ mod tests {
             PolicyVerifier::new(&policy, provider.signature_verification_algorithms, time).unwrap()
         }
 
-        static TEST_RNG: crate::tls::provider::SharedRng<rand_core::OsRng> =
+        pub(super) static TEST_RNG: crate::tls::provider::SharedRng<rand_core::OsRng> =
             crate::tls::provider::SharedRng::new(rand_core::OsRng);
 
         fn now() -> TimeSource {
@@ -1232,6 +1246,27 @@ mod tests {
                 v.check(&cert, &[]).unwrap_err(),
                 ServerRejection::PinMismatch
             );
+        }
+
+        #[test]
+        fn anchors_load_from_pem() {
+            let ca = ca("Test CA");
+            let der = leaf(
+                &ca,
+                "x",
+                &["radius.example.test"],
+                ExtendedKeyUsagePurpose::ServerAuth,
+            );
+            let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").unwrap())
+                .with_anchors_pem(ca.cert.pem().as_bytes())
+                .unwrap();
+            assert_eq!(policy.anchors().len(), 1);
+            let time = Arc::new(ValidationTime::default());
+            time.set_source(now());
+            let provider = crate::tls::provider::provider(&TEST_RNG);
+            let v = PolicyVerifier::new(&policy, provider.signature_verification_algorithms, time)
+                .unwrap();
+            assert!(v.check(&der.into(), &[]).is_ok());
         }
 
         #[test]
