@@ -33,6 +33,8 @@ pub enum Rogue {
     NoServerAuth,
     /// The chain goes through a CA with a 1024-bit RSA key.
     WeakKey,
+    /// The server certificate is signed with SHA-1 (RSA-2048 CA).
+    WeakSignature,
     /// The chain is signed with Ed25519, which the device cannot verify.
     UnsupportedSignature,
     /// A valid certificate, but not the one the device pinned.
@@ -59,13 +61,14 @@ pub enum Rogue {
 
 impl Rogue {
     /// All of them, in the order `rogue all` runs them.
-    pub const ALL: [Rogue; 17] = [
+    pub const ALL: [Rogue; 18] = [
         Rogue::UntrustedCa,
         Rogue::WrongName,
         Rogue::Expired,
         Rogue::NotYetValid,
         Rogue::NoServerAuth,
         Rogue::WeakKey,
+        Rogue::WeakSignature,
         Rogue::UnsupportedSignature,
         Rogue::PinMismatch,
         Rogue::Alert,
@@ -88,6 +91,7 @@ impl Rogue {
             Rogue::NotYetValid => "not-yet-valid",
             Rogue::NoServerAuth => "no-server-auth",
             Rogue::WeakKey => "weak-key",
+            Rogue::WeakSignature => "weak-signature",
             Rogue::UnsupportedSignature => "unsupported-signature",
             Rogue::PinMismatch => "pin-mismatch",
             Rogue::Alert => "alert",
@@ -118,6 +122,7 @@ impl Rogue {
                 "presents a certificate from the right CA issued for TLS clients only"
             }
             Rogue::WeakKey => "chains through a CA with a 1024-bit RSA key",
+            Rogue::WeakSignature => "presents a certificate its CA signed with SHA-1",
             Rogue::UnsupportedSignature => "chains through a CA that signs with Ed25519",
             Rogue::PinMismatch => {
                 "presents a valid certificate for the right name, but not the pinned key"
@@ -143,6 +148,7 @@ impl Rogue {
             Rogue::NotYetValid => "not-yet-valid",
             Rogue::NoServerAuth => "not-server-auth",
             Rogue::WeakKey => "weak-key",
+            Rogue::WeakSignature => "weak-signature",
             Rogue::UnsupportedSignature => "unsupported-signature",
             Rogue::PinMismatch => "pin-mismatch",
             Rogue::Alert => "tls-alert",
@@ -175,9 +181,16 @@ pub struct RoguePki {
     weak_key: (Vec<CertificateDer<'static>>, Vec<u8>),
     unsupported_signature: (Vec<CertificateDer<'static>>, Vec<u8>),
     other_key: (Vec<CertificateDer<'static>>, Vec<u8>),
+    /// Made on first use: it needs an RSA-2048 key, slow to generate in a debug build.
+    sha1_signed: std::sync::OnceLock<Result<Sha1Signed, String>>,
+    root: (CertificateParams, KeyPair),
 }
 
-/// An RSA key rcgen can sign with through its remote-key seam (ring refuses RSA-1024).
+/// The SHA-1-signed server chain, its key, and the signing CA's RSA public key (PKCS#1).
+type Sha1Signed = ((Vec<CertificateDer<'static>>, Vec<u8>), Vec<u8>);
+
+/// An RSA key rcgen can sign with through its remote-key seam (ring refuses RSA-1024, and
+/// cannot generate RSA keys at all).
 struct WeakRsa {
     key: rsa::RsaPrivateKey,
     public: Vec<u8>,
@@ -198,6 +211,25 @@ impl rcgen::RemoteKeyPair for WeakRsa {
     fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
         &rcgen::PKCS_RSA_SHA256
     }
+}
+
+/// The byte range of the TBSCertificate inside a certificate's DER (definite lengths).
+fn tbs_span(der: &[u8]) -> Option<std::ops::Range<usize>> {
+    fn header(b: &[u8], at: usize) -> Option<(usize, usize)> {
+        let first = *b.get(at + 1)?;
+        if first < 0x80 {
+            return Some((2, first as usize));
+        }
+        let n = (first & 0x7f) as usize;
+        let len = b
+            .get(at + 2..at + 2 + n)?
+            .iter()
+            .fold(0usize, |acc, x| acc << 8 | *x as usize);
+        Some((2 + n, len))
+    }
+    let (outer_hdr, _) = header(der, 0)?;
+    let (tbs_hdr, tbs_len) = header(der, outer_hdr)?;
+    Some(outer_hdr..outer_hdr + tbs_hdr + tbs_len)
 }
 
 fn server_params(name: &str, serial: u64) -> Result<CertificateParams, PkiError> {
@@ -291,7 +323,82 @@ impl RoguePki {
             weak_key,
             unsupported_signature,
             other_key,
+            sha1_signed: std::sync::OnceLock::new(),
+            root: (
+                pki.root.params.clone(),
+                KeyPair::try_from(pki.root.key_pkcs8.as_slice())?,
+            ),
         })
+    }
+
+    /// A server certificate signed with sha1WithRSAEncryption by an RSA-2048 CA certified by
+    /// the real root. rcgen cannot sign with SHA-1, so the leaf is issued with SHA-256 and
+    /// re-signed: the two signature AlgorithmIdentifiers (same length) are rewritten to
+    /// SHA-1 and the signature (same length: the modulus size) replaced.
+    fn make_sha1_signed(&self) -> Result<Sha1Signed, String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| err(&e))?;
+        let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa_key.to_public_key())
+            .map_err(|e| err(&e))?
+            .as_bytes()
+            .to_vec();
+        let signer = rsa_key.clone();
+        let ca_public = public.clone();
+        let ca_key = KeyPair::from_remote(Box::new(WeakRsa {
+            key: rsa_key,
+            public,
+        }))
+        .map_err(|e| err(&e))?;
+        let mut params = ca_params("SHA-1 Signing CA", 0x609);
+        params.use_authority_key_identifier_extension = true;
+        let root = self
+            .root
+            .0
+            .clone()
+            .self_signed(&self.root.1)
+            .map_err(|e| err(&e))?;
+        let ca_cert = params
+            .clone()
+            .signed_by(&ca_key, &root, &self.root.1)
+            .map_err(|e| err(&e))?;
+        let (leaf_der, key) = leaf(
+            server_params(SERVER_NAME, 0x709).map_err(|e| err(&e))?,
+            &params,
+            &ca_key,
+        )
+        .map_err(|e| err(&e))?;
+        let mut der = leaf_der.to_vec();
+        // sha256WithRSAEncryption -> sha1WithRSAEncryption (1.2.840.113549.1.1.11 -> .5).
+        const SHA256_RSA: [u8; 11] = [6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11];
+        let mut patched = 0;
+        for i in 0..der.len().saturating_sub(SHA256_RSA.len()) {
+            if der[i..i + SHA256_RSA.len()] == SHA256_RSA {
+                der[i + SHA256_RSA.len() - 1] = 5;
+                patched += 1;
+            }
+        }
+        if patched != 2 {
+            return Err(format!(
+                "expected 2 signature algorithm OIDs, found {patched}"
+            ));
+        }
+        let tbs = tbs_span(&der).ok_or("certificate layout not understood")?;
+        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der[tbs]);
+        // DigestInfo for SHA-1 (RFC 8017 §9.2, note 1).
+        let mut info = vec![
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ];
+        info.extend_from_slice(digest.as_ref());
+        let sig = signer
+            .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &info)
+            .map_err(|e| err(&e))?;
+        let at = der
+            .len()
+            .checked_sub(sig.len())
+            .ok_or("short certificate")?;
+        der[at..].copy_from_slice(&sig);
+        Ok(((vec![der.into(), ca_cert.der().clone()], key), ca_public))
     }
 
     /// A CA with `ca_key` certified by the real root, and a server certificate it signs.
@@ -312,6 +419,14 @@ impl RoguePki {
 
     fn presented(&self, rogue: Rogue) -> Option<&(Vec<CertificateDer<'static>>, Vec<u8>)> {
         Some(match rogue {
+            Rogue::WeakSignature => {
+                return self
+                    .sha1_signed
+                    .get_or_init(|| self.make_sha1_signed())
+                    .as_ref()
+                    .ok()
+                    .map(|(presented, _)| presented)
+            }
             Rogue::UntrustedCa => &self.untrusted_ca,
             Rogue::WrongName => &self.wrong_name,
             Rogue::Expired => &self.expired,
@@ -534,4 +649,40 @@ pub fn report(
         writeln!(out)?;
     }
     Ok(all_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_rogue_certificate_carries_a_genuine_sha1_signature() {
+        let (_, rogues) = shared().expect("pkis");
+        let ((chain, _), ca_public) = rogues
+            .sha1_signed
+            .get_or_init(|| rogues.make_sha1_signed())
+            .as_ref()
+            .expect("sha1 chain");
+        let der = chain[0].as_ref();
+        let tbs = tbs_span(der).expect("tbs");
+        let sig = &der[der.len() - 256..];
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            ca_public,
+        )
+        .verify(&der[tbs], sig)
+        .expect("a valid SHA-1 signature by the CA");
+    }
+
+    #[test]
+    fn report_narrates_a_refusal() {
+        let mut out = Vec::new();
+        assert!(report(&mut out, &[Rogue::WrongName], false).expect("runs"));
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(text.contains("REFUSED [name-mismatch]: server certificate name mismatch: expected radius.latchkey.test, got evil.latchkey.test"), "{text}");
+        assert!(
+            text.contains("device certificate sent to the server: no"),
+            "{text}"
+        );
+    }
 }

@@ -33,6 +33,11 @@ const TABLE: &[(Rogue, &str, &str)] = &[
         "server certificate chain uses a weak 1024-bit RSA key (at least 2048 bits required)",
     ),
     (
+        Rogue::WeakSignature,
+        "weak-signature",
+        "server certificate chain is signed with SHA-1 with RSA, a broken algorithm",
+    ),
+    (
         Rogue::UnsupportedSignature,
         "unsupported-signature",
         "server certificate chain is signed with Ed25519, which this device cannot verify",
