@@ -1,9 +1,14 @@
 //! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
 //! connected to `latchkey-core` through its HAL traits.
 
+pub mod config;
 #[cfg(target_os = "linux")]
 pub mod link;
 pub mod pki;
+pub mod radius;
+pub mod relay;
+pub mod report;
+pub mod rogue;
 pub mod scenarios;
 pub mod server;
 pub mod sim;
