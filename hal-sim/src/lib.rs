@@ -3,6 +3,8 @@
 
 pub mod config;
 #[cfg(target_os = "linux")]
+pub mod connect;
+#[cfg(target_os = "linux")]
 pub mod link;
 pub mod pki;
 pub mod radius;

@@ -84,6 +84,11 @@ enum Command {
         #[arg(long)]
         frames: bool,
     },
+    /// Authenticate on a real wired interface (802.1X over EAPOL, e.g. to a switch port or
+    /// hostapd's wired authenticator) with certificates from files. Exit code 0 authenticated,
+    /// 1 failed or timed out, 2 bad configuration or interface.
+    #[cfg(target_os = "linux")]
+    Connect(latchkey_sim::connect::ConnectArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +112,8 @@ fn main() -> ExitCode {
             list,
             frames,
         } => rogue(scenario.as_deref(), list, frames),
+        #[cfg(target_os = "linux")]
+        Command::Connect(args) => connect(&args),
     }
 }
 
@@ -263,5 +270,27 @@ fn radius_cmd(radius: &RadiusArgs, client: &ClientArgs, json: bool) -> ExitCode 
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
+    use latchkey_sim::connect::{self, EXIT_SETUP};
+    match connect::connect(args) {
+        Ok(report) => {
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            ExitCode::from(report.exit_code())
+        }
+        Err(e) => {
+            if args.json {
+                println!("{}", connect::error_json(&e));
+            }
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_SETUP)
+        }
     }
 }

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::netns::{NetnsError, VethPair};
 
+/// The Debian packages the wired tests need: the authenticator, the RADIUS server behind it,
+/// tshark (with dumpcap) for the capture, iproute2 for the namespaces.
+pub const WIRED_PACKAGES: &[&str] = &["hostapd", "freeradius", "tshark", "iproute2"];
+
 /// How long hostapd may take to enable its interface.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,0 +1,243 @@
+//! `latchkey-sim connect --iface IFACE`: authenticate on a real wired port (IEEE 802.1X-2010
+//! supplicant over [`crate::link::EapolLink`]) with the file-based client configuration of
+//! [`crate::config::ClientArgs`], and report the outcome as text or one JSON object.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use latchkey_core::supplicant::{Event, Supplicant};
+
+use crate::config::{ClientArgs, ConfigError};
+use crate::link::{authenticate, mac_string, EapolLink, LinkError, LinkOutcome};
+use crate::sim::{describe, Direction};
+
+/// Exit code: authenticated.
+pub const EXIT_AUTHENTICATED: u8 = 0;
+/// Exit code: the authentication failed or timed out.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the configuration or the interface could not be used (nothing was attempted).
+pub const EXIT_SETUP: u8 = 2;
+
+/// The `connect` subcommand's arguments.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// The wired interface to authenticate on (e.g. eth0); needs CAP_NET_RAW.
+    #[arg(long, value_name = "IFACE")]
+    pub iface: String,
+    /// The supplicant's configuration (CA, server name, identity, slot table...).
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Give up after this many seconds (the supplicant's own timers apply within it).
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Print one JSON object instead of the frame-by-frame text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Why `connect` could not even try.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The configuration files or flags.
+    Config(ConfigError),
+    /// The interface.
+    Link(LinkError),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Config(e) => write!(f, "{e}"),
+            ConnectError::Link(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+impl ConnectError {
+    /// A short, stable name of the cause (for `--json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectError::Config(e) => e.kind(),
+            ConnectError::Link(LinkError::InvalidName(_)) => "invalid-interface-name",
+            ConnectError::Link(LinkError::NoSuchInterface(_)) => "no-such-interface",
+            ConnectError::Link(LinkError::PermissionDenied(_)) => "permission-denied",
+            ConnectError::Link(LinkError::NotEthernet(_)) => "not-ethernet",
+            ConnectError::Link(LinkError::Io { .. }) => "link-io",
+        }
+    }
+}
+
+/// What happened on the link.
+#[derive(Debug)]
+pub struct ConnectReport {
+    /// The interface.
+    pub iface: String,
+    /// Our MAC address.
+    pub mac: String,
+    /// The outcome of the exchange.
+    pub outcome: LinkOutcome,
+    /// The certificate file of each loaded slot, by slot position.
+    pub slot_files: Vec<(usize, PathBuf)>,
+}
+
+/// Build the configuration, open the interface and authenticate once.
+pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
+    let files = args.client.build().map_err(ConnectError::Config)?;
+    let mut link = EapolLink::open(&args.iface).map_err(ConnectError::Link)?;
+    let mut sup: Box<Supplicant> = Box::new(Supplicant::new(files.config, files.setup));
+    let outcome = authenticate(&mut sup, &mut link, Duration::from_secs(args.timeout))
+        .map_err(ConnectError::Link)?;
+    Ok(ConnectReport {
+        iface: args.iface.clone(),
+        mac: mac_string(&link.mac()),
+        outcome,
+        slot_files: files
+            .slots
+            .iter()
+            .map(|s| (s.index.get(), s.cert.clone()))
+            .collect(),
+    })
+}
+
+impl ConnectReport {
+    /// The process exit code for this outcome.
+    pub fn exit_code(&self) -> u8 {
+        match self.outcome.event {
+            Some(Event::Authenticated(_)) => EXIT_AUTHENTICATED,
+            _ => EXIT_FAILED,
+        }
+    }
+
+    fn slot_file(&self, slot: usize) -> Option<String> {
+        self.slot_files
+            .iter()
+            .find(|(i, _)| *i == slot)
+            .map(|(_, p)| p.display().to_string())
+    }
+
+    /// The outcome as one JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        let o = &self.outcome;
+        let mut v = serde_json::json!({
+            "mode": "wired",
+            "iface": self.iface,
+            "mac": self.mac,
+            "authenticator": o.authenticator.as_ref().map(mac_string),
+            "elapsed_ms": u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
+            "frames_sent": o.steps.iter().filter(|s| s.dir == Direction::Up).count(),
+            "frames_received": o.steps.iter().filter(|s| s.dir == Direction::Down).count(),
+        });
+        let fields = match &o.event {
+            Some(Event::Authenticated(a)) => {
+                let (chosen, skipped) = a
+                    .certificate
+                    .as_ref()
+                    .and_then(|c| c.selection.as_ref())
+                    .map(|s| {
+                        let chosen = s.chosen.map(|i| {
+                            serde_json::json!({"slot": i.get(), "file": self.slot_file(i.get())})
+                        });
+                        let skipped: Vec<_> = s
+                            .skipped
+                            .iter()
+                            .map(|(i, r)| {
+                                serde_json::json!({
+                                    "slot": i.get(),
+                                    "file": self.slot_file(i.get()),
+                                    "reason": r.to_string(),
+                                })
+                            })
+                            .collect();
+                        (chosen, skipped)
+                    })
+                    .unwrap_or((None, Vec::new()));
+                serde_json::json!({
+                    "result": "authenticated",
+                    "tls_version": a.version.as_str(),
+                    "cipher_suite": a.suite.map(|s| format!("{s:?}")),
+                    "round_trips": a.round_trips,
+                    "msk_fingerprint": a.keys.msk.fingerprint().to_string(),
+                    "certificate": chosen,
+                    "skipped_slots": skipped,
+                })
+            }
+            Some(Event::Failed(r)) => serde_json::json!({
+                "result": "failed",
+                "reason": r.kind(),
+                "message": r.to_string(),
+                "send_error": o.send_error.as_ref().map(|e| e.to_string()),
+            }),
+            None => serde_json::json!({
+                "result": "timeout",
+                "message": format!("no outcome within {} ms", o.elapsed.as_millis()),
+            }),
+        };
+        if let (Some(v), serde_json::Value::Object(f)) = (v.as_object_mut(), fields) {
+            v.extend(f);
+        }
+        v
+    }
+
+    /// The outcome as text: every frame, then one result line.
+    pub fn to_text(&self) -> String {
+        let o = &self.outcome;
+        let mut s = format!("wired 802.1X on {} ({})\n", self.iface, self.mac);
+        for step in &o.steps {
+            let arrow = match step.dir {
+                Direction::Up => "supplicant -> authenticator",
+                Direction::Down => "authenticator -> supplicant",
+            };
+            s.push_str(&format!("  {arrow}: {}\n", describe(&step.frame)));
+        }
+        match &o.event {
+            Some(Event::Authenticated(a)) => {
+                s.push_str(&format!(
+                    "result: AUTHENTICATED with {} {} in {} ms, {} EAP round trips\n",
+                    a.version,
+                    a.suite.map(|s| format!("{s:?}")).unwrap_or_default(),
+                    o.elapsed.as_millis(),
+                    a.round_trips
+                ));
+                if let Some(sel) = a.certificate.as_ref().and_then(|c| c.selection.as_ref()) {
+                    if let Some(i) = sel.chosen {
+                        s.push_str(&format!(
+                            "certificate: {i} ({})\n",
+                            self.slot_file(i.get()).unwrap_or_default()
+                        ));
+                    }
+                    for (i, r) in &sel.skipped {
+                        s.push_str(&format!(
+                            "  skipped {i} ({}): {r}\n",
+                            self.slot_file(i.get()).unwrap_or_default()
+                        ));
+                    }
+                }
+                s.push_str(&format!("MSK fingerprint: {}\n", a.keys.msk.fingerprint()));
+            }
+            Some(Event::Failed(r)) => {
+                s.push_str(&format!("result: FAILED: {r}\n"));
+                if let Some(e) = &o.send_error {
+                    s.push_str(&format!("  send error: {e}\n"));
+                }
+            }
+            None => s.push_str(&format!(
+                "result: TIMEOUT: no outcome within {} ms\n",
+                o.elapsed.as_millis()
+            )),
+        }
+        s
+    }
+}
+
+/// The JSON object for a setup error (same `result` field as a report).
+pub fn error_json(e: &ConnectError) -> serde_json::Value {
+    serde_json::json!({
+        "mode": "wired",
+        "result": "error",
+        "reason": e.kind(),
+        "message": e.to_string(),
+    })
+}
