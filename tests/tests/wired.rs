@@ -393,14 +393,33 @@ fn wired_connect_command_exit_codes_and_json() {
 fn latchkey_sim_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let out = run_bounded(
-        Command::new(cargo)
-            .args(["build", "-q", "-p", "latchkey-sim", "--bin", "latchkey-sim"])
-            .arg("--manifest-path")
-            .arg(&manifest),
-        Duration::from_secs(600),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", "latchkey-sim", "--bin", "latchkey-sim"])
+        .arg("--manifest-path")
+        .arg(&manifest);
+    // Only the user's environment: the variables cargo and nextest set for this test process
+    // (CARGO_PKG_*, OUT_DIR...) would make build scripts rerun and rebuild half the tree.
+    cmd.env_clear();
+    for (k, v) in std::env::vars_os() {
+        let k_str = k.to_string_lossy();
+        let keep = matches!(
+            k_str.as_ref(),
+            "PATH" | "HOME" | "USER" | "TMPDIR" | "RUSTFLAGS" | "RUSTC" | "RUSTC_WRAPPER"
+        ) || [
+            "RUSTUP_",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_BUILD_",
+            "CARGO_PROFILE_",
+        ]
+        .iter()
+        .any(|p| k_str.starts_with(p))
+            || k_str.to_ascii_lowercase().ends_with("_proxy");
+        if keep {
+            cmd.env(k, v);
+        }
+    }
+    let out = run_bounded(&mut cmd, Duration::from_secs(600)).unwrap_or_else(|e| panic!("{e}"));
     assert!(out.status.success());
     // tests run from target/<profile>/deps/; the binary sits in target/<profile>/.
     let exe = std::env::current_exe().expect("test executable");
