@@ -7,17 +7,17 @@ use std::time::Duration;
 
 use clap::Args;
 use latchkey_core::supplicant::{Event, Supplicant};
+use latchkey_core::tls::resolver::ResolveRecord;
 
 use crate::config::{ClientArgs, ConfigError};
 use crate::link::{authenticate, mac_string, EapolLink, LinkError, LinkOutcome};
 use crate::sim::{describe, Direction};
 
-/// Exit code: authenticated.
+/// Exit code: authenticated (as `latchkey-sim radius`).
 pub const EXIT_AUTHENTICATED: u8 = 0;
-/// Exit code: the authentication failed or timed out.
+/// Exit code: anything else — failed, timed out, or the configuration or interface could not
+/// be used (`outcome` in the JSON says which).
 pub const EXIT_FAILED: u8 = 1;
-/// Exit code: the configuration or the interface could not be used (nothing was attempted).
-pub const EXIT_SETUP: u8 = 2;
 
 /// The `connect` subcommand's arguments.
 #[derive(Args, Debug, Clone)]
@@ -81,6 +81,9 @@ pub struct ConnectReport {
     pub outcome: LinkOutcome,
     /// The certificate file of each loaded slot, by slot position.
     pub slot_files: Vec<(usize, PathBuf)>,
+    /// What the certificate resolver did when the server asked for a certificate (also when
+    /// the authentication failed).
+    pub record: Option<ResolveRecord>,
 }
 
 /// Build the configuration, open the interface and authenticate once.
@@ -90,7 +93,12 @@ pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
     let mut sup: Box<Supplicant> = Box::new(Supplicant::new(files.config, files.setup));
     let outcome = authenticate(&mut sup, &mut link, Duration::from_secs(args.timeout))
         .map_err(ConnectError::Link)?;
+    let record = match &outcome.event {
+        Some(Event::Authenticated(a)) => a.certificate.clone(),
+        _ => sup.setup().resolver.last_request(),
+    };
     Ok(ConnectReport {
+        record,
         iface: args.iface.clone(),
         mac: mac_string(&link.mac()),
         outcome,
@@ -118,67 +126,69 @@ impl ConnectReport {
             .map(|(_, p)| p.display().to_string())
     }
 
-    /// The outcome as one JSON object.
+    /// The outcome as one JSON object, with the field names of `latchkey-sim radius --json`
+    /// (`outcome`, `error_kind`, `error`, `tls_version`, `slot`, `selection`...) plus the
+    /// link's own (`iface`, `mac`, `authenticator`, `elapsed_ms`, frame counts).
     pub fn to_json(&self) -> serde_json::Value {
         let o = &self.outcome;
-        let mut v = serde_json::json!({
-            "mode": "wired",
+        let (outcome, error_kind, error) = match &o.event {
+            Some(Event::Authenticated(_)) => ("authenticated", None, None),
+            Some(Event::Failed(r)) => {
+                let mut msg = r.to_string();
+                if let Some(e) = &o.send_error {
+                    msg.push_str(&format!(" ({e})"));
+                }
+                ("failed", Some(r.kind()), Some(msg))
+            }
+            None => (
+                "error",
+                Some("timeout"),
+                Some(format!(
+                    "no outcome within {} ms (--timeout)",
+                    o.elapsed.as_millis()
+                )),
+            ),
+        };
+        let auth = match &o.event {
+            Some(Event::Authenticated(a)) => Some(a),
+            _ => None,
+        };
+        let selection = self.record.as_ref().and_then(|r| r.selection.as_ref());
+        let chosen = selection.and_then(|s| s.chosen).map(|i| i.get());
+        let skipped: Vec<_> = selection
+            .map(|s| {
+                s.skipped
+                    .iter()
+                    .map(|(i, r)| {
+                        serde_json::json!({
+                            "slot": i.get(),
+                            "file": self.slot_file(i.get()),
+                            "reason": r.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::json!({
+            "outcome": outcome,
+            "error_kind": error_kind,
+            "error": error,
             "iface": self.iface,
             "mac": self.mac,
             "authenticator": o.authenticator.as_ref().map(mac_string),
+            "tls_version": auth.map(|a| a.version.as_str().trim_start_matches("TLS ").to_owned()),
+            "cipher_suite": auth.and_then(|a| a.suite).map(|s| format!("{s:?}")),
+            "slot": chosen,
+            "slot_file": chosen.and_then(|i| self.slot_file(i)),
+            "selection": selection.map(|s| s.to_string()),
+            "skipped_slots": skipped,
+            "eap_round_trips": auth.map(|a| a.round_trips),
+            "msk_fingerprint": auth.map(|a| a.keys.msk.fingerprint().to_string()),
             "elapsed_ms": u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
             "frames_sent": o.steps.iter().filter(|s| s.dir == Direction::Up).count(),
             "frames_received": o.steps.iter().filter(|s| s.dir == Direction::Down).count(),
-        });
-        let fields = match &o.event {
-            Some(Event::Authenticated(a)) => {
-                let (chosen, skipped) = a
-                    .certificate
-                    .as_ref()
-                    .and_then(|c| c.selection.as_ref())
-                    .map(|s| {
-                        let chosen = s.chosen.map(|i| {
-                            serde_json::json!({"slot": i.get(), "file": self.slot_file(i.get())})
-                        });
-                        let skipped: Vec<_> = s
-                            .skipped
-                            .iter()
-                            .map(|(i, r)| {
-                                serde_json::json!({
-                                    "slot": i.get(),
-                                    "file": self.slot_file(i.get()),
-                                    "reason": r.to_string(),
-                                })
-                            })
-                            .collect();
-                        (chosen, skipped)
-                    })
-                    .unwrap_or((None, Vec::new()));
-                serde_json::json!({
-                    "result": "authenticated",
-                    "tls_version": a.version.as_str(),
-                    "cipher_suite": a.suite.map(|s| format!("{s:?}")),
-                    "round_trips": a.round_trips,
-                    "msk_fingerprint": a.keys.msk.fingerprint().to_string(),
-                    "certificate": chosen,
-                    "skipped_slots": skipped,
-                })
-            }
-            Some(Event::Failed(r)) => serde_json::json!({
-                "result": "failed",
-                "reason": r.kind(),
-                "message": r.to_string(),
-                "send_error": o.send_error.as_ref().map(|e| e.to_string()),
-            }),
-            None => serde_json::json!({
-                "result": "timeout",
-                "message": format!("no outcome within {} ms", o.elapsed.as_millis()),
-            }),
-        };
-        if let (Some(v), serde_json::Value::Object(f)) = (v.as_object_mut(), fields) {
-            v.extend(f);
-        }
-        v
+            "dropped_early_decisions": o.drops.early_decision,
+        })
     }
 
     /// The outcome as text: every frame, then one result line.
@@ -195,30 +205,16 @@ impl ConnectReport {
         match &o.event {
             Some(Event::Authenticated(a)) => {
                 s.push_str(&format!(
-                    "result: AUTHENTICATED with {} {} in {} ms, {} EAP round trips\n",
+                    "result: AUTHENTICATED with {} {} in {} ms, {} EAP round trips, MSK {}\n",
                     a.version,
                     a.suite.map(|s| format!("{s:?}")).unwrap_or_default(),
                     o.elapsed.as_millis(),
-                    a.round_trips
+                    a.round_trips,
+                    a.keys.msk.fingerprint()
                 ));
-                if let Some(sel) = a.certificate.as_ref().and_then(|c| c.selection.as_ref()) {
-                    if let Some(i) = sel.chosen {
-                        s.push_str(&format!(
-                            "certificate: {i} ({})\n",
-                            self.slot_file(i.get()).unwrap_or_default()
-                        ));
-                    }
-                    for (i, r) in &sel.skipped {
-                        s.push_str(&format!(
-                            "  skipped {i} ({}): {r}\n",
-                            self.slot_file(i.get()).unwrap_or_default()
-                        ));
-                    }
-                }
-                s.push_str(&format!("MSK fingerprint: {}\n", a.keys.msk.fingerprint()));
             }
             Some(Event::Failed(r)) => {
-                s.push_str(&format!("result: FAILED: {r}\n"));
+                s.push_str(&format!("result: FAILED ({}): {r}\n", r.kind()));
                 if let Some(e) = &o.send_error {
                     s.push_str(&format!("  send error: {e}\n"));
                 }
@@ -228,16 +224,33 @@ impl ConnectReport {
                 o.elapsed.as_millis()
             )),
         }
+        // Which certificate went out and why the others did not (also after a failure).
+        if let Some(sel) = self.record.as_ref().and_then(|c| c.selection.as_ref()) {
+            match sel.chosen {
+                Some(i) => s.push_str(&format!(
+                    "certificate: {i} ({})\n",
+                    self.slot_file(i.get()).unwrap_or_default()
+                )),
+                None => s.push_str("certificate: none sent\n"),
+            }
+            for (i, r) in &sel.skipped {
+                s.push_str(&format!(
+                    "  skipped {i} ({}): {r}\n",
+                    self.slot_file(i.get()).unwrap_or_default()
+                ));
+            }
+        }
         s
     }
 }
 
-/// The JSON object for a setup error (same `result` field as a report).
-pub fn error_json(e: &ConnectError) -> serde_json::Value {
+/// The JSON object for a configuration or interface error (`outcome` "error", as
+/// `latchkey-sim radius` reports its own).
+pub fn error_json(args: &ConnectArgs, e: &ConnectError) -> serde_json::Value {
     serde_json::json!({
-        "mode": "wired",
-        "result": "error",
-        "reason": e.kind(),
-        "message": e.to_string(),
+        "outcome": "error",
+        "error_kind": e.kind(),
+        "error": e.to_string(),
+        "iface": args.iface,
     })
 }

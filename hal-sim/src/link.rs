@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant, SystemTime};
 
 use latchkey_core::hal::{MacAddr, Radio, RadioError};
-use latchkey_core::supplicant::{Event, Now, Supplicant, PAE_GROUP_ADDR};
+use latchkey_core::supplicant::{DropCounters, Event, Now, Supplicant, PAE_GROUP_ADDR};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::sim::{Direction, Step};
@@ -363,6 +363,8 @@ pub struct LinkOutcome {
     pub steps: Vec<Step>,
     /// Why the last send failed, if the supplicant failed with a radio error.
     pub send_error: Option<io::Error>,
+    /// Frames the supplicant dropped, by reason.
+    pub drops: DropCounters,
 }
 
 /// Run one authentication on `link`: send EAPOL-Start, then feed every received frame to
@@ -409,6 +411,7 @@ pub fn authenticate<const I: usize, const O: usize>(
         elapsed: origin.elapsed(),
         steps: link.take_steps(),
         send_error: link.last_send_error.take(),
+        drops: sup.drops(),
     })
 }
 

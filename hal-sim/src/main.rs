@@ -85,8 +85,8 @@ enum Command {
         frames: bool,
     },
     /// Authenticate on a real wired interface (802.1X over EAPOL, e.g. to a switch port or
-    /// hostapd's wired authenticator) with certificates from files. Exit code 0 authenticated,
-    /// 1 failed or timed out, 2 bad configuration or interface.
+    /// hostapd's wired authenticator) with the same CA, server name, identity and certificate
+    /// slots as `radius`. Exit status 0 only when authenticated.
     #[cfg(target_os = "linux")]
     Connect(latchkey_sim::connect::ConnectArgs),
 }
@@ -275,7 +275,7 @@ fn radius_cmd(radius: &RadiusArgs, client: &ClientArgs, json: bool) -> ExitCode 
 
 #[cfg(target_os = "linux")]
 fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
-    use latchkey_sim::connect::{self, EXIT_SETUP};
+    use latchkey_sim::connect::{self, EXIT_FAILED};
     match connect::connect(args) {
         Ok(report) => {
             if args.json {
@@ -287,10 +287,10 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
         }
         Err(e) => {
             if args.json {
-                println!("{}", connect::error_json(&e));
+                println!("{}", connect::error_json(args, &e));
             }
             eprintln!("error: {e}");
-            ExitCode::from(EXIT_SETUP)
+            ExitCode::from(EXIT_FAILED)
         }
     }
 }

@@ -214,19 +214,19 @@ fn renewed_device_is_authorized(decider: Decider, tls: TlsVersion) {
     let report = rig.connect(&rig.renewed_table());
     let j = json_of(&report);
     assert_eq!(
-        j["result"],
+        j["outcome"],
         "authenticated",
         "{}\nhostapd:\n{}",
         report.to_text(),
         rig.hostapd.log_tail(40)
     );
     let want = match tls {
-        TlsVersion::Tls12 => "TLS 1.2",
-        TlsVersion::Tls13 => "TLS 1.3",
+        TlsVersion::Tls12 => "1.2",
+        TlsVersion::Tls13 => "1.3",
     };
     assert_eq!(j["tls_version"], want, "{j}");
     assert_eq!(
-        j["certificate"]["file"],
+        j["slot_file"],
         rig.pki.client_new.cert.display().to_string(),
         "{j}"
     );
@@ -251,13 +251,13 @@ fn renewed_device_is_authorized(decider: Decider, tls: TlsVersion) {
     let frames = dissect(&file).unwrap_or_else(|e| panic!("{e}"));
     assert_capture(&frames, &mac);
     eprintln!(
-        "wired {want} via {}: {} ms, {} round trips, {} frames captured",
+        "wired TLS {want} via {}: {} ms, {} round trips, {} frames captured",
         match decider {
             Decider::Internal => "hostapd's EAP server",
             Decider::FreeRadius => "FreeRADIUS",
         },
         j["elapsed_ms"],
-        j["round_trips"],
+        j["eap_round_trips"],
         frames.len()
     );
 }
@@ -294,7 +294,7 @@ fn wired_revoked_old_certificate_refused_via_freeradius() {
     // that it did not succeed.
     let report = rig.connect_with(&[slot("active", &rig.pki.client_old)], 4);
     let j = json_of(&report);
-    assert_ne!(j["result"], "authenticated", "{}", report.to_text());
+    assert_ne!(j["outcome"], "authenticated", "{}", report.to_text());
     assert_eq!(report.exit_code(), EXIT_FAILED);
     let mac = report.mac.clone();
     assert!(
@@ -320,8 +320,9 @@ fn wired_archived_only_certificate_is_never_sent() {
     let cap = rig.capture();
     let report = rig.connect(&[slot("archived", &rig.pki.client_old)]);
     let j = json_of(&report);
-    assert_eq!(j["result"], "failed", "{}", report.to_text());
-    assert_eq!(j["reason"], "only-archived-match", "{j}");
+    assert_eq!(j["outcome"], "failed", "{}", report.to_text());
+    assert_eq!(j["error_kind"], "only-archived-match", "{j}");
+    assert_eq!(j["slot"], serde_json::Value::Null, "{j}");
     assert!(
         j["elapsed_ms"].as_u64().unwrap_or(u64::MAX) < 5_000,
         "the slot table's refusal should end it at once: {j}"
@@ -367,7 +368,7 @@ fn wired_connect_command_exit_codes_and_json() {
     assert_eq!(out.status.code(), Some(i32::from(EXIT_AUTHENTICATED)));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let j: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
-    assert_eq!(j["result"], "authenticated", "{j}");
+    assert_eq!(j["outcome"], "authenticated", "{j}");
     assert_eq!(j["iface"], rig.pair.sup_if.as_str());
 
     let mut bad = args.clone();
@@ -380,10 +381,11 @@ fn wired_connect_command_exit_codes_and_json() {
         .args(&bad)
         .output()
         .expect("run latchkey-sim");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(i32::from(EXIT_FAILED)));
     let j: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("JSON");
-    assert_eq!(j["reason"], "no-such-interface", "{j}");
+    assert_eq!(j["outcome"], "error", "{j}");
+    assert_eq!(j["error_kind"], "no-such-interface", "{j}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
