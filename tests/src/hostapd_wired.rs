@@ -146,10 +146,12 @@ impl WiredAuthenticator {
         let log = dir.join("hostapd.log");
         let out = File::create(&log)?;
         let err = out.try_clone()?;
-        // `ip netns exec` execs hostapd in place, so the child's pid is hostapd's.
+        // `ip netns exec` execs hostapd in place, so the child's pid is hostapd's. `-d -K`
+        // puts the MSK it derives (or receives from RADIUS) into the log, so tests can compare
+        // it with the supplicant's: test keys only, in the test's temporary directory.
         let child = pair
             .auth_command("hostapd")
-            .arg("-t")
+            .args(["-t", "-d", "-K"])
             .arg(&conf)
             .stdin(Stdio::null())
             .stdout(out)
@@ -213,6 +215,27 @@ impl WiredAuthenticator {
         }
     }
 
+    /// The MSK of the most recent successful authentication as hostapd has it: derived by its
+    /// internal EAP-TLS server ("EAP-TLS: Derived key"), or MS-MPPE-Recv-Key ||
+    /// MS-MPPE-Send-Key from the RADIUS server's Access-Accept (RFC 2548; Recv-Key is
+    /// MSK[0..32]).
+    pub fn msk(&self) -> Option<Vec<u8>> {
+        let text = self.log_text();
+        let last_hex = |label: &str| -> Option<Vec<u8>> {
+            let line = text.lines().rfind(|l| l.contains(label))?;
+            let (_, hex) = line.rsplit_once("):")?;
+            hex.split_whitespace()
+                .map(|b| u8::from_str_radix(b, 16).ok())
+                .collect()
+        };
+        if let Some(k) = last_hex("EAP-TLS: Derived key - hexdump") {
+            return Some(k);
+        }
+        let mut recv = last_hex("MS-MPPE-Recv-Key - hexdump")?;
+        recv.extend(last_hex("MS-MPPE-Send-Key - hexdump")?);
+        Some(recv)
+    }
+
     /// Stop hostapd (by pid) and return its whole log.
     pub fn stop(mut self) -> String {
         self.kill();
@@ -260,6 +283,40 @@ mod tests {
         ] {
             assert!(c.lines().any(|l| l == line), "{line} missing in\n{c}");
         }
+    }
+
+    #[test]
+    fn msk_is_read_from_either_log_form() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = dir.path().join("hostapd.log");
+        let child = std::process::Command::new("true").spawn().expect("spawn");
+        let a = WiredAuthenticator {
+            child,
+            log: log.clone(),
+        };
+        let hex = |b: u8, n: usize| vec![format!("{b:02x}"); n].join(" ");
+        std::fs::write(
+            &log,
+            format!(
+                "1.0: MS-MPPE-Send-Key - hexdump(len=32): {}\n\
+                 1.1: MS-MPPE-Recv-Key - hexdump(len=32): {}\n",
+                hex(0xbb, 32),
+                hex(0xaa, 32)
+            ),
+        )
+        .expect("write");
+        let msk = a.msk().expect("msk from MS-MPPE keys");
+        assert_eq!(msk[..32], [0xaa; 32], "Recv-Key is MSK[0..32]");
+        assert_eq!(msk[32..], [0xbb; 32]);
+        std::fs::write(
+            &log,
+            format!(
+                "2.0: EAP-TLS: Derived key - hexdump(len=64): {}\n",
+                hex(0x11, 64)
+            ),
+        )
+        .expect("write");
+        assert_eq!(a.msk(), Some(vec![0x11; 64]));
     }
 
     #[test]

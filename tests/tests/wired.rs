@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use clap::Parser;
+use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_sim::connect::{connect, ConnectArgs, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED};
 use latchkey_tests::apt;
 use latchkey_tests::capture::{dissect, Capture, Dissected};
@@ -207,7 +208,7 @@ fn assert_capture(frames: &[Dissected], mac: &str) {
 
 /// KB932521 on a real link: the renewed certificate is chosen (the archived, revoked one is
 /// skipped), the authentication succeeds with the requested TLS version, hostapd authorizes
-/// the port, and the capture shows the whole exchange.
+/// the port with the same MSK, and the capture shows the whole exchange.
 fn renewed_device_is_authorized(decider: Decider, tls: TlsVersion) {
     let rig = rig(decider, tls);
     let cap = rig.capture();
@@ -246,6 +247,18 @@ fn renewed_device_is_authorized(decider: Decider, tls: TlsVersion) {
         ),
         "hostapd did not authorize the port:\n{}",
         rig.hostapd.log_tail(40)
+    );
+    // The keys: hostapd's MSK (its own EAP server's, or the MS-MPPE keys FreeRADIUS sent it)
+    // equals ours, compared by fingerprint (first 8 bytes of SHA-256).
+    let their_msk = rig
+        .hostapd
+        .msk()
+        .unwrap_or_else(|| panic!("no MSK in hostapd's log:\n{}", rig.hostapd.log_tail(60)));
+    assert_eq!(their_msk.len(), 64);
+    assert_eq!(
+        j["msk_fingerprint"],
+        fingerprint(&their_msk).to_string(),
+        "MSK differs from hostapd's"
     );
     let file = cap.stop().unwrap_or_else(|e| panic!("{e}"));
     let frames = dissect(&file).unwrap_or_else(|e| panic!("{e}"));
