@@ -399,7 +399,11 @@ pub fn authenticate<const I: usize, const O: usize>(
         }
         event = match link.recv_timeout(wait)? {
             Some((src, frame)) => {
-                authenticator = Some(src);
+                // Only an EAP Request, Success or Failure names the authenticator (another
+                // supplicant's EAPOL-Start to the group address does not).
+                if frame.get(1) == Some(&0) && matches!(frame.get(4), Some(1 | 3 | 4)) {
+                    authenticator = Some(src);
+                }
                 sup.handle_frame(now(), src, &frame, link)
             }
             None => sup.poll(now(), link),

@@ -139,10 +139,26 @@ impl WiredAuthenticator {
     /// Write the configuration into `dir`, start hostapd in the pair's authenticator
     /// namespace on its veth end, and wait (bounded) until it reports the interface enabled.
     pub fn start(pair: &VethPair, dir: &Path, backend: &Backend) -> Result<Self, HostapdError> {
+        Self::start_with(pair, dir, backend, &[])
+    }
+
+    /// [`Self::start`] with extra configuration lines (e.g. `use_pae_group_addr=1`, which
+    /// makes hostapd address every EAPOL frame to the PAE group address, as many switches do).
+    pub fn start_with(
+        pair: &VethPair,
+        dir: &Path,
+        backend: &Backend,
+        extra: &[&str],
+    ) -> Result<Self, HostapdError> {
         let eap_user = dir.join("hostapd.eap_user");
         std::fs::write(&eap_user, "* TLS\n")?;
         let conf = dir.join("hostapd.conf");
-        std::fs::write(&conf, config(&pair.auth_if, backend, &eap_user))?;
+        let mut text = config(&pair.auth_if, backend, &eap_user);
+        for line in extra {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::write(&conf, text)?;
         let log = dir.join("hostapd.log");
         let out = File::create(&log)?;
         let err = out.try_clone()?;

@@ -44,6 +44,11 @@ struct Rig {
 }
 
 fn rig(decider: Decider, tls: TlsVersion) -> Rig {
+    rig_with(decider, tls, &[])
+}
+
+/// [`rig`] with extra hostapd configuration lines.
+fn rig_with(decider: Decider, tls: TlsVersion, hostapd_extra: &[&str]) -> Rig {
     if let Err(e) = require_root() {
         panic!("{e}");
     }
@@ -82,8 +87,8 @@ fn rig(decider: Decider, tls: TlsVersion) -> Rig {
             (Some(server), backend)
         }
     };
-    let hostapd =
-        WiredAuthenticator::start(&pair, tmp.path(), &backend).unwrap_or_else(|e| panic!("{e}"));
+    let hostapd = WiredAuthenticator::start_with(&pair, tmp.path(), &backend, hostapd_extra)
+        .unwrap_or_else(|e| panic!("{e}"));
     Rig {
         hostapd,
         _radius: radius,
@@ -364,11 +369,18 @@ fn wired_archived_only_certificate_is_never_sent() {
     );
 }
 
-/// The `latchkey-sim` binary itself, as an admin runs it: exit code 0 and one JSON object on
-/// success; exit code 2 and a one-line error for an interface that does not exist.
+/// The `latchkey-sim` binary itself, as an admin runs it: exit status 0 and one JSON object on
+/// success; exit status 1, a JSON error and one line on stderr for an interface that does not
+/// exist. hostapd addresses its frames to the PAE group address here (`use_pae_group_addr`),
+/// as many switches do, rather than to our MAC.
 #[test]
 fn wired_connect_command_exit_codes_and_json() {
-    let rig = rig(Decider::Internal, TlsVersion::Tls13);
+    let rig = rig_with(
+        Decider::Internal,
+        TlsVersion::Tls13,
+        &["use_pae_group_addr=1"],
+    );
+    let cap = rig.capture();
     let bin = latchkey_sim_binary();
     let args = rig.args(&rig.renewed_table(), true);
     let out = run_bounded(
@@ -383,6 +395,23 @@ fn wired_connect_command_exit_codes_and_json() {
     let j: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
     assert_eq!(j["outcome"], "authenticated", "{j}");
     assert_eq!(j["iface"], rig.pair.sup_if.as_str());
+    let mac = j["mac"].as_str().unwrap_or("").to_owned();
+    let file = cap.stop().unwrap_or_else(|e| panic!("{e}"));
+    let frames = dissect(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.eap_code == Some(3) && f.dst == "01:80:c2:00:00:03"),
+        "EAP-Success not sent to the PAE group address: {frames:#?}"
+    );
+    assert!(
+        rig.hostapd.wait_for_log(
+            &format!("STA {mac} IEEE 802.1X: authorizing port"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        rig.hostapd.log_tail(40)
+    );
 
     let mut bad = args.clone();
     let i = bad.iter().position(|a| a == "--iface").expect("--iface") + 1;
