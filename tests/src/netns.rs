@@ -193,6 +193,7 @@ impl VethPair {
     /// counter), so parallel tests never collide; interface names stay within 15 bytes.
     pub fn create() -> Result<Self, NetnsError> {
         require_root()?;
+        sweep_stale();
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}x{n}", std::process::id());
@@ -246,6 +247,42 @@ impl VethPair {
     /// Whether a namespace of this name exists.
     pub fn exists(ns: &str) -> bool {
         std::path::Path::new("/var/run/netns").join(ns).exists()
+    }
+}
+
+/// The pid of the test process that created namespace `name`, if it is one of ours
+/// (`lk-auth-<pid>x<n>` or `lk-sup-<pid>x<n>`).
+fn owner_pid(name: &str) -> Option<u32> {
+    let rest = name
+        .strip_prefix("lk-auth-")
+        .or_else(|| name.strip_prefix("lk-sup-"))?;
+    let (pid, n) = rest.split_once('x')?;
+    n.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+/// Remove namespaces left by test processes that no longer exist (killed before their Drop
+/// ran), first killing by pid whatever still runs inside them (a hostapd, a FreeRADIUS).
+fn sweep_stale() {
+    let Ok(dir) = std::fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = owner_pid(&name) else {
+            continue;
+        };
+        if std::path::Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        if let Ok(out) = ip(&["netns", "pids", &name]) {
+            for p in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                if p.parse::<u32>().is_ok() {
+                    let _ = run_bounded(Command::new("kill").args(["-KILL", p]), IP_TIMEOUT);
+                }
+            }
+        }
+        let _ = ip(&["netns", "del", &name]);
     }
 }
 
@@ -317,6 +354,33 @@ mod tests {
             Err(NetnsError::Failed { detail, .. }) => assert!(detail.contains("nope"), "{detail}"),
             other => panic!("unexpected: {other:?}"),
         }
+    }
+
+    #[test]
+    fn only_our_namespace_names_have_an_owner() {
+        assert_eq!(owner_pid("lk-auth-1234x0"), Some(1234));
+        assert_eq!(owner_pid("lk-sup-77x12"), Some(77));
+        for other in [
+            "lk-auth-",
+            "lk-auth-12",
+            "lk-authx-1x1",
+            "docker-1x1",
+            "lk-sup-ax1",
+        ] {
+            assert_eq!(owner_pid(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn stale_namespace_of_a_dead_test_is_swept() {
+        if let Err(e) = require_root() {
+            panic!("{e}");
+        }
+        // A pid above the kernel's pid_max (4194304 at most) belongs to no process.
+        let name = "lk-sup-4999999x0";
+        ip(&["netns", "add", name]).expect("add");
+        sweep_stale();
+        assert!(!VethPair::exists(name));
     }
 
     #[test]

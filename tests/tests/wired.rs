@@ -458,7 +458,7 @@ fn latchkey_sim_binary() -> PathBuf {
         let k_str = k.to_string_lossy();
         let keep = matches!(
             k_str.as_ref(),
-            "PATH" | "HOME" | "USER" | "TMPDIR" | "RUSTFLAGS" | "RUSTC" | "RUSTC_WRAPPER"
+            "PATH" | "HOME" | "USER" | "TMPDIR" | "CI" | "RUSTFLAGS" | "RUSTC" | "RUSTC_WRAPPER"
         ) || [
             "RUSTUP_",
             "CARGO_HOME",
