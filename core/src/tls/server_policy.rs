@@ -671,6 +671,7 @@ impl ServerCertVerifier for PolicyVerifier {
                 }
                 if let ServerVerdict::Accepted { name, .. } = &verdict {
                     info!("server certificate accepted: {} matched", name.as_str());
+                    let _ = name;
                 }
                 *self.verdict.lock() = Some(verdict);
                 Ok(ServerCertVerified::assertion())
