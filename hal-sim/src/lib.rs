@@ -1,7 +1,11 @@
 //! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
 //! connected to `latchkey-core` through its HAL traits.
 
+pub mod config;
 pub mod pki;
+pub mod radius;
+pub mod relay;
+pub mod report;
 pub mod rogue;
 pub mod scenarios;
 pub mod server;

@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::VersionPolicy;
+use latchkey_sim::config::ClientArgs;
 use latchkey_sim::pki::TestPki;
+use latchkey_sim::relay::RadiusArgs;
 use latchkey_sim::sim::{self, describe, Direction, Scenario};
 
 #[derive(Parser)]
@@ -55,6 +57,19 @@ enum Command {
     /// the slot table) and the server's CRL revokes the old one. Shows which certificate is
     /// chosen and why, then what happens when only the archived certificate is left.
     Renewal,
+    /// Authenticate against a real RADIUS server (FreeRADIUS, hostapd, NPS, ISE...): this
+    /// command is the 802.1X authenticator, relaying EAP over RADIUS (RFC 3579); the supplicant
+    /// uses the CA, server name, identity and certificate slots given here. Exit status 0 only
+    /// when authenticated and the MSK equals the server's MS-MPPE keys.
+    Radius {
+        #[command(flatten)]
+        radius: RadiusArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Print one JSON object with the result instead of the log.
+        #[arg(long)]
+        json: bool,
+    },
     /// Play a rogue server and show how the supplicant refuses it: `rogue all`, `rogue
     /// wrong-name`, ... (`rogue --list` names them). Exit status 0 when every rogue server was
     /// refused with its expected error and nothing leaked, 1 otherwise.
@@ -82,6 +97,11 @@ fn main() -> ExitCode {
             quiet,
         } => demo(tls, fragment_size, server_fragment_size, quiet),
         Command::Renewal => renewal(),
+        Command::Radius {
+            radius,
+            client,
+            json,
+        } => radius_cmd(&radius, &client, json),
         Command::Rogue {
             scenario,
             list,
@@ -219,6 +239,27 @@ fn demo(tls: Tls, fragment_size: usize, server_fragment_size: usize, quiet: bool
         }
     }
     if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn radius_cmd(radius: &RadiusArgs, client: &ClientArgs, json: bool) -> ExitCode {
+    let report = latchkey_sim::report::run_radius(radius, client);
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        for line in &report.log {
+            println!("{line}");
+        }
+        if report.ok() {
+            println!("{}", report.summary());
+        } else {
+            eprintln!("{}", report.summary());
+        }
+    }
+    if report.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -1,1 +1,11 @@
-//! End-to-end tests for Latchkey live in `tests/tests/`.
+//! End-to-end tests for Latchkey live in `tests/tests/`. This library holds the tooling they
+//! share with other harnesses: a test PKI written to files, installing Debian packages, and
+//! starting real RADIUS servers (FreeRADIUS, hostapd) and the reference supplicant
+//! (`eapol_test`) on loopback.
+
+pub mod apt;
+pub mod eapol_test;
+pub mod freeradius;
+pub mod hostapd;
+pub mod pki_files;
+pub mod server_process;

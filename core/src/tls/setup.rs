@@ -225,6 +225,8 @@ impl ClientSetup {
         }
         let name = heapless::String::try_from(sni).map_err(|_| SetupError::BadServerName)?;
         let secrets = Arc::new(SecretCatcher::default());
+        let mut resolver = resolver;
+        resolver.set_tls12_offered(versions != VersionPolicy::Tls13Only);
         let resolver = Arc::new(resolver);
         let offered: &[&'static rustls::SupportedProtocolVersion] = match versions {
             VersionPolicy::Tls12Only => &[&rustls::version::TLS12],

@@ -1,0 +1,531 @@
+//! File-based client configuration for the `latchkey-sim` commands that talk to real networks:
+//! CA files, server name, outer identity, the slot table (certificate + key files, each active
+//! or archived), TLS version range and fragment size, read from the command line into the
+//! supplicant's `Config`, `ClientSetup` and slot table. Every bad input is a one-line typed error.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use latchkey_core::certs::{InlineKey, KeyRef, SlotIndex, SlotState, SlotTable};
+use latchkey_core::supplicant::Config;
+use latchkey_core::tls::{ClientSetup, CredentialResolver, SlotSource, VersionPolicy};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::sim::host_provider;
+
+/// The slot table the command line fills: 4 slots (a renewal needs two; room for restores) of
+/// up to 2 KiB certificates (a P-256 leaf is ~0.6 KB, an RSA-2048 leaf ~1.3 KB). A larger
+/// certificate is refused with a typed error; the table is 8.5 KB of the tool's ~50 KB heap.
+pub type FileSlotTable = spin::Mutex<SlotTable<4, 2048>>;
+
+/// A TLS protocol version on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum TlsVersionArg {
+    /// TLS 1.2.
+    #[value(name = "1.2")]
+    V12,
+    /// TLS 1.3.
+    #[value(name = "1.3")]
+    V13,
+}
+
+/// The state a slot is loaded in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotStateArg {
+    /// Selectable.
+    Active,
+    /// Kept, never selected (a renewed certificate's predecessor).
+    Archived,
+}
+
+/// One `--slot STATE:CERT:KEY` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotSpec {
+    /// The state the slot is loaded in.
+    pub state: SlotStateArg,
+    /// PEM certificate file (the leaf).
+    pub cert: PathBuf,
+    /// PEM private key file (PKCS#8 or SEC1, P-256).
+    pub key: PathBuf,
+}
+
+impl std::str::FromStr for SlotSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut parts = s.splitn(3, ':');
+        let (state, cert, key) = match (parts.next(), parts.next(), parts.next()) {
+            (Some(st), Some(c), Some(k)) if !c.is_empty() && !k.is_empty() => (st, c, k),
+            _ => return Err("expected STATE:CERT_FILE:KEY_FILE (STATE active or archived)".into()),
+        };
+        let state = match state {
+            "active" => SlotStateArg::Active,
+            "archived" => SlotStateArg::Archived,
+            other => {
+                return Err(format!(
+                    "slot state {other:?} is neither active nor archived"
+                ))
+            }
+        };
+        Ok(SlotSpec {
+            state,
+            cert: cert.into(),
+            key: key.into(),
+        })
+    }
+}
+
+/// The supplicant's configuration from files, flattened into a subcommand with
+/// `#[command(flatten)]`.
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// CA certificate file (PEM, may hold several) the server's chain must lead to; repeatable.
+    #[arg(long = "ca", value_name = "FILE", required = true)]
+    pub ca: Vec<PathBuf>,
+    /// DNS name the server certificate must carry (SAN), e.g. radius.example.org.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: String,
+    /// Outer EAP identity (e.g. anonymous@example.org or the device's name).
+    #[arg(long, value_name = "IDENTITY")]
+    pub identity: String,
+    /// A slot of the certificate table: STATE:CERT_FILE:KEY_FILE, STATE `active` or `archived`;
+    /// repeatable, in enrollment order (oldest first). Keys: P-256, PEM (PKCS#8 or SEC1).
+    #[arg(long = "slot", value_name = "STATE:CERT:KEY", required = true)]
+    pub slots: Vec<SlotSpec>,
+    /// Intermediate CA certificate file (PEM) sent after the chosen client certificate;
+    /// repeatable.
+    #[arg(long = "chain", value_name = "FILE")]
+    pub chain: Vec<PathBuf>,
+    /// Lowest TLS version offered.
+    #[arg(long, value_enum, default_value = "1.2")]
+    pub tls_min: TlsVersionArg,
+    /// Highest TLS version offered.
+    #[arg(long, value_enum, default_value = "1.3")]
+    pub tls_max: TlsVersionArg,
+    /// EAP-TLS fragment size (bytes of TLS data per EAP-Response).
+    #[arg(long, default_value_t = 1398, value_name = "BYTES")]
+    pub fragment_size: usize,
+}
+
+/// Why the configuration could not be built. Each names the file or flag to fix.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A file could not be read.
+    Unreadable {
+        /// What the file was for ("CA file", "certificate", ...).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// A file held no usable PEM object of the expected kind.
+    NoPem {
+        /// What was expected.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// A private key is not a P-256 key the table can hold.
+    BadKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The slot table refused a certificate (its own reason).
+    Slot {
+        /// The certificate file.
+        path: PathBuf,
+        /// The table's reason.
+        reason: String,
+    },
+    /// Two active certificates of the same identity: the table keeps one active per identity.
+    ActiveConflict {
+        /// The certificate that could not stay active.
+        path: PathBuf,
+    },
+    /// `--tls-min` above `--tls-max`.
+    TlsRange,
+    /// Fragment size out of range.
+    FragmentSize(usize),
+    /// The identity does not fit.
+    Identity,
+    /// The TLS client configuration was refused (bad CA, bad server name...).
+    Setup(latchkey_core::tls::SetupError),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Unreadable { what, path, error } => {
+                write!(f, "cannot read {what} {}: {error}", path.display())
+            }
+            ConfigError::NoPem { what, path } => {
+                write!(f, "no PEM {what} found in {}", path.display())
+            }
+            ConfigError::BadKey { path, reason } => {
+                write!(f, "private key {} unusable: {reason}", path.display())
+            }
+            ConfigError::Slot { path, reason } => write!(f, "{}: {reason}", path.display()),
+            ConfigError::ActiveConflict { path } => write!(
+                f,
+                "{} cannot be active: another active certificate has the same identity \
+                 (archive one of them)",
+                path.display()
+            ),
+            ConfigError::TlsRange => f.write_str("--tls-min is above --tls-max"),
+            ConfigError::FragmentSize(n) => {
+                write!(f, "--fragment-size {n} out of range (64..=16384)")
+            }
+            ConfigError::Identity => f.write_str("--identity is empty or too long"),
+            ConfigError::Setup(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// A short, stable name of the cause (for `--json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConfigError::Unreadable { .. } => "unreadable-file",
+            ConfigError::NoPem { .. } => "no-pem",
+            ConfigError::BadKey { .. } => "bad-key",
+            ConfigError::Slot { .. } => "slot-refused",
+            ConfigError::ActiveConflict { .. } => "active-conflict",
+            ConfigError::TlsRange => "tls-range",
+            ConfigError::FragmentSize(_) => "fragment-size",
+            ConfigError::Identity => "identity",
+            ConfigError::Setup(_) => "tls-setup",
+        }
+    }
+}
+
+/// A loaded slot, for logs.
+#[derive(Debug, Clone)]
+pub struct LoadedSlot {
+    /// Where it sits in the table.
+    pub index: SlotIndex,
+    /// Its state.
+    pub state: SlotState,
+    /// The file it came from.
+    pub cert: PathBuf,
+}
+
+/// Everything a supplicant needs, built from [`ClientArgs`].
+pub struct ClientFiles {
+    /// Supplicant settings (identity, fragment size; default timers).
+    pub config: Config,
+    /// The TLS client configuration (trust anchors, server name, resolver over the table).
+    pub setup: ClientSetup,
+    /// The slot table (shared with the resolver).
+    pub table: Arc<FileSlotTable>,
+    /// Each `--slot`, in order, with where it landed.
+    pub slots: Vec<LoadedSlot>,
+}
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|error| ConfigError::Unreadable {
+        what,
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// Every certificate in a PEM file (at least one).
+pub fn read_certs(
+    what: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let bytes = read(what, path)?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .filter_map(Result::ok)
+        .collect();
+    if certs.is_empty() {
+        return Err(ConfigError::NoPem {
+            what,
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+/// A P-256 private key from a PEM file (PKCS#8 or SEC1).
+pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
+    let bytes = read("private key", path)?;
+    let bad = |reason: &str| ConfigError::BadKey {
+        path: path.to_owned(),
+        reason: reason.into(),
+    };
+    let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| ConfigError::NoPem {
+        what: "private key",
+        path: path.to_owned(),
+    })?;
+    match key {
+        PrivateKeyDer::Pkcs8(k) => {
+            InlineKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|e| bad(&e.to_string()))
+        }
+        PrivateKeyDer::Sec1(k) => {
+            let sk = p256::SecretKey::from_sec1_der(k.secret_sec1_der())
+                .map_err(|_| bad("not a P-256 SEC1 key"))?;
+            InlineKey::from_bytes(sk.to_bytes().into()).map_err(|e| bad(&e.to_string()))
+        }
+        _ => Err(bad("RSA keys cannot be held inline; use a P-256 key")),
+    }
+}
+
+impl ClientArgs {
+    /// The TLS versions offered.
+    pub fn versions(&self) -> Result<VersionPolicy, ConfigError> {
+        match (self.tls_min, self.tls_max) {
+            (TlsVersionArg::V12, TlsVersionArg::V12) => Ok(VersionPolicy::Tls12Only),
+            (TlsVersionArg::V13, TlsVersionArg::V13) => Ok(VersionPolicy::Tls13Only),
+            (TlsVersionArg::V12, TlsVersionArg::V13) => Ok(VersionPolicy::Both),
+            (TlsVersionArg::V13, TlsVersionArg::V12) => Err(ConfigError::TlsRange),
+        }
+    }
+
+    /// Read every file and build the supplicant's configuration, TLS setup and slot table.
+    pub fn build(&self) -> Result<ClientFiles, ConfigError> {
+        let versions = self.versions()?;
+        if !(64..=16384).contains(&self.fragment_size) {
+            return Err(ConfigError::FragmentSize(self.fragment_size));
+        }
+        let mut config = Config::default();
+        config.peer.identity = heapless::String::try_from(self.identity.as_str())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or(ConfigError::Identity)?;
+        config.method.fragment_size = self.fragment_size;
+
+        let mut roots = Vec::new();
+        for p in &self.ca {
+            roots.extend(read_certs("CA file", p)?);
+        }
+        let mut chain = Vec::new();
+        for p in &self.chain {
+            chain.extend(read_certs("chain file", p)?);
+        }
+
+        let table: Arc<FileSlotTable> = Arc::new(spin::Mutex::new(SlotTable::new()));
+        let mut slots = Vec::new();
+        {
+            let mut t = table.lock();
+            for s in &self.slots {
+                let cert = read_certs("certificate", &s.cert)?;
+                let key = read_key(&s.key)?;
+                let leaf = cert.first().ok_or(ConfigError::NoPem {
+                    what: "certificate",
+                    path: s.cert.clone(),
+                })?;
+                let index =
+                    t.install(leaf, KeyRef::Inline(key))
+                        .map_err(|e| ConfigError::Slot {
+                            path: s.cert.clone(),
+                            reason: e.to_string(),
+                        })?;
+                slots.push((index, s));
+            }
+            // Installing a renewal archives its predecessor; now set what was asked for:
+            // restore the active ones first (each archives same-identity peers), then archive.
+            for (i, s) in &slots {
+                if s.state == SlotStateArg::Active {
+                    let _ = t.restore(*i);
+                }
+            }
+            for (i, s) in &slots {
+                if s.state == SlotStateArg::Archived {
+                    let _ = t.archive(*i);
+                }
+            }
+            for (i, s) in &slots {
+                let want = match s.state {
+                    SlotStateArg::Active => SlotState::Active,
+                    SlotStateArg::Archived => SlotState::Archived,
+                };
+                if t.state(*i) != Some(want) {
+                    return Err(ConfigError::ActiveConflict {
+                        path: s.cert.clone(),
+                    });
+                }
+            }
+        }
+        let loaded = slots
+            .iter()
+            .map(|(i, s)| LoadedSlot {
+                index: *i,
+                state: match s.state {
+                    SlotStateArg::Active => SlotState::Active,
+                    SlotStateArg::Archived => SlotState::Archived,
+                },
+                cert: s.cert.clone(),
+            })
+            .collect();
+        let resolver =
+            CredentialResolver::slot_table(table.clone() as Arc<dyn SlotSource>, chain, None);
+        let setup = ClientSetup::with_resolver(
+            host_provider(),
+            &roots,
+            &self.server_name,
+            versions,
+            resolver,
+        )
+        .map_err(ConfigError::Setup)?;
+        Ok(ClientFiles {
+            config,
+            setup,
+            table,
+            slots: loaded,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::TestPki;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        client: ClientArgs,
+    }
+
+    struct Files {
+        _dir: tempfile::TempDir,
+        ca: PathBuf,
+        old: (PathBuf, PathBuf),
+        new: (PathBuf, PathBuf),
+    }
+
+    fn files() -> Files {
+        let pki = TestPki::generate().unwrap();
+        let old = pki.issue_client("device-0042", 0x1d).unwrap();
+        let new = pki.issue_client("device-0042", 0x2e3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let w = |name: &str, s: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, s).unwrap();
+            p
+        };
+        Files {
+            ca: w("ca.pem", &pki.root.cert_pem),
+            old: (w("old.pem", &old.cert_pem), w("old.key", &old.key_pem)),
+            new: (w("new.pem", &new.cert_pem), w("new.key", &new.key_pem)),
+            _dir: dir,
+        }
+    }
+
+    fn args(f: &Files, extra: &[String]) -> Result<ClientArgs, clap::Error> {
+        let mut v: Vec<String> = vec![
+            "x".into(),
+            "--ca".into(),
+            f.ca.display().to_string(),
+            "--server-name".into(),
+            "radius.latchkey.test".into(),
+            "--identity".into(),
+            "device-0042".into(),
+        ];
+        v.extend(extra.iter().cloned());
+        Cli::try_parse_from(v).map(|c| c.client)
+    }
+
+    fn slot(state: &str, c: &(PathBuf, PathBuf)) -> Vec<String> {
+        vec![
+            "--slot".into(),
+            format!("{state}:{}:{}", c.0.display(), c.1.display()),
+        ]
+    }
+
+    #[test]
+    fn renewed_table_loads_with_requested_states() {
+        let f = files();
+        let a = args(
+            &f,
+            &[slot("archived", &f.old), slot("active", &f.new)].concat(),
+        )
+        .unwrap();
+        let built = a.build().unwrap();
+        let states: Vec<_> = built.slots.iter().map(|s| s.state).collect();
+        assert_eq!(states, [SlotState::Archived, SlotState::Active]);
+        assert_eq!(built.config.peer.identity.as_str(), "device-0042");
+        let t = built.table.lock();
+        assert_eq!(t.state(built.slots[0].index), Some(SlotState::Archived));
+        assert_eq!(t.state(built.slots[1].index), Some(SlotState::Active));
+    }
+
+    #[test]
+    fn old_certificate_listed_last_can_be_the_active_one() {
+        let f = files();
+        let a = args(
+            &f,
+            &[slot("archived", &f.new), slot("active", &f.old)].concat(),
+        )
+        .unwrap();
+        let built = a.build().unwrap();
+        let t = built.table.lock();
+        assert_eq!(t.state(built.slots[1].index), Some(SlotState::Active));
+        assert_eq!(t.state(built.slots[0].index), Some(SlotState::Archived));
+    }
+
+    #[test]
+    fn two_active_of_one_identity_is_a_typed_error() {
+        let f = files();
+        let a = args(
+            &f,
+            &[slot("active", &f.old), slot("active", &f.new)].concat(),
+        )
+        .unwrap();
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "active-conflict", "{e}");
+    }
+
+    #[test]
+    fn unreadable_ca_file_is_a_one_line_error_naming_it() {
+        let f = files();
+        let mut a = args(&f, &slot("active", &f.new)).unwrap();
+        a.ca = vec!["/nonexistent/ca.pem".into()];
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "unreadable-file");
+        let line = e.to_string();
+        assert!(
+            line.starts_with("cannot read CA file /nonexistent/ca.pem:"),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn key_file_without_pem_and_mismatched_key_are_refused() {
+        let f = files();
+        let a = args(&f, &slot("active", &(f.new.0.clone(), f.new.0.clone()))).unwrap();
+        assert_eq!(a.build().err().unwrap().kind(), "no-pem");
+        let a = args(&f, &slot("active", &(f.new.0.clone(), f.old.1.clone()))).unwrap();
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "slot-refused");
+        assert!(e.to_string().contains("does not match"), "{e}");
+    }
+
+    #[test]
+    fn bad_slot_syntax_and_tls_range_are_refused() {
+        let f = files();
+        assert!(args(&f, &["--slot".into(), "current:a:b".into()]).is_err());
+        assert!(args(&f, &["--slot".into(), "active:a".into()]).is_err());
+        let mut extra = slot("active", &f.new);
+        extra.extend([
+            "--tls-min".into(),
+            "1.3".into(),
+            "--tls-max".into(),
+            "1.2".into(),
+        ]);
+        assert_eq!(
+            args(&f, &extra).unwrap().build().err().unwrap().kind(),
+            "tls-range"
+        );
+    }
+}

@@ -1,0 +1,411 @@
+//! An 802.1X authenticator that relays EAP between Latchkey's supplicant core and a real RADIUS
+//! server over UDP (RFC 3579 §3, IEEE 802.1X-2010 §8 authenticator role): EAPOL from the
+//! supplicant becomes EAP-Message in an Access-Request; Access-Challenge/-Accept/-Reject come
+//! back as EAPOL. Retransmits with a bounded count and timeout; checks the MSK against MS-MPPE.
+
+use std::collections::VecDeque;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use latchkey_core::supplicant::{Event, Now, Supplicant};
+
+use crate::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
+use crate::sim::{describe, SimRadio, AP_ADDR};
+
+/// How to reach the RADIUS server, flattened into a subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct RadiusArgs {
+    /// RADIUS server address, IP:PORT (its authentication port).
+    #[arg(
+        long = "radius",
+        value_name = "IP:PORT",
+        default_value = "127.0.0.1:1812"
+    )]
+    pub server: SocketAddr,
+    /// RADIUS shared secret between this authenticator and the server.
+    #[arg(long, value_name = "SECRET")]
+    pub secret: String,
+    /// How long to wait for each reply, in milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// Retransmissions of an unanswered Access-Request before giving up.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub retries: u32,
+}
+
+/// Why the relay could not finish the conversation (the supplicant's own failures are in
+/// [`RelayOutcome::event`] instead).
+#[derive(Debug)]
+pub enum RelayError {
+    /// No local UDP socket.
+    Socket(std::io::Error),
+    /// The server's host answered "port unreachable".
+    Unreachable {
+        /// The server.
+        server: SocketAddr,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// No reply within the timeout, every attempt.
+    NoReply {
+        /// The server.
+        server: SocketAddr,
+        /// Transmissions made.
+        attempts: u32,
+        /// Per-attempt timeout.
+        timeout_ms: u64,
+    },
+    /// Replies came, but every one was refused (malformed, bad authenticator...).
+    BadReply {
+        /// The server.
+        server: SocketAddr,
+        /// Why the last one was refused.
+        error: RadiusError,
+    },
+    /// An Access-Challenge carried no EAP-Message.
+    ChallengeWithoutEap,
+    /// The conversation did not end within its frame bound.
+    Stalled,
+}
+
+impl std::fmt::Display for RelayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RelayError::Socket(e) => write!(f, "cannot open a UDP socket: {e}"),
+            RelayError::Unreachable { server, error } => write!(
+                f,
+                "RADIUS server {server} unreachable: {error} (nothing listens on that port)"
+            ),
+            RelayError::NoReply {
+                server,
+                attempts,
+                timeout_ms,
+            } => write!(
+                f,
+                "no reply from RADIUS server {server} after {attempts} attempts of {timeout_ms} ms \
+                 (server down, or wrong shared secret: servers drop requests whose \
+                 Message-Authenticator does not verify)"
+            ),
+            RelayError::BadReply { server, error } => {
+                write!(
+                    f,
+                    "RADIUS server {server} sent no acceptable reply: {error}"
+                )
+            }
+            RelayError::ChallengeWithoutEap => {
+                f.write_str("RADIUS Access-Challenge without EAP-Message")
+            }
+            RelayError::Stalled => f.write_str("the EAP conversation did not end"),
+        }
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+impl RelayError {
+    /// A short, stable name of the cause (for `--json`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RelayError::Socket(_) => "socket",
+            RelayError::Unreachable { .. } => "radius-unreachable",
+            RelayError::NoReply { .. } => "radius-no-reply",
+            RelayError::BadReply { .. } => "radius-bad-reply",
+            RelayError::ChallengeWithoutEap => "radius-bad-reply",
+            RelayError::Stalled => "stalled",
+        }
+    }
+}
+
+/// What happened.
+pub struct RelayOutcome {
+    /// The supplicant's final event (None only if it was still going when the server ended).
+    pub event: Option<Event>,
+    /// The last RADIUS reply's code.
+    pub last_code: Option<Code>,
+    /// Access-Requests sent (not counting retransmissions): RADIUS round trips.
+    pub round_trips: u32,
+    /// Retransmissions.
+    pub retransmissions: u32,
+    /// Replies dropped (stale identifier, bad authenticator...).
+    pub dropped_replies: u32,
+    /// MS-MPPE-Recv-Key of the Access-Accept (MSK[0..32]).
+    pub mppe_recv: Option<Vec<u8>>,
+    /// MS-MPPE-Send-Key of the Access-Accept (MSK[32..64]).
+    pub mppe_send: Option<Vec<u8>>,
+    /// Reply-Message of the last reply.
+    pub reply_message: Option<String>,
+    /// The conversation, one line per frame or packet.
+    pub log: Vec<String>,
+}
+
+impl RelayOutcome {
+    /// Whether the supplicant's MSK equals the MS-MPPE keys (None without both).
+    pub fn msk_matches_mppe(&self) -> Option<bool> {
+        let Some(Event::Authenticated(a)) = &self.event else {
+            return None;
+        };
+        let (recv, send) = (self.mppe_recv.as_ref()?, self.mppe_send.as_ref()?);
+        let mut both = recv.clone();
+        both.extend_from_slice(send);
+        Some(recv.len() == 32 && send.len() == 32 && a.keys.msk.ct_eq(&both))
+    }
+}
+
+struct Transport<'a> {
+    socket: UdpSocket,
+    args: &'a RadiusArgs,
+    next_id: u8,
+    outcome: RelayOutcome,
+}
+
+impl Transport<'_> {
+    /// Send `req` and wait for its verified reply, retransmitting on timeout.
+    fn exchange(&mut self, req: &AccessRequest) -> Result<Reply, RelayError> {
+        let secret = self.args.secret.as_bytes();
+        let bytes = req.encode(secret).map_err(|error| RelayError::BadReply {
+            server: self.args.server,
+            error,
+        })?;
+        self.outcome.round_trips += 1;
+        let mut last_refused = None;
+        let attempts = self.args.retries.saturating_add(1);
+        let mut buf = vec![0u8; radius::MAX_PACKET + 1];
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                self.outcome.retransmissions += 1;
+                self.outcome
+                    .log
+                    .push(format!("  retransmitting Access-Request id={}", req.id));
+            }
+            let unreachable = |error| RelayError::Unreachable {
+                server: self.args.server,
+                error,
+            };
+            match self.socket.send(&bytes) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    return Err(unreachable(e))
+                }
+                Err(e) => return Err(RelayError::Socket(e)),
+            }
+            let deadline = Instant::now() + Duration::from_millis(self.args.timeout_ms);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                self.socket
+                    .set_read_timeout(Some(left))
+                    .map_err(RelayError::Socket)?;
+                let n = match self.socket.recv(&mut buf) {
+                    Ok(n) => n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        break
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        return Err(unreachable(e))
+                    }
+                    Err(e) => return Err(RelayError::Socket(e)),
+                };
+                match radius::verify_reply(&buf[..n], req, secret) {
+                    Ok(r) => return Ok(r),
+                    // A late answer to an earlier request: not an error, not ours.
+                    Err(RadiusError::IdMismatch { .. }) => self.outcome.dropped_replies += 1,
+                    // RFC 2865 §3: silently discard; remembered to explain a timeout.
+                    Err(e) => {
+                        self.outcome.dropped_replies += 1;
+                        self.outcome.log.push(format!("  reply dropped: {e}"));
+                        last_refused = Some(e);
+                    }
+                }
+            }
+        }
+        Err(match last_refused {
+            Some(error) => RelayError::BadReply {
+                server: self.args.server,
+                error,
+            },
+            None => RelayError::NoReply {
+                server: self.args.server,
+                attempts,
+                timeout_ms: self.args.timeout_ms,
+            },
+        })
+    }
+}
+
+fn eapol(eap: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, (eap.len() >> 8) as u8, eap.len() as u8];
+    f.extend_from_slice(eap);
+    f
+}
+
+fn mac_text(m: [u8; 6]) -> Vec<u8> {
+    m.iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join("-")
+        .into_bytes()
+}
+
+/// Authenticate `sup` through the RADIUS server: the authenticator asks for the identity on
+/// EAPOL-Start, then relays every EAP packet until the supplicant reports its result.
+pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, RelayError> {
+    let local: SocketAddr = if args.server.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local).map_err(RelayError::Socket)?;
+    socket.connect(args.server).map_err(RelayError::Socket)?;
+    let nas_ip = match socket.local_addr().map(|a| a.ip()) {
+        Ok(std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => ip.octets(),
+        _ => [127, 0, 0, 1],
+    };
+    let mut t = Transport {
+        socket,
+        args,
+        next_id: rand::random(),
+        outcome: RelayOutcome {
+            event: None,
+            last_code: None,
+            round_trips: 0,
+            retransmissions: 0,
+            dropped_replies: 0,
+            mppe_recv: None,
+            mppe_send: None,
+            reply_message: None,
+            log: Vec::new(),
+        },
+    };
+    let start = Instant::now();
+    let now = || Now {
+        ms: start.elapsed().as_millis() as u64,
+        unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs()),
+    };
+    let mut radio = SimRadio::default();
+    let mut state: Option<Vec<u8>> = None;
+    let mut user_name: Vec<u8> = Vec::new();
+    let mut identity_req_id: u8 = rand::random();
+    let mut event = sup.start(now(), &mut radio);
+    let mut pending: VecDeque<Vec<u8>> = VecDeque::new();
+    for _ in 0..400 {
+        if event.is_some() {
+            break;
+        }
+        // Deliver what the authenticator has for the supplicant first.
+        if let Some(down) = pending.pop_front() {
+            t.outcome
+                .log
+                .push(format!("authenticator -> supplicant: {}", describe(&down)));
+            event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
+            continue;
+        }
+        let Some((_dst, frame)) = radio.outbox.pop_front() else {
+            // Nothing to send and nothing to deliver: let the supplicant's timers run.
+            event = sup.poll(now(), &mut radio);
+            if radio.outbox.is_empty() && event.is_none() {
+                return Err(RelayError::Stalled);
+            }
+            continue;
+        };
+        t.outcome
+            .log
+            .push(format!("supplicant -> authenticator: {}", describe(&frame)));
+        let eap = match frame.get(1) {
+            Some(1) => {
+                // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
+                identity_req_id = identity_req_id.wrapping_add(1);
+                pending.push_back(eapol(&[1, identity_req_id, 0, 5, 1]));
+                continue;
+            }
+            Some(0) => frame.get(4..).unwrap_or_default().to_vec(),
+            _ => continue,
+        };
+        if eap.first() == Some(&2) && eap.get(4) == Some(&1) {
+            user_name = eap.get(5..).unwrap_or_default().to_vec();
+            user_name.truncate(radius::MAX_ATTR_VALUE);
+            state = None;
+        }
+        let eap_id = eap.get(1).copied().unwrap_or(0);
+        let mut attributes = vec![
+            (attr::USER_NAME, user_name.clone()),
+            (attr::NAS_IP_ADDRESS, nas_ip.to_vec()),
+            (attr::NAS_IDENTIFIER, b"latchkey-sim".to_vec()),
+            (attr::CALLED_STATION_ID, {
+                let mut v = mac_text(AP_ADDR);
+                v.extend_from_slice(b":latchkey");
+                v
+            }),
+            (attr::CALLING_STATION_ID, mac_text(crate::sim::STA_ADDR)),
+            // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
+            (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),
+            (attr::FRAMED_MTU, 1400u32.to_be_bytes().to_vec()),
+        ];
+        if let Some(s) = &state {
+            attributes.push((attr::STATE, s.clone()));
+        }
+        let req = AccessRequest {
+            id: t.next_id,
+            authenticator: rand::random(),
+            attributes,
+            eap,
+        };
+        t.next_id = t.next_id.wrapping_add(1);
+        t.outcome.log.push(format!(
+            "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
+            args.server,
+            req.id,
+            req.eap.len()
+        ));
+        let reply = t.exchange(&req)?;
+        t.outcome.log.push(format!(
+            "RADIUS -> authenticator: {} id={}{}",
+            reply.code,
+            req.id,
+            reply
+                .reply_message
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+        t.outcome.last_code = Some(reply.code);
+        t.outcome.reply_message = reply.reply_message.clone();
+        match reply.code {
+            Code::AccessChallenge => {
+                state = reply.state;
+                let eap = reply.eap.ok_or(RelayError::ChallengeWithoutEap)?;
+                pending.push_back(eapol(&eap));
+            }
+            Code::AccessAccept => {
+                t.outcome.mppe_recv = reply.mppe_recv;
+                t.outcome.mppe_send = reply.mppe_send;
+                // No EAP-Message: the authenticator says Success itself (RFC 3579 §2.6.3).
+                pending.push_back(eapol(&reply.eap.unwrap_or(vec![3, eap_id, 0, 4])));
+            }
+            _ => {
+                pending.push_back(eapol(&reply.eap.unwrap_or(vec![4, eap_id, 0, 4])));
+            }
+        }
+    }
+    // Record what the supplicant sent last (e.g. an alert), for the log.
+    while let Some((_dst, frame)) = radio.outbox.pop_front() {
+        t.outcome
+            .log
+            .push(format!("supplicant -> authenticator: {}", describe(&frame)));
+    }
+    if event.is_none() {
+        return Err(RelayError::Stalled);
+    }
+    t.outcome.event = event;
+    Ok(t.outcome)
+}

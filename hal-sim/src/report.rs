@@ -1,0 +1,175 @@
+//! The result of one `latchkey-sim radius` run, for people (a log and a summary line) and for
+//! machines (`--json`): outcome, error kind, TLS version and suite, the slot used and why,
+//! round trips, MSK fingerprint and whether it equals the server's MS-MPPE keys.
+
+use latchkey_core::supplicant::{Event, Supplicant};
+use serde_json::{json, Value};
+
+use crate::config::{ClientArgs, ClientFiles};
+use crate::relay::{self, RadiusArgs};
+
+/// Everything a run found out.
+#[derive(Debug, Clone, Default)]
+pub struct RadiusReport {
+    /// "authenticated", "failed" (the supplicant's verdict) or "error" (configuration or
+    /// transport: nothing was decided).
+    pub outcome: &'static str,
+    /// Stable name of the cause, when not authenticated.
+    pub error_kind: Option<String>,
+    /// One line saying what went wrong.
+    pub error: Option<String>,
+    /// "1.2" or "1.3".
+    pub tls_version: Option<String>,
+    /// The negotiated cipher suite.
+    pub cipher_suite: Option<String>,
+    /// Index of the slot whose certificate was sent.
+    pub slot: Option<usize>,
+    /// The file that slot was loaded from.
+    pub slot_file: Option<String>,
+    /// The selection's explanation (chosen slot, why each other lost, the time used).
+    pub selection: Option<String>,
+    /// EAP requests the supplicant answered.
+    pub eap_round_trips: Option<u16>,
+    /// Access-Requests sent (without retransmissions).
+    pub radius_round_trips: u32,
+    /// Retransmitted Access-Requests.
+    pub radius_retransmissions: u32,
+    /// First 8 bytes of SHA-256(MSK), hex.
+    pub msk_fingerprint: Option<String>,
+    /// MSK equals MS-MPPE-Recv-Key || MS-MPPE-Send-Key.
+    pub msk_matches_mppe: Option<bool>,
+    /// The RADIUS server.
+    pub server: String,
+    /// The conversation, for the human-readable output.
+    pub log: Vec<String>,
+}
+
+impl RadiusReport {
+    /// Authenticated, and the MSK matched the server's keys.
+    pub fn ok(&self) -> bool {
+        self.outcome == "authenticated" && self.msk_matches_mppe == Some(true)
+    }
+
+    /// The machine-readable result.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "outcome": self.outcome,
+            "error_kind": self.error_kind,
+            "error": self.error,
+            "server": self.server,
+            "tls_version": self.tls_version,
+            "cipher_suite": self.cipher_suite,
+            "slot": self.slot,
+            "slot_file": self.slot_file,
+            "selection": self.selection,
+            "eap_round_trips": self.eap_round_trips,
+            "radius_round_trips": self.radius_round_trips,
+            "radius_retransmissions": self.radius_retransmissions,
+            "msk_fingerprint": self.msk_fingerprint,
+            "msk_matches_mppe": self.msk_matches_mppe,
+        })
+    }
+
+    /// One line for people.
+    pub fn summary(&self) -> String {
+        match self.outcome {
+            "authenticated" => format!(
+                "AUTHENTICATED with TLS {} {}, slot {} ({}), {} EAP / {} RADIUS round trips, \
+                 MSK {} {}",
+                self.tls_version.as_deref().unwrap_or("?"),
+                self.cipher_suite.as_deref().unwrap_or("?"),
+                self.slot.map(|s| s.to_string()).unwrap_or("-".into()),
+                self.selection.as_deref().unwrap_or(""),
+                self.eap_round_trips.unwrap_or(0),
+                self.radius_round_trips,
+                self.msk_fingerprint.as_deref().unwrap_or("?"),
+                match self.msk_matches_mppe {
+                    Some(true) => "equals the server's MS-MPPE keys",
+                    Some(false) => "DIFFERS from the server's MS-MPPE keys",
+                    None => "(server sent no MS-MPPE keys)",
+                }
+            ),
+            outcome => format!(
+                "{} ({}): {}",
+                outcome.to_uppercase(),
+                self.error_kind.as_deref().unwrap_or("?"),
+                self.error.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+fn error(server: String, kind: &str, msg: String) -> RadiusReport {
+    RadiusReport {
+        outcome: "error",
+        error_kind: Some(kind.into()),
+        error: Some(msg),
+        server,
+        ..RadiusReport::default()
+    }
+}
+
+/// Build the client from files, authenticate through the RADIUS server, and report.
+pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
+    let server = radius.server.to_string();
+    let files: ClientFiles = match client.build() {
+        Ok(f) => f,
+        Err(e) => return error(server, e.kind(), e.to_string()),
+    };
+    let mut sup: Box<Supplicant> =
+        Box::new(Supplicant::new(files.config.clone(), files.setup.clone()));
+    let outcome = match relay::run(&mut sup, radius) {
+        Ok(o) => o,
+        Err(e) => return error(server, e.kind(), e.to_string()),
+    };
+    let mut r = RadiusReport {
+        server,
+        radius_round_trips: outcome.round_trips,
+        radius_retransmissions: outcome.retransmissions,
+        msk_matches_mppe: outcome.msk_matches_mppe(),
+        log: outcome.log.clone(),
+        ..RadiusReport::default()
+    };
+    let record = match &outcome.event {
+        Some(Event::Authenticated(a)) => {
+            r.outcome = "authenticated";
+            r.tls_version = Some(a.version.as_str().trim_start_matches("TLS ").to_owned());
+            r.cipher_suite = a.suite.map(|s| format!("{s:?}"));
+            r.eap_round_trips = Some(a.round_trips);
+            r.msk_fingerprint = Some(a.keys.msk.fingerprint().to_string());
+            if r.msk_matches_mppe != Some(true) {
+                r.error_kind = Some("mppe-mismatch".into());
+                r.error =
+                    Some("the MSK does not equal the MS-MPPE keys of the Access-Accept".into());
+            }
+            a.certificate.clone()
+        }
+        Some(Event::Failed(f)) => {
+            r.outcome = "failed";
+            r.error_kind = Some(f.kind().into());
+            r.error = Some(match &outcome.reply_message {
+                Some(m) => format!("{f} (server says: {m})"),
+                None => f.to_string(),
+            });
+            files.setup.resolver.last_request()
+        }
+        None => {
+            r.outcome = "error";
+            r.error_kind = Some("stalled".into());
+            r.error = Some("the EAP conversation did not end".into());
+            None
+        }
+    };
+    if let Some(sel) = record.and_then(|rec| rec.selection) {
+        r.selection = Some(sel.to_string());
+        if let Some(i) = sel.chosen {
+            r.slot = Some(i.get());
+            r.slot_file = files
+                .slots
+                .iter()
+                .find(|s| s.index == i)
+                .map(|s| s.cert.display().to_string());
+        }
+    }
+    r
+}

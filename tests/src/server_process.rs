@@ -1,0 +1,158 @@
+//! A real RADIUS server process started by the test tooling: its port on loopback, its shared
+//! secret, its log, and a guard that kills it by pid when dropped (also when a test panics).
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The TLS versions a test server may be limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerTls {
+    /// TLS 1.2 only.
+    V12,
+    /// TLS 1.3 only.
+    V13,
+}
+
+impl std::fmt::Display for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ServerTls::V12 => "1.2",
+            ServerTls::V13 => "1.3",
+        })
+    }
+}
+
+/// Why a server could not be started.
+#[derive(Debug)]
+pub enum ServerError {
+    /// Writing its configuration failed.
+    Io(PathBuf, std::io::Error),
+    /// The binary could not be run.
+    Spawn(&'static str, std::io::Error),
+    /// The configuration check refused the configuration (its output).
+    Config(String),
+    /// It exited before listening (its log's tail).
+    Exited(String),
+    /// It did not listen within the time bound (its log's tail).
+    NotListening(String),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Io(p, e) => write!(f, "cannot write {}: {e}", p.display()),
+            ServerError::Spawn(b, e) => write!(f, "cannot run {b}: {e}"),
+            ServerError::Config(t) => write!(f, "server configuration refused:\n{t}"),
+            ServerError::Exited(t) => write!(f, "server exited at start:\n{t}"),
+            ServerError::NotListening(t) => write!(f, "server not listening after 10 s:\n{t}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Write a file, mapping the error.
+pub(crate) fn write(path: &Path, contents: &str) -> Result<(), ServerError> {
+    std::fs::write(path, contents).map_err(|e| ServerError::Io(path.to_owned(), e))
+}
+
+/// A free UDP port on 127.0.0.1 (bound, read and released; a race with another process is
+/// possible but rare, and shows as a start failure, not a wrong result).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind(("127.0.0.1", 0))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// A running server, killed by pid on drop.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// Which server ("freeradius", "hostapd").
+    pub name: &'static str,
+    /// Its authentication port on 127.0.0.1.
+    pub port: u16,
+    /// The RADIUS shared secret for client 127.0.0.1.
+    pub secret: String,
+    /// Its log file.
+    pub log: PathBuf,
+    /// The TLS version it is limited to.
+    pub tls: ServerTls,
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+impl ServerProcess {
+    /// Spawn `cmd` (stdout and stderr to `log`) and wait until it listens on `port`.
+    pub(crate) fn spawn(
+        name: &'static str,
+        mut cmd: Command,
+        port: u16,
+        secret: &str,
+        log: PathBuf,
+        tls: ServerTls,
+    ) -> Result<Self, ServerError> {
+        let out = std::fs::File::create(&log).map_err(|e| ServerError::Io(log.clone(), e))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| ServerError::Io(log.clone(), e))?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| ServerError::Spawn(name, e))?;
+        let mut server = ServerProcess {
+            child,
+            name,
+            port,
+            secret: secret.to_owned(),
+            log,
+            tls,
+        };
+        // Listening means our own bind to the port fails.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(_)) = server.child.try_wait() {
+                return Err(ServerError::Exited(tail(&server.log)));
+            }
+            if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(ServerError::NotListening(tail(&server.log)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last 30 lines of its log (for failure messages).
+    pub fn log_tail(&self) -> String {
+        tail(&self.log)
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Child::kill signals exactly this pid (SIGKILL); then reap it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,161 @@
+//! Latchkey against real RADIUS servers: FreeRADIUS 3.2 and hostapd's RADIUS server, each
+//! limited to TLS 1.2 and to TLS 1.3, started on loopback with a file PKI whose CRL revokes the
+//! device's old certificate. `latchkey-sim`'s relay is the authenticator. Checked: the MSK
+//! equals the MS-MPPE keys; the renewed certificate is chosen over the archived one (KB932521);
+//! a table with only the archived certificate fails with the typed error.
+
+use std::path::Path;
+
+use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsVersionArg};
+use latchkey_sim::relay::RadiusArgs;
+use latchkey_sim::report::{run_radius, RadiusReport};
+use latchkey_tests::apt;
+use latchkey_tests::freeradius::{self, FreeRadiusOptions};
+use latchkey_tests::hostapd::{self, HostapdOptions};
+use latchkey_tests::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
+use latchkey_tests::server_process::{ServerProcess, ServerTls};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    FreeRadius,
+    Hostapd,
+}
+
+struct Server {
+    _tmp: tempfile::TempDir,
+    pki: FilePki,
+    proc: ServerProcess,
+}
+
+fn start(kind: Kind, tls: ServerTls) -> Server {
+    apt::require(apt::SERVER_PACKAGES);
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = FilePki::generate(&tmp.path().join("pki")).unwrap();
+    let proc = match kind {
+        Kind::FreeRadius => freeradius::start(tmp.path(), &pki, &FreeRadiusOptions::new(tls)),
+        Kind::Hostapd => hostapd::start(tmp.path(), &pki, &HostapdOptions::new(tls)),
+    }
+    .unwrap_or_else(|e| panic!("{e}"));
+    Server {
+        _tmp: tmp,
+        pki,
+        proc,
+    }
+}
+
+fn slot(state: SlotStateArg, c: &CertFiles) -> SlotSpec {
+    SlotSpec {
+        state,
+        cert: c.cert.clone(),
+        key: c.key.clone(),
+    }
+}
+
+fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
+    ClientArgs {
+        ca: vec![ca.to_owned()],
+        server_name: SERVER_NAME.into(),
+        identity: IDENTITY.into(),
+        slots,
+        chain: vec![],
+        tls_min: TlsVersionArg::V12,
+        tls_max: TlsVersionArg::V13,
+        fragment_size: 1398,
+    }
+}
+
+fn radius(s: &ServerProcess) -> RadiusArgs {
+    RadiusArgs {
+        server: s.addr(),
+        secret: s.secret.clone(),
+        timeout_ms: 2000,
+        retries: 2,
+    }
+}
+
+fn explain(r: &RadiusReport, s: &Server) -> String {
+    format!(
+        "{}\n{}\n--- {} log:\n{}",
+        r.log.join("\n"),
+        r.summary(),
+        s.proc.name,
+        s.proc.log_tail()
+    )
+}
+
+/// Authenticate with the renewed certificate only; then the KB932521 table (old archived, new
+/// active): the new one is used; then a table with only the archived certificate: typed error.
+fn interop(kind: Kind, tls: ServerTls) {
+    let s = start(kind, tls);
+    let p = &s.pki;
+    let want = tls.to_string();
+
+    let r = run_radius(
+        &radius(&s.proc),
+        &client(&p.ca, vec![slot(SlotStateArg::Active, &p.client_new)]),
+    );
+    assert!(r.ok(), "{}", explain(&r, &s));
+    assert_eq!(r.tls_version.as_deref(), Some(want.as_str()));
+    assert_eq!(r.msk_matches_mppe, Some(true));
+    assert!(
+        (3..=5).contains(&r.radius_round_trips),
+        "{} RADIUS round trips",
+        r.radius_round_trips
+    );
+    assert_eq!(r.radius_retransmissions, 0);
+
+    let kb = run_radius(
+        &radius(&s.proc),
+        &client(
+            &p.ca,
+            vec![
+                slot(SlotStateArg::Archived, &p.client_old),
+                slot(SlotStateArg::Active, &p.client_new),
+            ],
+        ),
+    );
+    assert!(kb.ok(), "{}", explain(&kb, &s));
+    assert_eq!(kb.slot, Some(1), "{}", explain(&kb, &s));
+    assert_eq!(
+        kb.slot_file.as_deref(),
+        Some(p.client_new.cert.display().to_string().as_str())
+    );
+    assert!(
+        kb.selection.as_deref().unwrap_or("").contains("slot 0"),
+        "the selection explains the archived slot: {:?}",
+        kb.selection
+    );
+
+    let only_old = run_radius(
+        &radius(&s.proc),
+        &client(&p.ca, vec![slot(SlotStateArg::Archived, &p.client_old)]),
+    );
+    assert_eq!(only_old.outcome, "failed", "{}", explain(&only_old, &s));
+    assert_eq!(
+        only_old.error_kind.as_deref(),
+        Some("only-archived-match"),
+        "{}",
+        explain(&only_old, &s)
+    );
+    assert_eq!(only_old.slot, None);
+}
+
+#[test]
+fn freeradius_tls12() {
+    interop(Kind::FreeRadius, ServerTls::V12);
+}
+
+#[test]
+fn freeradius_tls13() {
+    interop(Kind::FreeRadius, ServerTls::V13);
+}
+
+#[test]
+fn hostapd_tls12() {
+    interop(Kind::Hostapd, ServerTls::V12);
+}
+
+#[test]
+fn hostapd_tls13() {
+    interop(Kind::Hostapd, ServerTls::V13);
+}
