@@ -76,7 +76,9 @@ pub enum NameMatch {
 
 fn normalize(name: &str) -> Result<heapless::String<MAX_DNS_NAME>, SetupError> {
     let name = name.strip_suffix('.').unwrap_or(name);
-    if name.is_empty() || ServerName::try_from(name).is_err() || name.starts_with('*') {
+    // Only DNS names: server certificates for EAP carry dNSName SANs (RFC 5216 §5.2), and an
+    // IP address rule would silently never match.
+    if name.starts_with('*') || !matches!(ServerName::try_from(name), Ok(ServerName::DnsName(_))) {
         return Err(SetupError::BadServerName);
     }
     let mut out = heapless::String::new();
@@ -563,6 +565,12 @@ impl PolicyVerifier {
                     unprovable = Some(at);
                     steps += 1;
                 }
+                Err(webpki::Error::CertExpired { .. }) if unprovable.is_some() => {
+                    // Valid-from of one certificate is after valid-until of another.
+                    return Err(ServerRejection::Invalid {
+                        reason: "no time after the time floor at which the whole chain is valid",
+                    });
+                }
                 Err(webpki::Error::CertExpired { not_after, .. }) => {
                     return Err(ServerRejection::Expired {
                         not_after: not_after.as_secs(),
@@ -671,6 +679,7 @@ impl ServerCertVerifier for PolicyVerifier {
                 }
                 if let ServerVerdict::Accepted { name, .. } = &verdict {
                     info!("server certificate accepted: {} matched", name.as_str());
+                    let _ = name;
                 }
                 *self.verdict.lock() = Some(verdict);
                 Ok(ServerCertVerified::assertion())
