@@ -28,8 +28,10 @@ pub struct ConnectArgs {
     /// The supplicant's configuration (CA, server name, identity, slot table...).
     #[command(flatten)]
     pub client: ClientArgs,
-    /// Give up after this many seconds (the supplicant's own timers apply within it).
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    /// Give up after this many seconds. The default outlasts the supplicant's own timers
+    /// (maxStart 3 EAPOL-Starts 30 s apart, authPeriod 30 s), so they end a failed attempt
+    /// with its precise reason first.
+    #[arg(long, default_value_t = 100, value_name = "SECONDS")]
     pub timeout: u64,
     /// Print one JSON object instead of the frame-by-frame text.
     #[arg(long)]
