@@ -381,7 +381,7 @@ fn wired_archived_only_certificate_is_never_sent() {
 
 /// The `latchkey-sim` binary itself, as an admin runs it: exit status 0 and one JSON object on
 /// success; exit status 1, a JSON error and one line on stderr for an interface that does not
-/// exist. hostapd addresses its frames to the PAE group address here (`use_pae_group_addr`),
+/// exist and for a process without CAP_NET_RAW. hostapd addresses its frames to the PAE group address here (`use_pae_group_addr`),
 /// as many switches do, rather than to our MAC.
 #[test]
 fn wired_connect_command_exit_codes_and_json() {
@@ -440,6 +440,26 @@ fn wired_connect_command_exit_codes_and_json() {
     assert_eq!(j["error_kind"], "no-such-interface", "{j}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // Without CAP_NET_RAW (root with it dropped from the bounding set, util-linux setpriv):
+    // the packet socket is refused, and the message says what is missing.
+    let out = Command::new("ip")
+        .args(["netns", "exec", &rig.pair.sup_ns])
+        .args(["setpriv", "--bounding-set", "-net_raw"])
+        .arg(&bin)
+        .arg("connect")
+        .args(&args)
+        .output()
+        .expect("run latchkey-sim under setpriv");
+    assert_eq!(out.status.code(), Some(i32::from(EXIT_FAILED)));
+    let j: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("JSON");
+    assert_eq!(j["error_kind"], "permission-denied", "{j}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("CAP_NET_RAW") && err.trim().lines().count() == 1,
+        "{err}"
+    );
 }
 
 /// The `latchkey-sim` binary of this workspace, built if needed (`cargo nextest run -p
