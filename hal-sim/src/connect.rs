@@ -256,3 +256,93 @@ pub fn error_json(args: &ConnectArgs, e: &ConnectError) -> serde_json::Value {
         "iface": args.iface,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_core::supplicant::{DropCounters, FailReason};
+
+    fn report(event: Option<Event>) -> ConnectReport {
+        ConnectReport {
+            iface: "veth0".into(),
+            mac: "02:00:00:00:00:01".into(),
+            outcome: LinkOutcome {
+                event,
+                authenticator: None,
+                elapsed: Duration::from_millis(1500),
+                steps: vec![crate::sim::Step {
+                    dir: Direction::Up,
+                    frame: vec![1, 1, 0, 0],
+                }],
+                send_error: None,
+                drops: DropCounters::default(),
+            },
+            slot_files: vec![(0, "old.pem".into())],
+            record: None,
+        }
+    }
+
+    #[test]
+    fn no_event_within_the_limit_is_an_error_named_timeout() {
+        let r = report(None);
+        assert_eq!(r.exit_code(), EXIT_FAILED);
+        let j = r.to_json();
+        assert_eq!(j["outcome"], "error");
+        assert_eq!(j["error_kind"], "timeout");
+        assert_eq!(j["frames_sent"], 1);
+        assert_eq!(j["tls_version"], serde_json::Value::Null);
+        assert!(r
+            .to_text()
+            .contains("supplicant -> authenticator: EAPOL-Start"));
+        assert!(r.to_text().contains("result: TIMEOUT"));
+    }
+
+    #[test]
+    fn supplicant_failure_carries_its_kind_and_message() {
+        let r = report(Some(Event::Failed(FailReason::NoAuthenticator)));
+        assert_eq!(r.exit_code(), EXIT_FAILED);
+        let j = r.to_json();
+        assert_eq!(j["outcome"], "failed");
+        assert_eq!(j["error_kind"], "no-authenticator");
+        assert_eq!(
+            j["error"], "no 802.1X authenticator answered EAPOL-Start",
+            "{j}"
+        );
+        assert!(r
+            .to_text()
+            .contains("result: FAILED (no-authenticator): no 802.1X authenticator"));
+    }
+
+    #[test]
+    fn setup_errors_are_json_errors_with_a_kind() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            connect: ConnectArgs,
+        }
+        let args = <Cli as clap::Parser>::try_parse_from([
+            "connect",
+            "--iface",
+            "nope0",
+            "--ca",
+            "/nonexistent/ca.pem",
+            "--server-name",
+            "radius.latchkey.test",
+            "--identity",
+            "device",
+            "--slot",
+            "active:/nonexistent/c.pem:/nonexistent/c.key",
+            "--json",
+        ])
+        .expect("flags parse")
+        .connect;
+        let e = connect(&args).expect_err("unreadable CA");
+        let j = error_json(&args, &e);
+        assert_eq!(j["outcome"], "error");
+        assert_eq!(j["error_kind"], "unreadable-file");
+        assert_eq!(j["iface"], "nope0");
+        assert!(!e.to_string().contains('\n'));
+        let e = ConnectError::Link(LinkError::NoSuchInterface("nope0".into()));
+        assert_eq!(e.kind(), "no-such-interface");
+    }
+}
