@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use latchkey_core::eap_tls::keys::fingerprint;
+use latchkey_core::hal::Radio;
+use latchkey_core::supplicant::PAE_GROUP_ADDR;
 use latchkey_sim::connect::{connect, ConnectArgs, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED};
+use latchkey_sim::link::EapolLink;
 use latchkey_tests::apt;
 use latchkey_tests::capture::{dissect, Capture, Dissected};
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
@@ -376,6 +379,52 @@ fn wired_archived_only_certificate_is_never_sent() {
             .contains("IEEE 802.1X: authorizing port"),
         "port authorized:\n{}",
         rig.hostapd.log_text()
+    );
+}
+
+/// The link alone, both ends ours: frames cross the veth with our MAC as source and Ethernet
+/// padding; unicast to us and the PAE group address are delivered, frames for another station
+/// and our own transmissions are not.
+#[test]
+fn wired_link_delivers_only_frames_for_us() {
+    if let Err(e) = require_root() {
+        panic!("{e}");
+    }
+    let pair = VethPair::create().unwrap_or_else(|e| panic!("{e}"));
+    let open = |ns: &str, iface: &str| {
+        let iface = iface.to_owned();
+        in_netns(ns, move || EapolLink::open(&iface))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut a = open(&pair.auth_ns, &pair.auth_if);
+    let mut b = open(&pair.sup_ns, &pair.sup_if);
+    let wait = Duration::from_secs(2);
+
+    let start = [2u8, 1, 0, 0];
+    a.send(b.mac(), &start).expect("send unicast");
+    let (src, frame) = b.recv_timeout(wait).expect("recv").expect("unicast frame");
+    assert_eq!(src, a.mac());
+    assert_eq!(frame.get(..4), Some(&start[..]));
+    assert_eq!(frame.len(), 60 - 14, "padded to Ethernet's minimum");
+
+    let identity_request = [2u8, 0, 0, 5, 1, 7, 0, 5, 1];
+    a.send(PAE_GROUP_ADDR, &identity_request)
+        .expect("send to group");
+    let (_, frame) = b.recv_timeout(wait).expect("recv").expect("group frame");
+    assert_eq!(frame.get(..9), Some(&identity_request[..]));
+
+    a.send([0x02, 0, 0, 0, 0, 0x99], &start)
+        .expect("send to another station");
+    assert!(b
+        .recv_timeout(Duration::from_millis(300))
+        .expect("recv")
+        .is_none());
+    assert!(
+        a.recv_timeout(Duration::from_millis(100))
+            .expect("recv")
+            .is_none(),
+        "own frame delivered back"
     );
 }
 
