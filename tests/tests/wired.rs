@@ -426,6 +426,14 @@ fn wired_link_delivers_only_frames_for_us() {
             .is_none(),
         "own frame delivered back"
     );
+
+    // Link down (a cable pulled): sending fails instead of vanishing silently.
+    run_bounded(
+        Command::new("ip").args(["-n", &pair.sup_ns, "link", "set", &pair.sup_if, "down"]),
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(b.send(a.mac(), &start).is_err(), "send on a down link");
 }
 
 /// The `latchkey-sim` binary itself, as an admin runs it: exit status 0 and one JSON object on
