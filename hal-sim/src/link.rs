@@ -397,17 +397,18 @@ pub fn authenticate<const I: usize, const O: usize>(
             let until = Duration::from_millis(deadline.saturating_sub(now().ms));
             wait = wait.min(until.max(Duration::from_millis(1)));
         }
-        event = match link.recv_timeout(wait)? {
-            Some((src, frame)) => {
-                // Only an EAP Request, Success or Failure names the authenticator (another
-                // supplicant's EAPOL-Start to the group address does not).
-                if frame.get(1) == Some(&0) && matches!(frame.get(4), Some(1 | 3 | 4)) {
-                    authenticator = Some(src);
-                }
-                sup.handle_frame(now(), src, &frame, link)
+        if let Some((src, frame)) = link.recv_timeout(wait)? {
+            // Only an EAP Request, Success or Failure names the authenticator (another
+            // supplicant's EAPOL-Start to the group address does not).
+            if frame.get(1) == Some(&0) && matches!(frame.get(4), Some(1 | 3 | 4)) {
+                authenticator = Some(src);
             }
-            None => sup.poll(now(), link),
-        };
+            event = sup.handle_frame(now(), src, &frame, link);
+        }
+        // Timers run even while frames keep arriving (poll does nothing before its deadline).
+        if event.is_none() {
+            event = sup.poll(now(), link);
+        }
     }
     Ok(LinkOutcome {
         event,
