@@ -355,7 +355,7 @@ impl Radio for EapolLink {
 pub struct LinkOutcome {
     /// The supplicant's event; `None` when the time limit ran out first.
     pub event: Option<Event>,
-    /// The authenticator's MAC (the source of its last frame), if it spoke.
+    /// The authenticator's MAC (the source of its last EAP request or decision), if it spoke.
     pub authenticator: Option<MacAddr>,
     /// Wall time from EAPOL-Start to the event (or to the limit).
     pub elapsed: Duration,
