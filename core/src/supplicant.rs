@@ -117,6 +117,7 @@ impl FailReason {
         match self {
             FailReason::Eap(PeerError::Method(m)) => m.kind(),
             FailReason::Eap(PeerError::Rejected) => "rejected",
+            FailReason::Eap(PeerError::RejectedAfterHandshake) => "rejected-certificate",
             FailReason::Eap(PeerError::SuccessWithoutMethod) => "success-without-method",
             FailReason::Eap(PeerError::MethodChanged(_)) => "method-changed",
             FailReason::Eap(PeerError::IdentityStorm) => "identity-storm",

@@ -31,6 +31,9 @@ pub struct ServerBehaviour {
     pub early_success: bool,
     /// A rogue server's misbehaviour on the EAP / EAP-TLS layer, if any.
     pub rogue: Option<WireRogue>,
+    /// When the peer's flight fails TLS (e.g. a revoked client certificate), answer with a bare
+    /// EAP-Failure instead of the TLS alert first, as hostapd 2.10 and FreeRADIUS 3.2.1 do.
+    pub failure_without_alert: bool,
 }
 
 impl Default for ServerBehaviour {
@@ -40,6 +43,7 @@ impl Default for ServerBehaviour {
             length_on_every_fragment: false,
             early_success: false,
             rogue: None,
+            failure_without_alert: false,
         }
     }
 }
@@ -390,7 +394,7 @@ impl EapServer {
             self.server_random = hello_random(&out, 2);
         }
         if let Some(e) = tls_error {
-            if out.is_empty() {
+            if out.is_empty() || self.behaviour.failure_without_alert {
                 return self.fail(format!("server: TLS error: {e}"));
             }
             self.phase = Phase::Failing(format!("server: TLS error: {e}"));

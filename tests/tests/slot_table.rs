@@ -140,6 +140,41 @@ fn server_refuses_the_revoked_old_certificate_when_it_is_active() {
 }
 
 #[test]
+fn bare_failure_after_our_certificate_is_a_prompt_rejection() {
+    // hostapd 2.10 and FreeRADIUS 3.2.1 refuse a revoked client certificate with a bare
+    // EAP-Failure (no certificate_revoked alert). The supplicant must take it as the server's
+    // verdict at once, not discard it as an early Failure and sit out authPeriod.
+    for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
+        let t = table();
+        t.lock().install(&pki().old.cert, key(&pki().old)).unwrap();
+        let p = pki();
+        let setup = sim::client_setup_with_table(
+            &p.pki,
+            VersionPolicy::Both,
+            t.clone() as Arc<dyn SlotSource>,
+        )
+        .unwrap();
+        let server = sim::server_config_revoking(&p.pki, v, &[OLD_SERIAL]).unwrap();
+        let mut s = scenario(v, &[OLD_SERIAL]);
+        s.server.failure_without_alert = true;
+        let o = sim::run_with(setup, &server, &s).unwrap();
+        assert_eq!(o.client_cert_seen.as_ref(), Some(&p.old.cert), "{v:?}");
+        match &o.event {
+            Some(Event::Failed(r @ FailReason::Eap(PeerError::RejectedAfterHandshake))) => {
+                assert_eq!(r.kind(), "rejected-certificate");
+                assert!(r.to_string().contains("revoked"), "{r}");
+            }
+            other => panic!("{v:?}: expected a prompt rejection, got {other:?}"),
+        }
+        assert_eq!(
+            o.drops.early_decision, 0,
+            "{v:?}: the Failure was not discarded"
+        );
+        assert!(o.server_keys.is_none());
+    }
+}
+
+#[test]
 fn renewal_between_two_authentications_without_restart() {
     let p = pki();
     let t = table();

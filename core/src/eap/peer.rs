@@ -56,6 +56,9 @@ pub enum PeerError {
     Method(MethodError),
     /// The server sent EAP-Failure.
     Rejected,
+    /// The server sent EAP-Failure in answer to our certificate flight (the usual way real
+    /// RADIUS servers refuse a revoked, unknown or unauthorized client certificate).
+    RejectedAfterHandshake,
     /// The server sent EAP-Success before any method ran (RFC 4137: decision FAIL).
     SuccessWithoutMethod,
     /// The server asked for another method after EAP-TLS had started.
@@ -71,6 +74,9 @@ impl fmt::Display for PeerError {
         match self {
             PeerError::Method(e) => write!(f, "{e}"),
             PeerError::Rejected => f.write_str("server rejected the authentication (EAP-Failure)"),
+            PeerError::RejectedAfterHandshake => f.write_str(
+                "server rejected this device after receiving its certificate (EAP-Failure): the certificate may be revoked, unknown to the server, or not authorized",
+            ),
             PeerError::SuccessWithoutMethod => {
                 f.write_str("server sent EAP-Success before any authentication: refused")
             }
@@ -311,7 +317,15 @@ impl Peer {
             return PeerOutput::Dropped(DropReason::WrongIdentifier);
         }
         match method.state() {
-            // RFC 4137 §4.5: while the method continues, Failure is discarded too.
+            // hostapd 2.10 and FreeRADIUS 3.2.1 answer a client certificate they refuse (e.g.
+            // revoked) with a bare EAP-Failure, without the TLS alert RFC 5216 asks for. After
+            // our last flight the method has nothing more to do but wait for this verdict, so
+            // the Failure is the server's answer (RFC 4137: accepted unless the method decided
+            // UNCOND_SUCC), not an injection to sit out for authPeriod.
+            MethodState::Receiving if method.awaiting_verdict() => {
+                PeerOutput::Failure(PeerError::RejectedAfterHandshake, None)
+            }
+            // Earlier, while the method continues, Failure is discarded (design.md §5).
             MethodState::Sending | MethodState::Receiving => {
                 PeerOutput::Dropped(DropReason::EarlyFailure)
             }

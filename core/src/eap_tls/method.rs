@@ -102,6 +102,8 @@ pub struct MethodStats {
     pub fragments_received: u16,
     /// ACKs we sent.
     pub acks_sent: u16,
+    /// Flights of ours sent whole (the ClientHello is the first).
+    pub flights_sent: u16,
     /// Largest reassembled server message.
     pub largest_message: u32,
 }
@@ -215,6 +217,13 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
     /// Has the method reached a state where EAP-Success may be accepted?
     pub fn may_succeed(&self) -> bool {
         self.state == MethodState::Done && self.keys.is_some()
+    }
+
+    /// Our flight after the ClientHello (certificate, key exchange, Finished) is out and the
+    /// server's verdict is awaited: an EAP-Failure now is the server's answer to it, not an
+    /// injection into a running handshake.
+    pub fn awaiting_verdict(&self) -> bool {
+        self.state == MethodState::Receiving && self.stats.flights_sent >= 2
     }
 
     /// Hand over the derived keys (once).
@@ -363,6 +372,7 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
             self.fragmenter = None;
             if self.state != MethodState::Failed {
                 self.state = MethodState::Receiving;
+                self.stats.flights_sent = self.stats.flights_sent.saturating_add(1);
             }
         }
         Ok(n)
