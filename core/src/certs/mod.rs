@@ -41,4 +41,4 @@ pub use select::{
     SkipReason,
 };
 pub use table::{AdminError, InstallError, SlotIndex, SlotInfo, SlotState, SlotTable};
-pub use time::TimeSource;
+pub use time::{TimeSource, UtcTime};

@@ -39,11 +39,39 @@ impl TimeSource {
     }
 }
 
+/// Unix seconds shown as a UTC date and time.
+#[derive(Debug, Clone, Copy)]
+pub struct UtcTime(pub u64);
+
+impl fmt::Display for UtcTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Days to civil date (proleptic Gregorian), after H. Hinnant's public-domain algorithm.
+        let days = (self.0 / 86_400) as i64;
+        let secs = self.0 % 86_400;
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
+
 impl fmt::Display for TimeSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TimeSource::Wall(t) => write!(f, "wall clock ({t} s since 1970)"),
-            TimeSource::Floor(t) => write!(f, "no wall clock; time floor ({t} s since 1970)"),
+            TimeSource::Wall(t) => write!(f, "wall clock {}", UtcTime(*t)),
+            TimeSource::Floor(t) => write!(f, "no wall clock; time floor {}", UtcTime(*t)),
             TimeSource::Unknown => f.write_str("no wall clock and no time floor"),
         }
     }

@@ -18,7 +18,7 @@ use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 use x509_cert::spki::SubjectPublicKeyInfoRef;
 
-use crate::certs::{NameRef, TimeSource};
+use crate::certs::{NameRef, TimeSource, UtcTime};
 use crate::log::{info, warn_};
 use crate::tls::setup::{SetupError, ValidationTime};
 
@@ -334,46 +334,6 @@ impl ServerRejection {
     }
 }
 
-/// Unix seconds shown as a UTC date and time.
-#[derive(Debug, Clone, Copy)]
-pub struct UtcTime(pub u64);
-
-impl fmt::Display for UtcTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Days to civil date (proleptic Gregorian), after H. Hinnant's public-domain algorithm.
-        let days = (self.0 / 86_400) as i64;
-        let secs = self.0 % 86_400;
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
-    }
-}
-
-struct TimeUsed(TimeSource);
-
-impl fmt::Display for TimeUsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            TimeSource::Wall(t) => write!(f, "wall clock {}", UtcTime(t)),
-            TimeSource::Floor(t) => write!(f, "no wall clock; time floor {}", UtcTime(t)),
-            TimeSource::Unknown => f.write_str("no wall clock and no time floor"),
-        }
-    }
-}
-
 impl fmt::Display for ServerRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -393,13 +353,13 @@ impl fmt::Display for ServerRejection {
                 f,
                 "server certificate expired on {} (time used: {})",
                 UtcTime(*not_after),
-                TimeUsed(*time)
+                time
             ),
             ServerRejection::NotYetValid { not_before, time } => write!(
                 f,
                 "server certificate not valid before {} (time used: {})",
                 UtcTime(*not_before),
-                TimeUsed(*time)
+                time
             ),
             ServerRejection::NotServerAuth => f.write_str(
                 "server certificate is not for a TLS server: its extended key usage lacks \
