@@ -118,9 +118,12 @@ impl RelayError {
 }
 
 /// What happened.
+#[derive(Default)]
 pub struct RelayOutcome {
-    /// The supplicant's final event (None only if it was still going when the server ended).
+    /// The supplicant's final event (None when the relay stopped first: see `error`).
     pub event: Option<Event>,
+    /// Why the relay stopped before the supplicant decided, if it did.
+    pub error: Option<RelayError>,
     /// The last RADIUS reply's code.
     pub last_code: Option<Code>,
     /// Access-Requests sent (not counting retransmissions): RADIUS round trips.
@@ -156,7 +159,7 @@ struct Transport<'a> {
     socket: UdpSocket,
     args: &'a RadiusArgs,
     next_id: u8,
-    outcome: RelayOutcome,
+    outcome: &'a mut RelayOutcome,
 }
 
 impl Transport<'_> {
@@ -240,6 +243,9 @@ impl Transport<'_> {
     }
 }
 
+/// The longest a conversation may take, supplicant timers included.
+const MAX_CONVERSATION: Duration = Duration::from_secs(120);
+
 fn eapol(eap: &[u8]) -> Vec<u8> {
     let mut f = vec![2, 0, (eap.len() >> 8) as u8, eap.len() as u8];
     f.extend_from_slice(eap);
@@ -255,8 +261,22 @@ fn mac_text(m: [u8; 6]) -> Vec<u8> {
 }
 
 /// Authenticate `sup` through the RADIUS server: the authenticator asks for the identity on
-/// EAPOL-Start, then relays every EAP packet until the supplicant reports its result.
-pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, RelayError> {
+/// EAPOL-Start, then relays every EAP packet until the supplicant reports its result (in
+/// `event`) or the relay cannot go on (in `error`); the log and counters are kept either way.
+pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> RelayOutcome {
+    let mut outcome = RelayOutcome::default();
+    match converse(sup, args, &mut outcome) {
+        Ok(event) => outcome.event = Some(event),
+        Err(e) => outcome.error = Some(e),
+    }
+    outcome
+}
+
+fn converse(
+    sup: &mut Supplicant,
+    args: &RadiusArgs,
+    outcome: &mut RelayOutcome,
+) -> Result<Event, RelayError> {
     let local: SocketAddr = if args.server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -272,17 +292,7 @@ pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, Rela
         socket,
         args,
         next_id: rand::random(),
-        outcome: RelayOutcome {
-            event: None,
-            last_code: None,
-            round_trips: 0,
-            retransmissions: 0,
-            dropped_replies: 0,
-            mppe_recv: None,
-            mppe_send: None,
-            reply_message: None,
-            log: Vec::new(),
-        },
+        outcome,
     };
     let start = Instant::now();
     let now = || Now {
@@ -311,11 +321,17 @@ pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, Rela
             continue;
         }
         let Some((_dst, frame)) = radio.outbox.pop_front() else {
-            // Nothing to send and nothing to deliver: let the supplicant's timers run.
-            event = sup.poll(now(), &mut radio);
-            if radio.outbox.is_empty() && event.is_none() {
+            // Nothing to send and nothing to deliver: the supplicant waits for a timer
+            // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
+            let Some(due) = sup.next_deadline() else {
+                return Err(RelayError::Stalled);
+            };
+            let wait = due.saturating_sub(now().ms);
+            if start.elapsed() + Duration::from_millis(wait) > MAX_CONVERSATION {
                 return Err(RelayError::Stalled);
             }
+            std::thread::sleep(Duration::from_millis(wait));
+            event = sup.poll(now(), &mut radio);
             continue;
         };
         t.outcome
@@ -403,9 +419,5 @@ pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, Rela
             .log
             .push(format!("supplicant -> authenticator: {}", describe(&frame)));
     }
-    if event.is_none() {
-        return Err(RelayError::Stalled);
-    }
-    t.outcome.event = event;
-    Ok(t.outcome)
+    event.ok_or(RelayError::Stalled)
 }

@@ -34,6 +34,8 @@ pub struct RadiusReport {
     pub radius_round_trips: u32,
     /// Retransmitted Access-Requests.
     pub radius_retransmissions: u32,
+    /// The last RADIUS reply ("Access-Accept", "Access-Reject", "Access-Challenge").
+    pub radius_result: Option<String>,
     /// First 8 bytes of SHA-256(MSK), hex.
     pub msk_fingerprint: Option<String>,
     /// MSK equals MS-MPPE-Recv-Key || MS-MPPE-Send-Key.
@@ -65,6 +67,7 @@ impl RadiusReport {
             "eap_round_trips": self.eap_round_trips,
             "radius_round_trips": self.radius_round_trips,
             "radius_retransmissions": self.radius_retransmissions,
+            "radius_result": self.radius_result,
             "msk_fingerprint": self.msk_fingerprint,
             "msk_matches_mppe": self.msk_matches_mppe,
         })
@@ -118,14 +121,20 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
     };
     let mut sup: Box<Supplicant> =
         Box::new(Supplicant::new(files.config.clone(), files.setup.clone()));
-    let outcome = match relay::run(&mut sup, radius) {
-        Ok(o) => o,
-        Err(e) => return error(server, e.kind(), e.to_string()),
-    };
+    let outcome = relay::run(&mut sup, radius);
+    if let Some(e) = &outcome.error {
+        let mut r = error(server, e.kind(), e.to_string());
+        r.radius_round_trips = outcome.round_trips;
+        r.radius_retransmissions = outcome.retransmissions;
+        r.radius_result = outcome.last_code.map(|c| c.to_string());
+        r.log = outcome.log;
+        return r;
+    }
     let mut r = RadiusReport {
         server,
         radius_round_trips: outcome.round_trips,
         radius_retransmissions: outcome.retransmissions,
+        radius_result: outcome.last_code.map(|c| c.to_string()),
         msk_matches_mppe: outcome.msk_matches_mppe(),
         log: outcome.log.clone(),
         ..RadiusReport::default()

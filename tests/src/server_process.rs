@@ -67,6 +67,19 @@ pub fn free_udp_port() -> u16 {
         .unwrap_or(0)
 }
 
+/// Whether any local UDP socket (IPv4 or IPv6) is bound to `port`, from /proc/net/udp{,6}.
+pub fn udp_port_bound(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|t| {
+            t.lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .any(|local| local.ends_with(&want))
+        })
+    })
+}
+
 /// A running server, killed by pid on drop.
 #[derive(Debug)]
 pub struct ServerProcess {
@@ -117,13 +130,14 @@ impl ServerProcess {
             log,
             tls,
         };
-        // Listening means our own bind to the port fails.
+        // Listening: the port shows in the kernel's UDP socket table (looked up, not probed by
+        // binding, which could steal the port from a server still starting).
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(_)) = server.child.try_wait() {
                 return Err(ServerError::Exited(tail(&server.log)));
             }
-            if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            if udp_port_bound(port) {
                 return Ok(server);
             }
             if Instant::now() > deadline {

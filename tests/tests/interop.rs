@@ -138,6 +138,20 @@ fn interop(kind: Kind, tls: ServerTls) {
         explain(&only_old, &s)
     );
     assert_eq!(only_old.slot, None);
+
+    // Control: the server really enforces its CRL — the old certificate, if active, is refused.
+    let revoked = run_radius(
+        &radius(&s.proc),
+        &client(&p.ca, vec![slot(SlotStateArg::Active, &p.client_old)]),
+    );
+    assert_eq!(revoked.outcome, "failed", "{}", explain(&revoked, &s));
+    assert_eq!(
+        revoked.error_kind.as_deref(),
+        Some("rejected"),
+        "{}",
+        explain(&revoked, &s)
+    );
+    assert_eq!(revoked.radius_result.as_deref(), Some("Access-Reject"));
 }
 
 #[test]
