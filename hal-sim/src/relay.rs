@@ -173,7 +173,8 @@ impl Transport<'_> {
         self.outcome.round_trips += 1;
         let mut last_refused = None;
         let attempts = self.args.retries.saturating_add(1);
-        let mut buf = vec![0u8; radius::MAX_PACKET + 1];
+        // One datagram, bounded by RFC 2865's maximum (+1 to see an oversized one).
+        let mut buf = [0u8; radius::MAX_PACKET + 1];
         for attempt in 0..attempts {
             if attempt > 0 {
                 self.outcome.retransmissions += 1;
