@@ -54,7 +54,7 @@ impl std::fmt::Display for ServerError {
 impl std::error::Error for ServerError {}
 
 /// Write a file, mapping the error.
-pub(crate) fn write(path: &Path, contents: &str) -> Result<(), ServerError> {
+pub fn write(path: &Path, contents: &str) -> Result<(), ServerError> {
     std::fs::write(path, contents).map_err(|e| ServerError::Io(path.to_owned(), e))
 }
 
@@ -103,14 +103,28 @@ fn tail(log: &Path) -> String {
 }
 
 impl ServerProcess {
-    /// Spawn `cmd` (stdout and stderr to `log`) and wait until it listens on `port`.
-    pub(crate) fn spawn(
+    /// Spawn `cmd` (stdout and stderr to `log`) and wait until it listens on UDP `port`.
+    pub fn spawn(
+        name: &'static str,
+        cmd: Command,
+        port: u16,
+        secret: &str,
+        log: PathBuf,
+        tls: ServerTls,
+    ) -> Result<Self, ServerError> {
+        Self::spawn_until(name, cmd, port, secret, log, tls, || udp_port_bound(port))
+    }
+
+    /// Spawn `cmd` (stdout and stderr to `log`) and wait, at most 10 s, until `ready()` holds
+    /// (e.g. a log line for a hostapd authenticator that listens on no UDP port; `port` 0).
+    pub fn spawn_until(
         name: &'static str,
         mut cmd: Command,
         port: u16,
         secret: &str,
         log: PathBuf,
         tls: ServerTls,
+        ready: impl Fn() -> bool,
     ) -> Result<Self, ServerError> {
         let out = std::fs::File::create(&log).map_err(|e| ServerError::Io(log.clone(), e))?;
         let err = out
@@ -130,14 +144,12 @@ impl ServerProcess {
             log,
             tls,
         };
-        // Listening: the port shows in the kernel's UDP socket table (looked up, not probed by
-        // binding, which could steal the port from a server still starting).
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(_)) = server.child.try_wait() {
                 return Err(ServerError::Exited(tail(&server.log)));
             }
-            if udp_port_bound(port) {
+            if ready() {
                 return Ok(server);
             }
             if Instant::now() > deadline {
