@@ -160,3 +160,73 @@ fn reply_signed_with_another_secret_is_one_typed_line() {
     let line = one_line(&o, "radius-bad-reply");
     assert!(line.contains("Response Authenticator"), "{line}");
 }
+
+/// A scripted server: drops the first Access-Request (the relay must retransmit it, same
+/// identifier and authenticator), answers it with an Access-Challenge carrying State and
+/// EAP-TLS Start, and rejects the next request — with Reply-Message "state echoed" only if that
+/// request carried the State back.
+#[test]
+fn lost_request_is_retransmitted_and_state_is_echoed() {
+    let (_t, pki) = pki();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut seen = Vec::new();
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let req = buf[..n].to_vec();
+            seen.push(req.clone());
+            let p = radius::Packet::parse(&req).unwrap();
+            let eap_id = p.eap_message().unwrap()[1];
+            let mut attrs: Vec<(u8, Vec<u8>)> = Vec::new();
+            let code = match seen.len() {
+                1 => continue,
+                2 => {
+                    assert_eq!(
+                        seen[0], seen[1],
+                        "a retransmission is byte for byte the same"
+                    );
+                    attrs.push((radius::attr::STATE, b"latchkey-state".to_vec()));
+                    attrs.push((
+                        radius::attr::EAP_MESSAGE,
+                        vec![1, eap_id + 1, 0, 6, 13, 0x20],
+                    ));
+                    11
+                }
+                _ => {
+                    if p.get(radius::attr::STATE) == Some(&b"latchkey-state"[..]) {
+                        attrs.push((radius::attr::REPLY_MESSAGE, b"state echoed".to_vec()));
+                    }
+                    attrs.push((radius::attr::EAP_MESSAGE, vec![4, eap_id, 0, 4]));
+                    3
+                }
+            };
+            attrs.push((radius::attr::MESSAGE_AUTHENTICATOR, vec![0; 16]));
+            let mut r = vec![code, p.id, 0, 0];
+            r.extend_from_slice(&[0; 16]);
+            for (t, v) in attrs {
+                r.push(t);
+                r.push(v.len() as u8 + 2);
+                r.extend_from_slice(&v);
+            }
+            let len = (r.len() as u16).to_be_bytes();
+            r[2..4].copy_from_slice(&len);
+            radius::sign_reply(&mut r, &p.authenticator, b"s");
+            let _ = sock.send_to(&r, from);
+        }
+    });
+    let o = sim(&pki, &addr, "s", &["--json"]);
+    let j = json(&o);
+    assert_eq!(j["outcome"], "failed", "{j}");
+    assert_eq!(j["error_kind"], "rejected", "{j}");
+    assert_eq!(j["radius_result"], "Access-Reject", "{j}");
+    assert_eq!(j["radius_retransmissions"], 1, "{j}");
+    assert_eq!(j["radius_round_trips"], 2, "{j}");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("server says: state echoed"),
+        "{j}"
+    );
+}
