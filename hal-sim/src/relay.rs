@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
+use zeroize::Zeroizing;
 
 use crate::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
 use crate::sim::{describe, SimRadio, AP_ADDR};
@@ -63,6 +64,8 @@ pub enum RelayError {
         /// Why the last one was refused.
         error: RadiusError,
     },
+    /// The Access-Request could not be encoded (too large).
+    Encode(RadiusError),
     /// An Access-Challenge carried no EAP-Message.
     ChallengeWithoutEap,
     /// The conversation did not end within its frame bound.
@@ -93,6 +96,7 @@ impl std::fmt::Display for RelayError {
                     "RADIUS server {server} sent no acceptable reply: {error}"
                 )
             }
+            RelayError::Encode(e) => write!(f, "cannot build the Access-Request: {e}"),
             RelayError::ChallengeWithoutEap => {
                 f.write_str("RADIUS Access-Challenge without EAP-Message")
             }
@@ -111,6 +115,7 @@ impl RelayError {
             RelayError::Unreachable { .. } => "radius-unreachable",
             RelayError::NoReply { .. } => "radius-no-reply",
             RelayError::BadReply { .. } => "radius-bad-reply",
+            RelayError::Encode(_) => "radius-request",
             RelayError::ChallengeWithoutEap => "radius-bad-reply",
             RelayError::Stalled => "stalled",
         }
@@ -133,9 +138,9 @@ pub struct RelayOutcome {
     /// Replies dropped (stale identifier, bad authenticator...).
     pub dropped_replies: u32,
     /// MS-MPPE-Recv-Key of the Access-Accept (MSK[0..32]).
-    pub mppe_recv: Option<Vec<u8>>,
+    pub mppe_recv: Option<Zeroizing<Vec<u8>>>,
     /// MS-MPPE-Send-Key of the Access-Accept (MSK[32..64]).
-    pub mppe_send: Option<Vec<u8>>,
+    pub mppe_send: Option<Zeroizing<Vec<u8>>>,
     /// Reply-Message of the last reply.
     pub reply_message: Option<String>,
     /// The conversation, one line per frame or packet.
@@ -149,7 +154,7 @@ impl RelayOutcome {
             return None;
         };
         let (recv, send) = (self.mppe_recv.as_ref()?, self.mppe_send.as_ref()?);
-        let mut both = recv.clone();
+        let mut both = Zeroizing::new(recv.to_vec());
         both.extend_from_slice(send);
         Some(recv.len() == 32 && send.len() == 32 && a.keys.msk.ct_eq(&both))
     }
@@ -166,10 +171,7 @@ impl Transport<'_> {
     /// Send `req` and wait for its verified reply, retransmitting on timeout.
     fn exchange(&mut self, req: &AccessRequest) -> Result<Reply, RelayError> {
         let secret = self.args.secret.as_bytes();
-        let bytes = req.encode(secret).map_err(|error| RelayError::BadReply {
-            server: self.args.server,
-            error,
-        })?;
+        let bytes = req.encode(secret).map_err(RelayError::Encode)?;
         self.outcome.round_trips += 1;
         let mut last_refused = None;
         let attempts = self.args.retries.saturating_add(1);
