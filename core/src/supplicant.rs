@@ -4,6 +4,7 @@
 
 use core::fmt;
 
+use crate::certs::TimeSource;
 use crate::eap::peer::{DropReason, Peer, PeerConfig, PeerError, PeerOutput, MAX_EAP_PACKET};
 use crate::eap_tls::keys::KeyMaterial;
 use crate::eap_tls::method::{EapTlsMethod, MethodConfig, MethodStats};
@@ -47,7 +48,8 @@ pub struct Config {
     /// maxStart: EAPOL-Starts sent before giving up on the authenticator.
     pub max_start: u8,
     /// Certificate validity is checked against this time when the platform has no wall clock
-    /// (the persisted time floor).
+    /// (the persisted time floor); what a floor can prove is set by the server policy's
+    /// [`crate::tls::UntrustedTimePolicy`].
     pub time_floor: u64,
 }
 
@@ -77,6 +79,13 @@ pub enum FailReason {
     Timeout,
     /// A frame could not be sent.
     Radio,
+    /// The authenticator sent EAP-Success (`success`) or EAP-Failure while EAP-TLS was still
+    /// running, then went silent. The early decision was discarded (RFC 4137 §4.5), never
+    /// taken as success; the authentication failed when authPeriod ran out.
+    EarlyDecision {
+        /// EAP-Success (true) or EAP-Failure (false).
+        success: bool,
+    },
 }
 
 impl fmt::Display for FailReason {
@@ -90,6 +99,14 @@ impl fmt::Display for FailReason {
                 f.write_str("authenticator stopped answering during authentication")
             }
             FailReason::Radio => f.write_str("the radio could not send a frame"),
+            FailReason::EarlyDecision { success: true } => f.write_str(
+                "server sent EAP-Success before EAP-TLS finished, then went silent: the \
+                 Success was discarded (RFC 4137), not taken as authentication",
+            ),
+            FailReason::EarlyDecision { success: false } => f.write_str(
+                "server sent EAP-Failure while EAP-TLS was still running, then went silent: \
+                 discarded (RFC 4137); authentication timed out",
+            ),
         }
     }
 }
@@ -107,6 +124,8 @@ impl FailReason {
             FailReason::NoAuthenticator => "no-authenticator",
             FailReason::Timeout => "timeout",
             FailReason::Radio => "radio",
+            FailReason::EarlyDecision { success: true } => "early-success",
+            FailReason::EarlyDecision { success: false } => "early-failure",
         }
     }
 }
@@ -183,6 +202,8 @@ pub struct Supplicant<const TLS_IN: usize = 16384, const TLS_OUT: usize = 4096> 
     round_trips: u16,
     drops: DropCounters,
     last_drop: Option<DropReason>,
+    /// An early EAP-Success/Failure was discarded and no request has come since.
+    early_decision: Option<bool>,
     eap_buf: [u8; MAX_EAP_PACKET],
     frame_buf: [u8; MAX_EAP_PACKET + EAPOL_HEADER],
 }
@@ -213,6 +234,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
             round_trips: 0,
             drops: DropCounters::default(),
             last_drop: None,
+            early_decision: None,
             eap_buf: [0; MAX_EAP_PACKET],
             frame_buf: [0; MAX_EAP_PACKET + EAPOL_HEADER],
         }
@@ -258,7 +280,10 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
                 }
                 self.send_start(now, radio)
             }
-            PaeState::Authenticating => self.fail(now, FailReason::Timeout),
+            PaeState::Authenticating => match self.early_decision {
+                Some(success) => self.fail(now, FailReason::EarlyDecision { success }),
+                None => self.fail(now, FailReason::Timeout),
+            },
             PaeState::Held => self.start(now, radio),
             PaeState::Disconnected | PaeState::Authenticated => None,
         }
@@ -303,11 +328,13 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
         self.state = PaeState::Authenticating;
         self.authenticator = Some(src);
         self.deadline_ms = now.ms.saturating_add(self.config.auth_period_ms);
-        self.setup.time.set(
-            now.unix
-                .unwrap_or(self.config.time_floor)
-                .max(self.config.time_floor),
-        );
+        // A wall time below the floor is provably wrong (an RTC reset): use the floor.
+        let floor = self.config.time_floor;
+        self.setup.time.set_source(match now.unix {
+            Some(t) if t >= floor => TimeSource::Wall(t),
+            _ if floor > 0 => TimeSource::Floor(floor),
+            _ => TimeSource::Unknown,
+        });
         let out = self
             .peer
             .handle(pkt.body(), &mut self.method, &self.setup, &mut self.eap_buf);
@@ -324,6 +351,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
             }
             PeerOutput::Respond(n) => {
                 debug!("EAP response, {} bytes", n);
+                self.early_decision = None;
                 self.round_trips = self.round_trips.saturating_add(1);
                 self.send_eap(n, radio)
                     .err()
@@ -335,6 +363,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
                 self.drops.eap = self.drops.eap.saturating_add(1);
                 if matches!(reason, DropReason::EarlySuccess) {
                     self.drops.early_decision = self.drops.early_decision.saturating_add(1);
+                    self.early_decision = Some(reason == DropReason::EarlySuccess);
                 }
                 None
             }
@@ -376,6 +405,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
         self.setup.resolver.reset(now.unix);
         self.round_trips = 0;
         self.last_drop = None;
+        self.early_decision = None;
     }
 
     fn fail(&mut self, now: Now, reason: FailReason) -> Option<Event> {

@@ -6,6 +6,7 @@ pub mod pki;
 pub mod radius;
 pub mod relay;
 pub mod report;
+pub mod rogue;
 pub mod scenarios;
 pub mod server;
 pub mod sim;

@@ -70,6 +70,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Play a rogue server and show how the supplicant refuses it: `rogue all`, `rogue
+    /// wrong-name`, ... (`rogue --list` names them). Exit status 0 when every rogue server was
+    /// refused with its expected error and nothing leaked, 1 otherwise.
+    Rogue {
+        /// Scenario name, or `all`.
+        #[arg(required_unless_present = "list")]
+        scenario: Option<String>,
+        /// List the scenarios and the refusal each must get.
+        #[arg(long)]
+        list: bool,
+        /// Print every frame exchanged.
+        #[arg(long)]
+        frames: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +102,47 @@ fn main() -> ExitCode {
             client,
             json,
         } => radius_cmd(&radius, &client, json),
+        Command::Rogue {
+            scenario,
+            list,
+            frames,
+        } => rogue(scenario.as_deref(), list, frames),
+    }
+}
+
+fn rogue(scenario: Option<&str>, list: bool, frames: bool) -> ExitCode {
+    use latchkey_sim::rogue::Rogue;
+    if list {
+        for r in Rogue::ALL {
+            println!(
+                "{:<22} {} -> refused [{}]",
+                r.name(),
+                r.about(),
+                r.expected_kind()
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let selection: Vec<Rogue> = match scenario {
+        Some("all") => Rogue::ALL.to_vec(),
+        Some(name) => match Rogue::from_name(name) {
+            Some(r) => vec![r],
+            None => {
+                eprintln!(
+                    "error: no rogue scenario {name:?}; `latchkey-sim rogue --list` names them"
+                );
+                return ExitCode::from(2);
+            }
+        },
+        None => return ExitCode::from(2),
+    };
+    match latchkey_sim::rogue::report(&mut std::io::stdout(), &selection, frames) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

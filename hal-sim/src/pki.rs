@@ -21,8 +21,8 @@ pub struct Issued {
     pub cert_pem: String,
     /// PEM of the private key.
     pub key_pem: String,
-    params: CertificateParams,
-    key: KeyPair,
+    pub(crate) params: CertificateParams,
+    pub(crate) key: KeyPair,
 }
 
 impl Issued {
@@ -62,14 +62,14 @@ impl From<rcgen::Error> for PkiError {
     }
 }
 
-fn dn(cn: &str) -> DistinguishedName {
+pub(crate) fn dn(cn: &str) -> DistinguishedName {
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, "Latchkey Test PKI");
     dn.push(DnType::CommonName, cn);
     dn
 }
 
-fn finish(
+pub(crate) fn finish(
     params: CertificateParams,
     key: KeyPair,
     issuer: Option<&Issued>,
@@ -92,7 +92,7 @@ fn finish(
     })
 }
 
-fn ca_params(cn: &str, serial: u64) -> CertificateParams {
+pub(crate) fn ca_params(cn: &str, serial: u64) -> CertificateParams {
     let mut p = CertificateParams::default();
     p.distinguished_name = dn(cn);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

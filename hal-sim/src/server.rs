@@ -29,6 +29,8 @@ pub struct ServerBehaviour {
     /// Send EAP-Success right after the server's last TLS flight, without waiting for the
     /// peer's ACK (an attack on the peer's decision rules: it must be refused).
     pub early_success: bool,
+    /// A rogue server's misbehaviour on the EAP / EAP-TLS layer, if any.
+    pub rogue: Option<WireRogue>,
 }
 
 impl Default for ServerBehaviour {
@@ -37,8 +39,26 @@ impl Default for ServerBehaviour {
             fragment_size: 1024,
             length_on_every_fragment: false,
             early_success: false,
+            rogue: None,
         }
     }
+}
+
+/// What a rogue server does on the EAP / EAP-TLS layer (the certificate rogues are server
+/// configurations, see `crate::rogue`). Each one replaces the answer to the ClientHello,
+/// except the identity storm, which happens before EAP-TLS starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WireRogue {
+    /// Answer the ClientHello with a fatal TLS alert of this description.
+    Alert(u8),
+    /// Send EAP-Failure while EAP-TLS is running, then fall silent.
+    EarlyFailure,
+    /// Ask for this other EAP method (e.g. 4, MD5-Challenge) after EAP-TLS started.
+    SwitchMethod(u8),
+    /// Announce a TLS message of this many bytes (L flag) in the first fragment.
+    OversizeLength(u32),
+    /// Send this many extra Identity requests before starting EAP-TLS.
+    IdentityStorm(u8),
 }
 
 /// Keys as the server derives them with rustls' exporter.
@@ -132,6 +152,7 @@ pub struct EapServer {
     pub requests_sent: usize,
     /// Largest EAP-TLS message (reassembled) received from the peer.
     pub largest_peer_message: usize,
+    identity_requests: u8,
 }
 
 fn eap(code: u8, id: u8, body: &[u8]) -> Vec<u8> {
@@ -162,6 +183,7 @@ impl EapServer {
             events: Vec::new(),
             requests_sent: 0,
             largest_peer_message: 0,
+            identity_requests: 0,
         })
     }
 
@@ -223,6 +245,12 @@ impl EapServer {
                 self.events.push(ServerEvent::Identity(
                     String::from_utf8_lossy(data).into_owned(),
                 ));
+                if let Some(WireRogue::IdentityStorm(n)) = self.behaviour.rogue {
+                    if self.identity_requests < n {
+                        self.identity_requests += 1;
+                        return ServerAction::Request(self.request(&[TYPE_IDENTITY]));
+                    }
+                }
                 self.phase = Phase::TlsStart;
                 ServerAction::Request(self.request(&[TYPE_TLS, FLAG_S]))
             }
@@ -281,6 +309,11 @@ impl EapServer {
                 }
                 let msg = std::mem::take(&mut self.incoming);
                 self.largest_peer_message = self.largest_peer_message.max(msg.len());
+                if self.client_random.is_none() {
+                    if let Some(action) = self.rogue_answer(&msg) {
+                        return action;
+                    }
+                }
                 self.process_peer_message(&msg)
             }
             _ => self.fail(format!(
@@ -288,6 +321,33 @@ impl EapServer {
                 self.phase
             )),
         }
+    }
+
+    /// A rogue server's answer to the ClientHello, if it misbehaves there.
+    fn rogue_answer(&mut self, client_hello: &[u8]) -> Option<ServerAction> {
+        let rogue = self.behaviour.rogue.clone()?;
+        self.client_random = hello_random(client_hello, 1);
+        Some(match rogue {
+            WireRogue::Alert(desc) => {
+                // A TLS 1.2-framed fatal alert record (RFC 5246 §6.2.1, §7.2).
+                self.phase = Phase::Done;
+                ServerAction::Request(self.request(&[TYPE_TLS, 0, 21, 3, 3, 0, 2, 2, desc]))
+            }
+            WireRogue::EarlyFailure => self.fail("rogue: EAP-Failure in mid-handshake".into()),
+            WireRogue::SwitchMethod(t) => {
+                // MD5-Challenge shape (RFC 3748 §5.4): value size, value.
+                let mut body = vec![t, 16];
+                body.extend_from_slice(&[0x5a; 16]);
+                ServerAction::Request(self.request(&body))
+            }
+            WireRogue::OversizeLength(len) => {
+                let mut body = vec![TYPE_TLS, FLAG_L | FLAG_M];
+                body.extend_from_slice(&len.to_be_bytes());
+                body.extend_from_slice(&[22; 64]);
+                ServerAction::Request(self.request(&body))
+            }
+            WireRogue::IdentityStorm(_) => return None,
+        })
     }
 
     fn process_peer_message(&mut self, msg: &[u8]) -> ServerAction {

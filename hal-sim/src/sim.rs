@@ -76,6 +76,20 @@ pub struct Scenario {
     pub injected_first: Vec<Vec<u8>>,
     /// Client certificate serials the server's CRL revokes.
     pub revoked_serials: Vec<u64>,
+    /// The supplicant's wall clock.
+    pub clock: Clock,
+}
+
+/// The wall clock the simulated device has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Clock {
+    /// The host's clock.
+    #[default]
+    Host,
+    /// A fixed wall-clock time (Unix seconds).
+    At(u64),
+    /// No wall clock at all (only the configured time floor, if any).
+    None,
 }
 
 impl Default for Scenario {
@@ -90,6 +104,7 @@ impl Default for Scenario {
             server: ServerBehaviour::default(),
             injected_first: Vec::new(),
             revoked_serials: Vec::new(),
+            clock: Clock::Host,
         }
     }
 }
@@ -137,6 +152,24 @@ pub fn server_config_revoking(
     v: VersionPolicy,
     revoked: &[u64],
 ) -> Result<Arc<rustls::ServerConfig>, String> {
+    server_config_with_cert(
+        pki,
+        v,
+        revoked,
+        pki.server_chain(),
+        pki.server.private_key(),
+    )
+}
+
+/// Like [`server_config_revoking`], with the server presenting `chain` (leaf first) signed for
+/// by `key` (rogue servers present other certificates).
+pub fn server_config_with_cert(
+    pki: &TestPki,
+    v: VersionPolicy,
+    revoked: &[u64],
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -158,7 +191,7 @@ pub fn server_config_revoking(
         .with_protocol_versions(&versions(v))
         .map_err(|e| e.to_string())?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(pki.server_chain(), pki.server.private_key())
+        .with_single_cert(chain, key)
         .map_err(|e| e.to_string())?;
     // EAP-TLS servers send no session tickets before the commitment message.
     cfg.send_tls13_tickets = 0;
@@ -298,15 +331,19 @@ pub fn run_on(
     let mut radio = SimRadio::default();
     let mut steps = Vec::new();
     let mut clock_ms = 0u64;
-    let unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .ok();
-    let mut now = || {
-        clock_ms += 1;
+    let unix = match scenario.clock {
+        Clock::Host => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .ok(),
+        Clock::At(t) => Some(t),
+        Clock::None => None,
+    };
+    let mut now = |advance_to: Option<u64>| {
+        clock_ms = advance_to.unwrap_or(clock_ms + 1).max(clock_ms + 1);
         Now { ms: clock_ms, unix }
     };
-    let mut event = sup.start(now(), &mut radio);
+    let mut event = sup.start(now(None), &mut radio);
     let mut server_failure = None;
     let mut server_done = false;
     for _ in 0..500 {
@@ -314,7 +351,15 @@ pub fn run_on(
             break;
         }
         let Some((_dst, frame)) = radio.outbox.pop_front() else {
-            break;
+            // Nothing to deliver: let the supplicant's timers run (virtual time jumps to its
+            // next deadline), as a device waiting on a silent authenticator would.
+            match sup.next_deadline() {
+                Some(t) => {
+                    event = sup.poll(now(Some(t)), &mut radio);
+                    continue;
+                }
+                None => break,
+            }
         };
         steps.push(Step {
             dir: Direction::Up,
@@ -350,7 +395,7 @@ pub fn run_on(
                 dir: Direction::Down,
                 frame: f.clone(),
             });
-            if let Some(ev) = sup.handle_frame(now(), AP_ADDR, &f, &mut radio) {
+            if let Some(ev) = sup.handle_frame(now(None), AP_ADDR, &f, &mut radio) {
                 event = Some(ev);
                 break;
             }

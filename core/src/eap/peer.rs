@@ -100,12 +100,27 @@ pub enum PeerOutput {
     Dropped(DropReason),
 }
 
+/// Which identity goes out in the EAP-Response/Identity, which travels in clear through the
+/// access point and RADIUS proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum IdentityPrivacy {
+    /// Send [`PeerConfig::identity`] as configured.
+    #[default]
+    Off,
+    /// Send only the realm, as the anonymous NAI `@realm` (RFC 9190 §2.1.8, RFC 7542 §2.4):
+    /// the real identity then travels only in the client certificate, which TLS 1.3 encrypts.
+    /// An identity without a realm is sent as `anonymous`.
+    AnonymousRealm,
+}
+
 /// Peer settings.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
-    /// Outer identity (EAP-Response/Identity). RFC 9190 §2.1.8 recommends an anonymous
-    /// `@realm` form for TLS 1.3.
+    /// Identity (EAP-Response/Identity), e.g. `device-0001@example.test`.
     pub identity: heapless::String<128>,
+    /// Whether to hide the user part of the identity (RFC 9190 §2.1.8).
+    pub privacy: IdentityPrivacy,
     /// Identity requests accepted in one conversation before refusing.
     pub max_identity_requests: u8,
 }
@@ -114,7 +129,21 @@ impl Default for PeerConfig {
     fn default() -> Self {
         PeerConfig {
             identity: heapless::String::new(),
+            privacy: IdentityPrivacy::Off,
             max_identity_requests: 8,
+        }
+    }
+}
+
+impl PeerConfig {
+    /// The identity as it goes on the wire under the privacy setting.
+    pub fn outer_identity(&self) -> &str {
+        match self.privacy {
+            IdentityPrivacy::Off => &self.identity,
+            IdentityPrivacy::AnonymousRealm => match self.identity.rfind('@') {
+                Some(at) => self.identity.get(at..).unwrap_or("anonymous"),
+                None => "anonymous",
+            },
         }
     }
 }
@@ -200,7 +229,7 @@ impl Peer {
                 if method.state() != MethodState::Idle {
                     method.reset();
                 }
-                wire::emit_identity(id, self.config.identity.as_bytes(), out)
+                wire::emit_identity(id, self.config.outer_identity().as_bytes(), out)
                     .map_err(|_| PeerError::ResponseTooLarge)
             }
             Type::Notification => wire::emit_response(id, Type::Notification, &[], out)
@@ -279,5 +308,29 @@ impl Peer {
         // client certificate with Access-Reject and a bare EAP-Failure, no TLS alert first.
         // Accepting it can only end the conversation in failure, never grant access.
         PeerOutput::Failure(PeerError::Rejected, None)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn config(identity: &str, privacy: IdentityPrivacy) -> PeerConfig {
+        PeerConfig {
+            identity: heapless::String::try_from(identity).unwrap(),
+            privacy,
+            ..PeerConfig::default()
+        }
+    }
+
+    #[test]
+    fn anonymous_realm_hides_the_user_part() {
+        let c = config("device-0001@latchkey.test", IdentityPrivacy::AnonymousRealm);
+        assert_eq!(c.outer_identity(), "@latchkey.test");
+        let c = config("device-0001", IdentityPrivacy::AnonymousRealm);
+        assert_eq!(c.outer_identity(), "anonymous");
+        let c = config("device-0001@latchkey.test", IdentityPrivacy::Off);
+        assert_eq!(c.outer_identity(), "device-0001@latchkey.test");
     }
 }

@@ -46,7 +46,11 @@ impl MethodError {
     /// A short, stable name of the cause (for logs, metrics and `--json`).
     pub fn kind(&self) -> &'static str {
         match self {
-            MethodError::Tls(_) => "tls",
+            MethodError::Tls(e) => e.kind(),
+            MethodError::Framing(
+                wire::Error::AnnouncedTooLarge { .. } | wire::Error::MessageTooLarge { .. },
+            ) => "message-too-large",
+            MethodError::Framing(wire::Error::TooManyFragments { .. }) => "fragment-flood",
             MethodError::Framing(_) => "eap-tls-framing",
             MethodError::UnexpectedRequest(_) => "unexpected-request",
             MethodError::UnexpectedStart => "unexpected-start",
@@ -231,6 +235,7 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
         match self.step(setup, id, data, out) {
             Ok(len) => MethodOutput::Respond(len),
             Err(e) => {
+                let e = refine(e, setup);
                 self.state = MethodState::Failed;
                 let alert = self.engine.as_ref().map(Engine::alert_len).unwrap_or(0);
                 // Tell the server why with our TLS alert when rustls produced one; a framing
@@ -257,6 +262,7 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
             if self.state != MethodState::Idle {
                 return Err(MethodError::UnexpectedStart);
             }
+            setup.verifier.reset();
             let mut engine = Engine::new(
                 setup.config.clone(),
                 setup.secrets.clone(),
@@ -361,4 +367,31 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
         }
         Ok(n)
     }
+}
+
+/// Name the cause of a rustls failure: the server policy's refusal when the verifier recorded
+/// one, the meaning of a server alert, or a version below the configured minimum.
+fn refine(e: MethodError, setup: &ClientSetup) -> MethodError {
+    let MethodError::Tls(TlsError::Rustls(inner)) = e else {
+        return e;
+    };
+    if let Some(r) = setup.verifier.rejection() {
+        return MethodError::Tls(TlsError::ServerRejected(alloc::boxed::Box::new(r)));
+    }
+    let minimum = setup.versions.minimum();
+    let tls = match inner {
+        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+            if minimum == TlsVersion::Tls13 =>
+        {
+            TlsError::VersionBelowMinimum { minimum }
+        }
+        rustls::Error::PeerIncompatible(
+            rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+            | rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13
+            | rustls::PeerIncompatible::SupportedVersionsExtensionRequired,
+        ) => TlsError::VersionBelowMinimum { minimum },
+        rustls::Error::AlertReceived(alert) => TlsError::AlertReceived(alert),
+        other => TlsError::Rustls(other),
+    };
+    MethodError::Tls(tls)
 }

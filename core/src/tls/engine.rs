@@ -8,10 +8,11 @@ use core::fmt;
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 use rustls::unbuffered::{ConnectionState, EncodeError, UnbufferedStatus};
-use rustls::{ClientConfig, KeyLog, ProtocolVersion};
+use rustls::{AlertDescription, ClientConfig, KeyLog, ProtocolVersion};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::tls::provider::HashAlg;
+use crate::tls::server_policy::ServerRejection;
 
 /// The negotiated TLS version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,124 @@ pub enum TlsError {
     UnsupportedSuite,
     /// The server name in the configuration is not a valid DNS name.
     InvalidServerName,
+    /// The server failed the server policy (certificate, name, time, pin...).
+    ServerRejected(alloc::boxed::Box<ServerRejection>),
+    /// The server ended the handshake with a fatal TLS alert.
+    AlertReceived(AlertDescription),
+    /// The server cannot do the lowest TLS version we are configured to accept.
+    VersionBelowMinimum {
+        /// The configured minimum.
+        minimum: TlsVersion,
+    },
+}
+
+impl TlsError {
+    /// A short, stable name of the cause (for logs, metrics and tests).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TlsError::ServerRejected(r) => r.kind(),
+            TlsError::AlertReceived(_) => "tls-alert",
+            TlsError::VersionBelowMinimum { .. } => "tls-version-below-minimum",
+            TlsError::OutgoingTooLarge { .. } => "outgoing-too-large",
+            TlsError::UnexpectedApplicationData => "unexpected-application-data",
+            TlsError::PeerClosed => "tls-closed",
+            TlsError::MissingKeyMaterial => "missing-key-material",
+            TlsError::UnsupportedSuite => "unsupported-suite",
+            TlsError::InvalidServerName => "invalid-server-name",
+            TlsError::Rustls(_) => "tls",
+        }
+    }
+}
+
+/// The name of a TLS alert and what it means when a server sends it to a client (RFC 8446
+/// §6.2, RFC 5246 §7.2.2), in words for an admin.
+pub fn alert_meaning(alert: AlertDescription) -> (&'static str, &'static str) {
+    use AlertDescription as A;
+    match alert {
+        A::CloseNotify => ("close_notify", "the server closed the connection"),
+        A::UnexpectedMessage => (
+            "unexpected_message",
+            "the server received a message out of order",
+        ),
+        A::BadRecordMac => (
+            "bad_record_mac",
+            "a record failed the server's integrity check",
+        ),
+        A::RecordOverflow => ("record_overflow", "a record was too long for the server"),
+        A::HandshakeFailure => (
+            "handshake_failure",
+            "the server found no acceptable cipher suite, group or signature scheme",
+        ),
+        A::BadCertificate => (
+            "bad_certificate",
+            "the server rejected our certificate as corrupt or unverifiable",
+        ),
+        A::UnsupportedCertificate => (
+            "unsupported_certificate",
+            "the server does not accept our certificate's type",
+        ),
+        A::CertificateRevoked => (
+            "certificate_revoked",
+            "the server says our certificate is revoked",
+        ),
+        A::CertificateExpired => (
+            "certificate_expired",
+            "the server says our certificate is expired or not yet valid",
+        ),
+        A::CertificateUnknown => ("certificate_unknown", "the server refused our certificate"),
+        A::IllegalParameter => (
+            "illegal_parameter",
+            "the server found an invalid field in our handshake",
+        ),
+        A::UnknownCA => (
+            "unknown_ca",
+            "the server does not trust the CA that issued our certificate",
+        ),
+        A::AccessDenied => (
+            "access_denied",
+            "the server's policy denies this device access",
+        ),
+        A::DecodeError => ("decode_error", "the server could not decode our message"),
+        A::DecryptError => (
+            "decrypt_error",
+            "a signature or Finished check failed at the server",
+        ),
+        A::ProtocolVersion => (
+            "protocol_version",
+            "the server does not support the TLS versions we offer",
+        ),
+        A::InsufficientSecurity => (
+            "insufficient_security",
+            "the server requires stronger parameters than we offer",
+        ),
+        A::InternalError => ("internal_error", "the server had an internal error"),
+        A::InappropriateFallback => (
+            "inappropriate_fallback",
+            "the server detected a version downgrade",
+        ),
+        A::UserCanceled => ("user_canceled", "the server cancelled the handshake"),
+        A::MissingExtension => (
+            "missing_extension",
+            "the server requires a TLS extension we did not send",
+        ),
+        A::UnsupportedExtension => (
+            "unsupported_extension",
+            "the server received an extension it did not expect",
+        ),
+        A::UnrecognisedName => (
+            "unrecognized_name",
+            "the server does not know the name we asked for (SNI)",
+        ),
+        A::CertificateRequired => (
+            "certificate_required",
+            "the server requires a client certificate and got none",
+        ),
+        A::NoApplicationProtocol => ("no_application_protocol", "no common application protocol"),
+        _ => (
+            "other",
+            "the server ended the handshake with an alert this build does not name",
+        ),
+    }
 }
 
 impl fmt::Display for TlsError {
@@ -78,6 +197,15 @@ impl fmt::Display for TlsError {
             TlsError::MissingKeyMaterial => f.write_str("TLS finished without the secrets needed for key derivation"),
             TlsError::UnsupportedSuite => f.write_str("negotiated cipher suite has no usable hash for key derivation"),
             TlsError::InvalidServerName => f.write_str("configured server name is not a valid DNS name"),
+            TlsError::ServerRejected(r) => write!(f, "{r}"),
+            TlsError::AlertReceived(a) => {
+                let (name, meaning) = alert_meaning(*a);
+                write!(f, "server sent TLS alert {name}: {meaning}")
+            }
+            TlsError::VersionBelowMinimum { minimum } => write!(
+                f,
+                "server does not offer {minimum} or later, the configured minimum TLS version"
+            ),
         }
     }
 }

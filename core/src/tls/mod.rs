@@ -4,8 +4,13 @@
 pub mod engine;
 pub mod provider;
 pub mod resolver;
+pub mod server_policy;
 pub mod setup;
 
-pub use engine::{Engine, Progress, TlsError, TlsVersion};
+pub use engine::{alert_meaning, Engine, Progress, TlsError, TlsVersion};
 pub use resolver::{ClientCredential, CredentialResolver, SlotSource};
+pub use server_policy::{
+    NameMatch, Pin, PolicyVerifier, ServerPolicy, ServerRejection, ServerVerdict,
+    UntrustedTimePolicy,
+};
 pub use setup::{ClientSetup, SetupError, VersionPolicy};

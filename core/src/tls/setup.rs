@@ -1,7 +1,8 @@
 //! Builds the rustls client configuration Latchkey runs with: our crypto provider, a time
 //! source that always answers (wall clock or the persisted floor), the trust anchors and server
 //! name to verify, the client credential, and the `KeyLog` that catches the secrets EAP-TLS key
-//! derivation needs. There is no "accept any server" mode here.
+//! derivation needs. The server is checked by [`PolicyVerifier`] against a [`ServerPolicy`];
+//! there is no "accept any server" mode.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -9,10 +10,12 @@ use core::fmt;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::time_provider::TimeProvider;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::ClientConfig;
 
-use crate::tls::engine::{SecretCatcher, TlsError};
+use crate::certs::TimeSource;
+use crate::tls::engine::{SecretCatcher, TlsError, TlsVersion};
 use crate::tls::resolver::{ClientCredential, CredentialResolver};
+use crate::tls::server_policy::{NameMatch, PolicyVerifier, ServerPolicy};
 
 /// Which TLS versions to offer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,28 +29,59 @@ pub enum VersionPolicy {
     Both,
 }
 
+impl VersionPolicy {
+    /// The lowest version offered: a server that cannot do it is refused.
+    pub fn minimum(&self) -> TlsVersion {
+        match self {
+            VersionPolicy::Tls12Only | VersionPolicy::Both => TlsVersion::Tls12,
+            VersionPolicy::Tls13Only => TlsVersion::Tls13,
+        }
+    }
+}
+
 /// The time rustls checks certificate validity against. Always answers: with the platform's
-/// wall time when it has one, else with the persisted time floor (design.md §6).
-#[derive(Default)]
+/// wall time when it has one, else with the persisted time floor (design.md §6). It also says
+/// which one it is, so the server verifier can apply the no-wall-clock policy.
 pub struct ValidationTime {
-    secs: spin::Mutex<u64>,
+    source: spin::Mutex<TimeSource>,
+}
+
+impl Default for ValidationTime {
+    fn default() -> Self {
+        ValidationTime {
+            source: spin::Mutex::new(TimeSource::Unknown),
+        }
+    }
 }
 
 impl fmt::Debug for ValidationTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ValidationTime({})", *self.secs.lock())
+        write!(f, "ValidationTime({})", *self.source.lock())
     }
 }
 
 impl ValidationTime {
-    /// Set the time (Unix seconds) used by the next handshake steps.
+    /// Set a trusted wall-clock time (Unix seconds) for the next handshake steps.
     pub fn set(&self, unix_secs: u64) {
-        *self.secs.lock() = unix_secs;
+        self.set_source(TimeSource::Wall(unix_secs));
     }
 
-    /// The time currently in use.
+    /// Set the time and where it came from (wall clock, persisted floor, nothing).
+    pub fn set_source(&self, source: TimeSource) {
+        *self.source.lock() = source;
+    }
+
+    /// The time and where it came from.
+    pub fn source(&self) -> TimeSource {
+        *self.source.lock()
+    }
+
+    /// The time currently in use (0 when nothing is known).
     pub fn get(&self) -> u64 {
-        *self.secs.lock()
+        match self.source() {
+            TimeSource::Wall(t) | TimeSource::Floor(t) => t,
+            TimeSource::Unknown => 0,
+        }
     }
 }
 
@@ -70,8 +104,12 @@ pub struct ClientSetup {
     pub time: Arc<ValidationTime>,
     /// The client-certificate resolver.
     pub resolver: Arc<CredentialResolver>,
-    /// The name the server certificate must carry.
+    /// The name sent as SNI (the first name rule of the server policy).
     pub server_name: heapless::String<253>,
+    /// The server certificate verifier; says why a server was refused.
+    pub verifier: Arc<PolicyVerifier>,
+    /// The TLS versions offered (the lowest is the configured minimum).
+    pub versions: VersionPolicy,
 }
 
 impl fmt::Debug for ClientSetup {
@@ -91,6 +129,10 @@ pub enum SetupError {
     BadServerName,
     /// rustls refused the combination (e.g. versions the provider cannot do).
     Rustls(rustls::Error),
+    /// A PEM text holds no usable CERTIFICATE block.
+    BadPem,
+    /// More name rules or pins than the policy holds.
+    TooManyRules,
 }
 
 impl fmt::Display for SetupError {
@@ -104,6 +146,8 @@ impl fmt::Display for SetupError {
             }
             SetupError::BadServerName => f.write_str("server name is not a valid DNS name"),
             SetupError::Rustls(e) => write!(f, "TLS configuration refused: {e}"),
+            SetupError::BadPem => f.write_str("no CA certificate found in the PEM text"),
+            SetupError::TooManyRules => f.write_str("too many server name rules or pins"),
         }
     }
 }
@@ -116,6 +160,9 @@ impl From<SetupError> for TlsError {
                 alloc::string::String::from("no trust anchors"),
             )),
             SetupError::BadTrustAnchor(e) | SetupError::Rustls(e) => TlsError::Rustls(e),
+            SetupError::BadPem | SetupError::TooManyRules => TlsError::Rustls(
+                rustls::Error::General(alloc::string::String::from("bad server policy")),
+            ),
         }
     }
 }
@@ -151,29 +198,46 @@ impl ClientSetup {
         if roots.is_empty() {
             return Err(SetupError::NoTrustAnchors);
         }
-        let mut store = RootCertStore::empty();
+        let mut policy = ServerPolicy::new(NameMatch::exact(server_name)?);
         for r in roots {
-            store
-                .add(r.clone().into_owned())
-                .map_err(SetupError::BadTrustAnchor)?;
+            policy = policy.with_anchor_der(r)?;
         }
-        if rustls::pki_types::ServerName::try_from(server_name).is_err() {
+        Self::with_policy(provider, &policy, versions, resolver)
+    }
+
+    /// The full form: the server is authenticated by `policy` (anchors, name rules, pins,
+    /// time policy); the client certificate comes from `resolver`.
+    pub fn with_policy(
+        provider: Arc<CryptoProvider>,
+        policy: &ServerPolicy,
+        versions: VersionPolicy,
+        resolver: CredentialResolver,
+    ) -> Result<Self, SetupError> {
+        let time = Arc::new(ValidationTime::default());
+        let verifier = Arc::new(PolicyVerifier::new(
+            policy,
+            provider.signature_verification_algorithms,
+            time.clone(),
+        )?);
+        let sni = verifier.sni();
+        if rustls::pki_types::ServerName::try_from(sni).is_err() {
             return Err(SetupError::BadServerName);
         }
-        let name =
-            heapless::String::try_from(server_name).map_err(|_| SetupError::BadServerName)?;
-        let time = Arc::new(ValidationTime::default());
+        let name = heapless::String::try_from(sni).map_err(|_| SetupError::BadServerName)?;
         let secrets = Arc::new(SecretCatcher::default());
+        let mut resolver = resolver;
+        resolver.set_tls12_offered(versions != VersionPolicy::Tls13Only);
         let resolver = Arc::new(resolver);
-        let versions: &[&'static rustls::SupportedProtocolVersion] = match versions {
+        let offered: &[&'static rustls::SupportedProtocolVersion] = match versions {
             VersionPolicy::Tls12Only => &[&rustls::version::TLS12],
             VersionPolicy::Tls13Only => &[&rustls::version::TLS13],
             VersionPolicy::Both => &[&rustls::version::TLS13, &rustls::version::TLS12],
         };
         let mut config = ClientConfig::builder_with_details(provider, time.clone())
-            .with_protocol_versions(versions)
+            .with_protocol_versions(offered)
             .map_err(SetupError::Rustls)?
-            .with_root_certificates(store)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
             .with_client_cert_resolver(resolver.clone());
         // EAP-TLS sessions are one-shot: no resumption state to keep in RAM.
         config.resumption = rustls::client::Resumption::disabled();
@@ -184,6 +248,8 @@ impl ClientSetup {
             time,
             resolver,
             server_name: name,
+            verifier,
+            versions,
         })
     }
 }

@@ -1,0 +1,688 @@
+//! Rogue servers: one simulated EAP-TLS server for each way a network can be fake or hostile,
+//! each a one-line scenario (`latchkey-sim rogue <name>`) that shows the refusal an admin would
+//! read. Certificate rogues follow RFC 5216 §5.3 / RFC 9190 §5 (authenticate the server);
+//! the wire rogues RFC 4137 §4.5 (no early decision), RFC 5216 §3 (bounded messages).
+
+use latchkey_core::supplicant::{Event, FailReason};
+use latchkey_core::tls::{
+    ClientCredential, ClientSetup, CredentialResolver, NameMatch, Pin, ServerPolicy, VersionPolicy,
+};
+use rcgen::{
+    CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
+    SerialNumber, PKCS_ECDSA_P256_SHA256,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+
+use crate::pki::{ca_params, dn, Issued, PkiError, TestPki, SERVER_NAME};
+use crate::server::WireRogue;
+use crate::sim::{self, Outcome, Scenario};
+
+/// Every rogue server the simulator can play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rogue {
+    /// Server certificate from a CA the device does not trust.
+    UntrustedCa,
+    /// A certificate from the right CA, for another name.
+    WrongName,
+    /// The right name and CA, expired.
+    Expired,
+    /// The right name and CA, valid only from next year.
+    NotYetValid,
+    /// The right name and CA, but issued for TLS clients only (EKU clientAuth).
+    NoServerAuth,
+    /// The chain goes through a CA with a 1024-bit RSA key.
+    WeakKey,
+    /// The server certificate is signed with SHA-1 (RSA-2048 CA).
+    WeakSignature,
+    /// The chain is signed with Ed25519, which the device cannot verify.
+    UnsupportedSignature,
+    /// A valid certificate, but not the one the device pinned.
+    PinMismatch,
+    /// The server answers the ClientHello with a fatal `access_denied` alert.
+    Alert,
+    /// The server only speaks TLS 1.2; the device requires 1.3.
+    Tls12Only,
+    /// EAP-Success in place of the TLS 1.3 commitment message.
+    EarlySuccess,
+    /// EAP-Failure in the middle of the handshake, then silence.
+    EarlyFailure,
+    /// EAP-Success before any method ran.
+    SuccessBeforeTls,
+    /// A request for EAP-MD5 after EAP-TLS started.
+    MethodSwitch,
+    /// An EAP-TLS message announced as 1 MiB.
+    OversizeLength,
+    /// The server flight in 8-byte fragments (more than the 64 allowed).
+    FragmentFlood,
+    /// Twenty Identity requests in a row.
+    IdentityStorm,
+}
+
+impl Rogue {
+    /// All of them, in the order `rogue all` runs them.
+    pub const ALL: [Rogue; 18] = [
+        Rogue::UntrustedCa,
+        Rogue::WrongName,
+        Rogue::Expired,
+        Rogue::NotYetValid,
+        Rogue::NoServerAuth,
+        Rogue::WeakKey,
+        Rogue::WeakSignature,
+        Rogue::UnsupportedSignature,
+        Rogue::PinMismatch,
+        Rogue::Alert,
+        Rogue::Tls12Only,
+        Rogue::EarlySuccess,
+        Rogue::EarlyFailure,
+        Rogue::SuccessBeforeTls,
+        Rogue::MethodSwitch,
+        Rogue::OversizeLength,
+        Rogue::FragmentFlood,
+        Rogue::IdentityStorm,
+    ];
+
+    /// The scenario's command-line name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rogue::UntrustedCa => "untrusted-ca",
+            Rogue::WrongName => "wrong-name",
+            Rogue::Expired => "expired",
+            Rogue::NotYetValid => "not-yet-valid",
+            Rogue::NoServerAuth => "no-server-auth",
+            Rogue::WeakKey => "weak-key",
+            Rogue::WeakSignature => "weak-signature",
+            Rogue::UnsupportedSignature => "unsupported-signature",
+            Rogue::PinMismatch => "pin-mismatch",
+            Rogue::Alert => "alert",
+            Rogue::Tls12Only => "tls12-only",
+            Rogue::EarlySuccess => "early-success",
+            Rogue::EarlyFailure => "early-failure",
+            Rogue::SuccessBeforeTls => "success-before-tls",
+            Rogue::MethodSwitch => "method-switch",
+            Rogue::OversizeLength => "oversize-length",
+            Rogue::FragmentFlood => "fragment-flood",
+            Rogue::IdentityStorm => "identity-storm",
+        }
+    }
+
+    /// The scenario by its command-line name.
+    pub fn from_name(name: &str) -> Option<Rogue> {
+        Rogue::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// What the rogue server does, in one line.
+    pub fn about(&self) -> &'static str {
+        match self {
+            Rogue::UntrustedCa => "presents a certificate for the right name from its own CA",
+            Rogue::WrongName => "presents a certificate from the right CA for evil.latchkey.test",
+            Rogue::Expired => "presents the right name and CA, expired a year ago",
+            Rogue::NotYetValid => "presents the right name and CA, valid only from next year",
+            Rogue::NoServerAuth => {
+                "presents a certificate from the right CA issued for TLS clients only"
+            }
+            Rogue::WeakKey => "chains through a CA with a 1024-bit RSA key",
+            Rogue::WeakSignature => "presents a certificate its CA signed with SHA-1",
+            Rogue::UnsupportedSignature => "chains through a CA that signs with Ed25519",
+            Rogue::PinMismatch => {
+                "presents a valid certificate for the right name, but not the pinned key"
+            }
+            Rogue::Alert => "answers the ClientHello with a fatal access_denied alert",
+            Rogue::Tls12Only => "speaks only TLS 1.2 to a device requiring TLS 1.3",
+            Rogue::EarlySuccess => "sends EAP-Success in place of the TLS 1.3 commitment message",
+            Rogue::EarlyFailure => "sends EAP-Failure in the middle of the handshake, then nothing",
+            Rogue::SuccessBeforeTls => "sends EAP-Success before any authentication",
+            Rogue::MethodSwitch => "asks for EAP-MD5 after EAP-TLS started",
+            Rogue::OversizeLength => "announces a 1 MiB EAP-TLS message",
+            Rogue::FragmentFlood => "sends its TLS flight in 8-byte fragments",
+            Rogue::IdentityStorm => "sends twenty Identity requests in a row",
+        }
+    }
+
+    /// The refusal the supplicant must give (`FailReason::kind`).
+    pub fn expected_kind(&self) -> &'static str {
+        match self {
+            Rogue::UntrustedCa => "untrusted-ca",
+            Rogue::WrongName => "name-mismatch",
+            Rogue::Expired => "expired",
+            Rogue::NotYetValid => "not-yet-valid",
+            Rogue::NoServerAuth => "not-server-auth",
+            Rogue::WeakKey => "weak-key",
+            Rogue::WeakSignature => "weak-signature",
+            Rogue::UnsupportedSignature => "unsupported-signature",
+            Rogue::PinMismatch => "pin-mismatch",
+            Rogue::Alert => "tls-alert",
+            Rogue::Tls12Only => "tls-version-below-minimum",
+            Rogue::EarlySuccess => "early-success",
+            Rogue::EarlyFailure => "early-failure",
+            Rogue::SuccessBeforeTls => "success-without-method",
+            Rogue::MethodSwitch => "method-changed",
+            Rogue::OversizeLength => "message-too-large",
+            Rogue::FragmentFlood => "fragment-flood",
+            Rogue::IdentityStorm => "identity-storm",
+        }
+    }
+
+    /// Whether this server fails server authentication (or never completes it): the device's
+    /// certificate must then never reach it. Only the early-Success server has a valid
+    /// certificate and gets that far.
+    pub fn must_not_see_client_certificate(&self) -> bool {
+        !matches!(self, Rogue::EarlySuccess)
+    }
+}
+
+/// The certificates the rogue servers present, issued at start-up.
+pub struct RoguePki {
+    untrusted_ca: (Vec<CertificateDer<'static>>, Vec<u8>),
+    wrong_name: (Vec<CertificateDer<'static>>, Vec<u8>),
+    expired: (Vec<CertificateDer<'static>>, Vec<u8>),
+    not_yet_valid: (Vec<CertificateDer<'static>>, Vec<u8>),
+    no_server_auth: (Vec<CertificateDer<'static>>, Vec<u8>),
+    weak_key: (Vec<CertificateDer<'static>>, Vec<u8>),
+    unsupported_signature: (Vec<CertificateDer<'static>>, Vec<u8>),
+    other_key: (Vec<CertificateDer<'static>>, Vec<u8>),
+    /// Made on first use: it needs an RSA-2048 key, slow to generate in a debug build.
+    sha1_signed: std::sync::OnceLock<Result<Sha1Signed, String>>,
+    root: (CertificateParams, KeyPair),
+}
+
+/// The SHA-1-signed server chain, its key, and the signing CA's RSA public key (PKCS#1).
+type Sha1Signed = ((Vec<CertificateDer<'static>>, Vec<u8>), Vec<u8>);
+
+/// An RSA key rcgen can sign with through its remote-key seam (ring refuses RSA-1024, and
+/// cannot generate RSA keys at all).
+struct WeakRsa {
+    key: rsa::RsaPrivateKey,
+    public: Vec<u8>,
+}
+
+impl rcgen::RemoteKeyPair for WeakRsa {
+    fn public_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        let digest = Sha256::digest(msg);
+        self.key
+            .sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &digest)
+            .map_err(|_| rcgen::Error::RemoteKeyError)
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
+/// The byte range of the TBSCertificate inside a certificate's DER (definite lengths).
+fn tbs_span(der: &[u8]) -> Option<std::ops::Range<usize>> {
+    fn header(b: &[u8], at: usize) -> Option<(usize, usize)> {
+        let first = *b.get(at + 1)?;
+        if first < 0x80 {
+            return Some((2, first as usize));
+        }
+        let n = (first & 0x7f) as usize;
+        let len = b
+            .get(at + 2..at + 2 + n)?
+            .iter()
+            .fold(0usize, |acc, x| acc << 8 | *x as usize);
+        Some((2 + n, len))
+    }
+    let (outer_hdr, _) = header(der, 0)?;
+    let (tbs_hdr, tbs_len) = header(der, outer_hdr)?;
+    Some(outer_hdr..outer_hdr + tbs_hdr + tbs_len)
+}
+
+fn server_params(name: &str, serial: u64) -> Result<CertificateParams, PkiError> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn(name);
+    p.subject_alt_names = vec![SanType::DnsName(name.try_into()?)];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.serial_number = Some(SerialNumber::from(serial));
+    p.use_authority_key_identifier_extension = true;
+    Ok(p)
+}
+
+/// Issue a P-256 leaf from `params`, signed by the CA (`ca_params`, `ca_key`); returns the
+/// leaf DER and its PKCS#8 key.
+fn leaf(
+    params: CertificateParams,
+    ca_params: &CertificateParams,
+    ca_key: &KeyPair,
+) -> Result<(CertificateDer<'static>, Vec<u8>), PkiError> {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let issuer = ca_params.clone().self_signed(ca_key)?;
+    let cert = params.signed_by(&key, &issuer, ca_key)?;
+    Ok((cert.der().clone(), key.serialize_der()))
+}
+
+impl RoguePki {
+    /// Issue every rogue certificate against the legitimate test PKI.
+    pub fn generate(pki: &TestPki) -> Result<Self, Box<dyn std::error::Error>> {
+        let int: &Issued = &pki.intermediate;
+        let chain =
+            |leaf: CertificateDer<'static>, ca: &CertificateDer<'static>| vec![leaf, ca.clone()];
+        let now = time::OffsetDateTime::now_utc();
+
+        let rogue_root_params = ca_params("Rogue Root CA", 0x666);
+        let rogue_root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let (l, k) = leaf(
+            server_params(SERVER_NAME, 0x601)?,
+            &rogue_root_params,
+            &rogue_root_key,
+        )?;
+        let untrusted_ca = (vec![l], k);
+
+        let (l, k) = leaf(
+            server_params("evil.latchkey.test", 0x602)?,
+            &int.params,
+            &int.key,
+        )?;
+        let wrong_name = (chain(l, &int.cert), k);
+
+        let mut p = server_params(SERVER_NAME, 0x603)?;
+        p.not_before = now - time::Duration::days(730);
+        p.not_after = now - time::Duration::days(365);
+        let (l, k) = leaf(p, &int.params, &int.key)?;
+        let expired = (chain(l, &int.cert), k);
+
+        let mut p = server_params(SERVER_NAME, 0x604)?;
+        p.not_before = now + time::Duration::days(365);
+        p.not_after = now + time::Duration::days(730);
+        let (l, k) = leaf(p, &int.params, &int.key)?;
+        let not_yet_valid = (chain(l, &int.cert), k);
+
+        let mut p = server_params(SERVER_NAME, 0x605)?;
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let (l, k) = leaf(p, &int.params, &int.key)?;
+        let no_server_auth = (chain(l, &int.cert), k);
+
+        // A CA with a 1024-bit RSA key, certified by the real root.
+        let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024)?;
+        let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa_key.to_public_key())?
+            .as_bytes()
+            .to_vec();
+        let weak_ca_key = KeyPair::from_remote(Box::new(WeakRsa {
+            key: rsa_key,
+            public,
+        }))?;
+        let weak_key = Self::sub_ca(pki, "Weak RSA-1024 CA", 0x606, &weak_ca_key)?;
+
+        let ed_key = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
+        let unsupported_signature = Self::sub_ca(pki, "Ed25519 CA", 0x607, &ed_key)?;
+
+        let (l, k) = leaf(server_params(SERVER_NAME, 0x608)?, &int.params, &int.key)?;
+        let other_key = (chain(l, &int.cert), k);
+
+        Ok(RoguePki {
+            untrusted_ca,
+            wrong_name,
+            expired,
+            not_yet_valid,
+            no_server_auth,
+            weak_key,
+            unsupported_signature,
+            other_key,
+            sha1_signed: std::sync::OnceLock::new(),
+            root: (
+                pki.root.params.clone(),
+                KeyPair::try_from(pki.root.key_pkcs8.as_slice())?,
+            ),
+        })
+    }
+
+    /// A server certificate signed with sha1WithRSAEncryption by an RSA-2048 CA certified by
+    /// the real root. rcgen cannot sign with SHA-1, so the leaf is issued with SHA-256 and
+    /// re-signed: the two signature AlgorithmIdentifiers (same length) are rewritten to
+    /// SHA-1 and the signature (same length: the modulus size) replaced.
+    fn make_sha1_signed(&self) -> Result<Sha1Signed, String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| err(&e))?;
+        let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa_key.to_public_key())
+            .map_err(|e| err(&e))?
+            .as_bytes()
+            .to_vec();
+        let signer = rsa_key.clone();
+        let ca_public = public.clone();
+        let ca_key = KeyPair::from_remote(Box::new(WeakRsa {
+            key: rsa_key,
+            public,
+        }))
+        .map_err(|e| err(&e))?;
+        let mut params = ca_params("SHA-1 Signing CA", 0x609);
+        params.use_authority_key_identifier_extension = true;
+        let root = self
+            .root
+            .0
+            .clone()
+            .self_signed(&self.root.1)
+            .map_err(|e| err(&e))?;
+        let ca_cert = params
+            .clone()
+            .signed_by(&ca_key, &root, &self.root.1)
+            .map_err(|e| err(&e))?;
+        let (leaf_der, key) = leaf(
+            server_params(SERVER_NAME, 0x709).map_err(|e| err(&e))?,
+            &params,
+            &ca_key,
+        )
+        .map_err(|e| err(&e))?;
+        let mut der = leaf_der.to_vec();
+        // sha256WithRSAEncryption -> sha1WithRSAEncryption (1.2.840.113549.1.1.11 -> .5).
+        const SHA256_RSA: [u8; 11] = [6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11];
+        let mut patched = 0;
+        for i in 0..der.len().saturating_sub(SHA256_RSA.len()) {
+            if der[i..i + SHA256_RSA.len()] == SHA256_RSA {
+                der[i + SHA256_RSA.len() - 1] = 5;
+                patched += 1;
+            }
+        }
+        if patched != 2 {
+            return Err(format!(
+                "expected 2 signature algorithm OIDs, found {patched}"
+            ));
+        }
+        let tbs = tbs_span(&der).ok_or("certificate layout not understood")?;
+        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der[tbs]);
+        // DigestInfo for SHA-1 (RFC 8017 §9.2, note 1).
+        let mut info = vec![
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ];
+        info.extend_from_slice(digest.as_ref());
+        let sig = signer
+            .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &info)
+            .map_err(|e| err(&e))?;
+        let at = der
+            .len()
+            .checked_sub(sig.len())
+            .ok_or("short certificate")?;
+        der[at..].copy_from_slice(&sig);
+        Ok(((vec![der.into(), ca_cert.der().clone()], key), ca_public))
+    }
+
+    /// A CA with `ca_key` certified by the real root, and a server certificate it signs.
+    fn sub_ca(
+        pki: &TestPki,
+        cn: &str,
+        serial: u64,
+        ca_key: &KeyPair,
+    ) -> Result<(Vec<CertificateDer<'static>>, Vec<u8>), PkiError> {
+        let mut params = ca_params(cn, serial);
+        params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.use_authority_key_identifier_extension = true;
+        let root = pki.root.params.clone().self_signed(&pki.root.key)?;
+        let ca_cert = params.clone().signed_by(ca_key, &root, &pki.root.key)?;
+        let (l, k) = leaf(server_params(SERVER_NAME, serial + 0x100)?, &params, ca_key)?;
+        Ok((vec![l, ca_cert.der().clone()], k))
+    }
+
+    fn presented(&self, rogue: Rogue) -> Option<&(Vec<CertificateDer<'static>>, Vec<u8>)> {
+        Some(match rogue {
+            Rogue::WeakSignature => {
+                return self
+                    .sha1_signed
+                    .get_or_init(|| self.make_sha1_signed())
+                    .as_ref()
+                    .ok()
+                    .map(|(presented, _)| presented)
+            }
+            Rogue::UntrustedCa => &self.untrusted_ca,
+            Rogue::WrongName => &self.wrong_name,
+            Rogue::Expired => &self.expired,
+            Rogue::NotYetValid => &self.not_yet_valid,
+            Rogue::NoServerAuth => &self.no_server_auth,
+            Rogue::WeakKey => &self.weak_key,
+            Rogue::UnsupportedSignature => &self.unsupported_signature,
+            Rogue::PinMismatch => &self.other_key,
+            _ => return None,
+        })
+    }
+}
+
+/// The device's server policy in every scenario: the test root CA, the exact name
+/// [`SERVER_NAME`], and (for the pin scenario) the legitimate server's SPKI pinned.
+pub fn device_policy(pki: &TestPki, pin: bool) -> Result<ServerPolicy, String> {
+    let mut policy = ServerPolicy::new(NameMatch::exact(SERVER_NAME).map_err(|e| e.to_string())?)
+        .with_anchor_der(&pki.root.cert)
+        .map_err(|e| e.to_string())?;
+    if pin {
+        let ee = webpki_spki_sha256(&pki.server.cert)?;
+        policy = policy
+            .with_pin(Pin::SpkiSha256(ee))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(policy)
+}
+
+/// SHA-256 of a certificate's SubjectPublicKeyInfo (what an admin computes with
+/// `openssl x509 -pubkey | openssl pkey -pubin -outform der | sha256sum`).
+pub fn webpki_spki_sha256(cert: &CertificateDer<'_>) -> Result<[u8; 32], String> {
+    let ee = webpki::EndEntityCert::try_from(cert).map_err(|e| format!("{e:?}"))?;
+    Ok(Sha256::digest(ee.subject_public_key_info().as_ref()).into())
+}
+
+/// The device's TLS setup under `policy`, with the test PKI's client certificate.
+pub fn device_setup(
+    pki: &TestPki,
+    policy: &ServerPolicy,
+    versions: VersionPolicy,
+) -> Result<ClientSetup, String> {
+    let provider = sim::host_provider();
+    let key = provider
+        .key_provider
+        .load_private_key(pki.client.private_key())
+        .map_err(|e| e.to_string())?;
+    let cred = ClientCredential {
+        chain: pki.client_chain(),
+        key,
+    };
+    ClientSetup::with_policy(
+        provider,
+        policy,
+        versions,
+        CredentialResolver::single(Some(cred)),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// What one rogue scenario came to.
+pub struct RogueOutcome {
+    /// The scenario.
+    pub rogue: Rogue,
+    /// The supplicant's refusal, if it refused.
+    pub refusal: Option<FailReason>,
+    /// Whether the supplicant authenticated (it must not).
+    pub authenticated: bool,
+    /// Whether the server was shown the device's certificate.
+    pub client_cert_sent: bool,
+    /// Whether the server derived keys (it sent EAP-Success after a complete handshake).
+    pub server_keys: bool,
+    /// Everything the simulation recorded.
+    pub outcome: Outcome,
+}
+
+impl RogueOutcome {
+    /// Refused with the expected cause, no keys on the device, and no certificate sent where
+    /// the server failed authentication.
+    pub fn as_expected(&self) -> bool {
+        self.refusal.as_ref().map(FailReason::kind) == Some(self.rogue.expected_kind())
+            && !self.authenticated
+            && (!self.rogue.must_not_see_client_certificate() || !self.client_cert_sent)
+    }
+}
+
+/// Run one rogue scenario against the supplicant.
+pub fn run(pki: &TestPki, rogues: &RoguePki, rogue: Rogue) -> Result<RogueOutcome, String> {
+    let mut scenario = Scenario::default();
+    let mut client_versions = VersionPolicy::Both;
+    let mut server_versions = VersionPolicy::Both;
+    match rogue {
+        Rogue::Alert => scenario.server.rogue = Some(WireRogue::Alert(49)),
+        Rogue::Tls12Only => {
+            client_versions = VersionPolicy::Tls13Only;
+            server_versions = VersionPolicy::Tls12Only;
+        }
+        Rogue::EarlySuccess => {
+            server_versions = VersionPolicy::Tls13Only;
+            scenario.server.early_success = true;
+        }
+        Rogue::EarlyFailure => scenario.server.rogue = Some(WireRogue::EarlyFailure),
+        Rogue::SuccessBeforeTls => scenario.injected_first = vec![vec![3, 0, 0, 4]],
+        Rogue::MethodSwitch => scenario.server.rogue = Some(WireRogue::SwitchMethod(4)),
+        Rogue::OversizeLength => scenario.server.rogue = Some(WireRogue::OversizeLength(1 << 20)),
+        Rogue::FragmentFlood => scenario.server.fragment_size = 8,
+        Rogue::IdentityStorm => scenario.server.rogue = Some(WireRogue::IdentityStorm(20)),
+        _ => {}
+    }
+    scenario.client_versions = client_versions;
+    scenario.server_versions = server_versions;
+    let policy = device_policy(pki, rogue == Rogue::PinMismatch)?;
+    let setup = device_setup(pki, &policy, client_versions)?;
+    let server = server_for(pki, rogues, rogue, server_versions)?;
+    let outcome = sim::run_with(setup, &server, &scenario)?;
+    Ok(RogueOutcome {
+        rogue,
+        refusal: match &outcome.event {
+            Some(Event::Failed(r)) => Some(r.clone()),
+            _ => None,
+        },
+        authenticated: matches!(outcome.event, Some(Event::Authenticated(_))),
+        client_cert_sent: outcome.client_cert_seen.is_some(),
+        server_keys: outcome.server_keys.is_some(),
+        outcome,
+    })
+}
+
+/// The server configuration a rogue runs with: its own certificate chain for the certificate
+/// rogues, the legitimate one otherwise.
+pub fn server_for(
+    pki: &TestPki,
+    rogues: &RoguePki,
+    rogue: Rogue,
+    versions: VersionPolicy,
+) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
+    match rogues.presented(rogue) {
+        Some((chain, key)) => sim::server_config_with_cert(
+            pki,
+            versions,
+            &[],
+            chain.clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.clone())),
+        ),
+        None => sim::server_config(pki, versions),
+    }
+}
+
+/// The legitimate server (right CA, name, time, pinned key) under the same device policy.
+pub fn run_legitimate(pki: &TestPki, server_versions: VersionPolicy) -> Result<Outcome, String> {
+    let policy = device_policy(pki, true)?;
+    let setup = device_setup(pki, &policy, VersionPolicy::Both)?;
+    let scenario = Scenario {
+        server_versions,
+        ..Scenario::default()
+    };
+    let server = sim::server_config(pki, server_versions)?;
+    sim::run_with(setup, &server, &scenario)
+}
+
+/// Shared test PKIs for a process (generation takes a moment; RSA-1024 key generation most).
+pub fn shared() -> Result<&'static (TestPki, RoguePki), String> {
+    static PKIS: std::sync::OnceLock<Result<(TestPki, RoguePki), String>> =
+        std::sync::OnceLock::new();
+    PKIS.get_or_init(|| {
+        let pki = TestPki::generate().map_err(|e| e.to_string())?;
+        let rogues = RoguePki::generate(&pki).map_err(|e| e.to_string())?;
+        Ok((pki, rogues))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Run `rogues` (by name, or `all`) and narrate each: what the server did, the refusal as the
+/// admin reads it, and whether anything leaked. `Ok(true)` when every one was refused as
+/// expected (the exit status of `latchkey-sim rogue`).
+pub fn report(
+    out: &mut dyn std::io::Write,
+    selection: &[Rogue],
+    frames: bool,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let (pki, rogues) = shared()?;
+    let mut all_ok = true;
+    for &r in selection {
+        let o = run(pki, rogues, r)?;
+        writeln!(out, "rogue server {}: {}", r.name(), r.about())?;
+        if frames {
+            for s in &o.outcome.steps {
+                let arrow = match s.dir {
+                    sim::Direction::Up => "supplicant -> authenticator",
+                    sim::Direction::Down => "authenticator -> supplicant",
+                };
+                writeln!(out, "    {arrow}: {}", sim::describe(&s.frame))?;
+            }
+        }
+        match (&o.refusal, o.authenticated) {
+            (Some(reason), _) => writeln!(out, "  REFUSED [{}]: {reason}", reason.kind())?,
+            (None, true) => writeln!(out, "  AUTHENTICATED TO A ROGUE SERVER")?,
+            (None, false) => writeln!(out, "  the conversation stalled without a decision")?,
+        }
+        writeln!(
+            out,
+            "  device certificate sent to the server: {}; keys derived: {}",
+            if o.client_cert_sent { "yes" } else { "no" },
+            if o.authenticated { "YES" } else { "no" }
+        )?;
+        let ok = o.as_expected();
+        if !ok {
+            writeln!(
+                out,
+                "  NOT AS EXPECTED: wanted a refusal [{}]{}",
+                r.expected_kind(),
+                if r.must_not_see_client_certificate() {
+                    " with no certificate sent"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        all_ok &= ok;
+        writeln!(out)?;
+    }
+    Ok(all_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_rogue_certificate_carries_a_genuine_sha1_signature() {
+        let (_, rogues) = shared().expect("pkis");
+        let ((chain, _), ca_public) = rogues
+            .sha1_signed
+            .get_or_init(|| rogues.make_sha1_signed())
+            .as_ref()
+            .expect("sha1 chain");
+        let der = chain[0].as_ref();
+        let tbs = tbs_span(der).expect("tbs");
+        let sig = &der[der.len() - 256..];
+        ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            ca_public,
+        )
+        .verify(&der[tbs], sig)
+        .expect("a valid SHA-1 signature by the CA");
+    }
+
+    #[test]
+    fn report_narrates_a_refusal() {
+        let mut out = Vec::new();
+        assert!(report(&mut out, &[Rogue::WrongName], false).expect("runs"));
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(text.contains("REFUSED [name-mismatch]: server certificate name mismatch: expected radius.latchkey.test, got evil.latchkey.test"), "{text}");
+        assert!(
+            text.contains("device certificate sent to the server: no"),
+            "{text}"
+        );
+    }
+}
