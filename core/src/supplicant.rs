@@ -182,7 +182,7 @@ pub struct DropCounters {
     pub unhandled_eapol_type: u32,
     /// EAP packets dropped by the peer (see [`DropReason`]).
     pub eap: u32,
-    /// EAP-Success refused while the method was still running.
+    /// EAP-Success/Failure refused while the method was still running.
     pub early_decision: u32,
     /// Frames received while held after a failure.
     pub while_held: u32,
@@ -361,7 +361,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
                 warn_!("EAP packet dropped: {}", reason.as_str());
                 self.last_drop = Some(reason);
                 self.drops.eap = self.drops.eap.saturating_add(1);
-                if matches!(reason, DropReason::EarlySuccess) {
+                if matches!(reason, DropReason::EarlySuccess | DropReason::EarlyFailure) {
                     self.drops.early_decision = self.drops.early_decision.saturating_add(1);
                     self.early_decision = Some(reason == DropReason::EarlySuccess);
                 }

@@ -190,23 +190,6 @@ fn success_during_tls_handshake_is_discarded() {
     }
 }
 
-/// A server that refuses the client mid-handshake may send a bare EAP-Failure (FreeRADIUS does
-/// for a revoked client certificate): it ends the conversation at once, as in wpa_supplicant,
-/// instead of being discarded until authPeriod runs out. Success is still held back.
-#[test]
-fn failure_during_tls_handshake_ends_it_as_rejected() {
-    for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
-        let mut rig = Rig::new(v, 300);
-        let pkt = rig.run_until(|p, _| p.len() > 6 && p[4] == 13 && p[5] & 0x20 == 0);
-        let (ev, resp) = rig.deliver(&[4, pkt[1].wrapping_sub(1), 0, 4]);
-        assert!(resp.is_none(), "{v:?}");
-        match ev {
-            Some(Event::Failed(FailReason::Eap(PeerError::Rejected))) => {}
-            other => panic!("{v:?}: {other:?}"),
-        }
-    }
-}
-
 #[test]
 fn tls13_success_before_commitment_is_not_accepted() {
     let mut s = Scenario {

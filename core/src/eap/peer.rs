@@ -26,6 +26,8 @@ pub enum DropReason {
     ConflictingDuplicate,
     /// EAP-Success while the method is still running (RFC 4137: discarded).
     EarlySuccess,
+    /// EAP-Failure while the method is still running (RFC 4137: discarded).
+    EarlyFailure,
     /// EAP-Success/Failure with an identifier that matches no response of ours.
     WrongIdentifier,
     /// A code we do not know (RFC 3748 §4: silently discarded).
@@ -40,6 +42,7 @@ impl DropReason {
             DropReason::NotARequest => "not a request",
             DropReason::ConflictingDuplicate => "same identifier, different content",
             DropReason::EarlySuccess => "EAP-Success before EAP-TLS finished",
+            DropReason::EarlyFailure => "EAP-Failure while EAP-TLS is running",
             DropReason::WrongIdentifier => "identifier matches no response",
             DropReason::UnknownCode => "unknown code",
         }
@@ -199,7 +202,7 @@ impl Peer {
         match pkt.code() {
             Code::Request => {}
             Code::Success => return self.on_success(id, method),
-            Code::Failure => return self.on_failure(id),
+            Code::Failure => return self.on_failure(id, method),
             Code::Response => return PeerOutput::Dropped(DropReason::NotARequest),
             Code::Unknown(_) => return PeerOutput::Dropped(DropReason::UnknownCode),
         }
@@ -299,15 +302,21 @@ impl Peer {
         }
     }
 
-    fn on_failure(&mut self, id: u8) -> PeerOutput {
+    fn on_failure<const IN: usize, const OUT: usize>(
+        &mut self,
+        id: u8,
+        method: &EapTlsMethod<IN, OUT>,
+    ) -> PeerOutput {
         if !self.id_matches(id) {
             return PeerOutput::Dropped(DropReason::WrongIdentifier);
         }
-        // RFC 4137 §4.5 discards Failure only while methodState is CONT. EAP-TLS is MAY_CONT
-        // whenever it waits for the server (as in wpa_supplicant): FreeRADIUS answers a revoked
-        // client certificate with Access-Reject and a bare EAP-Failure, no TLS alert first.
-        // Accepting it can only end the conversation in failure, never grant access.
-        PeerOutput::Failure(PeerError::Rejected, None)
+        match method.state() {
+            // RFC 4137 §4.5: while the method continues, Failure is discarded too.
+            MethodState::Sending | MethodState::Receiving => {
+                PeerOutput::Dropped(DropReason::EarlyFailure)
+            }
+            _ => PeerOutput::Failure(PeerError::Rejected, None),
+        }
     }
 }
 
