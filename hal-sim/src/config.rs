@@ -107,6 +107,10 @@ pub struct ClientArgs {
     /// EAP-TLS fragment size (bytes of TLS data per EAP-Response).
     #[arg(long, default_value_t = 1398, value_name = "BYTES")]
     pub fragment_size: usize,
+    /// authPeriod (802.1X-2010 §8): how long the supplicant waits for the authenticator during
+    /// authentication before it gives up, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub auth_period_ms: u64,
 }
 
 /// Why the configuration could not be built. Each names the file or flag to fix.
@@ -301,6 +305,7 @@ impl ClientArgs {
             .filter(|s| !s.is_empty())
             .ok_or(ConfigError::Identity)?;
         config.method.fragment_size = self.fragment_size;
+        config.auth_period_ms = self.auth_period_ms;
 
         let mut roots = Vec::new();
         for p in &self.ca {

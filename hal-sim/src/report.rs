@@ -156,9 +156,13 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
         Some(Event::Failed(f)) => {
             r.outcome = "failed";
             r.error_kind = Some(f.kind().into());
+            let verdict = match outcome.last_code {
+                Some(crate::radius::Code::AccessReject) => " (RADIUS Access-Reject)",
+                _ => "",
+            };
             r.error = Some(match &outcome.reply_message {
-                Some(m) => format!("{f} (server says: {m})"),
-                None => f.to_string(),
+                Some(m) => format!("{f}{verdict} (server says: {m})"),
+                None => format!("{f}{verdict}"),
             });
             files.setup.resolver.last_request()
         }
