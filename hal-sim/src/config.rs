@@ -9,6 +9,7 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use latchkey_core::certs::{InlineKey, KeyRef, SlotIndex, SlotState, SlotTable};
 use latchkey_core::supplicant::Config;
+use latchkey_core::tls::server_policy::{NameMatch, ServerPolicy, MAX_NAME_RULES};
 use latchkey_core::tls::{ClientSetup, CredentialResolver, SlotSource, VersionPolicy};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -84,9 +85,14 @@ pub struct ClientArgs {
     /// CA certificate file (PEM, may hold several) the server's chain must lead to; repeatable.
     #[arg(long = "ca", value_name = "FILE", required = true)]
     pub ca: Vec<PathBuf>,
-    /// DNS name the server certificate must carry (SAN), e.g. radius.example.org.
+    /// DNS name the server certificate must carry (SAN dNSName), e.g. radius.example.org;
+    /// repeatable (any one matching is enough).
     #[arg(long, value_name = "NAME")]
-    pub server_name: String,
+    pub server_name: Vec<String>,
+    /// Domain the server certificate's name must be or end in (like wpa_supplicant's
+    /// domain_suffix_match), e.g. example.org; repeatable.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain_suffix: Vec<String>,
     /// Outer EAP identity (e.g. anonymous@example.org or the device's name).
     #[arg(long, value_name = "IDENTITY")]
     pub identity: String,
@@ -151,6 +157,12 @@ pub enum ConfigError {
         /// The certificate that could not stay active.
         path: PathBuf,
     },
+    /// Neither `--server-name` nor `--domain-suffix`: the server could not be authenticated.
+    NoServerName,
+    /// A name rule is not a DNS name.
+    BadName(String),
+    /// More name rules than the policy holds.
+    TooManyNames,
     /// `--tls-min` above `--tls-max`.
     TlsRange,
     /// Fragment size out of range.
@@ -180,6 +192,15 @@ impl std::fmt::Display for ConfigError {
                  (archive one of them)",
                 path.display()
             ),
+            ConfigError::NoServerName => f.write_str(
+                "no --server-name or --domain-suffix: refusing to authenticate a server by its \
+                 CA alone",
+            ),
+            ConfigError::BadName(n) => write!(f, "server name rule {n:?} is not a DNS name"),
+            ConfigError::TooManyNames => write!(
+                f,
+                "more than {MAX_NAME_RULES} --server-name/--domain-suffix rules"
+            ),
             ConfigError::TlsRange => f.write_str("--tls-min is above --tls-max"),
             ConfigError::FragmentSize(n) => {
                 write!(f, "--fragment-size {n} out of range (64..=16384)")
@@ -201,6 +222,9 @@ impl ConfigError {
             ConfigError::BadKey { .. } => "bad-key",
             ConfigError::Slot { .. } => "slot-refused",
             ConfigError::ActiveConflict { .. } => "active-conflict",
+            ConfigError::NoServerName => "no-server-name",
+            ConfigError::BadName(_) => "bad-server-name",
+            ConfigError::TooManyNames => "too-many-names",
             ConfigError::TlsRange => "tls-range",
             ConfigError::FragmentSize(_) => "fragment-size",
             ConfigError::Identity => "identity",
@@ -293,6 +317,28 @@ impl ClientArgs {
         }
     }
 
+    /// How the server is authenticated: the name rules and the CA files.
+    pub fn server_policy(&self) -> Result<ServerPolicy, ConfigError> {
+        let mut rules = Vec::new();
+        for n in &self.server_name {
+            rules.push(NameMatch::exact(n).map_err(|_| ConfigError::BadName(n.clone()))?);
+        }
+        for d in &self.domain_suffix {
+            rules.push(NameMatch::suffix(d).map_err(|_| ConfigError::BadName(d.clone()))?);
+        }
+        let mut rules = rules.into_iter();
+        let mut policy = ServerPolicy::new(rules.next().ok_or(ConfigError::NoServerName)?);
+        for r in rules {
+            policy = policy.or_name(r).map_err(|_| ConfigError::TooManyNames)?;
+        }
+        for p in &self.ca {
+            for cert in read_certs("CA file", p)? {
+                policy = policy.with_anchor_der(&cert).map_err(ConfigError::Setup)?;
+            }
+        }
+        Ok(policy)
+    }
+
     /// Read every file and build the supplicant's configuration, TLS setup and slot table.
     pub fn build(&self) -> Result<ClientFiles, ConfigError> {
         let versions = self.versions()?;
@@ -307,10 +353,7 @@ impl ClientArgs {
         config.method.fragment_size = self.fragment_size;
         config.auth_period_ms = self.auth_period_ms;
 
-        let mut roots = Vec::new();
-        for p in &self.ca {
-            roots.extend(read_certs("CA file", p)?);
-        }
+        let policy = self.server_policy()?;
         let mut chain = Vec::new();
         for p in &self.chain {
             chain.extend(read_certs("chain file", p)?);
@@ -372,14 +415,8 @@ impl ClientArgs {
             .collect();
         let resolver =
             CredentialResolver::slot_table(table.clone() as Arc<dyn SlotSource>, chain, None);
-        let setup = ClientSetup::with_resolver(
-            host_provider(),
-            &roots,
-            &self.server_name,
-            versions,
-            resolver,
-        )
-        .map_err(ConfigError::Setup)?;
+        let setup = ClientSetup::with_policy(host_provider(), &policy, versions, resolver)
+            .map_err(ConfigError::Setup)?;
         Ok(ClientFiles {
             config,
             setup,
@@ -514,6 +551,19 @@ mod tests {
         let e = a.build().err().unwrap();
         assert_eq!(e.kind(), "slot-refused");
         assert!(e.to_string().contains("does not match"), "{e}");
+    }
+
+    #[test]
+    fn server_name_rules_are_required_and_checked() {
+        let f = files();
+        let mut a = args(&f, &slot("active", &f.new)).unwrap();
+        a.server_name.clear();
+        assert_eq!(a.build().err().unwrap().kind(), "no-server-name");
+        a.domain_suffix = vec!["latchkey.test".into()];
+        assert_eq!(a.server_policy().unwrap().names().len(), 1);
+        a.server_name = vec!["*.latchkey.test".into()];
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "bad-server-name", "{e}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ enum Command {
         #[command(flatten)]
         radius: RadiusArgs,
         #[command(flatten)]
-        client: ClientArgs,
+        client: Box<ClientArgs>,
         /// Print one JSON object with the result instead of the log.
         #[arg(long)]
         json: bool,

@@ -22,7 +22,7 @@ pub struct RadiusReport {
     pub tls_version: Option<String>,
     /// The negotiated cipher suite.
     pub cipher_suite: Option<String>,
-    /// Index of the slot whose certificate was sent.
+    /// Index of the slot whose certificate authenticated the device (successes only).
     pub slot: Option<usize>,
     /// The file that slot was loaded from.
     pub slot_file: Option<String>,
@@ -175,7 +175,9 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
     };
     if let Some(sel) = record.and_then(|rec| rec.selection) {
         r.selection = Some(sel.to_string());
-        if let Some(i) = sel.chosen {
+        // A slot counts as used only when the authentication succeeded (TLS 1.3 selects on
+        // the CertificateRequest, before the server's chain is verified).
+        if let (Some(i), "authenticated") = (sel.chosen, r.outcome) {
             r.slot = Some(i.get());
             r.slot_file = files
                 .slots

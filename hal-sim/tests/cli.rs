@@ -11,6 +11,10 @@ use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
 use latchkey_tests::server_process::{free_udp_port, ServerTls};
 
 fn sim(pki: &FilePki, server: &str, secret: &str, extra: &[&str]) -> Output {
+    sim_named(pki, server, secret, SERVER_NAME, extra)
+}
+
+fn sim_named(pki: &FilePki, server: &str, secret: &str, name: &str, extra: &[&str]) -> Output {
     let slot = format!(
         "active:{}:{}",
         pki.client_new.cert.display(),
@@ -26,7 +30,7 @@ fn sim(pki: &FilePki, server: &str, secret: &str, extra: &[&str]) -> Output {
         "--ca",
         &ca,
         "--server-name",
-        SERVER_NAME,
+        name,
         "--identity",
         IDENTITY,
         "--slot",
@@ -116,6 +120,26 @@ fn wrong_secret_against_hostapd_is_one_typed_line() {
     assert_eq!(j["slot"], 0);
     assert!(j["eap_round_trips"].as_u64().unwrap() >= 3);
     assert_eq!(j["msk_fingerprint"].as_str().unwrap().len(), 16);
+    // The same server under a name it does not carry: refused, typed.
+    let o = sim_named(
+        &pki,
+        &addr,
+        &server.secret,
+        "other.latchkey.test",
+        &["--json"],
+    );
+    let j = json(&o);
+    assert_eq!(j["outcome"], "failed", "{j}");
+    assert_eq!(j["error_kind"], "name-mismatch", "{j}");
+    assert_eq!(
+        j["error"],
+        "server certificate name mismatch: expected other.latchkey.test, got radius.latchkey.test"
+    );
+    assert_eq!(
+        j["slot"],
+        serde_json::Value::Null,
+        "no certificate was used: {j}"
+    );
 }
 
 /// A fake server answering every request with `reply(request)`.

@@ -54,7 +54,8 @@ fn slot(state: SlotStateArg, c: &CertFiles) -> SlotSpec {
 fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
     ClientArgs {
         ca: vec![ca.to_owned()],
-        server_name: SERVER_NAME.into(),
+        server_name: vec![SERVER_NAME.into()],
+        domain_suffix: vec![],
         identity: IDENTITY.into(),
         slots,
         chain: vec![],
@@ -105,16 +106,17 @@ fn interop(kind: Kind, tls: ServerTls) {
     );
     assert_eq!(r.radius_retransmissions, 0);
 
-    let kb = run_radius(
-        &radius(&s.proc),
-        &client(
-            &p.ca,
-            vec![
-                slot(SlotStateArg::Archived, &p.client_old),
-                slot(SlotStateArg::Active, &p.client_new),
-            ],
-        ),
+    let mut kb_client = client(
+        &p.ca,
+        vec![
+            slot(SlotStateArg::Archived, &p.client_old),
+            slot(SlotStateArg::Active, &p.client_new),
+        ],
     );
+    // The server authenticated by domain this time (domain_suffix_match).
+    kb_client.server_name.clear();
+    kb_client.domain_suffix = vec!["latchkey.test".into()];
+    let kb = run_radius(&radius(&s.proc), &kb_client);
     assert!(kb.ok(), "{}", explain(&kb, &s));
     assert_eq!(kb.slot, Some(1), "{}", explain(&kb, &s));
     assert_eq!(
