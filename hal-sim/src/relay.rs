@@ -143,8 +143,6 @@ pub struct RelayOutcome {
     pub mppe_send: Option<Zeroizing<Vec<u8>>>,
     /// Reply-Message of the last reply.
     pub reply_message: Option<String>,
-    /// The conversation, one line per frame or packet.
-    pub log: Vec<String>,
 }
 
 impl RelayOutcome {
@@ -165,6 +163,7 @@ struct Transport<'a> {
     args: &'a RadiusArgs,
     next_id: u8,
     outcome: &'a mut RelayOutcome,
+    log: &'a mut dyn FnMut(String),
 }
 
 impl Transport<'_> {
@@ -180,9 +179,7 @@ impl Transport<'_> {
         for attempt in 0..attempts {
             if attempt > 0 {
                 self.outcome.retransmissions += 1;
-                self.outcome
-                    .log
-                    .push(format!("  retransmitting Access-Request id={}", req.id));
+                (self.log)(format!("  retransmitting Access-Request id={}", req.id));
             }
             let unreachable = |error| RelayError::Unreachable {
                 server: self.args.server,
@@ -226,7 +223,7 @@ impl Transport<'_> {
                     // RFC 2865 §3: silently discard; remembered to explain a timeout.
                     Err(e) => {
                         self.outcome.dropped_replies += 1;
-                        self.outcome.log.push(format!("  reply dropped: {e}"));
+                        (self.log)(format!("  reply dropped: {e}"));
                         last_refused = Some(e);
                     }
                 }
@@ -265,10 +262,11 @@ fn mac_text(m: [u8; 6]) -> Vec<u8> {
 
 /// Authenticate `sup` through the RADIUS server: the authenticator asks for the identity on
 /// EAPOL-Start, then relays every EAP packet until the supplicant reports its result (in
-/// `event`) or the relay cannot go on (in `error`); the log and counters are kept either way.
-pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> RelayOutcome {
+/// `event`) or the relay cannot go on (in `error`); the counters are kept either way. Each
+/// frame and packet is described to `log` as it happens.
+pub fn run(sup: &mut Supplicant, args: &RadiusArgs, log: &mut dyn FnMut(String)) -> RelayOutcome {
     let mut outcome = RelayOutcome::default();
-    match converse(sup, args, &mut outcome) {
+    match converse(sup, args, &mut outcome, log) {
         Ok(event) => outcome.event = Some(event),
         Err(e) => outcome.error = Some(e),
     }
@@ -279,6 +277,7 @@ fn converse(
     sup: &mut Supplicant,
     args: &RadiusArgs,
     outcome: &mut RelayOutcome,
+    log: &mut dyn FnMut(String),
 ) -> Result<Event, RelayError> {
     let local: SocketAddr = if args.server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
@@ -296,6 +295,7 @@ fn converse(
         args,
         next_id: rand::random(),
         outcome,
+        log,
     };
     let start = Instant::now();
     let now = || Now {
@@ -317,9 +317,7 @@ fn converse(
         }
         // Deliver what the authenticator has for the supplicant first.
         if let Some(down) = pending.pop_front() {
-            t.outcome
-                .log
-                .push(format!("authenticator -> supplicant: {}", describe(&down)));
+            (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
             event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
             continue;
         }
@@ -337,9 +335,7 @@ fn converse(
             event = sup.poll(now(), &mut radio);
             continue;
         };
-        t.outcome
-            .log
-            .push(format!("supplicant -> authenticator: {}", describe(&frame)));
+        (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
         let eap = match frame.get(1) {
             Some(1) => {
                 // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
@@ -380,14 +376,14 @@ fn converse(
             eap,
         };
         t.next_id = t.next_id.wrapping_add(1);
-        t.outcome.log.push(format!(
+        (t.log)(format!(
             "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
             args.server,
             req.id,
             req.eap.len()
         ));
         let reply = t.exchange(&req)?;
-        t.outcome.log.push(format!(
+        (t.log)(format!(
             "RADIUS -> authenticator: {} id={}{}",
             reply.code,
             req.id,
@@ -418,9 +414,7 @@ fn converse(
     }
     // Record what the supplicant sent last (e.g. an alert), for the log.
     while let Some((_dst, frame)) = radio.outbox.pop_front() {
-        t.outcome
-            .log
-            .push(format!("supplicant -> authenticator: {}", describe(&frame)));
+        (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
     }
     event.ok_or(RelayError::Stalled)
 }

@@ -42,8 +42,6 @@ pub struct RadiusReport {
     pub msk_matches_mppe: Option<bool>,
     /// The RADIUS server.
     pub server: String,
-    /// The conversation, for the human-readable output.
-    pub log: Vec<String>,
 }
 
 impl RadiusReport {
@@ -112,8 +110,13 @@ fn error(server: String, kind: &str, msg: String) -> RadiusReport {
     }
 }
 
-/// Build the client from files, authenticate through the RADIUS server, and report.
-pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
+/// Build the client from files, authenticate through the RADIUS server (describing each frame
+/// and packet to `log` as it happens), and report.
+pub fn run_radius(
+    radius: &RadiusArgs,
+    client: &ClientArgs,
+    log: &mut dyn FnMut(String),
+) -> RadiusReport {
     let server = radius.server.to_string();
     let files: ClientFiles = match client.build() {
         Ok(f) => f,
@@ -121,13 +124,12 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
     };
     let mut sup: Box<Supplicant> =
         Box::new(Supplicant::new(files.config.clone(), files.setup.clone()));
-    let outcome = relay::run(&mut sup, radius);
+    let outcome = relay::run(&mut sup, radius, log);
     if let Some(e) = &outcome.error {
         let mut r = error(server, e.kind(), e.to_string());
         r.radius_round_trips = outcome.round_trips;
         r.radius_retransmissions = outcome.retransmissions;
         r.radius_result = outcome.last_code.map(|c| c.to_string());
-        r.log = outcome.log;
         return r;
     }
     let mut r = RadiusReport {
@@ -136,7 +138,6 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
         radius_retransmissions: outcome.retransmissions,
         radius_result: outcome.last_code.map(|c| c.to_string()),
         msk_matches_mppe: outcome.msk_matches_mppe(),
-        log: outcome.log.clone(),
         ..RadiusReport::default()
     };
     let record = match &outcome.event {

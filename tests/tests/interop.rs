@@ -8,7 +8,7 @@ use std::path::Path;
 
 use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsVersionArg};
 use latchkey_sim::relay::RadiusArgs;
-use latchkey_sim::report::{run_radius, RadiusReport};
+use latchkey_sim::report::RadiusReport;
 use latchkey_tests::apt;
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
 use latchkey_tests::hostapd::{self, HostapdOptions};
@@ -75,10 +75,29 @@ fn radius(s: &ServerProcess) -> RadiusArgs {
     }
 }
 
-fn explain(r: &RadiusReport, s: &Server) -> String {
+/// One authentication's report, with the conversation's log.
+struct Run {
+    report: RadiusReport,
+    log: Vec<String>,
+}
+
+impl std::ops::Deref for Run {
+    type Target = RadiusReport;
+    fn deref(&self) -> &RadiusReport {
+        &self.report
+    }
+}
+
+fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> Run {
+    let mut log = Vec::new();
+    let report = latchkey_sim::report::run_radius(radius, client, &mut |l| log.push(l));
+    Run { report, log }
+}
+
+fn explain(Run { report: r, log }: &Run, s: &Server) -> String {
     format!(
         "{}\n{}\n--- {} log:\n{}",
-        r.log.join("\n"),
+        log.join("\n"),
         r.summary(),
         s.proc.name,
         s.proc.log_tail()
