@@ -11,8 +11,10 @@ use latchkey_core::certs::{InlineKey, KeyRef, SlotIndex, SlotState, SlotTable};
 use latchkey_core::supplicant::Config;
 use latchkey_core::tls::server_policy::{NameMatch, ServerPolicy, MAX_NAME_RULES};
 use latchkey_core::tls::{ClientSetup, CredentialResolver, SlotSource, VersionPolicy};
+use p256::pkcs8::der::Decode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sec1::EcPrivateKey;
 
 use crate::sim::host_provider;
 
@@ -282,6 +284,16 @@ pub fn read_certs(
     Ok(certs)
 }
 
+/// secp256r1 (RFC 5480 §2.1.1.1).
+const P256_OID: p256::pkcs8::ObjectIdentifier =
+    p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+
+/// A 32-byte P-256 scalar as an [`InlineKey`] (None when it is not one).
+fn scalar(bytes: &[u8]) -> Option<InlineKey> {
+    let bytes: [u8; 32] = bytes.try_into().ok()?;
+    InlineKey::from_bytes(bytes).ok()
+}
+
 /// A P-256 private key from a PEM file (PKCS#8 or SEC1).
 pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
     let bytes = read("private key", path)?;
@@ -294,13 +306,30 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
         path: path.to_owned(),
     })?;
     match key {
+        // The scalar is taken out of PKCS#8 / SEC1 without deriving the public key here:
+        // installing the slot checks it against the certificate's, once (that check is a
+        // P-256 scalar multiplication, ~1.6 M instructions).
         PrivateKeyDer::Pkcs8(k) => {
-            InlineKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|e| bad(&e.to_string()))
+            let info = p256::pkcs8::PrivateKeyInfo::from_der(k.secret_pkcs8_der())
+                .map_err(|_| bad("not a PKCS#8 private key"))?;
+            if info.algorithm.parameters_oid().ok() != Some(P256_OID) {
+                return Err(bad("not a P-256 key"));
+            }
+            let ec = EcPrivateKey::from_der(info.private_key)
+                .map_err(|_| bad("not an EC private key"))?;
+            scalar(ec.private_key).ok_or_else(|| bad("not a P-256 private key"))
         }
         PrivateKeyDer::Sec1(k) => {
-            let sk = p256::SecretKey::from_sec1_der(k.secret_sec1_der())
-                .map_err(|_| bad("not a P-256 SEC1 key"))?;
-            InlineKey::from_bytes(sk.to_bytes().into()).map_err(|e| bad(&e.to_string()))
+            let ec = EcPrivateKey::from_der(k.secret_sec1_der())
+                .map_err(|_| bad("not a SEC1 EC private key"))?;
+            if ec
+                .parameters
+                .and_then(|p| p.named_curve())
+                .is_some_and(|c| c != P256_OID)
+            {
+                return Err(bad("not a P-256 key"));
+            }
+            scalar(ec.private_key).ok_or_else(|| bad("not a P-256 private key"))
         }
         _ => Err(bad("RSA keys cannot be held inline; use a P-256 key")),
     }
@@ -551,6 +580,43 @@ mod tests {
         let e = a.build().err().unwrap();
         assert_eq!(e.kind(), "slot-refused");
         assert!(e.to_string().contains("does not match"), "{e}");
+    }
+
+    #[test]
+    fn sec1_key_files_load_like_pkcs8_and_other_curves_are_refused() {
+        let f = files();
+        // The same key as SEC1 ("EC PRIVATE KEY"), converted by openssl.
+        let sec1 = f.new.1.with_extension("sec1");
+        let st = std::process::Command::new("openssl")
+            .args(["ec", "-in"])
+            .arg(&f.new.1)
+            .arg("-out")
+            .arg(&sec1)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        assert!(std::fs::read_to_string(&sec1)
+            .unwrap()
+            .contains("EC PRIVATE KEY"));
+        assert_eq!(read_key(&sec1).unwrap(), read_key(&f.new.1).unwrap());
+        // A P-384 key is refused by name.
+        let p384 = f.new.1.with_extension("p384");
+        let st = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-out",
+            ])
+            .arg(&p384)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        let e = read_key(&p384).err().unwrap();
+        assert_eq!(e.kind(), "bad-key");
+        assert!(e.to_string().contains("not a P-256 key"), "{e}");
     }
 
     #[test]
