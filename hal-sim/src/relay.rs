@@ -24,9 +24,18 @@ pub struct RadiusArgs {
         default_value = "127.0.0.1:1812"
     )]
     pub server: SocketAddr,
-    /// RADIUS shared secret between this authenticator and the server.
-    #[arg(long, value_name = "SECRET")]
-    pub secret: String,
+    /// RADIUS shared secret between this authenticator and the server (visible to other
+    /// local users in the process list: prefer --secret-file).
+    #[arg(
+        long,
+        value_name = "SECRET",
+        required_unless_present = "secret_file",
+        conflicts_with = "secret_file"
+    )]
+    pub secret: Option<String>,
+    /// File holding the RADIUS shared secret (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
     /// How long to wait for each reply, in milliseconds.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     pub timeout_ms: u64,
@@ -39,6 +48,13 @@ pub struct RadiusArgs {
 /// [`RelayOutcome::event`] instead).
 #[derive(Debug)]
 pub enum RelayError {
+    /// The shared-secret file cannot be read (or is empty).
+    SecretFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// No local UDP socket.
     Socket(std::io::Error),
     /// The server's host answered "port unreachable".
@@ -75,6 +91,13 @@ pub enum RelayError {
 impl std::fmt::Display for RelayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            RelayError::SecretFile { path, error } => {
+                write!(
+                    f,
+                    "cannot read the shared secret from {}: {error}",
+                    path.display()
+                )
+            }
             RelayError::Socket(e) => write!(f, "cannot open a UDP socket: {e}"),
             RelayError::Unreachable { server, error } => write!(
                 f,
@@ -107,10 +130,40 @@ impl std::fmt::Display for RelayError {
 
 impl std::error::Error for RelayError {}
 
+impl RadiusArgs {
+    /// The shared secret, from `--secret` or the first line of `--secret-file`.
+    pub fn shared_secret(&self) -> Result<Zeroizing<Vec<u8>>, RelayError> {
+        match (&self.secret, &self.secret_file) {
+            (Some(s), _) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
+            (None, Some(path)) => {
+                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|error| {
+                    RelayError::SecretFile {
+                        path: path.clone(),
+                        error,
+                    }
+                })?);
+                let line = text.lines().next().unwrap_or("");
+                if line.is_empty() {
+                    return Err(RelayError::SecretFile {
+                        path: path.clone(),
+                        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "empty"),
+                    });
+                }
+                Ok(Zeroizing::new(line.as_bytes().to_vec()))
+            }
+            (None, None) => Err(RelayError::SecretFile {
+                path: Default::default(),
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no secret given"),
+            }),
+        }
+    }
+}
+
 impl RelayError {
     /// A short, stable name of the cause (for `--json`).
     pub fn kind(&self) -> &'static str {
         match self {
+            RelayError::SecretFile { .. } => "unreadable-file",
             RelayError::Socket(_) => "socket",
             RelayError::Unreachable { .. } => "radius-unreachable",
             RelayError::NoReply { .. } => "radius-no-reply",
@@ -161,6 +214,7 @@ impl RelayOutcome {
 struct Transport<'a> {
     socket: UdpSocket,
     args: &'a RadiusArgs,
+    secret: Zeroizing<Vec<u8>>,
     next_id: u8,
     outcome: &'a mut RelayOutcome,
     log: &'a mut dyn FnMut(String),
@@ -169,8 +223,7 @@ struct Transport<'a> {
 impl Transport<'_> {
     /// Send `req` and wait for its verified reply, retransmitting on timeout.
     fn exchange(&mut self, req: &AccessRequest) -> Result<Reply, RelayError> {
-        let secret = self.args.secret.as_bytes();
-        let bytes = req.encode(secret).map_err(RelayError::Encode)?;
+        let bytes = req.encode(&self.secret).map_err(RelayError::Encode)?;
         self.outcome.round_trips += 1;
         let mut last_refused = None;
         let attempts = self.args.retries.saturating_add(1);
@@ -216,7 +269,7 @@ impl Transport<'_> {
                     }
                     Err(e) => return Err(RelayError::Socket(e)),
                 };
-                match radius::verify_reply(&buf[..n], req, secret) {
+                match radius::verify_reply(&buf[..n], req, &self.secret) {
                     Ok(r) => return Ok(r),
                     // A late answer to an earlier request: not an error, not ours.
                     Err(RadiusError::IdMismatch { .. }) => self.outcome.dropped_replies += 1,
@@ -284,6 +337,7 @@ fn converse(
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
+    let secret = args.shared_secret()?;
     let socket = UdpSocket::bind(local).map_err(RelayError::Socket)?;
     socket.connect(args.server).map_err(RelayError::Socket)?;
     let nas_ip = match socket.local_addr().map(|a| a.ip()) {
@@ -293,6 +347,7 @@ fn converse(
     let mut t = Transport {
         socket,
         args,
+        secret,
         next_id: rand::random(),
         outcome,
         log,

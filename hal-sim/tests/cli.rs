@@ -25,8 +25,13 @@ fn sim_named(pki: &FilePki, server: &str, secret: &str, name: &str, extra: &[&st
         "radius",
         "--radius",
         server,
-        "--secret",
-        secret,
+        // "file:PATH" passes the secret as a file.
+        if secret.starts_with("file:") {
+            "--secret-file"
+        } else {
+            "--secret"
+        },
+        secret.strip_prefix("file:").unwrap_or(secret),
         "--ca",
         &ca,
         "--server-name",
@@ -89,6 +94,14 @@ fn unreadable_certificate_file_is_one_typed_line() {
 }
 
 #[test]
+fn unreadable_secret_file_is_one_typed_line() {
+    let (_t, pki) = pki();
+    let o = sim(&pki, "127.0.0.1:1812", "file:/nonexistent/secret", &[]);
+    let line = one_line(&o, "unreadable-file");
+    assert!(line.contains("/nonexistent/secret"), "{line}");
+}
+
+#[test]
 fn unreachable_server_is_one_typed_line() {
     let (_t, pki) = pki();
     let addr = format!("127.0.0.1:{}", free_udp_port());
@@ -110,8 +123,15 @@ fn wrong_secret_against_hostapd_is_one_typed_line() {
     let o = sim(&pki, &addr, "not-the-secret", &[]);
     let line = one_line(&o, "radius-no-reply");
     assert!(line.contains("wrong shared secret"), "{line}");
-    // The right secret works, and --json says how.
-    let good = sim(&pki, &addr, &server.secret, &["--json"]);
+    // The right secret (from a file) works, and --json says how.
+    let secret_file = t.path().join("secret");
+    std::fs::write(&secret_file, format!("{}\n", server.secret)).unwrap();
+    let good = sim(
+        &pki,
+        &addr,
+        &format!("file:{}", secret_file.display()),
+        &["--json"],
+    );
     let j = json(&good);
     assert!(good.status.success(), "{j}");
     assert_eq!(j["outcome"], "authenticated");

@@ -69,7 +69,8 @@ fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
 fn radius(s: &ServerProcess) -> RadiusArgs {
     RadiusArgs {
         server: s.addr(),
-        secret: s.secret.clone(),
+        secret: Some(s.secret.clone()),
+        secret_file: None,
         timeout_ms: 2000,
         retries: 2,
     }
