@@ -23,15 +23,17 @@ use crate::sim::host_provider;
 /// certificate is refused with a typed error; the table is 8.5 KB of the tool's ~50 KB heap.
 pub type FileSlotTable = spin::Mutex<SlotTable<4, 2048>>;
 
-/// A TLS protocol version on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum TlsVersionArg {
-    /// TLS 1.2.
+/// The TLS versions offered, on the command line (as `latchkey-sim demo --tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsArg {
+    /// TLS 1.2 only.
     #[value(name = "1.2")]
     V12,
-    /// TLS 1.3.
+    /// TLS 1.3 only.
     #[value(name = "1.3")]
     V13,
+    /// TLS 1.2 or 1.3, the server picks (1.3 preferred).
+    Both,
 }
 
 /// The state a slot is loaded in.
@@ -106,12 +108,9 @@ pub struct ClientArgs {
     /// repeatable.
     #[arg(long = "chain", value_name = "FILE")]
     pub chain: Vec<PathBuf>,
-    /// Lowest TLS version offered.
-    #[arg(long, value_enum, default_value = "1.2")]
-    pub tls_min: TlsVersionArg,
-    /// Highest TLS version offered.
-    #[arg(long, value_enum, default_value = "1.3")]
-    pub tls_max: TlsVersionArg,
+    /// TLS versions offered.
+    #[arg(long, value_enum, default_value = "both")]
+    pub tls: TlsArg,
     /// EAP-TLS fragment size (bytes of TLS data per EAP-Response).
     #[arg(long, default_value_t = 1398, value_name = "BYTES")]
     pub fragment_size: usize,
@@ -165,8 +164,6 @@ pub enum ConfigError {
     BadName(String),
     /// More name rules than the policy holds.
     TooManyNames,
-    /// `--tls-min` above `--tls-max`.
-    TlsRange,
     /// Fragment size out of range.
     FragmentSize(usize),
     /// The identity does not fit.
@@ -203,7 +200,6 @@ impl std::fmt::Display for ConfigError {
                 f,
                 "more than {MAX_NAME_RULES} --server-name/--domain-suffix rules"
             ),
-            ConfigError::TlsRange => f.write_str("--tls-min is above --tls-max"),
             ConfigError::FragmentSize(n) => {
                 write!(f, "--fragment-size {n} out of range (64..=16384)")
             }
@@ -227,7 +223,6 @@ impl ConfigError {
             ConfigError::NoServerName => "no-server-name",
             ConfigError::BadName(_) => "bad-server-name",
             ConfigError::TooManyNames => "too-many-names",
-            ConfigError::TlsRange => "tls-range",
             ConfigError::FragmentSize(_) => "fragment-size",
             ConfigError::Identity => "identity",
             ConfigError::Setup(_) => "tls-setup",
@@ -337,12 +332,11 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
 
 impl ClientArgs {
     /// The TLS versions offered.
-    pub fn versions(&self) -> Result<VersionPolicy, ConfigError> {
-        match (self.tls_min, self.tls_max) {
-            (TlsVersionArg::V12, TlsVersionArg::V12) => Ok(VersionPolicy::Tls12Only),
-            (TlsVersionArg::V13, TlsVersionArg::V13) => Ok(VersionPolicy::Tls13Only),
-            (TlsVersionArg::V12, TlsVersionArg::V13) => Ok(VersionPolicy::Both),
-            (TlsVersionArg::V13, TlsVersionArg::V12) => Err(ConfigError::TlsRange),
+    pub fn versions(&self) -> VersionPolicy {
+        match self.tls {
+            TlsArg::V12 => VersionPolicy::Tls12Only,
+            TlsArg::V13 => VersionPolicy::Tls13Only,
+            TlsArg::Both => VersionPolicy::Both,
         }
     }
 
@@ -370,7 +364,7 @@ impl ClientArgs {
 
     /// Read every file and build the supplicant's configuration, TLS setup and slot table.
     pub fn build(&self) -> Result<ClientFiles, ConfigError> {
-        let versions = self.versions()?;
+        let versions = self.versions();
         if !(64..=16384).contains(&self.fragment_size) {
             return Err(ConfigError::FragmentSize(self.fragment_size));
         }
@@ -633,20 +627,18 @@ mod tests {
     }
 
     #[test]
-    fn bad_slot_syntax_and_tls_range_are_refused() {
+    fn bad_slot_syntax_and_tls_choice_are_refused() {
         let f = files();
         assert!(args(&f, &["--slot".into(), "current:a:b".into()]).is_err());
         assert!(args(&f, &["--slot".into(), "active:a".into()]).is_err());
         let mut extra = slot("active", &f.new);
-        extra.extend([
-            "--tls-min".into(),
-            "1.3".into(),
-            "--tls-max".into(),
-            "1.2".into(),
-        ]);
+        extra.extend(["--tls".into(), "1.1".into()]);
+        assert!(args(&f, &extra).is_err());
+        extra.pop();
+        extra.push("1.3".into());
         assert_eq!(
-            args(&f, &extra).unwrap().build().err().unwrap().kind(),
-            "tls-range"
+            args(&f, &extra).unwrap().versions(),
+            VersionPolicy::Tls13Only
         );
     }
 }

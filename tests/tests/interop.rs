@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsVersionArg};
+use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::relay::RadiusArgs;
 use latchkey_sim::report::RadiusReport;
 use latchkey_tests::apt;
@@ -59,8 +59,7 @@ fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
         identity: IDENTITY.into(),
         slots,
         chain: vec![],
-        tls_min: TlsVersionArg::V12,
-        tls_max: TlsVersionArg::V13,
+        tls: TlsArg::Both,
         fragment_size: 1398,
         auth_period_ms: 30_000,
     }
