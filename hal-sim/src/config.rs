@@ -9,9 +9,12 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use latchkey_core::certs::{InlineKey, KeyRef, SlotIndex, SlotState, SlotTable};
 use latchkey_core::supplicant::Config;
+use latchkey_core::tls::server_policy::{NameMatch, ServerPolicy, MAX_NAME_RULES};
 use latchkey_core::tls::{ClientSetup, CredentialResolver, SlotSource, VersionPolicy};
+use p256::pkcs8::der::Decode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sec1::EcPrivateKey;
 
 use crate::sim::host_provider;
 
@@ -20,15 +23,17 @@ use crate::sim::host_provider;
 /// certificate is refused with a typed error; the table is 8.5 KB of the tool's ~50 KB heap.
 pub type FileSlotTable = spin::Mutex<SlotTable<4, 2048>>;
 
-/// A TLS protocol version on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
-pub enum TlsVersionArg {
-    /// TLS 1.2.
+/// The TLS versions offered, on the command line (as `latchkey-sim demo --tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsArg {
+    /// TLS 1.2 only.
     #[value(name = "1.2")]
     V12,
-    /// TLS 1.3.
+    /// TLS 1.3 only.
     #[value(name = "1.3")]
     V13,
+    /// TLS 1.2 or 1.3, the server picks (1.3 preferred).
+    Both,
 }
 
 /// The state a slot is loaded in.
@@ -84,9 +89,14 @@ pub struct ClientArgs {
     /// CA certificate file (PEM, may hold several) the server's chain must lead to; repeatable.
     #[arg(long = "ca", value_name = "FILE", required = true)]
     pub ca: Vec<PathBuf>,
-    /// DNS name the server certificate must carry (SAN), e.g. radius.example.org.
+    /// DNS name the server certificate must carry (SAN dNSName), e.g. radius.example.org;
+    /// repeatable (any one matching is enough).
     #[arg(long, value_name = "NAME")]
-    pub server_name: String,
+    pub server_name: Vec<String>,
+    /// Domain the server certificate's name must be or end in (like wpa_supplicant's
+    /// domain_suffix_match), e.g. example.org; repeatable.
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain_suffix: Vec<String>,
     /// Outer EAP identity (e.g. anonymous@example.org or the device's name).
     #[arg(long, value_name = "IDENTITY")]
     pub identity: String,
@@ -98,15 +108,16 @@ pub struct ClientArgs {
     /// repeatable.
     #[arg(long = "chain", value_name = "FILE")]
     pub chain: Vec<PathBuf>,
-    /// Lowest TLS version offered.
-    #[arg(long, value_enum, default_value = "1.2")]
-    pub tls_min: TlsVersionArg,
-    /// Highest TLS version offered.
-    #[arg(long, value_enum, default_value = "1.3")]
-    pub tls_max: TlsVersionArg,
+    /// TLS versions offered.
+    #[arg(long, value_enum, default_value = "both")]
+    pub tls: TlsArg,
     /// EAP-TLS fragment size (bytes of TLS data per EAP-Response).
     #[arg(long, default_value_t = 1398, value_name = "BYTES")]
     pub fragment_size: usize,
+    /// authPeriod (802.1X-2010 §8): how long the supplicant waits for the authenticator during
+    /// authentication before it gives up, in milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub auth_period_ms: u64,
 }
 
 /// Why the configuration could not be built. Each names the file or flag to fix.
@@ -147,8 +158,12 @@ pub enum ConfigError {
         /// The certificate that could not stay active.
         path: PathBuf,
     },
-    /// `--tls-min` above `--tls-max`.
-    TlsRange,
+    /// Neither `--server-name` nor `--domain-suffix`: the server could not be authenticated.
+    NoServerName,
+    /// A name rule is not a DNS name.
+    BadName(String),
+    /// More name rules than the policy holds.
+    TooManyNames,
     /// Fragment size out of range.
     FragmentSize(usize),
     /// The identity does not fit.
@@ -176,7 +191,15 @@ impl std::fmt::Display for ConfigError {
                  (archive one of them)",
                 path.display()
             ),
-            ConfigError::TlsRange => f.write_str("--tls-min is above --tls-max"),
+            ConfigError::NoServerName => f.write_str(
+                "no --server-name or --domain-suffix: refusing to authenticate a server by its \
+                 CA alone",
+            ),
+            ConfigError::BadName(n) => write!(f, "server name rule {n:?} is not a DNS name"),
+            ConfigError::TooManyNames => write!(
+                f,
+                "more than {MAX_NAME_RULES} --server-name/--domain-suffix rules"
+            ),
             ConfigError::FragmentSize(n) => {
                 write!(f, "--fragment-size {n} out of range (64..=16384)")
             }
@@ -197,7 +220,9 @@ impl ConfigError {
             ConfigError::BadKey { .. } => "bad-key",
             ConfigError::Slot { .. } => "slot-refused",
             ConfigError::ActiveConflict { .. } => "active-conflict",
-            ConfigError::TlsRange => "tls-range",
+            ConfigError::NoServerName => "no-server-name",
+            ConfigError::BadName(_) => "bad-server-name",
+            ConfigError::TooManyNames => "too-many-names",
             ConfigError::FragmentSize(_) => "fragment-size",
             ConfigError::Identity => "identity",
             ConfigError::Setup(_) => "tls-setup",
@@ -254,6 +279,16 @@ pub fn read_certs(
     Ok(certs)
 }
 
+/// secp256r1 (RFC 5480 §2.1.1.1).
+const P256_OID: p256::pkcs8::ObjectIdentifier =
+    p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+
+/// A 32-byte P-256 scalar as an [`InlineKey`] (None when it is not one).
+fn scalar(bytes: &[u8]) -> Option<InlineKey> {
+    let bytes: [u8; 32] = bytes.try_into().ok()?;
+    InlineKey::from_bytes(bytes).ok()
+}
+
 /// A P-256 private key from a PEM file (PKCS#8 or SEC1).
 pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
     let bytes = read("private key", path)?;
@@ -266,13 +301,30 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
         path: path.to_owned(),
     })?;
     match key {
+        // The scalar is taken out of PKCS#8 / SEC1 without deriving the public key here:
+        // installing the slot checks it against the certificate's, once (that check is a
+        // P-256 scalar multiplication, ~1.6 M instructions).
         PrivateKeyDer::Pkcs8(k) => {
-            InlineKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(|e| bad(&e.to_string()))
+            let info = p256::pkcs8::PrivateKeyInfo::from_der(k.secret_pkcs8_der())
+                .map_err(|_| bad("not a PKCS#8 private key"))?;
+            if info.algorithm.parameters_oid().ok() != Some(P256_OID) {
+                return Err(bad("not a P-256 key"));
+            }
+            let ec = EcPrivateKey::from_der(info.private_key)
+                .map_err(|_| bad("not an EC private key"))?;
+            scalar(ec.private_key).ok_or_else(|| bad("not a P-256 private key"))
         }
         PrivateKeyDer::Sec1(k) => {
-            let sk = p256::SecretKey::from_sec1_der(k.secret_sec1_der())
-                .map_err(|_| bad("not a P-256 SEC1 key"))?;
-            InlineKey::from_bytes(sk.to_bytes().into()).map_err(|e| bad(&e.to_string()))
+            let ec = EcPrivateKey::from_der(k.secret_sec1_der())
+                .map_err(|_| bad("not a SEC1 EC private key"))?;
+            if ec
+                .parameters
+                .and_then(|p| p.named_curve())
+                .is_some_and(|c| c != P256_OID)
+            {
+                return Err(bad("not a P-256 key"));
+            }
+            scalar(ec.private_key).ok_or_else(|| bad("not a P-256 private key"))
         }
         _ => Err(bad("RSA keys cannot be held inline; use a P-256 key")),
     }
@@ -280,18 +332,39 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
 
 impl ClientArgs {
     /// The TLS versions offered.
-    pub fn versions(&self) -> Result<VersionPolicy, ConfigError> {
-        match (self.tls_min, self.tls_max) {
-            (TlsVersionArg::V12, TlsVersionArg::V12) => Ok(VersionPolicy::Tls12Only),
-            (TlsVersionArg::V13, TlsVersionArg::V13) => Ok(VersionPolicy::Tls13Only),
-            (TlsVersionArg::V12, TlsVersionArg::V13) => Ok(VersionPolicy::Both),
-            (TlsVersionArg::V13, TlsVersionArg::V12) => Err(ConfigError::TlsRange),
+    pub fn versions(&self) -> VersionPolicy {
+        match self.tls {
+            TlsArg::V12 => VersionPolicy::Tls12Only,
+            TlsArg::V13 => VersionPolicy::Tls13Only,
+            TlsArg::Both => VersionPolicy::Both,
         }
+    }
+
+    /// How the server is authenticated: the name rules and the CA files.
+    pub fn server_policy(&self) -> Result<ServerPolicy, ConfigError> {
+        let mut rules = Vec::new();
+        for n in &self.server_name {
+            rules.push(NameMatch::exact(n).map_err(|_| ConfigError::BadName(n.clone()))?);
+        }
+        for d in &self.domain_suffix {
+            rules.push(NameMatch::suffix(d).map_err(|_| ConfigError::BadName(d.clone()))?);
+        }
+        let mut rules = rules.into_iter();
+        let mut policy = ServerPolicy::new(rules.next().ok_or(ConfigError::NoServerName)?);
+        for r in rules {
+            policy = policy.or_name(r).map_err(|_| ConfigError::TooManyNames)?;
+        }
+        for p in &self.ca {
+            for cert in read_certs("CA file", p)? {
+                policy = policy.with_anchor_der(&cert).map_err(ConfigError::Setup)?;
+            }
+        }
+        Ok(policy)
     }
 
     /// Read every file and build the supplicant's configuration, TLS setup and slot table.
     pub fn build(&self) -> Result<ClientFiles, ConfigError> {
-        let versions = self.versions()?;
+        let versions = self.versions();
         if !(64..=16384).contains(&self.fragment_size) {
             return Err(ConfigError::FragmentSize(self.fragment_size));
         }
@@ -301,11 +374,9 @@ impl ClientArgs {
             .filter(|s| !s.is_empty())
             .ok_or(ConfigError::Identity)?;
         config.method.fragment_size = self.fragment_size;
+        config.auth_period_ms = self.auth_period_ms;
 
-        let mut roots = Vec::new();
-        for p in &self.ca {
-            roots.extend(read_certs("CA file", p)?);
-        }
+        let policy = self.server_policy()?;
         let mut chain = Vec::new();
         for p in &self.chain {
             chain.extend(read_certs("chain file", p)?);
@@ -367,14 +438,8 @@ impl ClientArgs {
             .collect();
         let resolver =
             CredentialResolver::slot_table(table.clone() as Arc<dyn SlotSource>, chain, None);
-        let setup = ClientSetup::with_resolver(
-            host_provider(),
-            &roots,
-            &self.server_name,
-            versions,
-            resolver,
-        )
-        .map_err(ConfigError::Setup)?;
+        let setup = ClientSetup::with_policy(host_provider(), &policy, versions, resolver)
+            .map_err(ConfigError::Setup)?;
         Ok(ClientFiles {
             config,
             setup,
@@ -512,20 +577,68 @@ mod tests {
     }
 
     #[test]
-    fn bad_slot_syntax_and_tls_range_are_refused() {
+    fn sec1_key_files_load_like_pkcs8_and_other_curves_are_refused() {
+        let f = files();
+        // The same key as SEC1 ("EC PRIVATE KEY"), converted by openssl.
+        let sec1 = f.new.1.with_extension("sec1");
+        let st = std::process::Command::new("openssl")
+            .args(["ec", "-in"])
+            .arg(&f.new.1)
+            .arg("-out")
+            .arg(&sec1)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        assert!(std::fs::read_to_string(&sec1)
+            .unwrap()
+            .contains("EC PRIVATE KEY"));
+        assert_eq!(read_key(&sec1).unwrap(), read_key(&f.new.1).unwrap());
+        // A P-384 key is refused by name.
+        let p384 = f.new.1.with_extension("p384");
+        let st = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-384",
+                "-out",
+            ])
+            .arg(&p384)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        let e = read_key(&p384).err().unwrap();
+        assert_eq!(e.kind(), "bad-key");
+        assert!(e.to_string().contains("not a P-256 key"), "{e}");
+    }
+
+    #[test]
+    fn server_name_rules_are_required_and_checked() {
+        let f = files();
+        let mut a = args(&f, &slot("active", &f.new)).unwrap();
+        a.server_name.clear();
+        assert_eq!(a.build().err().unwrap().kind(), "no-server-name");
+        a.domain_suffix = vec!["latchkey.test".into()];
+        assert_eq!(a.server_policy().unwrap().names().len(), 1);
+        a.server_name = vec!["*.latchkey.test".into()];
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "bad-server-name", "{e}");
+    }
+
+    #[test]
+    fn bad_slot_syntax_and_tls_choice_are_refused() {
         let f = files();
         assert!(args(&f, &["--slot".into(), "current:a:b".into()]).is_err());
         assert!(args(&f, &["--slot".into(), "active:a".into()]).is_err());
         let mut extra = slot("active", &f.new);
-        extra.extend([
-            "--tls-min".into(),
-            "1.3".into(),
-            "--tls-max".into(),
-            "1.2".into(),
-        ]);
+        extra.extend(["--tls".into(), "1.1".into()]);
+        assert!(args(&f, &extra).is_err());
+        extra.pop();
+        extra.push("1.3".into());
         assert_eq!(
-            args(&f, &extra).unwrap().build().err().unwrap().kind(),
-            "tls-range"
+            args(&f, &extra).unwrap().versions(),
+            VersionPolicy::Tls13Only
         );
     }
 }

@@ -65,7 +65,7 @@ enum Command {
         #[command(flatten)]
         radius: RadiusArgs,
         #[command(flatten)]
-        client: ClientArgs,
+        client: Box<ClientArgs>,
         /// Print one JSON object with the result instead of the log.
         #[arg(long)]
         json: bool,
@@ -253,18 +253,18 @@ fn demo(tls: Tls, fragment_size: usize, server_fragment_size: usize, quiet: bool
 }
 
 fn radius_cmd(radius: &RadiusArgs, client: &ClientArgs, json: bool) -> ExitCode {
-    let report = latchkey_sim::report::run_radius(radius, client);
+    // The log is printed as the conversation goes (and not kept at all with --json).
+    let report = if json {
+        latchkey_sim::report::run_radius(radius, client, &mut |_| {})
+    } else {
+        latchkey_sim::report::run_radius(radius, client, &mut |l| println!("{l}"))
+    };
     if json {
         println!("{}", report.to_json());
+    } else if report.ok() {
+        println!("{}", report.summary());
     } else {
-        for line in &report.log {
-            println!("{line}");
-        }
-        if report.ok() {
-            println!("{}", report.summary());
-        } else {
-            eprintln!("{}", report.summary());
-        }
+        eprintln!("{}", report.summary());
     }
     if report.ok() {
         ExitCode::SUCCESS

@@ -6,6 +6,7 @@
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 /// Largest RADIUS packet (RFC 2865 §3).
 pub const MAX_PACKET: usize = 4096;
@@ -378,10 +379,10 @@ pub struct Reply {
     pub state: Option<Vec<u8>>,
     /// Reply-Message text, if any.
     pub reply_message: Option<String>,
-    /// MS-MPPE-Recv-Key, decrypted (Access-Accept).
-    pub mppe_recv: Option<Vec<u8>>,
-    /// MS-MPPE-Send-Key, decrypted (Access-Accept).
-    pub mppe_send: Option<Vec<u8>>,
+    /// MS-MPPE-Recv-Key, decrypted (Access-Accept); zeroized on drop.
+    pub mppe_recv: Option<Zeroizing<Vec<u8>>>,
+    /// MS-MPPE-Send-Key, decrypted (Access-Accept); zeroized on drop.
+    pub mppe_send: Option<Zeroizing<Vec<u8>>>,
 }
 
 /// Parse a reply and verify it answers `request` (identifier, Response Authenticator,
@@ -457,7 +458,7 @@ pub fn decrypt_mppe_key(
     value: &[u8],
     request_auth: &[u8; 16],
     secret: &[u8],
-) -> Result<Vec<u8>, RadiusError> {
+) -> Result<Zeroizing<Vec<u8>>, RadiusError> {
     let (salt, cipher) = value
         .split_at_checked(2)
         .ok_or(RadiusError::BadMppeKey("shorter than its salt"))?;
@@ -469,7 +470,7 @@ pub fn decrypt_mppe_key(
             "ciphertext is not a multiple of 16 bytes",
         ));
     }
-    let mut plain = Vec::with_capacity(cipher.len());
+    let mut plain = Zeroizing::new(Vec::with_capacity(cipher.len()));
     let mut prev: Vec<u8> = [request_auth.as_slice(), salt].concat();
     for block in cipher.chunks(16) {
         let b: [u8; 16] = Md5::new()
@@ -487,7 +488,7 @@ pub fn decrypt_mppe_key(
             "key length beyond the decrypted data",
         ))?
         .to_vec();
-    Ok(key)
+    Ok(Zeroizing::new(key))
 }
 
 /// Encrypt an MPPE key as a server does (for tests of [`decrypt_mppe_key`] and test servers).
@@ -685,8 +686,8 @@ mod tests {
         let r = verify_reply(&buf, &req, b"k").unwrap();
         assert_eq!(r.code, Code::AccessAccept);
         assert_eq!(r.eap.unwrap(), [3, 5, 0, 4]);
-        assert_eq!(r.mppe_recv.unwrap(), recv);
-        assert_eq!(r.mppe_send.unwrap(), send);
+        assert_eq!(*r.mppe_recv.unwrap(), recv);
+        assert_eq!(*r.mppe_send.unwrap(), send);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
+use zeroize::Zeroizing;
 
 use crate::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
 use crate::sim::{describe, SimRadio, AP_ADDR};
@@ -23,9 +24,18 @@ pub struct RadiusArgs {
         default_value = "127.0.0.1:1812"
     )]
     pub server: SocketAddr,
-    /// RADIUS shared secret between this authenticator and the server.
-    #[arg(long, value_name = "SECRET")]
-    pub secret: String,
+    /// RADIUS shared secret between this authenticator and the server (visible to other
+    /// local users in the process list: prefer --secret-file).
+    #[arg(
+        long,
+        value_name = "SECRET",
+        required_unless_present = "secret_file",
+        conflicts_with = "secret_file"
+    )]
+    pub secret: Option<String>,
+    /// File holding the RADIUS shared secret (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<std::path::PathBuf>,
     /// How long to wait for each reply, in milliseconds.
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     pub timeout_ms: u64,
@@ -38,6 +48,13 @@ pub struct RadiusArgs {
 /// [`RelayOutcome::event`] instead).
 #[derive(Debug)]
 pub enum RelayError {
+    /// The shared-secret file cannot be read (or is empty).
+    SecretFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// No local UDP socket.
     Socket(std::io::Error),
     /// The server's host answered "port unreachable".
@@ -63,6 +80,8 @@ pub enum RelayError {
         /// Why the last one was refused.
         error: RadiusError,
     },
+    /// The Access-Request could not be encoded (too large).
+    Encode(RadiusError),
     /// An Access-Challenge carried no EAP-Message.
     ChallengeWithoutEap,
     /// The conversation did not end within its frame bound.
@@ -72,6 +91,13 @@ pub enum RelayError {
 impl std::fmt::Display for RelayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            RelayError::SecretFile { path, error } => {
+                write!(
+                    f,
+                    "cannot read the shared secret from {}: {error}",
+                    path.display()
+                )
+            }
             RelayError::Socket(e) => write!(f, "cannot open a UDP socket: {e}"),
             RelayError::Unreachable { server, error } => write!(
                 f,
@@ -93,6 +119,7 @@ impl std::fmt::Display for RelayError {
                     "RADIUS server {server} sent no acceptable reply: {error}"
                 )
             }
+            RelayError::Encode(e) => write!(f, "cannot build the Access-Request: {e}"),
             RelayError::ChallengeWithoutEap => {
                 f.write_str("RADIUS Access-Challenge without EAP-Message")
             }
@@ -103,14 +130,45 @@ impl std::fmt::Display for RelayError {
 
 impl std::error::Error for RelayError {}
 
+impl RadiusArgs {
+    /// The shared secret, from `--secret` or the first line of `--secret-file`.
+    pub fn shared_secret(&self) -> Result<Zeroizing<Vec<u8>>, RelayError> {
+        match (&self.secret, &self.secret_file) {
+            (Some(s), _) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
+            (None, Some(path)) => {
+                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|error| {
+                    RelayError::SecretFile {
+                        path: path.clone(),
+                        error,
+                    }
+                })?);
+                let line = text.lines().next().unwrap_or("");
+                if line.is_empty() {
+                    return Err(RelayError::SecretFile {
+                        path: path.clone(),
+                        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "empty"),
+                    });
+                }
+                Ok(Zeroizing::new(line.as_bytes().to_vec()))
+            }
+            (None, None) => Err(RelayError::SecretFile {
+                path: Default::default(),
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no secret given"),
+            }),
+        }
+    }
+}
+
 impl RelayError {
     /// A short, stable name of the cause (for `--json`).
     pub fn kind(&self) -> &'static str {
         match self {
+            RelayError::SecretFile { .. } => "unreadable-file",
             RelayError::Socket(_) => "socket",
             RelayError::Unreachable { .. } => "radius-unreachable",
             RelayError::NoReply { .. } => "radius-no-reply",
             RelayError::BadReply { .. } => "radius-bad-reply",
+            RelayError::Encode(_) => "radius-request",
             RelayError::ChallengeWithoutEap => "radius-bad-reply",
             RelayError::Stalled => "stalled",
         }
@@ -118,9 +176,12 @@ impl RelayError {
 }
 
 /// What happened.
+#[derive(Default)]
 pub struct RelayOutcome {
-    /// The supplicant's final event (None only if it was still going when the server ended).
+    /// The supplicant's final event (None when the relay stopped first: see `error`).
     pub event: Option<Event>,
+    /// Why the relay stopped before the supplicant decided, if it did.
+    pub error: Option<RelayError>,
     /// The last RADIUS reply's code.
     pub last_code: Option<Code>,
     /// Access-Requests sent (not counting retransmissions): RADIUS round trips.
@@ -130,13 +191,11 @@ pub struct RelayOutcome {
     /// Replies dropped (stale identifier, bad authenticator...).
     pub dropped_replies: u32,
     /// MS-MPPE-Recv-Key of the Access-Accept (MSK[0..32]).
-    pub mppe_recv: Option<Vec<u8>>,
+    pub mppe_recv: Option<Zeroizing<Vec<u8>>>,
     /// MS-MPPE-Send-Key of the Access-Accept (MSK[32..64]).
-    pub mppe_send: Option<Vec<u8>>,
+    pub mppe_send: Option<Zeroizing<Vec<u8>>>,
     /// Reply-Message of the last reply.
     pub reply_message: Option<String>,
-    /// The conversation, one line per frame or packet.
-    pub log: Vec<String>,
 }
 
 impl RelayOutcome {
@@ -146,7 +205,7 @@ impl RelayOutcome {
             return None;
         };
         let (recv, send) = (self.mppe_recv.as_ref()?, self.mppe_send.as_ref()?);
-        let mut both = recv.clone();
+        let mut both = Zeroizing::new(recv.to_vec());
         both.extend_from_slice(send);
         Some(recv.len() == 32 && send.len() == 32 && a.keys.msk.ct_eq(&both))
     }
@@ -155,28 +214,25 @@ impl RelayOutcome {
 struct Transport<'a> {
     socket: UdpSocket,
     args: &'a RadiusArgs,
+    secret: Zeroizing<Vec<u8>>,
     next_id: u8,
-    outcome: RelayOutcome,
+    outcome: &'a mut RelayOutcome,
+    log: &'a mut dyn FnMut(String),
 }
 
 impl Transport<'_> {
     /// Send `req` and wait for its verified reply, retransmitting on timeout.
     fn exchange(&mut self, req: &AccessRequest) -> Result<Reply, RelayError> {
-        let secret = self.args.secret.as_bytes();
-        let bytes = req.encode(secret).map_err(|error| RelayError::BadReply {
-            server: self.args.server,
-            error,
-        })?;
+        let bytes = req.encode(&self.secret).map_err(RelayError::Encode)?;
         self.outcome.round_trips += 1;
         let mut last_refused = None;
         let attempts = self.args.retries.saturating_add(1);
-        let mut buf = vec![0u8; radius::MAX_PACKET + 1];
+        // One datagram, bounded by RFC 2865's maximum (+1 to see an oversized one).
+        let mut buf = [0u8; radius::MAX_PACKET + 1];
         for attempt in 0..attempts {
             if attempt > 0 {
                 self.outcome.retransmissions += 1;
-                self.outcome
-                    .log
-                    .push(format!("  retransmitting Access-Request id={}", req.id));
+                (self.log)(format!("  retransmitting Access-Request id={}", req.id));
             }
             let unreachable = |error| RelayError::Unreachable {
                 server: self.args.server,
@@ -213,14 +269,14 @@ impl Transport<'_> {
                     }
                     Err(e) => return Err(RelayError::Socket(e)),
                 };
-                match radius::verify_reply(&buf[..n], req, secret) {
+                match radius::verify_reply(&buf[..n], req, &self.secret) {
                     Ok(r) => return Ok(r),
                     // A late answer to an earlier request: not an error, not ours.
                     Err(RadiusError::IdMismatch { .. }) => self.outcome.dropped_replies += 1,
                     // RFC 2865 §3: silently discard; remembered to explain a timeout.
                     Err(e) => {
                         self.outcome.dropped_replies += 1;
-                        self.outcome.log.push(format!("  reply dropped: {e}"));
+                        (self.log)(format!("  reply dropped: {e}"));
                         last_refused = Some(e);
                     }
                 }
@@ -240,6 +296,9 @@ impl Transport<'_> {
     }
 }
 
+/// The longest a conversation may take, supplicant timers included.
+const MAX_CONVERSATION: Duration = Duration::from_secs(120);
+
 fn eapol(eap: &[u8]) -> Vec<u8> {
     let mut f = vec![2, 0, (eap.len() >> 8) as u8, eap.len() as u8];
     f.extend_from_slice(eap);
@@ -255,13 +314,30 @@ fn mac_text(m: [u8; 6]) -> Vec<u8> {
 }
 
 /// Authenticate `sup` through the RADIUS server: the authenticator asks for the identity on
-/// EAPOL-Start, then relays every EAP packet until the supplicant reports its result.
-pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, RelayError> {
+/// EAPOL-Start, then relays every EAP packet until the supplicant reports its result (in
+/// `event`) or the relay cannot go on (in `error`); the counters are kept either way. Each
+/// frame and packet is described to `log` as it happens.
+pub fn run(sup: &mut Supplicant, args: &RadiusArgs, log: &mut dyn FnMut(String)) -> RelayOutcome {
+    let mut outcome = RelayOutcome::default();
+    match converse(sup, args, &mut outcome, log) {
+        Ok(event) => outcome.event = Some(event),
+        Err(e) => outcome.error = Some(e),
+    }
+    outcome
+}
+
+fn converse(
+    sup: &mut Supplicant,
+    args: &RadiusArgs,
+    outcome: &mut RelayOutcome,
+    log: &mut dyn FnMut(String),
+) -> Result<Event, RelayError> {
     let local: SocketAddr = if args.server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
+    let secret = args.shared_secret()?;
     let socket = UdpSocket::bind(local).map_err(RelayError::Socket)?;
     socket.connect(args.server).map_err(RelayError::Socket)?;
     let nas_ip = match socket.local_addr().map(|a| a.ip()) {
@@ -271,18 +347,10 @@ pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, Rela
     let mut t = Transport {
         socket,
         args,
+        secret,
         next_id: rand::random(),
-        outcome: RelayOutcome {
-            event: None,
-            last_code: None,
-            round_trips: 0,
-            retransmissions: 0,
-            dropped_replies: 0,
-            mppe_recv: None,
-            mppe_send: None,
-            reply_message: None,
-            log: Vec::new(),
-        },
+        outcome,
+        log,
     };
     let start = Instant::now();
     let now = || Now {
@@ -304,23 +372,25 @@ pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, Rela
         }
         // Deliver what the authenticator has for the supplicant first.
         if let Some(down) = pending.pop_front() {
-            t.outcome
-                .log
-                .push(format!("authenticator -> supplicant: {}", describe(&down)));
+            (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
             event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
             continue;
         }
         let Some((_dst, frame)) = radio.outbox.pop_front() else {
-            // Nothing to send and nothing to deliver: let the supplicant's timers run.
-            event = sup.poll(now(), &mut radio);
-            if radio.outbox.is_empty() && event.is_none() {
+            // Nothing to send and nothing to deliver: the supplicant waits for a timer
+            // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
+            let Some(due) = sup.next_deadline() else {
+                return Err(RelayError::Stalled);
+            };
+            let wait = due.saturating_sub(now().ms);
+            if start.elapsed() + Duration::from_millis(wait) > MAX_CONVERSATION {
                 return Err(RelayError::Stalled);
             }
+            std::thread::sleep(Duration::from_millis(wait));
+            event = sup.poll(now(), &mut radio);
             continue;
         };
-        t.outcome
-            .log
-            .push(format!("supplicant -> authenticator: {}", describe(&frame)));
+        (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
         let eap = match frame.get(1) {
             Some(1) => {
                 // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
@@ -361,14 +431,14 @@ pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, Rela
             eap,
         };
         t.next_id = t.next_id.wrapping_add(1);
-        t.outcome.log.push(format!(
+        (t.log)(format!(
             "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
             args.server,
             req.id,
             req.eap.len()
         ));
         let reply = t.exchange(&req)?;
-        t.outcome.log.push(format!(
+        (t.log)(format!(
             "RADIUS -> authenticator: {} id={}{}",
             reply.code,
             req.id,
@@ -399,13 +469,7 @@ pub fn run(sup: &mut Supplicant, args: &RadiusArgs) -> Result<RelayOutcome, Rela
     }
     // Record what the supplicant sent last (e.g. an alert), for the log.
     while let Some((_dst, frame)) = radio.outbox.pop_front() {
-        t.outcome
-            .log
-            .push(format!("supplicant -> authenticator: {}", describe(&frame)));
+        (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
     }
-    if event.is_none() {
-        return Err(RelayError::Stalled);
-    }
-    t.outcome.event = event;
-    Ok(t.outcome)
+    event.ok_or(RelayError::Stalled)
 }

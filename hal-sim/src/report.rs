@@ -22,7 +22,7 @@ pub struct RadiusReport {
     pub tls_version: Option<String>,
     /// The negotiated cipher suite.
     pub cipher_suite: Option<String>,
-    /// Index of the slot whose certificate was sent.
+    /// Index of the slot whose certificate authenticated the device (successes only).
     pub slot: Option<usize>,
     /// The file that slot was loaded from.
     pub slot_file: Option<String>,
@@ -34,14 +34,14 @@ pub struct RadiusReport {
     pub radius_round_trips: u32,
     /// Retransmitted Access-Requests.
     pub radius_retransmissions: u32,
+    /// The last RADIUS reply ("Access-Accept", "Access-Reject", "Access-Challenge").
+    pub radius_result: Option<String>,
     /// First 8 bytes of SHA-256(MSK), hex.
     pub msk_fingerprint: Option<String>,
     /// MSK equals MS-MPPE-Recv-Key || MS-MPPE-Send-Key.
     pub msk_matches_mppe: Option<bool>,
     /// The RADIUS server.
     pub server: String,
-    /// The conversation, for the human-readable output.
-    pub log: Vec<String>,
 }
 
 impl RadiusReport {
@@ -65,6 +65,7 @@ impl RadiusReport {
             "eap_round_trips": self.eap_round_trips,
             "radius_round_trips": self.radius_round_trips,
             "radius_retransmissions": self.radius_retransmissions,
+            "radius_result": self.radius_result,
             "msk_fingerprint": self.msk_fingerprint,
             "msk_matches_mppe": self.msk_matches_mppe,
         })
@@ -109,8 +110,13 @@ fn error(server: String, kind: &str, msg: String) -> RadiusReport {
     }
 }
 
-/// Build the client from files, authenticate through the RADIUS server, and report.
-pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
+/// Build the client from files, authenticate through the RADIUS server (describing each frame
+/// and packet to `log` as it happens), and report.
+pub fn run_radius(
+    radius: &RadiusArgs,
+    client: &ClientArgs,
+    log: &mut dyn FnMut(String),
+) -> RadiusReport {
     let server = radius.server.to_string();
     let files: ClientFiles = match client.build() {
         Ok(f) => f,
@@ -118,16 +124,20 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
     };
     let mut sup: Box<Supplicant> =
         Box::new(Supplicant::new(files.config.clone(), files.setup.clone()));
-    let outcome = match relay::run(&mut sup, radius) {
-        Ok(o) => o,
-        Err(e) => return error(server, e.kind(), e.to_string()),
-    };
+    let outcome = relay::run(&mut sup, radius, log);
+    if let Some(e) = &outcome.error {
+        let mut r = error(server, e.kind(), e.to_string());
+        r.radius_round_trips = outcome.round_trips;
+        r.radius_retransmissions = outcome.retransmissions;
+        r.radius_result = outcome.last_code.map(|c| c.to_string());
+        return r;
+    }
     let mut r = RadiusReport {
         server,
         radius_round_trips: outcome.round_trips,
         radius_retransmissions: outcome.retransmissions,
+        radius_result: outcome.last_code.map(|c| c.to_string()),
         msk_matches_mppe: outcome.msk_matches_mppe(),
-        log: outcome.log.clone(),
         ..RadiusReport::default()
     };
     let record = match &outcome.event {
@@ -147,9 +157,13 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
         Some(Event::Failed(f)) => {
             r.outcome = "failed";
             r.error_kind = Some(f.kind().into());
+            let verdict = match outcome.last_code {
+                Some(crate::radius::Code::AccessReject) => " (RADIUS Access-Reject)",
+                _ => "",
+            };
             r.error = Some(match &outcome.reply_message {
-                Some(m) => format!("{f} (server says: {m})"),
-                None => f.to_string(),
+                Some(m) => format!("{f}{verdict} (server says: {m})"),
+                None => format!("{f}{verdict}"),
             });
             files.setup.resolver.last_request()
         }
@@ -162,7 +176,9 @@ pub fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> RadiusReport {
     };
     if let Some(sel) = record.and_then(|rec| rec.selection) {
         r.selection = Some(sel.to_string());
-        if let Some(i) = sel.chosen {
+        // A slot counts as used only when the authentication succeeded (TLS 1.3 selects on
+        // the CertificateRequest, before the server's chain is verified).
+        if let (Some(i), "authenticated") = (sel.chosen, r.outcome) {
             r.slot = Some(i.get());
             r.slot_file = files
                 .slots

@@ -11,6 +11,10 @@ use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
 use latchkey_tests::server_process::{free_udp_port, ServerTls};
 
 fn sim(pki: &FilePki, server: &str, secret: &str, extra: &[&str]) -> Output {
+    sim_named(pki, server, secret, SERVER_NAME, extra)
+}
+
+fn sim_named(pki: &FilePki, server: &str, secret: &str, name: &str, extra: &[&str]) -> Output {
     let slot = format!(
         "active:{}:{}",
         pki.client_new.cert.display(),
@@ -21,12 +25,17 @@ fn sim(pki: &FilePki, server: &str, secret: &str, extra: &[&str]) -> Output {
         "radius",
         "--radius",
         server,
-        "--secret",
-        secret,
+        // "file:PATH" passes the secret as a file.
+        if secret.starts_with("file:") {
+            "--secret-file"
+        } else {
+            "--secret"
+        },
+        secret.strip_prefix("file:").unwrap_or(secret),
         "--ca",
         &ca,
         "--server-name",
-        SERVER_NAME,
+        name,
         "--identity",
         IDENTITY,
         "--slot",
@@ -85,6 +94,14 @@ fn unreadable_certificate_file_is_one_typed_line() {
 }
 
 #[test]
+fn unreadable_secret_file_is_one_typed_line() {
+    let (_t, pki) = pki();
+    let o = sim(&pki, "127.0.0.1:1812", "file:/nonexistent/secret", &[]);
+    let line = one_line(&o, "unreadable-file");
+    assert!(line.contains("/nonexistent/secret"), "{line}");
+}
+
+#[test]
 fn unreachable_server_is_one_typed_line() {
     let (_t, pki) = pki();
     let addr = format!("127.0.0.1:{}", free_udp_port());
@@ -106,8 +123,15 @@ fn wrong_secret_against_hostapd_is_one_typed_line() {
     let o = sim(&pki, &addr, "not-the-secret", &[]);
     let line = one_line(&o, "radius-no-reply");
     assert!(line.contains("wrong shared secret"), "{line}");
-    // The right secret works, and --json says how.
-    let good = sim(&pki, &addr, &server.secret, &["--json"]);
+    // The right secret (from a file) works, and --json says how.
+    let secret_file = t.path().join("secret");
+    std::fs::write(&secret_file, format!("{}\n", server.secret)).unwrap();
+    let good = sim(
+        &pki,
+        &addr,
+        &format!("file:{}", secret_file.display()),
+        &["--json"],
+    );
     let j = json(&good);
     assert!(good.status.success(), "{j}");
     assert_eq!(j["outcome"], "authenticated");
@@ -116,6 +140,26 @@ fn wrong_secret_against_hostapd_is_one_typed_line() {
     assert_eq!(j["slot"], 0);
     assert!(j["eap_round_trips"].as_u64().unwrap() >= 3);
     assert_eq!(j["msk_fingerprint"].as_str().unwrap().len(), 16);
+    // The same server under a name it does not carry: refused, typed.
+    let o = sim_named(
+        &pki,
+        &addr,
+        &server.secret,
+        "other.latchkey.test",
+        &["--json"],
+    );
+    let j = json(&o);
+    assert_eq!(j["outcome"], "failed", "{j}");
+    assert_eq!(j["error_kind"], "name-mismatch", "{j}");
+    assert_eq!(
+        j["error"],
+        "server certificate name mismatch: expected other.latchkey.test, got radius.latchkey.test"
+    );
+    assert_eq!(
+        j["slot"],
+        serde_json::Value::Null,
+        "no certificate was used: {j}"
+    );
 }
 
 /// A fake server answering every request with `reply(request)`.
@@ -159,4 +203,76 @@ fn reply_signed_with_another_secret_is_one_typed_line() {
     let o = sim(&pki, &addr, "the-client-secret", &[]);
     let line = one_line(&o, "radius-bad-reply");
     assert!(line.contains("Response Authenticator"), "{line}");
+}
+
+/// A scripted server: drops the first Access-Request (the relay must retransmit it, same
+/// identifier and authenticator), answers it with an Access-Challenge carrying State and
+/// EAP-TLS Start, and rejects the next request (Access-Reject, EAP-Failure) — with Reply-Message "state echoed" only if that
+/// request carried the State back.
+#[test]
+fn lost_request_is_retransmitted_and_state_is_echoed() {
+    let (_t, pki) = pki();
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut seen = Vec::new();
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let req = buf[..n].to_vec();
+            seen.push(req.clone());
+            let p = radius::Packet::parse(&req).unwrap();
+            let eap_id = p.eap_message().unwrap()[1];
+            let mut attrs: Vec<(u8, Vec<u8>)> = Vec::new();
+            let code = match seen.len() {
+                1 => continue,
+                2 => {
+                    assert_eq!(
+                        seen[0], seen[1],
+                        "a retransmission is byte for byte the same"
+                    );
+                    attrs.push((radius::attr::STATE, b"latchkey-state".to_vec()));
+                    attrs.push((
+                        radius::attr::EAP_MESSAGE,
+                        vec![1, eap_id + 1, 0, 6, 13, 0x20],
+                    ));
+                    11
+                }
+                _ => {
+                    if p.get(radius::attr::STATE) == Some(&b"latchkey-state"[..]) {
+                        attrs.push((radius::attr::REPLY_MESSAGE, b"state echoed".to_vec()));
+                    }
+                    attrs.push((radius::attr::EAP_MESSAGE, vec![4, eap_id, 0, 4]));
+                    3
+                }
+            };
+            attrs.push((radius::attr::MESSAGE_AUTHENTICATOR, vec![0; 16]));
+            let mut r = vec![code, p.id, 0, 0];
+            r.extend_from_slice(&[0; 16]);
+            for (t, v) in attrs {
+                r.push(t);
+                r.push(v.len() as u8 + 2);
+                r.extend_from_slice(&v);
+            }
+            let len = (r.len() as u16).to_be_bytes();
+            r[2..4].copy_from_slice(&len);
+            radius::sign_reply(&mut r, &p.authenticator, b"s");
+            let _ = sock.send_to(&r, from);
+        }
+    });
+    // The bare EAP-Failure mid-handshake is discarded (RFC 4137 §4.5); the supplicant then
+    // gives up at authPeriod, kept short here.
+    let o = sim(&pki, &addr, "s", &["--json", "--auth-period-ms", "300"]);
+    let j = json(&o);
+    assert_eq!(j["outcome"], "failed", "{j}");
+    assert_eq!(j["error_kind"], "early-failure", "{j}");
+    assert_eq!(j["radius_result"], "Access-Reject", "{j}");
+    assert_eq!(j["radius_retransmissions"], 1, "{j}");
+    assert_eq!(j["radius_round_trips"], 2, "{j}");
+    assert!(
+        j["error"]
+            .as_str()
+            .unwrap()
+            .contains("server says: state echoed"),
+        "{j}"
+    );
 }

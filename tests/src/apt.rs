@@ -97,7 +97,6 @@ pub fn ensure_installed(pkgs: &[&str]) -> Result<(), AptError> {
             "install",
             "-y",
             "-qq",
-            "--no-install-recommends",
             "-o",
             "DPkg::Lock::Timeout=300",
         ];

@@ -125,7 +125,6 @@ pub fn configure(dir: &Path, pki: &FilePki, opts: &FreeRadiusOptions) -> Result<
 		private_key_file = {key}
 		certificate_file = {cert}
 		ca_file = {ca}
-		ca_path = {ca_dir}
 		check_crl = yes
 		fragment_size = {frag}
 		include_length = yes
@@ -150,8 +149,7 @@ pub fn configure(dir: &Path, pki: &FilePki, opts: &FreeRadiusOptions) -> Result<
 "#,
             key = pki.server.key.display(),
             cert = pki.server.cert.display(),
-            ca = pki.ca.display(),
-            ca_dir = pki.ca_dir.display(),
+            ca = pki.ca_with_crl.display(),
             frag = opts.fragment_size,
         ),
     )?;

@@ -33,16 +33,41 @@ impl HostapdOptions {
     }
 }
 
-/// Write `dir/hostapd.conf` (and its user and client files); return the port it will use.
-pub fn configure(dir: &Path, pki: &FilePki, opts: &HostapdOptions) -> Result<u16, ServerError> {
+/// The internal EAP server part of a hostapd configuration (EAP-TLS only, the file PKI with
+/// its CRL, the TLS version, the fragment size); writes the EAP user file into `dir`. Shared by
+/// the RADIUS-server set-up here and any authenticator set-up (e.g. `driver=wired`).
+pub fn eap_server_config(
+    dir: &Path,
+    pki: &FilePki,
+    tls: ServerTls,
+    fragment_size: usize,
+) -> Result<String, ServerError> {
     let users = dir.join("hostapd.eap_user");
     write(&users, "* TLS\n")?;
-    let clients = dir.join("hostapd.radius_clients");
-    write(&clients, &format!("127.0.0.1/32 {}\n", opts.secret))?;
-    let flags = match opts.tls {
+    let flags = match tls {
         ServerTls::V12 => "[DISABLE-TLSv1.0][DISABLE-TLSv1.1][DISABLE-TLSv1.3]",
         ServerTls::V13 => "[DISABLE-TLSv1.0][DISABLE-TLSv1.1][DISABLE-TLSv1.2][ENABLE-TLSv1.3]",
     };
+    Ok(format!(
+        "eap_server=1\n\
+         eap_user_file={users}\n\
+         ca_cert={ca}\n\
+         server_cert={cert}\n\
+         private_key={key}\n\
+         check_crl=1\n\
+         tls_flags={flags}\n\
+         fragment_size={fragment_size}\n",
+        users = users.display(),
+        ca = pki.ca_with_crl.display(),
+        cert = pki.server.cert.display(),
+        key = pki.server.key.display(),
+    ))
+}
+
+/// Write `dir/hostapd.conf` (and its user and client files); return the port it will use.
+pub fn configure(dir: &Path, pki: &FilePki, opts: &HostapdOptions) -> Result<u16, ServerError> {
+    let clients = dir.join("hostapd.radius_clients");
+    write(&clients, &format!("127.0.0.1/32 {}\n", opts.secret))?;
     let port = free_udp_port();
     write(
         &dir.join("hostapd.conf"),
@@ -51,21 +76,10 @@ pub fn configure(dir: &Path, pki: &FilePki, opts: &HostapdOptions) -> Result<u16
              interface=latchkey-none\n\
              logger_stdout=-1\n\
              logger_stdout_level=2\n\
-             eap_server=1\n\
-             eap_user_file={users}\n\
-             ca_cert={ca}\n\
-             server_cert={cert}\n\
-             private_key={key}\n\
-             check_crl=1\n\
-             tls_flags={flags}\n\
-             fragment_size={frag}\n\
+             {eap}\
              radius_server_clients={clients}\n\
              radius_server_auth_port={port}\n",
-            users = users.display(),
-            ca = pki.ca_with_crl.display(),
-            cert = pki.server.cert.display(),
-            key = pki.server.key.display(),
-            frag = opts.fragment_size,
+            eap = eap_server_config(dir, pki, opts.tls, opts.fragment_size)?,
             clients = clients.display(),
         ),
     )?;

@@ -54,7 +54,7 @@ impl std::fmt::Display for ServerError {
 impl std::error::Error for ServerError {}
 
 /// Write a file, mapping the error.
-pub(crate) fn write(path: &Path, contents: &str) -> Result<(), ServerError> {
+pub fn write(path: &Path, contents: &str) -> Result<(), ServerError> {
     std::fs::write(path, contents).map_err(|e| ServerError::Io(path.to_owned(), e))
 }
 
@@ -65,6 +65,19 @@ pub fn free_udp_port() -> u16 {
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
         .unwrap_or(0)
+}
+
+/// Whether any local UDP socket (IPv4 or IPv6) is bound to `port`, from /proc/net/udp{,6}.
+pub fn udp_port_bound(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|t| {
+            t.lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .any(|local| local.ends_with(&want))
+        })
+    })
 }
 
 /// A running server, killed by pid on drop.
@@ -90,14 +103,28 @@ fn tail(log: &Path) -> String {
 }
 
 impl ServerProcess {
-    /// Spawn `cmd` (stdout and stderr to `log`) and wait until it listens on `port`.
-    pub(crate) fn spawn(
+    /// Spawn `cmd` (stdout and stderr to `log`) and wait until it listens on UDP `port`.
+    pub fn spawn(
+        name: &'static str,
+        cmd: Command,
+        port: u16,
+        secret: &str,
+        log: PathBuf,
+        tls: ServerTls,
+    ) -> Result<Self, ServerError> {
+        Self::spawn_until(name, cmd, port, secret, log, tls, || udp_port_bound(port))
+    }
+
+    /// Spawn `cmd` (stdout and stderr to `log`) and wait, at most 10 s, until `ready()` holds
+    /// (e.g. a log line for a hostapd authenticator that listens on no UDP port; `port` 0).
+    pub fn spawn_until(
         name: &'static str,
         mut cmd: Command,
         port: u16,
         secret: &str,
         log: PathBuf,
         tls: ServerTls,
+        ready: impl Fn() -> bool,
     ) -> Result<Self, ServerError> {
         let out = std::fs::File::create(&log).map_err(|e| ServerError::Io(log.clone(), e))?;
         let err = out
@@ -117,13 +144,12 @@ impl ServerProcess {
             log,
             tls,
         };
-        // Listening means our own bind to the port fails.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(_)) = server.child.try_wait() {
                 return Err(ServerError::Exited(tail(&server.log)));
             }
-            if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            if ready() {
                 return Ok(server);
             }
             if Instant::now() > deadline {

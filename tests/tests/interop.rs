@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsVersionArg};
+use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::relay::RadiusArgs;
-use latchkey_sim::report::{run_radius, RadiusReport};
+use latchkey_sim::report::RadiusReport;
 use latchkey_tests::apt;
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
 use latchkey_tests::hostapd::{self, HostapdOptions};
@@ -54,29 +54,50 @@ fn slot(state: SlotStateArg, c: &CertFiles) -> SlotSpec {
 fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
     ClientArgs {
         ca: vec![ca.to_owned()],
-        server_name: SERVER_NAME.into(),
+        server_name: vec![SERVER_NAME.into()],
+        domain_suffix: vec![],
         identity: IDENTITY.into(),
         slots,
         chain: vec![],
-        tls_min: TlsVersionArg::V12,
-        tls_max: TlsVersionArg::V13,
+        tls: TlsArg::Both,
         fragment_size: 1398,
+        auth_period_ms: 30_000,
     }
 }
 
 fn radius(s: &ServerProcess) -> RadiusArgs {
     RadiusArgs {
         server: s.addr(),
-        secret: s.secret.clone(),
+        secret: Some(s.secret.clone()),
+        secret_file: None,
         timeout_ms: 2000,
         retries: 2,
     }
 }
 
-fn explain(r: &RadiusReport, s: &Server) -> String {
+/// One authentication's report, with the conversation's log.
+struct Run {
+    report: RadiusReport,
+    log: Vec<String>,
+}
+
+impl std::ops::Deref for Run {
+    type Target = RadiusReport;
+    fn deref(&self) -> &RadiusReport {
+        &self.report
+    }
+}
+
+fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> Run {
+    let mut log = Vec::new();
+    let report = latchkey_sim::report::run_radius(radius, client, &mut |l| log.push(l));
+    Run { report, log }
+}
+
+fn explain(Run { report: r, log }: &Run, s: &Server) -> String {
     format!(
         "{}\n{}\n--- {} log:\n{}",
-        r.log.join("\n"),
+        log.join("\n"),
         r.summary(),
         s.proc.name,
         s.proc.log_tail()
@@ -104,16 +125,17 @@ fn interop(kind: Kind, tls: ServerTls) {
     );
     assert_eq!(r.radius_retransmissions, 0);
 
-    let kb = run_radius(
-        &radius(&s.proc),
-        &client(
-            &p.ca,
-            vec![
-                slot(SlotStateArg::Archived, &p.client_old),
-                slot(SlotStateArg::Active, &p.client_new),
-            ],
-        ),
+    let mut kb_client = client(
+        &p.ca,
+        vec![
+            slot(SlotStateArg::Archived, &p.client_old),
+            slot(SlotStateArg::Active, &p.client_new),
+        ],
     );
+    // The server authenticated by domain this time (domain_suffix_match).
+    kb_client.server_name.clear();
+    kb_client.domain_suffix = vec!["latchkey.test".into()];
+    let kb = run_radius(&radius(&s.proc), &kb_client);
     assert!(kb.ok(), "{}", explain(&kb, &s));
     assert_eq!(kb.slot, Some(1), "{}", explain(&kb, &s));
     assert_eq!(
@@ -138,6 +160,26 @@ fn interop(kind: Kind, tls: ServerTls) {
         explain(&only_old, &s)
     );
     assert_eq!(only_old.slot, None);
+
+    // Control: the server really enforces its CRL — the old certificate, if active, is refused.
+    let mut old_active = client(&p.ca, vec![slot(SlotStateArg::Active, &p.client_old)]);
+    // FreeRADIUS answers with a bare EAP-Failure mid-handshake, which the supplicant discards
+    // (RFC 4137 §4.5) and then fails at authPeriod: keep that short here.
+    old_active.auth_period_ms = 1000;
+    let revoked = run_radius(&radius(&s.proc), &old_active);
+    assert_eq!(revoked.outcome, "failed", "{}", explain(&revoked, &s));
+    assert_eq!(revoked.radius_result.as_deref(), Some("Access-Reject"));
+    assert_eq!(
+        revoked.error_kind.as_deref(),
+        Some("early-failure"),
+        "{}",
+        explain(&revoked, &s)
+    );
+    assert!(revoked
+        .error
+        .as_deref()
+        .unwrap_or("")
+        .ends_with("(RADIUS Access-Reject)"));
 }
 
 #[test]

@@ -241,7 +241,15 @@ fn main() {
                     .skip_while(|l| !l.contains("file:function"))
                     .skip(2)
                     .take(15)
-                    .map(str::to_owned)
+                    .map(|l| match (l.find('('), l.find(".rs:")) {
+                        // "count (pct)  /path/file.rs:function [binary]" -> "count (pct) function"
+                        (Some(p), Some(r)) if p < r => format!(
+                            "{} {}",
+                            l[..l[p..].find(')').map_or(p, |e| p + e + 1)].trim(),
+                            l[r + 4..].split(" [").next().unwrap_or("")
+                        ),
+                        _ => l.to_owned(),
+                    })
                     .collect();
                 profiles.push(format!("{kind} TLS {tls}:\n{}", top.join("\n")));
             }
