@@ -67,17 +67,21 @@ pub fn free_udp_port() -> u16 {
         .unwrap_or(0)
 }
 
-/// Whether any local UDP socket (IPv4 or IPv6) is bound to `port`, from /proc/net/udp{,6}.
+/// Whether any local UDP socket (IPv4 or IPv6) is bound to `port`, from the calling thread's
+/// network namespace (`/proc/thread-self/net`: `/proc/net` follows the process's main thread,
+/// which stays outside a namespace a test thread entered).
 pub fn udp_port_bound(port: u16) -> bool {
     let want = format!(":{port:04X}");
-    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|f| {
-        std::fs::read_to_string(f).is_ok_and(|t| {
-            t.lines()
-                .skip(1)
-                .filter_map(|l| l.split_whitespace().nth(1))
-                .any(|local| local.ends_with(&want))
+    ["/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"]
+        .iter()
+        .any(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| {
+                t.lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_whitespace().nth(1))
+                    .any(|local| local.ends_with(&want))
+            })
         })
-    })
 }
 
 /// A running server, killed by pid on drop.

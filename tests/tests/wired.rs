@@ -19,7 +19,7 @@ use latchkey_tests::freeradius::{self, FreeRadiusOptions};
 use latchkey_tests::hostapd_wired::{Backend, TlsVersion, WiredAuthenticator, WIRED_PACKAGES};
 use latchkey_tests::netns::{in_netns, require_root, run_bounded, VethPair};
 use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerError, ServerProcess, ServerTls};
+use latchkey_tests::server_process::{ServerProcess, ServerTls};
 
 #[derive(Parser)]
 struct Cli {
@@ -77,21 +77,12 @@ fn rig_with(decider: Decider, tls: TlsVersion, hostapd_extra: &[&str]) -> Rig {
             };
             // Started from a thread inside the authenticator's namespace: FreeRADIUS listens
             // on that namespace's loopback, where hostapd's RADIUS client finds it.
-            // freeradius::start probes readiness by binding the port itself, which can make
-            // FreeRADIUS' own bind fail with EADDRINUSE if the two coincide (seen once here):
-            // that one case is retried once, in a fresh directory.
-            let start = |n: u32| {
-                let dir = tmp.path().join(format!("freeradius-{n}"));
-                std::fs::create_dir_all(&dir).expect("server dir");
-                in_netns(&pair.auth_ns, || {
-                    freeradius::start(&dir, &pki, &FreeRadiusOptions::new(v))
-                })
-                .unwrap_or_else(|e| panic!("{e}"))
-            };
-            let server = match start(0) {
-                Err(ServerError::Exited(log)) if log.contains("Address already in use") => start(1),
-                other => other,
-            }
+            let dir = tmp.path().join("freeradius");
+            std::fs::create_dir_all(&dir).expect("server dir");
+            let server = in_netns(&pair.auth_ns, || {
+                freeradius::start(&dir, &pki, &FreeRadiusOptions::new(v))
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|e| panic!("{e}"));
             let backend = Backend::Radius {
                 port: server.port,
