@@ -8,7 +8,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
-use p256::ecdsa::signature::Signer as _;
+use p256::elliptic_curve::sec1::ToEncodedPoint as _;
 use p256::pkcs8::DecodePrivateKey;
 use rustls::crypto::KeyProvider;
 use rustls::pki_types::{alg_id, PrivateKeyDer, SubjectPublicKeyInfoDer};
@@ -61,15 +61,18 @@ impl KeyProvider for P256KeyProvider {
 }
 
 /// An in-memory ECDSA P-256 key (RFC 6979 deterministic signatures).
+///
+/// It keeps only the secret scalar: the public key (a scalar multiplication, as costly as an
+/// ECDHE key generation) is derived only if rustls asks for it, which a handshake does not.
 pub struct EcdsaP256SigningKey {
-    key: Arc<p256::ecdsa::SigningKey>,
+    key: Arc<p256::SecretKey>,
 }
 
 impl EcdsaP256SigningKey {
     /// Wraps a parsed P-256 secret key.
     pub fn new(secret: &p256::SecretKey) -> Self {
         Self {
-            key: Arc::new(p256::ecdsa::SigningKey::from(secret)),
+            key: Arc::new(secret.clone()),
         }
     }
 }
@@ -90,7 +93,7 @@ impl SigningKey for EcdsaP256SigningKey {
 
     fn public_key(&self) -> Option<SubjectPublicKeyInfoDer<'_>> {
         // Lets rustls check that the certificate matches the key (`CertifiedKey::keys_match`).
-        let point = self.key.verifying_key().to_encoded_point(false);
+        let point = self.key.public_key().to_encoded_point(false);
         Some(rustls::sign::public_key_to_spki(
             &alg_id::ECDSA_P256,
             point.as_bytes(),
@@ -103,7 +106,7 @@ impl SigningKey for EcdsaP256SigningKey {
 }
 
 struct EcdsaP256Signer {
-    key: Arc<p256::ecdsa::SigningKey>,
+    key: Arc<p256::SecretKey>,
 }
 
 impl fmt::Debug for EcdsaP256Signer {
@@ -114,10 +117,16 @@ impl fmt::Debug for EcdsaP256Signer {
 
 impl Signer for EcdsaP256Signer {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let sig: p256::ecdsa::Signature = self
-            .key
-            .try_sign(message)
-            .map_err(|_| Error::General(String::from("ECDSA P-256 signing failed")))?;
+        use ecdsa::hazmat::SignPrimitive;
+        use sha2::Digest;
+        let failed = |_| Error::General(String::from("ECDSA P-256 signing failed"));
+        let digest = sha2::Sha256::digest(message);
+        let z = ecdsa::hazmat::bits2field::<p256::NistP256>(&digest).map_err(failed)?;
+        let scalar = zeroize::Zeroizing::new(self.key.to_nonzero_scalar());
+        let (sig, _) = scalar
+            .as_ref()
+            .try_sign_prehashed_rfc6979::<sha2::Sha256>(&z, &[])
+            .map_err(failed)?;
         Ok(sig.to_der().as_bytes().to_vec())
     }
 
@@ -217,6 +226,7 @@ fn sign_error_text(e: hal::SignError) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use p256::ecdsa::signature::Signer as _;
     use p256::ecdsa::signature::Verifier as _;
     use rustls::pki_types::{PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
 
@@ -261,6 +271,23 @@ mod tests {
                 .unwrap();
             assert_eq!(signer.scheme(), SCHEME);
             verify(&s, b"to be signed", &signer.sign(b"to be signed").unwrap());
+        }
+    }
+
+    #[test]
+    fn scalar_signing_matches_rfc6979_signing_key_byte_for_byte() {
+        // Signing with the bare scalar must be exactly what p256's SigningKey produces (RFC 6979
+        // makes both deterministic), without its public-key derivation.
+        let s = p256::SecretKey::from_sec1_der(SEC1).unwrap();
+        let reference = p256::ecdsa::SigningKey::from(&s);
+        let key = EcdsaP256SigningKey::new(&s);
+        let signer = key.choose_scheme(&[SCHEME]).unwrap();
+        for message in [&b""[..], b"to be signed", &[0xa5; 1000]] {
+            let expected: p256::ecdsa::Signature = reference.sign(message);
+            assert_eq!(
+                signer.sign(message).unwrap(),
+                expected.to_der().as_bytes().to_vec()
+            );
         }
     }
 
