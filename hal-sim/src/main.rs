@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::VersionPolicy;
@@ -11,17 +11,6 @@ use latchkey_sim::config::ClientArgs;
 use latchkey_sim::pki::TestPki;
 use latchkey_sim::relay::RadiusArgs;
 use latchkey_sim::sim::{self, describe, Direction, Scenario};
-
-#[derive(Parser)]
-#[command(
-    name = "latchkey-sim",
-    version,
-    about = "Latchkey EAP-TLS supplicant simulator"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Tls {
@@ -35,85 +24,157 @@ enum Tls {
     Both,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Authenticate against the simulated authenticator with a freshly generated test PKI,
-    /// once with TLS 1.3 and once with TLS 1.2, printing every exchange.
-    Demo {
-        /// Which TLS versions to run.
-        #[arg(long, value_enum, default_value = "both")]
-        tls: Tls,
-        /// EAP-TLS fragment size of the supplicant.
-        #[arg(long, default_value_t = 1398)]
-        fragment_size: usize,
-        /// EAP-TLS fragment size of the simulated server.
-        #[arg(long, default_value_t = 1024)]
-        server_fragment_size: usize,
-        /// Print only the summary lines.
-        #[arg(long)]
-        quiet: bool,
-    },
-    /// The KB932521 scenario: the device renewed its certificate (the old one is archived in
-    /// the slot table) and the server's CRL revokes the old one. Shows which certificate is
-    /// chosen and why, then what happens when only the archived certificate is left.
-    Renewal,
-    /// Authenticate against a real RADIUS server (FreeRADIUS, hostapd, NPS, ISE...): this
-    /// command is the 802.1X authenticator, relaying EAP over RADIUS (RFC 3579); the supplicant
-    /// uses the CA, server name, identity and certificate slots given here. Exit status 0 only
-    /// when authenticated and the MSK equals the server's MS-MPPE keys.
-    Radius {
-        #[command(flatten)]
-        radius: RadiusArgs,
-        #[command(flatten)]
-        client: Box<ClientArgs>,
-        /// Print one JSON object with the result instead of the log.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Play a rogue server and show how the supplicant refuses it: `rogue all`, `rogue
-    /// wrong-name`, ... (`rogue --list` names them). Exit status 0 when every rogue server was
-    /// refused with its expected error and nothing leaked, 1 otherwise.
-    Rogue {
-        /// Scenario name, or `all`.
-        #[arg(required_unless_present = "list")]
-        scenario: Option<String>,
-        /// List the scenarios and the refusal each must get.
-        #[arg(long)]
-        list: bool,
-        /// Print every frame exchanged.
-        #[arg(long)]
-        frames: bool,
-    },
-    /// Authenticate on a real wired interface (802.1X over EAPOL, e.g. to a switch port or
-    /// hostapd's wired authenticator) with the same CA, server name, identity and certificate
-    /// slots as `radius`. Exit status 0 only when authenticated.
+/// `demo`'s arguments.
+#[derive(Args)]
+struct DemoArgs {
+    /// Which TLS versions to run.
+    #[arg(long, value_enum, default_value = "both")]
+    tls: Tls,
+    /// EAP-TLS fragment size of the supplicant.
+    #[arg(long, default_value_t = 1398)]
+    fragment_size: usize,
+    /// EAP-TLS fragment size of the simulated server.
+    #[arg(long, default_value_t = 1024)]
+    server_fragment_size: usize,
+    /// Print only the summary lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// `radius`'s arguments.
+#[derive(Args)]
+struct RadiusCmdArgs {
+    #[command(flatten)]
+    radius: RadiusArgs,
+    #[command(flatten)]
+    client: Box<ClientArgs>,
+    /// Print one JSON object with the result instead of the log.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `rogue`'s arguments.
+#[derive(Args)]
+struct RogueArgs {
+    /// Scenario name, or `all`.
+    #[arg(required_unless_present = "list")]
+    scenario: Option<String>,
+    /// List the scenarios and the refusal each must get.
+    #[arg(long)]
+    list: bool,
+    /// Print every frame exchanged.
+    #[arg(long)]
+    frames: bool,
+}
+
+/// The command line. Each subcommand's arguments are built only when that subcommand is used
+/// (`Command::defer`): building every argument table up front made clap's start-up the
+/// process's heap peak, above the authentication itself.
+fn cli() -> clap::Command {
+    let sub = |name: &'static str, about: &'static str| clap::Command::new(name).about(about);
+    let cmd = clap::Command::new("latchkey-sim")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Latchkey EAP-TLS supplicant simulator")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(
+            sub(
+                "demo",
+                "Authenticate against the simulated authenticator with a freshly generated test \
+                 PKI, once with TLS 1.3 and once with TLS 1.2, printing every exchange",
+            )
+            .defer(with_args::<DemoArgs>),
+        )
+        .subcommand(sub(
+            "renewal",
+            "The KB932521 scenario: the device renewed its certificate (the old one is archived \
+             in the slot table) and the server's CRL revokes the old one. Shows which \
+             certificate is chosen and why, then what happens when only the archived \
+             certificate is left",
+        ))
+        .subcommand(
+            sub(
+                "radius",
+                "Authenticate against a real RADIUS server (FreeRADIUS, hostapd, NPS, ISE...): \
+                 this command is the 802.1X authenticator, relaying EAP over RADIUS (RFC 3579); \
+                 the supplicant uses the CA, server name, identity and certificate slots given \
+                 here. Exit status 0 only when authenticated and the MSK equals the server's \
+                 MS-MPPE keys",
+            )
+            .defer(with_args::<RadiusCmdArgs>),
+        )
+        .subcommand(
+            sub(
+                "rogue",
+                "Play a rogue server and show how the supplicant refuses it: `rogue all`, \
+                 `rogue wrong-name`, ... (`rogue --list` names them). Exit status 0 when every \
+                 rogue server was refused with its expected error and nothing leaked, 1 \
+                 otherwise",
+            )
+            .defer(with_args::<RogueArgs>),
+        );
     #[cfg(target_os = "linux")]
-    Connect(latchkey_sim::connect::ConnectArgs),
+    let cmd = cmd.subcommand(
+        sub(
+            "connect",
+            "Authenticate on a real wired interface (802.1X over EAPOL, e.g. to a switch port \
+             or hostapd's wired authenticator) with the same CA, server name, identity and \
+             certificate slots as `radius`. Exit status 0 only when authenticated",
+        )
+        .defer(with_args::<latchkey_sim::connect::ConnectArgs>),
+    );
+    cmd
+}
+
+/// Add `T`'s arguments to a subcommand, keeping the subcommand's own description (the derive
+/// would put `T`'s doc comment in its place).
+fn with_args<T: Args>(cmd: clap::Command) -> clap::Command {
+    let about = cmd.get_about().cloned().unwrap_or_default();
+    T::augment_args(cmd).about(about).long_about(None)
+}
+
+/// Parse a subcommand's arguments, or exit with clap's message.
+fn parsed<T: FromArgMatches>(m: &ArgMatches) -> T {
+    T::from_arg_matches(m).unwrap_or_else(|e| e.exit())
+}
+
+/// The chosen subcommand with its parsed arguments.
+enum Parsed {
+    Demo(DemoArgs),
+    Renewal,
+    Radius(Box<RadiusCmdArgs>),
+    Rogue(RogueArgs),
+    #[cfg(target_os = "linux")]
+    Connect(Box<latchkey_sim::connect::ConnectArgs>),
+}
+
+/// Parse the command line; clap's tables and matches are dropped before any work starts.
+fn parse() -> Parsed {
+    let matches = cli().get_matches();
+    match matches.subcommand() {
+        Some(("demo", m)) => Parsed::Demo(parsed(m)),
+        Some(("radius", m)) => Parsed::Radius(Box::new(parsed(m))),
+        Some(("rogue", m)) => Parsed::Rogue(parsed(m)),
+        #[cfg(target_os = "linux")]
+        Some(("connect", m)) => Parsed::Connect(Box::new(parsed(m))),
+        Some(("renewal", _)) => Parsed::Renewal,
+        // `subcommand_required` makes clap refuse anything else before we get here.
+        other => {
+            eprintln!("error: unknown command {:?}", other.map(|(name, _)| name));
+            std::process::exit(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     env_logger::init();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Demo {
-            tls,
-            fragment_size,
-            server_fragment_size,
-            quiet,
-        } => demo(tls, fragment_size, server_fragment_size, quiet),
-        Command::Renewal => renewal(),
-        Command::Radius {
-            radius,
-            client,
-            json,
-        } => radius_cmd(&radius, &client, json),
-        Command::Rogue {
-            scenario,
-            list,
-            frames,
-        } => rogue(scenario.as_deref(), list, frames),
+    match parse() {
+        Parsed::Demo(a) => demo(a.tls, a.fragment_size, a.server_fragment_size, a.quiet),
+        Parsed::Renewal => renewal(),
+        Parsed::Radius(a) => radius_cmd(&a.radius, &a.client, a.json),
+        Parsed::Rogue(a) => rogue(a.scenario.as_deref(), a.list, a.frames),
         #[cfg(target_os = "linux")]
-        Command::Connect(args) => connect(&args),
+        Parsed::Connect(a) => connect(&a),
     }
 }
 
@@ -292,5 +353,41 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILED)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent_with_every_deferred_subcommand_built() {
+        // debug_assert builds each subcommand, running its deferred argument table.
+        cli().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_parse_their_own_arguments() {
+        let m = cli()
+            .try_get_matches_from(["latchkey-sim", "demo", "--tls", "1.2", "--quiet"])
+            .unwrap();
+        let Some(("demo", m)) = m.subcommand() else {
+            panic!("no demo")
+        };
+        let a = DemoArgs::from_arg_matches(m).unwrap();
+        assert!(a.tls == Tls::V12 && a.quiet && a.fragment_size == 1398);
+        let m = cli()
+            .try_get_matches_from(["latchkey-sim", "rogue", "--list"])
+            .unwrap();
+        let Some(("rogue", m)) = m.subcommand() else {
+            panic!("no rogue")
+        };
+        assert!(RogueArgs::from_arg_matches(m).unwrap().list);
+        assert!(cli()
+            .try_get_matches_from(["latchkey-sim", "demo", "--no-such-flag"])
+            .is_err());
+        assert!(cli()
+            .try_get_matches_from(["latchkey-sim", "nope"])
+            .is_err());
     }
 }
