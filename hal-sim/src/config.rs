@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use latchkey_core::certs::{InlineKey, KeyRef, SlotIndex, SlotState, SlotTable};
+use latchkey_core::eap::peer::IdentityPrivacy;
 use latchkey_core::supplicant::Config;
-use latchkey_core::tls::server_policy::{NameMatch, ServerPolicy, MAX_NAME_RULES};
+use latchkey_core::tls::server_policy::{NameMatch, Pin, ServerPolicy, MAX_NAME_RULES};
 use latchkey_core::tls::{ClientSetup, CredentialResolver, SlotSource, VersionPolicy};
 use p256::pkcs8::der::Decode;
 use rustls::pki_types::pem::PemObject;
@@ -82,6 +83,26 @@ impl std::str::FromStr for SlotSpec {
     }
 }
 
+/// `cert:HEX` or `spki:HEX`, 64 hex digits of SHA-256.
+fn parse_pin(s: &str) -> Result<Pin, String> {
+    let (kind, hex) = s
+        .split_once(':')
+        .ok_or_else(|| format!("pin {s:?} is not cert:HEX or spki:HEX"))?;
+    let mut digest = [0u8; 32];
+    if hex.len() != 64 || !hex.is_ascii() {
+        return Err(format!("pin {s:?}: want 64 hex digits of SHA-256"));
+    }
+    for (i, byte) in digest.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| format!("pin {s:?}: not hexadecimal"))?;
+    }
+    match kind {
+        "cert" => Ok(Pin::CertSha256(digest)),
+        "spki" => Ok(Pin::SpkiSha256(digest)),
+        _ => Err(format!("pin {s:?}: kind must be cert or spki")),
+    }
+}
+
 /// The supplicant's configuration from files, flattened into a subcommand with
 /// `#[command(flatten)]`.
 #[derive(Args, Debug, Clone)]
@@ -100,6 +121,15 @@ pub struct ClientArgs {
     /// Outer EAP identity (e.g. anonymous@example.org or the device's name).
     #[arg(long, value_name = "IDENTITY")]
     pub identity: String,
+    /// Send only the realm of --identity as the outer identity (`@example.org`, RFC 9190
+    /// §2.1.8): the device's name then travels only in its certificate, which TLS 1.3 encrypts.
+    #[arg(long)]
+    pub anonymous_identity: bool,
+    /// Pin the server certificate, on top of the CA and name checks: `cert:HEX` (SHA-256 of the
+    /// certificate DER) or `spki:HEX` (SHA-256 of its public key, which survives re-issuance);
+    /// repeatable (any one matching is enough).
+    #[arg(long = "pin", value_name = "cert:HEX|spki:HEX", value_parser = parse_pin)]
+    pub pins: Vec<Pin>,
     /// A slot of the certificate table: STATE:CERT_FILE:KEY_FILE, STATE `active` or `archived`;
     /// repeatable, in enrollment order (oldest first). Keys: P-256, PEM (PKCS#8 or SEC1).
     #[arg(long = "slot", value_name = "STATE:CERT:KEY", required = true)]
@@ -354,6 +384,9 @@ impl ClientArgs {
         for r in rules {
             policy = policy.or_name(r).map_err(|_| ConfigError::TooManyNames)?;
         }
+        for pin in &self.pins {
+            policy = policy.with_pin(*pin).map_err(ConfigError::Setup)?;
+        }
         for p in &self.ca {
             for cert in read_certs("CA file", p)? {
                 policy = policy.with_anchor_der(&cert).map_err(ConfigError::Setup)?;
@@ -373,6 +406,9 @@ impl ClientArgs {
             .ok()
             .filter(|s| !s.is_empty())
             .ok_or(ConfigError::Identity)?;
+        if self.anonymous_identity {
+            config.peer.privacy = IdentityPrivacy::AnonymousRealm;
+        }
         config.method.fragment_size = self.fragment_size;
         config.auth_period_ms = self.auth_period_ms;
 
@@ -640,5 +676,28 @@ mod tests {
             args(&f, &extra).unwrap().versions(),
             VersionPolicy::Tls13Only
         );
+    }
+
+    #[test]
+    fn pins_parse_from_cert_or_spki_hex_and_bad_ones_are_refused() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+        let Ok(Pin::CertSha256(d)) = parse_pin(&format!("cert:{hex}")) else {
+            panic!("cert pin")
+        };
+        assert_eq!((d[0], d[1], d[31]), (0x00, 0x11, 0xff));
+        assert!(matches!(
+            parse_pin(&format!("spki:{hex}")),
+            Ok(Pin::SpkiSha256(_))
+        ));
+        for bad in [
+            hex.to_string(),
+            format!("sha1:{hex}"),
+            format!("cert:{}", &hex[2..]),
+            format!("cert:{}zz", &hex[2..]),
+            format!("cert:{}", "é".repeat(32)),
+        ] {
+            let e = parse_pin(&bad).unwrap_err();
+            assert!(e.starts_with("pin "), "{bad}: {e}");
+        }
     }
 }

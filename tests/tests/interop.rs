@@ -57,6 +57,8 @@ fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
         server_name: vec![SERVER_NAME.into()],
         domain_suffix: vec![],
         identity: IDENTITY.into(),
+        anonymous_identity: false,
+        pins: vec![],
         slots,
         chain: vec![],
         tls: TlsArg::Both,
@@ -204,4 +206,47 @@ fn hostapd_tls12() {
 #[test]
 fn hostapd_tls13() {
     interop(Kind::Hostapd, ServerTls::V13);
+}
+
+/// SHA-256 of the server certificate DER as a `--pin cert:HEX` value.
+fn cert_pin(der: &[u8]) -> latchkey_core::tls::server_policy::Pin {
+    use sha2::Digest;
+    latchkey_core::tls::server_policy::Pin::CertSha256(sha2::Sha256::digest(der).into())
+}
+
+/// The test engineer's extra server checks and identity privacy against a real server: a pin
+/// on the right certificate passes, a wrong pin refuses the server before the device's
+/// certificate is sent, and the anonymous outer identity carries only the realm.
+#[test]
+fn pinned_server_and_anonymous_identity_against_freeradius_tls13() {
+    let s = start(Kind::FreeRadius, ServerTls::V13);
+    let p = &s.pki;
+    let mut c = client(&p.ca, vec![slot(SlotStateArg::Active, &p.client_new)]);
+    c.pins = vec![cert_pin(&p.server.der)];
+    c.anonymous_identity = true;
+    let ok = run_radius(&radius(&s.proc), &c);
+    assert_eq!(ok.outcome, "authenticated", "{}", explain(&ok, &s));
+    let identity_lines: Vec<&String> = ok
+        .log
+        .iter()
+        .filter(|l| l.contains("Response/Identity"))
+        .collect();
+    assert!(!identity_lines.is_empty(), "{}", explain(&ok, &s));
+    for l in &identity_lines {
+        assert!(l.contains("\"@latchkey.test\""), "{l}");
+        assert!(!l.contains("device-0042"), "{l}");
+    }
+
+    let mut wrong = p.server.der.clone();
+    wrong[20] ^= 1;
+    c.pins = vec![cert_pin(&wrong)];
+    let refused = run_radius(&radius(&s.proc), &c);
+    assert_eq!(refused.outcome, "failed", "{}", explain(&refused, &s));
+    assert_eq!(
+        refused.error_kind.as_deref(),
+        Some("pin-mismatch"),
+        "{}",
+        explain(&refused, &s)
+    );
+    assert_eq!(refused.slot, None);
 }
