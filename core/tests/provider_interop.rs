@@ -162,8 +162,22 @@ fn ring_server(
     version: &'static SupportedProtocolVersion,
     client_auth: bool,
 ) -> ServerConnection {
+    ring_server_with_groups(pki, suite, version, client_auth, None)
+}
+
+/// A ring server, limited to these key-exchange groups when given.
+fn ring_server_with_groups(
+    pki: &Pki,
+    suite: CipherSuite,
+    version: &'static SupportedProtocolVersion,
+    client_auth: bool,
+    groups: Option<&[rustls::NamedGroup]>,
+) -> ServerConnection {
     let mut ring = rustls::crypto::ring::default_provider();
     ring.cipher_suites.retain(|s| s.suite() == suite);
+    if let Some(groups) = groups {
+        ring.kx_groups.retain(|g| groups.contains(&g.name()));
+    }
     assert_eq!(ring.cipher_suites.len(), 1, "ring lacks {suite:?}");
     let ring = Arc::new(ring);
     let builder = ServerConfig::builder_with_provider(ring.clone())
@@ -490,6 +504,45 @@ fn provider_lists_suites_in_preference_order() {
             CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
         ]
     );
-    assert_eq!(p.kx_groups.len(), 1);
-    assert_eq!(p.kx_groups[0].name(), rustls::NamedGroup::secp256r1);
+    let groups: Vec<_> = p.kx_groups.iter().map(|g| g.name()).collect();
+    assert_eq!(
+        groups,
+        [
+            #[cfg(feature = "x25519")]
+            rustls::NamedGroup::X25519,
+            rustls::NamedGroup::secp256r1,
+        ]
+    );
+}
+
+/// Each group against a server that has only that group: X25519 directly; secp256r1 after the
+/// server's HelloRetryRequest in TLS 1.3 (our key share is X25519) and directly in TLS 1.2.
+#[test]
+fn each_key_exchange_group_alone_on_the_server() {
+    use rustls::NamedGroup;
+    let pki = pki(KeyKind::P256);
+    let mut groups = vec![NamedGroup::secp256r1];
+    if cfg!(feature = "x25519") {
+        groups.push(NamedGroup::X25519);
+    }
+    for group in groups {
+        for (version, suite) in [
+            (&TLS13, CipherSuite::TLS13_AES_128_GCM_SHA256),
+            (&TLS12, CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+        ] {
+            let secrets = Arc::new(Secrets::default());
+            let mut client = latchkey_client(&pki.ca, version, ClientAuth::None, secrets);
+            let mut server =
+                ring_server_with_groups(&pki, suite, version, false, Some(&[group][..]));
+            pump(&mut client, &mut server)
+                .unwrap_or_else(|e| panic!("{group:?} {:?}: {e}", version.version));
+            assert!(!client.is_handshaking() && !server.is_handshaking());
+            assert_eq!(
+                client.negotiated_key_exchange_group().map(|g| g.name()),
+                Some(group),
+                "{:?}",
+                version.version
+            );
+        }
+    }
 }

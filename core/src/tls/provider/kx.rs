@@ -1,6 +1,7 @@
-//! ECDHE over secp256r1 (RFC 8446 §4.2.8.2, RFC 8422 §5.11), the only key-exchange group
-//! Latchkey offers. The ephemeral private scalar lives in a `p256::SecretKey`, which zeroizes
-//! itself on drop; the shared secret is handed to rustls in its zeroizing `SharedSecret`.
+//! The key-exchange groups Latchkey offers: ECDHE over secp256r1 (RFC 8446 §4.2.8.2, RFC 8422
+//! §5.11) and, behind feature `x25519`, X25519 (RFC 7748, RFC 8446 §7.4.2). Ephemeral private
+//! keys zeroize themselves on drop; the shared secret is handed to rustls in its zeroizing
+//! `SharedSecret`.
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -91,6 +92,77 @@ impl ActiveKeyExchange for P256KeyExchange {
     }
 }
 
+/// The X25519 group (RFC 7748). It draws its ephemeral keys from the RNG it was built with.
+#[cfg(feature = "x25519")]
+pub struct X25519 {
+    rng: &'static dyn SecureRandom,
+}
+
+#[cfg(feature = "x25519")]
+impl X25519 {
+    /// An X25519 group drawing from `rng`; usable in a `static` initialiser.
+    pub const fn new(rng: &'static dyn SecureRandom) -> Self {
+        Self { rng }
+    }
+}
+
+#[cfg(feature = "x25519")]
+impl fmt::Debug for X25519 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("X25519")
+    }
+}
+
+#[cfg(feature = "x25519")]
+impl SupportedKxGroup for X25519 {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        self.rng
+            .fill(bytes.as_mut())
+            .map_err(|_| Error::FailedToGetRandomBytes)?;
+        // Any 32 bytes are a private key: the scalar is clamped (RFC 7748 §5).
+        let secret = x25519_dalek::StaticSecret::from(*bytes);
+        let pub_key = x25519_dalek::PublicKey::from(&secret).to_bytes();
+        Ok(Box::new(X25519KeyExchange { secret, pub_key }))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
+/// One X25519 exchange in progress: our ephemeral key (zeroized on drop) and its public key.
+#[cfg(feature = "x25519")]
+struct X25519KeyExchange {
+    secret: x25519_dalek::StaticSecret,
+    pub_key: [u8; 32],
+}
+
+#[cfg(feature = "x25519")]
+impl ActiveKeyExchange for X25519KeyExchange {
+    fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, Error> {
+        let peer: [u8; 32] = peer_pub_key
+            .try_into()
+            .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
+        let shared = self
+            .secret
+            .diffie_hellman(&x25519_dalek::PublicKey::from(peer));
+        // RFC 8446 §7.4.2: a low-order peer key gives the all-zero secret; refuse it.
+        if !shared.was_contributory() {
+            return Err(PeerMisbehaved::InvalidKeyShare.into());
+        }
+        Ok(SharedSecret::from(&shared.as_bytes()[..]))
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        &self.pub_key
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::X25519
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +200,61 @@ mod tests {
             let err = KX.start().unwrap().complete(bad).err().unwrap();
             assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::InvalidKeyShare));
         }
+    }
+
+    #[cfg(feature = "x25519")]
+    static X: X25519 = X25519::new(&RNG);
+
+    #[cfg(feature = "x25519")]
+    #[test]
+    fn x25519_matches_rfc7748_vector_and_both_sides_agree() {
+        // RFC 7748 §6.1: Alice's private key and Bob's public key give this shared secret.
+        let alice = x25519_dalek::StaticSecret::from(hex32(
+            "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        ));
+        let ex = Box::new(X25519KeyExchange {
+            pub_key: x25519_dalek::PublicKey::from(&alice).to_bytes(),
+            secret: alice,
+        });
+        assert_eq!(
+            ex.pub_key(),
+            hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+        );
+        let bob = hex32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+        let shared = ex.complete(&bob).unwrap();
+        assert_eq!(
+            shared.secret_bytes(),
+            hex32("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+        );
+        let (a, b) = (X.start().unwrap(), X.start().unwrap());
+        assert_eq!(a.group(), NamedGroup::X25519);
+        let (a_pub, b_pub) = (a.pub_key().to_vec(), b.pub_key().to_vec());
+        assert_eq!(
+            a.complete(&b_pub).unwrap().secret_bytes(),
+            b.complete(&a_pub).unwrap().secret_bytes()
+        );
+    }
+
+    #[cfg(feature = "x25519")]
+    #[test]
+    fn x25519_low_order_or_wrong_length_peer_keys_are_refused() {
+        let peer = X.start().unwrap().pub_key().to_vec();
+        for bad in [
+            &[0u8; 32][..],
+            &peer[..31],
+            &[peer.clone(), alloc::vec![0]].concat()[..],
+        ] {
+            let err = X.start().unwrap().complete(bad).err().unwrap();
+            assert_eq!(err, Error::PeerMisbehaved(PeerMisbehaved::InvalidKeyShare));
+        }
+    }
+
+    #[cfg(feature = "x25519")]
+    fn hex32(s: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
     }
 }

@@ -21,21 +21,33 @@ use rustls::crypto::{CryptoProvider, SecureRandom};
 use sha2::Digest;
 
 pub use self::kx::Secp256r1;
+#[cfg(feature = "x25519")]
+pub use self::kx::X25519;
 pub use self::rng::SharedRng;
 pub use self::sign::{EcdsaP256SigningKey, HalSigningKey, P256KeyProvider, KEY_PROVIDER};
 pub use self::suites::*;
 pub use self::verify::*;
 
-/// Builds the provider: [`ALL_CIPHER_SUITES`], secp256r1, [`SUPPORTED_SIG_ALGS`],
-/// [`KEY_PROVIDER`], randomness from `rng`.
+/// Builds the provider: [`ALL_CIPHER_SUITES`], X25519 (feature `x25519`) then secp256r1,
+/// [`SUPPORTED_SIG_ALGS`], [`KEY_PROVIDER`], randomness from `rng`.
 ///
 /// rustls holds its key-exchange groups as `&'static`, and ours must reach `rng`, so each call
-/// leaks one [`Secp256r1`] (two words). Call it once at start-up, as the RNG itself is set up.
+/// leaks one group value (two words) per group. Call it once at start-up, as the RNG itself is
+/// set up.
 pub fn provider(rng: &'static dyn SecureRandom) -> CryptoProvider {
-    let kx: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::new(rng)));
+    let p256: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::new(rng)));
+    // The first group gets the TLS 1.3 key share. X25519 goes first: OpenSSL-based servers
+    // prefer it, so they accept the share without a HelloRetryRequest and send a shorter flight.
+    #[cfg(feature = "x25519")]
+    let kx_groups: alloc::vec::Vec<&'static dyn rustls::crypto::SupportedKxGroup> = {
+        let x25519: &'static X25519 = Box::leak(Box::new(X25519::new(rng)));
+        vec![x25519, p256]
+    };
+    #[cfg(not(feature = "x25519"))]
+    let kx_groups: alloc::vec::Vec<&'static dyn rustls::crypto::SupportedKxGroup> = vec![p256];
     CryptoProvider {
         cipher_suites: ALL_CIPHER_SUITES.to_vec(),
-        kx_groups: vec![kx],
+        kx_groups,
         signature_verification_algorithms: SUPPORTED_SIG_ALGS,
         secure_random: rng,
         key_provider: &KEY_PROVIDER,
