@@ -299,52 +299,100 @@ pub(crate) struct Parsed<'a> {
     pub(crate) public_key: &'a [u8],
 }
 
+/// The fields of one X.509 certificate (RFC 5280 §4.1), borrowed from its DER: one walk over
+/// the structure for every reader (the slot table's metadata, the server policy).
+pub(crate) struct CertFields<'a> {
+    /// Serial number content octets.
+    pub(crate) serial: &'a [u8],
+    /// Issuer Name (whole TLV).
+    pub(crate) issuer: &'a [u8],
+    /// Validity window.
+    pub(crate) validity: Validity,
+    /// Subject Name (whole TLV).
+    pub(crate) subject: &'a [u8],
+    /// SubjectPublicKeyInfo.
+    pub(crate) spki: SubjectPublicKeyInfoRef<'a>,
+    /// Extensions content (the SEQUENCE inside `[3]`), if present.
+    pub(crate) extensions: Option<&'a [u8]>,
+    /// The issuer's signature algorithm.
+    pub(crate) signature_oid: ObjectIdentifier,
+}
+
+impl<'a> CertFields<'a> {
+    /// Walk `der` as one certificate, with nothing after it.
+    pub(crate) fn parse(der: &'a [u8]) -> der::Result<Self> {
+        let mut outer = SliceReader::new(der)?;
+        let (tbs, signature_oid) = outer.sequence(|cert| {
+            let tbs = cert.tlv_bytes()?;
+            let oid = cert.sequence(|a| {
+                let oid = ObjectIdentifier::decode(a)?;
+                while !a.is_finished() {
+                    let _params = AnyRef::decode(a)?;
+                }
+                Ok(oid)
+            })?;
+            let _signature = cert.tlv_bytes()?;
+            Ok((tbs, oid))
+        })?;
+        outer.finish(())?;
+
+        let mut reader = SliceReader::new(tbs)?;
+        let fields = reader.sequence(|t| {
+            let version_tag = Tag::ContextSpecific {
+                constructed: true,
+                number: TagNumber::N0,
+            };
+            if t.peek_tag()? == version_tag {
+                let _version = t.tlv_bytes()?;
+            }
+            let serial = AnyRef::decode(t)?;
+            serial.tag().assert_eq(Tag::Integer)?;
+            let _signature = t.tlv_bytes()?;
+            let issuer = t.tlv_bytes()?;
+            let validity = Validity::decode(t)?;
+            let subject = t.tlv_bytes()?;
+            let spki = SubjectPublicKeyInfoRef::decode(t)?;
+            let extensions_tag = Tag::ContextSpecific {
+                constructed: true,
+                number: TagNumber::N3,
+            };
+            let mut extensions = None;
+            // issuerUniqueID [1] and subjectUniqueID [2] may precede the extensions; skip them.
+            while !t.is_finished() {
+                let field = AnyRef::decode(t)?;
+                if field.tag() == extensions_tag {
+                    extensions = Some(field.value());
+                }
+            }
+            Ok(CertFields {
+                serial: serial.value(),
+                issuer,
+                validity,
+                subject,
+                spki,
+                extensions,
+                signature_oid,
+            })
+        })?;
+        reader.finish(())?;
+        Ok(fields)
+    }
+}
+
 /// Parse `der` as one X.509 certificate, with nothing after it.
 pub(crate) fn parse(der: &[u8]) -> Result<Parsed<'_>, CertError> {
     if der.len() > usize::from(u16::MAX) {
         return Err(CertError::TooLong);
     }
-    let mut outer = SliceReader::new(der)?;
-    let tbs = outer.sequence(|cert| {
-        let tbs = cert.tlv_bytes()?;
-        let _signature_algorithm = cert.tlv_bytes()?;
-        let _signature = cert.tlv_bytes()?;
-        Ok(tbs)
-    })?;
-    outer.finish(())?;
-
-    let mut reader = SliceReader::new(tbs)?;
-    let fields = reader.sequence(|t| {
-        let version_tag = Tag::ContextSpecific {
-            constructed: true,
-            number: TagNumber::N0,
-        };
-        if t.peek_tag()? == version_tag {
-            let _version = t.tlv_bytes()?;
-        }
-        let serial = AnyRef::decode(t)?;
-        serial.tag().assert_eq(Tag::Integer)?;
-        let _signature = t.tlv_bytes()?;
-        let issuer = t.tlv_bytes()?;
-        let validity = Validity::decode(t)?;
-        let subject = t.tlv_bytes()?;
-        let spki = SubjectPublicKeyInfoRef::decode(t)?;
-        let extensions_tag = Tag::ContextSpecific {
-            constructed: true,
-            number: TagNumber::N3,
-        };
-        let mut extensions = None;
-        // issuerUniqueID [1] and subjectUniqueID [2] may precede the extensions; skip them.
-        while !t.is_finished() {
-            let field = AnyRef::decode(t)?;
-            if field.tag() == extensions_tag {
-                extensions = Some(field.value());
-            }
-        }
-        Ok((serial.value(), issuer, validity, subject, spki, extensions))
-    })?;
-    reader.finish(())?;
-    let (serial, issuer, validity, subject, spki, extensions) = fields;
+    let CertFields {
+        serial,
+        issuer,
+        validity,
+        subject,
+        spki,
+        extensions,
+        ..
+    } = CertFields::parse(der)?;
 
     if serial.is_empty() {
         return Err(CertError::Malformed);

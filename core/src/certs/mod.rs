@@ -16,7 +16,7 @@
 //!   stands in for a wall clock the device does not have at boot.
 
 mod key;
-mod meta;
+pub(crate) mod meta;
 mod persist;
 mod select;
 mod table;

@@ -18,6 +18,7 @@ use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 use x509_cert::spki::SubjectPublicKeyInfoRef;
 
+use crate::certs::meta::CertFields;
 use crate::certs::{NameRef, TimeSource, UtcTime};
 use crate::log::{info, warn_};
 use crate::tls::setup::{SetupError, ValidationTime};
@@ -710,7 +711,7 @@ fn explain(
                 let Ok(f) = CertFields::parse(der) else {
                     continue;
                 };
-                if let Some(bits) = f.rsa_bits().filter(|b| *b < MIN_RSA_BITS) {
+                if let Some(bits) = rsa_bits(&f.spki).filter(|b| *b < MIN_RSA_BITS) {
                     return Some(ServerRejection::WeakKey { bits });
                 }
                 match classify_signature(f.signature_oid) {
@@ -802,89 +803,24 @@ fn classify_signature(oid: ObjectIdentifier) -> SigClass {
     }
 }
 
-/// The fields of a certificate the policy reads, borrowed from its DER (RFC 5280 §4.1).
-struct CertFields<'a> {
-    issuer: &'a [u8],
-    subject: &'a [u8],
-    spki: SubjectPublicKeyInfoRef<'a>,
-    extensions: Option<&'a [u8]>,
-    signature_oid: ObjectIdentifier,
-}
-
-impl<'a> CertFields<'a> {
-    fn parse(der: &'a [u8]) -> der::Result<Self> {
-        let mut outer = SliceReader::new(der)?;
-        let (tbs, signature_oid) = outer.sequence(|cert| {
-            let tbs = cert.tlv_bytes()?;
-            let alg = cert.sequence(|a| {
-                let oid = ObjectIdentifier::decode(a)?;
-                while !a.is_finished() {
-                    let _params = AnyRef::decode(a)?;
-                }
-                Ok(oid)
-            })?;
-            let _signature = cert.tlv_bytes()?;
-            Ok((tbs, alg))
-        })?;
-        outer.finish(())?;
-        let mut reader = SliceReader::new(tbs)?;
-        let fields = reader.sequence(|t| {
-            let version_tag = Tag::ContextSpecific {
-                constructed: true,
-                number: TagNumber::N0,
-            };
-            if t.peek_tag()? == version_tag {
-                let _version = t.tlv_bytes()?;
-            }
-            let _serial = t.tlv_bytes()?;
-            let _signature = t.tlv_bytes()?;
-            let issuer = t.tlv_bytes()?;
-            let _validity = t.tlv_bytes()?;
-            let subject = t.tlv_bytes()?;
-            let spki = SubjectPublicKeyInfoRef::decode(t)?;
-            let extensions_tag = Tag::ContextSpecific {
-                constructed: true,
-                number: TagNumber::N3,
-            };
-            let mut extensions = None;
-            while !t.is_finished() {
-                let field = AnyRef::decode(t)?;
-                if field.tag() == extensions_tag {
-                    extensions = Some(field.value());
-                }
-            }
-            Ok((issuer, subject, spki, extensions))
-        })?;
-        reader.finish(())?;
-        let (issuer, subject, spki, extensions) = fields;
-        Ok(CertFields {
-            issuer,
-            subject,
-            spki,
-            extensions,
-            signature_oid,
+/// The RSA modulus size of a public key, if it is RSA.
+fn rsa_bits(spki: &SubjectPublicKeyInfoRef<'_>) -> Option<u32> {
+    if spki.algorithm.oid != OID_RSA {
+        return None;
+    }
+    let key = spki.subject_public_key.as_bytes()?;
+    let mut r = SliceReader::new(key).ok()?;
+    let modulus = r
+        .sequence(|s| {
+            let n = der::asn1::UintRef::decode(s)?;
+            let _e = der::asn1::UintRef::decode(s)?;
+            Ok(n)
         })
-    }
-
-    /// The RSA modulus size, if the key is RSA.
-    fn rsa_bits(&self) -> Option<u32> {
-        if self.spki.algorithm.oid != OID_RSA {
-            return None;
-        }
-        let key = self.spki.subject_public_key.as_bytes()?;
-        let mut r = SliceReader::new(key).ok()?;
-        let modulus = r
-            .sequence(|s| {
-                let n = der::asn1::UintRef::decode(s)?;
-                let _e = der::asn1::UintRef::decode(s)?;
-                Ok(n)
-            })
-            .ok()?;
-        let bytes = modulus.as_bytes();
-        let first = bytes.first()?;
-        let bits = (bytes.len() as u32).saturating_sub(1) * 8 + (8 - first.leading_zeros());
-        Some(bits)
-    }
+        .ok()?;
+    let bytes = modulus.as_bytes();
+    let first = bytes.first()?;
+    let bits = (bytes.len() as u32).saturating_sub(1) * 8 + (8 - first.leading_zeros());
+    Some(bits)
 }
 
 /// The DNS names a server certificate carries: SAN dNSNames, or the subject CN when there is
@@ -1353,7 +1289,7 @@ mod tests {
                 classify_signature(f.signature_oid),
                 SigClass::Supported
             ));
-            assert_eq!(f.rsa_bits(), None);
+            assert_eq!(rsa_bits(&f.spki), None);
         }
     }
 }
