@@ -101,6 +101,18 @@ pub(crate) fn ca_params(cn: &str, serial: u64) -> CertificateParams {
     p
 }
 
+/// A RADIUS server certificate's parameters: SAN dNSName `name`, EKU serverAuth.
+pub(crate) fn server_params(name: &str, serial: u64) -> Result<CertificateParams, PkiError> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = dn(name);
+    p.subject_alt_names = vec![SanType::DnsName(name.try_into()?)];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.serial_number = Some(SerialNumber::from(serial));
+    p.use_authority_key_identifier_extension = true;
+    Ok(p)
+}
+
 impl TestPki {
     /// Generate a fresh PKI (P-256 throughout).
     pub fn generate() -> Result<Self, PkiError> {
@@ -127,14 +139,11 @@ impl TestPki {
     }
 
     fn issue_server(ca: &Issued, name: &str, serial: u64) -> Result<Issued, PkiError> {
-        let mut p = CertificateParams::default();
-        p.distinguished_name = dn(name);
-        p.subject_alt_names = vec![SanType::DnsName(name.try_into()?)];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.serial_number = Some(SerialNumber::from(serial));
-        p.use_authority_key_identifier_extension = true;
-        finish(p, KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?, Some(ca))
+        finish(
+            server_params(name, serial)?,
+            KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?,
+            Some(ca),
+        )
     }
 
     fn issue_client_from(ca: &Issued, cn: &str, serial: u64) -> Result<Issued, PkiError> {

@@ -5,16 +5,13 @@
 
 use latchkey_core::supplicant::{Event, FailReason};
 use latchkey_core::tls::{
-    ClientCredential, ClientSetup, CredentialResolver, NameMatch, Pin, ServerPolicy, VersionPolicy,
+    ClientSetup, CredentialResolver, NameMatch, Pin, ServerPolicy, VersionPolicy,
 };
-use rcgen::{
-    CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
-    SerialNumber, PKCS_ECDSA_P256_SHA256,
-};
+use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 
-use crate::pki::{ca_params, dn, Issued, PkiError, TestPki, SERVER_NAME};
+use crate::pki::{ca_params, server_params, Issued, PkiError, TestPki, SERVER_NAME};
 use crate::server::WireRogue;
 use crate::sim::{self, Outcome, Scenario};
 
@@ -230,17 +227,6 @@ fn tbs_span(der: &[u8]) -> Option<std::ops::Range<usize>> {
     let (outer_hdr, _) = header(der, 0)?;
     let (tbs_hdr, tbs_len) = header(der, outer_hdr)?;
     Some(outer_hdr..outer_hdr + tbs_hdr + tbs_len)
-}
-
-fn server_params(name: &str, serial: u64) -> Result<CertificateParams, PkiError> {
-    let mut p = CertificateParams::default();
-    p.distinguished_name = dn(name);
-    p.subject_alt_names = vec![SanType::DnsName(name.try_into()?)];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.serial_number = Some(SerialNumber::from(serial));
-    p.use_authority_key_identifier_extension = true;
-    Ok(p)
 }
 
 /// Issue a P-256 leaf from `params`, signed by the CA (`ca_params`, `ca_key`); returns the
@@ -469,14 +455,7 @@ pub fn device_setup(
     versions: VersionPolicy,
 ) -> Result<ClientSetup, String> {
     let provider = sim::host_provider();
-    let key = provider
-        .key_provider
-        .load_private_key(pki.client.private_key())
-        .map_err(|e| e.to_string())?;
-    let cred = ClientCredential {
-        chain: pki.client_chain(),
-        key,
-    };
+    let cred = sim::test_credential(pki, &provider)?;
     ClientSetup::with_policy(
         provider,
         policy,

@@ -274,17 +274,25 @@ pub fn client_setup_with_table(
     .map_err(|e| e.to_string())
 }
 
-/// The supplicant's TLS setup for the test PKI.
-pub fn client_setup(pki: &TestPki, v: VersionPolicy) -> Result<ClientSetup, String> {
-    let provider = host_provider();
+/// The test PKI's device credential (client certificate chain and key), loaded by `provider`.
+pub fn test_credential(
+    pki: &TestPki,
+    provider: &CryptoProvider,
+) -> Result<ClientCredential, String> {
     let key = provider
         .key_provider
         .load_private_key(pki.client.private_key())
         .map_err(|e| e.to_string())?;
-    let cred = ClientCredential {
+    Ok(ClientCredential {
         chain: pki.client_chain(),
         key,
-    };
+    })
+}
+
+/// The supplicant's TLS setup for the test PKI.
+pub fn client_setup(pki: &TestPki, v: VersionPolicy) -> Result<ClientSetup, String> {
+    let provider = host_provider();
+    let cred = test_credential(pki, &provider)?;
     ClientSetup::new(
         provider,
         std::slice::from_ref(&pki.root.cert),
