@@ -411,8 +411,10 @@ pub enum ServerVerdict {
 /// Latchkey's server certificate verifier (see the module documentation).
 pub struct PolicyVerifier {
     anchors: Vec<TrustAnchor<'static>>,
-    names: heapless::Vec<NameMatch, MAX_NAME_RULES>,
-    pins: heapless::Vec<Pin, MAX_PINS>,
+    // Exactly the configured rules (at most MAX_NAME_RULES): a name rule holds up to 253
+    // bytes, and the verifier lives on the TLS engine's heap for the whole connection.
+    names: Vec<NameMatch>,
+    pins: Vec<Pin>,
     untrusted_time: UntrustedTimePolicy,
     algorithms: WebPkiSupportedAlgorithms,
     time: Arc<ValidationTime>,
@@ -451,8 +453,8 @@ impl PolicyVerifier {
         }
         Ok(PolicyVerifier {
             anchors,
-            names: policy.names.clone(),
-            pins: policy.pins.clone(),
+            names: policy.names.to_vec(),
+            pins: policy.pins.to_vec(),
             untrusted_time: policy.untrusted_time,
             algorithms,
             time,
