@@ -1,0 +1,46 @@
+//! NOT A SECURE RNG. A counter run through the SplitMix64 finaliser: a stand-in so the image
+//! links the provider's randomness path for size measurement and QEMU runs. Its output is
+//! predictable from the seed; a real board must plug its TRNG (or a DRBG seeded from it) here.
+
+use rand_core::{CryptoRng, Error, RngCore};
+
+/// Counter-based generator, **not cryptographically secure** (see the module comment). It is
+/// marked [`CryptoRng`] only because rustls' provider requires that bound; never ship it.
+pub struct InsecureCounterRng {
+    counter: u64,
+}
+
+impl InsecureCounterRng {
+    /// A generator starting at `seed`.
+    pub const fn new(seed: u64) -> Self {
+        Self { counter: seed }
+    }
+}
+
+impl RngCore for InsecureCounterRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        // Mix in the SysTick count so the compiler cannot precompute outputs (not entropy).
+        let tick = u64::from(cortex_m::peripheral::SYST::get_current());
+        self.counter = self.counter.wrapping_add(0x9e37_79b9_7f4a_7c15) ^ tick;
+        let mut z = self.counter;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        rand_core::impls::fill_bytes_via_next(self, dest)
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+// Required by `SharedRng`; a lie for this stand-in, which is why the type says Insecure.
+impl CryptoRng for InsecureCounterRng {}
