@@ -56,7 +56,11 @@ static HEAP: Heap = Heap::empty();
 
 static RNG: SharedRng<InsecureCounterRng> = SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
 
-static TABLE: spin::Mutex<SlotTable<SLOTS, CERT_MAX>> = spin::Mutex::new(SlotTable::new());
+type Table = spin::Mutex<SlotTable<SLOTS, CERT_MAX>>;
+
+/// The slot table, in .bss and built at run time: as a `static` with a const initialiser it
+/// lands in .data (an empty `SlotTable` is not all-zero bytes) and costs its size in flash too.
+static mut TABLE: MaybeUninit<Table> = MaybeUninit::uninit();
 
 /// The supplicant lives in .bss (it holds the fixed TLS record buffers), written once in main.
 static mut SUPPLICANT: MaybeUninit<Supplicant> = MaybeUninit::uninit();
@@ -97,14 +101,17 @@ fn main() -> ! {
 
 /// Builds the supplicant: provider, slot table with one credential, server policy, setup.
 fn setup() -> Option<&'static mut Supplicant> {
+    // SAFETY: called once, before anything else refers to `TABLE`.
+    let table: &'static Table =
+        unsafe { (*core::ptr::addr_of_mut!(TABLE)).write(spin::Mutex::new(SlotTable::new())) };
     let key = InlineKey::from_pkcs8_der(CLIENT_KEY_PKCS8).ok()?;
-    TABLE.lock().install(CLIENT_DER, KeyRef::Inline(key)).ok()?;
+    table.lock().install(CLIENT_DER, KeyRef::Inline(key)).ok()?;
 
     let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").ok()?)
         .with_anchor_der(CA_DER)
         .ok()?;
     let resolver = CredentialResolver::slot_table(
-        Arc::new(&TABLE) as Arc<dyn SlotSource>,
+        Arc::new(table) as Arc<dyn SlotSource>,
         Vec::new(),
         None,
     );
