@@ -99,7 +99,7 @@ static MILLIS: AtomicU32 = AtomicU32::new(0);
 /// Starts SysTick at 1 kHz.
 pub fn start_clock(mut syst: SYST) {
     syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(SYSCLK_HZ / 1000 - 1);
+    syst.set_reload(TICKS_PER_MS - 1);
     syst.clear_current();
     syst.enable_counter();
     syst.enable_interrupt();
@@ -108,6 +108,21 @@ pub fn start_clock(mut syst: SYST) {
 /// Milliseconds since `start_clock` (wraps after 49 days; the supplicant's timers are short).
 pub fn now_ms() -> u64 {
     u64::from(MILLIS.load(Ordering::Relaxed))
+}
+
+const TICKS_PER_MS: u32 = SYSCLK_HZ / 1000;
+
+/// SysTick ticks (25 MHz) since `start_clock`, for measuring short operations.
+#[allow(dead_code)] // used by the qemu-bench binary only
+pub fn ticks() -> u64 {
+    loop {
+        let ms = MILLIS.load(Ordering::Relaxed);
+        let current = SYST::get_current();
+        if MILLIS.load(Ordering::Relaxed) == ms {
+            let into_ms = (TICKS_PER_MS - 1).saturating_sub(current);
+            return u64::from(ms) * u64::from(TICKS_PER_MS) + u64::from(into_ms);
+        }
+    }
 }
 
 #[exception]

@@ -22,13 +22,12 @@ use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use embedded_alloc::LlffHeap as Heap;
 use latchkey_core::certs::{InlineKey, KeyRef, SlotTable};
-use latchkey_core::hal::Radio;
 use latchkey_core::eap::peer::MAX_EAP_PACKET;
+use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::{Config, Event, Now, Supplicant};
 use latchkey_core::tls::provider::{provider, SharedRng};
 use latchkey_core::tls::{
-    ClientSetup, CredentialResolver, NameMatch, ServerPolicy, SlotSource, TlsVersion,
-    VersionPolicy,
+    ClientSetup, CredentialResolver, NameMatch, ServerPolicy, SlotSource, TlsVersion, VersionPolicy,
 };
 use panic_halt as _;
 
@@ -110,11 +109,8 @@ fn setup() -> Option<&'static mut Supplicant> {
     let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").ok()?)
         .with_anchor_der(CA_DER)
         .ok()?;
-    let resolver = CredentialResolver::slot_table(
-        Arc::new(table) as Arc<dyn SlotSource>,
-        Vec::new(),
-        None,
-    );
+    let resolver =
+        CredentialResolver::slot_table(Arc::new(table) as Arc<dyn SlotSource>, Vec::new(), None);
     let provider = Arc::new(provider(&RNG));
     let setup = ClientSetup::with_policy(provider, &policy, VersionPolicy::Both, resolver).ok()?;
 
