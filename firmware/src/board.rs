@@ -112,19 +112,6 @@ pub fn now_ms() -> u64 {
 
 const TICKS_PER_MS: u32 = SYSCLK_HZ / 1000;
 
-/// SysTick ticks (25 MHz) since `start_clock`, for measuring short operations.
-#[allow(dead_code)] // used by the qemu-bench binary only
-pub fn ticks() -> u64 {
-    loop {
-        let ms = MILLIS.load(Ordering::Relaxed);
-        let current = SYST::get_current();
-        if MILLIS.load(Ordering::Relaxed) == ms {
-            let into_ms = (TICKS_PER_MS - 1).saturating_sub(current);
-            return u64::from(ms) * u64::from(TICKS_PER_MS) + u64::from(into_ms);
-        }
-    }
-}
-
 #[exception]
 fn SysTick() {
     MILLIS.fetch_add(1, Ordering::Relaxed);
