@@ -2,7 +2,8 @@
 # Boots the qemu-bench image (src/bin/qemu_bench.rs) on QEMU's mps2-an386 (Cortex-M4F) with
 # `-icount shift=0` (one instruction per virtual ns) and prints the instructions one X25519 and
 # one secp256r1 ECDHE, one ECDSA P-256 signature and one verify take through Latchkey's
-# provider. Usage: firmware/qemu-bench.sh [release|release-s]   (opt-level "z" or "s")
+# provider. Then it boots the real image (src/main.rs) and checks that it built its whole
+# configuration (slot table, server policy, provider) and sent EAPOL-Start on UART0. Usage: firmware/qemu-bench.sh [release|release-s]   (opt-level "z" or "s")
 set -euo pipefail
 cd "$(dirname "$0")"
 profile=${1:-release}
@@ -18,3 +19,16 @@ cargo build -q --target thumbv7em-none-eabihf --profile "$profile" --features qe
 timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none \
   -semihosting-config enable=on,target=native -icount shift=0 \
   -kernel "target/thumbv7em-none-eabihf/$profile/qemu-bench" </dev/null
+
+# The main image: its first UART0 output must be EAPOL-Start to the PAE group address, in the
+# image's framing (destination MAC, big-endian length 4, then version 1, type Start, length 0).
+cargo build -q --target thumbv7em-none-eabihf --profile "$profile" --bin latchkey-firmware
+first=$( (timeout 3 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial stdio \
+  -kernel "target/thumbv7em-none-eabihf/$profile/latchkey-firmware" </dev/null 2>/dev/null || true) |
+  head -c 12 | od -An -tx1 | tr -d ' \n')
+if [ "$first" = "0180c2000003000401010000" ]; then
+  echo "boot: latchkey-firmware configured and sent EAPOL-Start (0180c2000003 0004 01010000)"
+else
+  echo "boot: unexpected first UART0 bytes: '$first'" >&2
+  exit 1
+fi
