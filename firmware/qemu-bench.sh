@@ -3,7 +3,8 @@
 # `-icount shift=0` (one instruction per virtual ns) and prints the instructions one X25519 and
 # one secp256r1 ECDHE, one ECDSA P-256 signature and one verify take through Latchkey's
 # provider. Then it boots the real image (src/main.rs) and checks that it built its whole
-# configuration (slot table, server policy, provider) and sent EAPOL-Start on UART0. Usage: firmware/qemu-bench.sh [release|release-s]   (opt-level "z" or "s")
+# configuration (slot table, server policy, provider) and sent EAPOL-Start on UART0.
+# Usage: firmware/qemu-bench.sh [release|release-s]   (opt-level "z" or "s")
 set -euo pipefail
 cd "$(dirname "$0")"
 profile=${1:-release}
