@@ -7,6 +7,8 @@
 
 extern crate alloc;
 
+#[path = "../app.rs"]
+mod app;
 #[allow(dead_code)] // the UART and radio are the main image's
 #[path = "../board.rs"]
 mod board;
@@ -18,22 +20,18 @@ use core::mem::MaybeUninit;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 use embedded_alloc::LlffHeap as Heap;
-use latchkey_core::tls::provider::{provider, SharedRng, ECDSA_P256_SHA256, KEY_PROVIDER};
+use latchkey_core::tls::provider::{provider, ECDSA_P256_SHA256, KEY_PROVIDER};
 use panic_halt as _;
 use rustls::crypto::KeyProvider;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, SignatureVerificationAlgorithm};
 use rustls::SignatureScheme;
 
-use crate::rng::InsecureCounterRng;
+use crate::app::{CLIENT_DER, CLIENT_KEY_PKCS8, RNG};
 
 const HEAP_SIZE: usize = 32 * 1024;
-const CLIENT_DER: &[u8] = include_bytes!("../../pki/client.der");
-const CLIENT_KEY_PKCS8: &[u8] = include_bytes!("../../pki/client-key.pk8");
 
 #[global_allocator]
 static HEAP: Heap = Heap::empty();
-
-static RNG: SharedRng<InsecureCounterRng> = SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
 
 /// SysTick counts down; ticks elapsed from `start` to `end` (same 24-bit period).
 fn elapsed(start: u32, end: u32) -> u64 {
@@ -62,7 +60,12 @@ fn main() -> ! {
         cp.SYST.clear_current();
         cp.SYST.enable_counter();
     }
+    let sp = paint_stack();
     let ok = run();
+    hprintln!(
+        "stack: peak {} B below main's frame (configuration and the operations above)",
+        stack_peak(sp)
+    );
     debug::exit(if ok {
         debug::EXIT_SUCCESS
     } else {
@@ -71,6 +74,34 @@ fn main() -> ! {
     loop {
         cortex_m::asm::wfi();
     }
+}
+
+/// Stack depth probed below `main`'s frame (cortex-m-rt puts the stack at the top of RAM,
+/// far above .bss on this 4 MiB board).
+const STACK_PROBE: usize = 64 * 1024;
+const PAINT: u32 = 0xa5a5_a5a5;
+
+/// Fills the `STACK_PROBE` bytes below the current stack pointer (keeping 256 bytes of margin
+/// for this function) with a pattern; returns the stack pointer.
+fn paint_stack() -> usize {
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut p = sp - STACK_PROBE;
+    while p < sp - 256 {
+        // SAFETY: unused RAM below the live stack, inside the RAM region of memory.x.
+        unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
+        p += 4;
+    }
+    sp
+}
+
+/// The deepest the stack went below `sp` since `paint_stack`.
+fn stack_peak(sp: usize) -> usize {
+    let mut p = sp - STACK_PROBE;
+    // SAFETY: the same RAM `paint_stack` wrote.
+    while p < sp && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
+        p += 4;
+    }
+    sp - p
 }
 
 fn run() -> bool {
@@ -86,6 +117,18 @@ fn run() -> bool {
         elapsed(t0, t1) * INSTR_PER_TICK,
         elapsed(t1, t2) * INSTR_PER_TICK
     );
+
+    let Some(supplicant) = app::setup() else {
+        hprintln!("configuration failed");
+        return false;
+    };
+    hprintln!(
+        "configuration (slot table with one credential, server policy, provider, supplicant in \
+         static memory): heap {} B in use of {} B",
+        HEAP.used(),
+        HEAP_SIZE
+    );
+    let _ = supplicant;
 
     let p = provider(&RNG);
     for group in &p.kx_groups {
