@@ -52,6 +52,11 @@ fn scenario(v: VersionPolicy, revoked: &[u64]) -> Scenario {
 }
 
 fn run(t: &Arc<Table>, v: VersionPolicy, revoked: &[u64]) -> sim::Outcome {
+    run_scenario(t, &scenario(v, revoked))
+}
+
+/// One authentication of a fresh supplicant over table `t` against the scenario's server.
+fn run_scenario(t: &Arc<Table>, s: &Scenario) -> sim::Outcome {
     let p = pki();
     let setup = sim::client_setup_with_table(
         &p.pki,
@@ -59,8 +64,9 @@ fn run(t: &Arc<Table>, v: VersionPolicy, revoked: &[u64]) -> sim::Outcome {
         t.clone() as Arc<dyn SlotSource>,
     )
     .unwrap();
-    let server = sim::server_config_revoking(&p.pki, v, revoked).unwrap();
-    sim::run_with(setup, &server, &scenario(v, revoked)).unwrap()
+    let server =
+        sim::server_config_revoking(&p.pki, s.server_versions, &s.revoked_serials).unwrap();
+    sim::run_with(setup, &server, s).unwrap()
 }
 
 #[test]
@@ -147,18 +153,10 @@ fn bare_failure_after_our_certificate_is_a_prompt_rejection() {
     for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
         let t = table();
         t.lock().install(&pki().old.cert, key(&pki().old)).unwrap();
-        let p = pki();
-        let setup = sim::client_setup_with_table(
-            &p.pki,
-            VersionPolicy::Both,
-            t.clone() as Arc<dyn SlotSource>,
-        )
-        .unwrap();
-        let server = sim::server_config_revoking(&p.pki, v, &[OLD_SERIAL]).unwrap();
         let mut s = scenario(v, &[OLD_SERIAL]);
         s.server.failure_without_alert = true;
-        let o = sim::run_with(setup, &server, &s).unwrap();
-        assert_eq!(o.client_cert_seen.as_ref(), Some(&p.old.cert), "{v:?}");
+        let o = run_scenario(&t, &s);
+        assert_eq!(o.client_cert_seen.as_ref(), Some(&pki().old.cert), "{v:?}");
         match &o.event {
             Some(Event::Failed(r @ FailReason::Eap(PeerError::RejectedAfterHandshake))) => {
                 assert_eq!(r.kind(), "rejected-certificate");
