@@ -1,6 +1,11 @@
-//! The traits a platform implements to run Latchkey: radio (EAPOL frames in and out), clock,
-//! randomness (`rand_core`) and the private-key signer (so a key may live in a secure element).
-//! The core owns no socket and no clock; the simulator and the firmware implement these.
+//! The traits a platform implements to run Latchkey, in the embedded-hal manner: one small
+//! trait per capability, each with its own error. The radio sends EAPOL frames; a key store
+//! (secure element, TPM) signs with keys that never leave it. Time comes in with every call
+//! ([`crate::Now`]), randomness through `rand_core` ([`crate::SharedRng`]), persistence through
+//! `embedded-storage`'s `NorFlash` ([`crate::certs::SlotTable::commit`]). The core owns no
+//! socket and no clock; the simulator and the firmware implement these.
+
+use core::fmt;
 
 /// A 48-bit IEEE 802 MAC address.
 pub type MacAddr = [u8; 6];
@@ -8,6 +13,7 @@ pub type MacAddr = [u8; 6];
 /// Why a signer could not produce a signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SignError {
     /// The key (or secure element) is not available.
     KeyUnavailable,
@@ -17,33 +23,97 @@ pub enum SignError {
     Device,
 }
 
-/// A private key that signs TLS CertificateVerify messages. The key bytes may never leave the
-/// implementation (a secure element, a TPM, or an in-memory key).
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SignError::KeyUnavailable => {
+                "client key unavailable (secure element absent, locked, or without this key)"
+            }
+            SignError::BufferTooSmall => "client key signature did not fit its buffer",
+            SignError::Device => "client key device reported a signing failure",
+        })
+    }
+}
+
+/// Private keys held outside the slot table (a secure element, a TPM), addressed by the
+/// handle a slot stores ([`crate::certs::KeyRef::Handle`]). The key bytes never leave the
+/// implementation.
 ///
-/// Only ECDSA over P-256 with SHA-256 is required by Latchkey's client authentication.
-pub trait Signer {
-    /// Sign `message` (the whole to-be-signed content, not a digest) with ECDSA P-256 and
-    /// SHA-256, writing the ASN.1 DER signature into `out`; returns its length.
-    fn sign_ecdsa_p256_sha256(&self, message: &[u8], out: &mut [u8]) -> Result<usize, SignError>;
+/// Only ECDSA over P-256 with SHA-256 is required by Latchkey's client authentication today.
+pub trait KeyStore: Send + Sync {
+    /// Whether the store holds a usable key for `handle` now. Asked before a slot's
+    /// certificate is offered, so a missing key is reported as `key-unavailable` instead of
+    /// failing the handshake half-way.
+    fn has_key(&self, handle: u32) -> bool;
+
+    /// Sign `message` (the whole to-be-signed content, not a digest) with the key behind
+    /// `handle`, ECDSA P-256 with SHA-256, writing the ASN.1 DER signature into `out`; returns
+    /// its length.
+    fn sign_ecdsa_p256_sha256(
+        &self,
+        handle: u32,
+        message: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SignError>;
 }
 
-/// The platform's notion of time.
-pub trait Clock {
-    /// Monotonic milliseconds since an arbitrary origin (for timers).
-    fn now_ms(&self) -> u64;
-    /// Wall-clock time in seconds since the Unix epoch, if the platform knows it.
-    fn unix_time(&self) -> Option<u64>;
-}
-
-/// Why the radio could not send a frame.
+/// What kind of failure a radio reported (the platform's own error stays in its
+/// [`Radio::Error`]; Latchkey reports this kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct RadioError;
+#[non_exhaustive]
+pub enum RadioErrorKind {
+    /// The link is down (not associated, cable unplugged).
+    LinkDown,
+    /// The transmit queue is full; a later send may succeed.
+    Busy,
+    /// Any other platform failure.
+    Other,
+}
+
+impl fmt::Display for RadioErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RadioErrorKind::LinkDown => "link down",
+            RadioErrorKind::Busy => "transmit queue full",
+            RadioErrorKind::Other => "platform send failure",
+        })
+    }
+}
+
+/// A platform's radio error: anything with a [`RadioErrorKind`].
+pub trait RadioError: fmt::Debug {
+    /// The kind of failure.
+    fn kind(&self) -> RadioErrorKind;
+}
+
+impl RadioError for RadioErrorKind {
+    fn kind(&self) -> RadioErrorKind {
+        *self
+    }
+}
+
+impl RadioError for core::convert::Infallible {
+    fn kind(&self) -> RadioErrorKind {
+        match *self {}
+    }
+}
 
 /// The link the supplicant talks over: sends EAPOL frames (the payload after ethertype
 /// 0x888E) to a MAC address. Receiving is the platform's loop calling
-/// [`crate::supplicant::Supplicant::handle_frame`].
+/// [`crate::Supplicant::handle_frame`].
 pub trait Radio {
+    /// The platform's error type.
+    type Error: RadioError;
+
     /// Send one EAPOL frame to `dst`.
-    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioError>;
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), Self::Error>;
+}
+
+impl<R: Radio + ?Sized> Radio for &mut R {
+    type Error = R::Error;
+
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), Self::Error> {
+        (**self).send(dst, frame)
+    }
 }

@@ -1,23 +1,48 @@
 //! The 802.1X supplicant PAE (802.1X-2010 §8) tying it all together, sans-IO: frames in through
-//! [`Supplicant::handle_frame`], timers through [`Supplicant::poll`], frames out through
-//! [`crate::hal::Radio`], and one [`Event`] when the authentication ends.
+//! [`Supplicant::handle_frame`], timers through [`Supplicant::poll`] at
+//! [`Supplicant::next_deadline`], link changes through [`Supplicant::associated`],
+//! [`Supplicant::link_down`] and [`Supplicant::logoff`], frames out through
+//! [`crate::hal::Radio`], and one [`Event`] when an authentication ends.
+//!
+//! The PAE knows its link. On Wi-Fi the platform says which access point it associated with,
+//! and only that station's frames are taken. On a shared medium (a wired segment) the
+//! authenticator is latched from the first EAP-Request we answer, for the rest of the
+//! conversation; frames from any other station are dropped and counted. After link-down,
+//! EAPOL-Start goes to the PAE group address again.
+//!
+//! Timers (802.1X-2010 §8.8, all configurable in [`Config`]): startPeriod between EAPOL-Starts,
+//! maxStart Starts before `no-authenticator`, authPeriod of silence before `timeout`, heldPeriod
+//! after a failure before starting again.
 
+use alloc::boxed::Box;
 use core::fmt;
 
 use crate::certs::TimeSource;
-use crate::eap::peer::{DropReason, Peer, PeerConfig, PeerError, PeerOutput, MAX_EAP_PACKET};
+use crate::eap::peer::{
+    DropReason, MethodContext, Peer, PeerConfig, PeerError, PeerOutput, MAX_EAP_PACKET,
+};
 use crate::eap_tls::keys::KeyMaterial;
-use crate::eap_tls::method::{EapTlsMethod, MethodConfig, MethodStats};
+use crate::eap_tls::method::{EapTlsMethod, MethodConfig, MethodStats, TlsBuffers};
 use crate::eapol::{self, PacketType};
-use crate::hal::{MacAddr, Radio};
+use crate::hal::{MacAddr, Radio, RadioError, RadioErrorKind};
+use crate::kind::FailKind;
 use crate::log::{debug, info, warn_};
-use crate::tls::resolver::ResolveRecord;
-use crate::tls::{ClientSetup, TlsVersion};
+use crate::tls::setup::TlsSetup;
+use crate::tls::{CipherSuite, ResolveRecord, ServerVerdict, TlsVersion};
 
 /// The PAE group address (802.1X-2010 §11.1.1) used until the authenticator is known.
 pub const PAE_GROUP_ADDR: MacAddr = [0x01, 0x80, 0xc2, 0x00, 0x00, 0x03];
 
 const EAPOL_HEADER: usize = 4;
+
+/// The largest EAPOL frame the supplicant sends or needs to receive: size the platform's
+/// receive buffer with it (an Ethernet MTU: the EAPOL header and the largest EAP packet).
+pub const RX_BUFFER_SIZE: usize = MAX_EAP_PACKET + EAPOL_HEADER;
+
+/// Default TLS input buffer: the largest server TLS message (one record of 16 KiB).
+pub const DEFAULT_TLS_IN: usize = 16384;
+/// Default TLS output buffer: our largest flight (certificate, key exchange, Finished).
+pub const DEFAULT_TLS_OUT: usize = 4096;
 
 /// Time as the platform gives it to every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,13 +50,22 @@ const EAPOL_HEADER: usize = 4;
 pub struct Now {
     /// Monotonic milliseconds (for timers).
     pub ms: u64,
-    /// Wall-clock Unix seconds, if the platform knows them.
+    /// Wall-clock Unix seconds, if the platform knows them (a value below the slot table's
+    /// persisted time floor is taken as wrong and the floor is used).
     pub unix: Option<u64>,
+}
+
+impl Now {
+    /// Monotonic milliseconds, no wall clock.
+    pub const fn ms(ms: u64) -> Self {
+        Now { ms, unix: None }
+    }
 }
 
 /// Supplicant settings, with the defaults a firmware engineer would expect (802.1X-2010 timers,
 /// wpa_supplicant's fragment size).
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     /// EAP peer settings (outer identity, identity-request bound).
     pub peer: PeerConfig,
@@ -39,7 +73,7 @@ pub struct Config {
     pub method: MethodConfig,
     /// EAPOL protocol version we send (1 or 2; 1 is what wpa_supplicant sends by default).
     pub eapol_version: u8,
-    /// startPeriod: seconds between EAPOL-Starts, in ms.
+    /// startPeriod: time between EAPOL-Starts, in ms.
     pub start_period_ms: u64,
     /// heldPeriod: wait after a failure before trying again, in ms.
     pub held_period_ms: u64,
@@ -47,10 +81,6 @@ pub struct Config {
     pub auth_period_ms: u64,
     /// maxStart: EAPOL-Starts sent before giving up on the authenticator.
     pub max_start: u8,
-    /// Certificate validity is checked against this time when the platform has no wall clock
-    /// (the persisted time floor); what a floor can prove is set by the server policy's
-    /// [`crate::tls::UntrustedTimePolicy`].
-    pub time_floor: u64,
 }
 
 impl Default for Config {
@@ -63,13 +93,15 @@ impl Default for Config {
             held_period_ms: 60_000,
             auth_period_ms: 30_000,
             max_start: 3,
-            time_floor: 0,
         }
     }
 }
 
-/// Why an authentication failed: each a cause an admin can act on.
+/// Why an authentication failed: each a cause an admin can act on. [`FailReason::kind`] is
+/// the stable name; `Display` the sentence.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum FailReason {
     /// The EAP conversation failed (TLS, framing, rejection...).
     Eap(PeerError),
@@ -77,15 +109,14 @@ pub enum FailReason {
     NoAuthenticator,
     /// The authenticator went silent for authPeriod.
     Timeout,
-    /// A frame could not be sent.
-    Radio,
-    /// The authenticator sent EAP-Success (`success`) or EAP-Failure while EAP-TLS was still
-    /// running, then went silent. The early decision was discarded (RFC 4137 §4.5), never
-    /// taken as success; the authentication failed when authPeriod ran out.
-    EarlyDecision {
-        /// EAP-Success (true) or EAP-Failure (false).
-        success: bool,
-    },
+    /// The platform's radio could not send a frame.
+    Radio(RadioErrorKind),
+    /// The authenticator sent EAP-Success while EAP-TLS was still running, then went silent.
+    /// The Success was discarded (RFC 4137 §4.5), never taken as authentication; the
+    /// authentication failed when authPeriod ran out.
+    EarlySuccess,
+    /// A frame could not be built (an internal invariant; a Latchkey bug).
+    Internal(&'static str),
 }
 
 impl fmt::Display for FailReason {
@@ -98,71 +129,76 @@ impl fmt::Display for FailReason {
             FailReason::Timeout => {
                 f.write_str("authenticator stopped answering during authentication")
             }
-            FailReason::Radio => f.write_str("the radio could not send a frame"),
-            FailReason::EarlyDecision { success: true } => f.write_str(
+            FailReason::Radio(k) => write!(f, "the radio could not send a frame: {k}"),
+            FailReason::EarlySuccess => f.write_str(
                 "server sent EAP-Success before EAP-TLS finished, then went silent: the \
                  Success was discarded (RFC 4137), not taken as authentication",
             ),
-            FailReason::EarlyDecision { success: false } => f.write_str(
-                "server sent EAP-Failure while EAP-TLS was still running, then went silent: \
-                 discarded (RFC 4137); authentication timed out",
-            ),
+            FailReason::Internal(what) => write!(f, "internal error: {what}"),
         }
     }
 }
 
 impl FailReason {
-    /// A short, stable name of the cause (for defmt logs and metrics).
-    pub fn kind(&self) -> &'static str {
+    /// The failure's kind: the stable name for logs, metrics and JSON.
+    pub fn kind(&self) -> FailKind {
         match self {
-            FailReason::Eap(PeerError::Method(m)) => m.kind(),
-            FailReason::Eap(PeerError::Rejected) => "rejected",
-            FailReason::Eap(PeerError::RejectedAfterHandshake) => "rejected-certificate",
-            FailReason::Eap(PeerError::SuccessWithoutMethod) => "success-without-method",
-            FailReason::Eap(PeerError::MethodChanged(_)) => "method-changed",
-            FailReason::Eap(PeerError::IdentityStorm) => "identity-storm",
-            FailReason::Eap(PeerError::ResponseTooLarge) => "response-too-large",
-            FailReason::NoAuthenticator => "no-authenticator",
-            FailReason::Timeout => "timeout",
-            FailReason::Radio => "radio",
-            FailReason::EarlyDecision { success: true } => "early-success",
-            FailReason::EarlyDecision { success: false } => "early-failure",
+            FailReason::Eap(e) => e.kind(),
+            FailReason::NoAuthenticator => FailKind::NoAuthenticator,
+            FailReason::Timeout => FailKind::Timeout,
+            FailReason::Radio(_) => FailKind::Radio,
+            FailReason::EarlySuccess => FailKind::EarlySuccess,
+            FailReason::Internal(_) => FailKind::Internal,
         }
     }
 }
 
 /// A successful authentication.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Authenticated {
-    /// MSK, EMSK, Session-Id (zeroized on drop).
+    /// MSK, EMSK, Session-Id (zeroized on drop); [`crate::eap_tls::keys::Msk::pmk`] gives the
+    /// WPA PMK.
     pub keys: KeyMaterial,
     /// Negotiated TLS version.
     pub version: TlsVersion,
     /// Negotiated cipher suite.
-    pub suite: Option<rustls::CipherSuite>,
+    pub suite: Option<CipherSuite>,
     /// EAP round trips (requests answered) in this conversation.
     pub round_trips: u16,
     /// EAP-TLS counters.
     pub stats: MethodStats,
     /// The client certificate request: which slot was used and why the others were not.
     pub certificate: Option<ResolveRecord>,
+    /// What the server verifier decided (the name that matched, the time used).
+    pub server: Option<ServerVerdict>,
+    /// The time basis both the server check and certificate selection used.
+    pub time: TimeSource,
+    /// The slot table's persisted state changed (the time floor was raised to this
+    /// authentication's time): commit the table to flash.
+    pub persist: bool,
 }
 
 /// What the supplicant reports to the platform.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Event {
     /// Authentication succeeded: keys are ready (the 4-way handshake comes next).
-    Authenticated(alloc::boxed::Box<Authenticated>),
-    /// Authentication failed, for this reason.
+    Authenticated(Box<Authenticated>),
+    /// Authentication failed, for this reason. [`Supplicant::conversation`] tells which
+    /// certificate was offered and what the server check decided.
     Failed(FailReason),
 }
 
 /// The PAE state (802.1X-2010 §8.5.10, simplified to what a client needs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PaeState {
-    /// Not started.
+    /// Not started, or the link went down.
     Disconnected,
+    /// We logged off (EAPOL-Logoff sent); nothing happens until [`Supplicant::start`].
+    Logoff,
     /// EAPOL-Start sent, waiting for the authenticator.
     Connecting,
     /// An EAP conversation is running.
@@ -183,51 +219,191 @@ pub struct DropCounters {
     pub unhandled_eapol_type: u32,
     /// EAP packets dropped by the peer (see [`DropReason`]).
     pub eap: u32,
-    /// EAP-Success/Failure refused while the method was still running.
-    pub early_decision: u32,
-    /// Frames received while held after a failure.
-    pub while_held: u32,
+    /// EAP-Success refused while the method was still running.
+    pub early_success: u32,
+    /// Frames received while held after a failure, logged off or disconnected.
+    pub while_idle: u32,
+    /// Frames from a station other than the authenticator of this conversation.
+    pub foreign_source: u32,
 }
 
-/// The supplicant. `TLS_IN` bounds the reassembled server message (the TLS input buffer),
-/// `TLS_OUT` our largest flight.
-pub struct Supplicant<const TLS_IN: usize = 16384, const TLS_OUT: usize = 4096> {
+/// The association the platform made: the access point (or the authenticator on a wired port
+/// the platform already knows) and our own address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Association {
+    /// The authenticator's MAC address (the BSSID on Wi-Fi).
+    pub authenticator: MacAddr,
+    /// Our own MAC address.
+    pub own: MacAddr,
+}
+
+/// The state of the current (or last) conversation, for reports after an [`Event`].
+#[derive(Debug, Clone, Copy)]
+pub struct Conversation<'a> {
+    /// The authenticator of this conversation, once known.
+    pub authenticator: Option<MacAddr>,
+    /// EAP round trips so far.
+    pub round_trips: u16,
+    /// EAP-TLS counters.
+    pub stats: MethodStats,
+    /// The negotiated TLS version, once known.
+    pub version: Option<TlsVersion>,
+    /// The negotiated cipher suite, once known.
+    pub suite: Option<CipherSuite>,
+    /// What the server asked of our certificate and which slot was offered, if it asked.
+    pub certificate: Option<&'a ResolveRecord>,
+    /// What the server check decided, once the server's certificate was seen.
+    pub server: Option<&'a ServerVerdict>,
+    /// The time basis of the conversation.
+    pub time: TimeSource,
+    /// Why the most recent EAP packet was dropped, if one was.
+    pub last_drop: Option<DropReason>,
+}
+
+/// The fixed buffers a supplicant works in: the TLS input buffer (the largest server message,
+/// `TLS_IN`), the TLS output buffer (our largest flight, `TLS_OUT`) and one EAP packet and one
+/// EAPOL frame. About 22 KB with the defaults; [`Buffers::new`] is `const` and all zeros, so a
+/// `static` of it lands in `.bss` and costs no flash:
+///
+/// ```
+/// use latchkey_core::Buffers;
+/// static mut BUFFERS: Buffers = Buffers::new();
+/// ```
+pub struct Buffers<const TLS_IN: usize = DEFAULT_TLS_IN, const TLS_OUT: usize = DEFAULT_TLS_OUT> {
+    tls_in: [u8; TLS_IN],
+    tls_out: [u8; TLS_OUT],
+    eap: [u8; MAX_EAP_PACKET],
+    frame: [u8; RX_BUFFER_SIZE],
+}
+
+impl<const TLS_IN: usize, const TLS_OUT: usize> Buffers<TLS_IN, TLS_OUT> {
+    /// Zeroed buffers.
+    pub const fn new() -> Self {
+        Buffers {
+            tls_in: [0; TLS_IN],
+            tls_out: [0; TLS_OUT],
+            eap: [0; MAX_EAP_PACKET],
+            frame: [0; RX_BUFFER_SIZE],
+        }
+    }
+
+    /// Zeroed buffers on the heap (a host).
+    pub fn boxed() -> Box<Self> {
+        Box::new(Self::new())
+    }
+}
+
+impl<const TLS_IN: usize, const TLS_OUT: usize> Default for Buffers<TLS_IN, TLS_OUT> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const TLS_IN: usize, const TLS_OUT: usize> fmt::Debug for Buffers<TLS_IN, TLS_OUT> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Buffers<{TLS_IN}, {TLS_OUT}>")
+    }
+}
+
+/// The parts of a [`Buffers`], borrowed.
+pub struct BufferParts<'a> {
+    tls_in: &'a mut [u8],
+    tls_out: &'a mut [u8],
+    eap: &'a mut [u8; MAX_EAP_PACKET],
+    frame: &'a mut [u8; RX_BUFFER_SIZE],
+}
+
+/// Where a supplicant's [`Buffers`] live: owned (`Box<Buffers>` on a host) or borrowed
+/// (`&'static mut Buffers` from a `static` on an MCU).
+pub trait BufferStorage {
+    /// The buffers, split for the layers that use them.
+    fn parts(&mut self) -> BufferParts<'_>;
+}
+
+impl<const TLS_IN: usize, const TLS_OUT: usize> BufferStorage for Buffers<TLS_IN, TLS_OUT> {
+    fn parts(&mut self) -> BufferParts<'_> {
+        BufferParts {
+            tls_in: &mut self.tls_in,
+            tls_out: &mut self.tls_out,
+            eap: &mut self.eap,
+            frame: &mut self.frame,
+        }
+    }
+}
+
+impl<T: BufferStorage + ?Sized> BufferStorage for &mut T {
+    fn parts(&mut self) -> BufferParts<'_> {
+        (**self).parts()
+    }
+}
+
+impl<T: BufferStorage + ?Sized> BufferStorage for Box<T> {
+    fn parts(&mut self) -> BufferParts<'_> {
+        (**self).parts()
+    }
+}
+
+/// How the authenticator is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer802 {
+    /// Nobody yet: EAPOL-Start goes to the PAE group address.
+    Unknown,
+    /// The platform associated with it (Wi-Fi): only its frames are taken, until link-down.
+    Associated(MacAddr),
+    /// Latched from the first EAP-Request we answered (shared medium), for this conversation.
+    Latched(MacAddr),
+}
+
+impl Peer802 {
+    fn addr(self) -> Option<MacAddr> {
+        match self {
+            Peer802::Unknown => None,
+            Peer802::Associated(a) | Peer802::Latched(a) => Some(a),
+        }
+    }
+}
+
+/// The supplicant: build it with [`crate::SupplicantBuilder`]. `B` holds its [`Buffers`].
+pub struct Supplicant<B: BufferStorage = Box<Buffers>> {
     config: Config,
-    setup: ClientSetup,
+    tls: TlsSetup,
     state: PaeState,
-    authenticator: Option<MacAddr>,
+    peer802: Peer802,
+    own: Option<MacAddr>,
     peer: Peer,
-    method: EapTlsMethod<TLS_IN, TLS_OUT>,
+    method: EapTlsMethod,
     start_count: u8,
     deadline_ms: u64,
     round_trips: u16,
     drops: DropCounters,
     last_drop: Option<DropReason>,
-    /// An early EAP-Success/Failure was discarded and no request has come since.
-    early_decision: Option<bool>,
-    eap_buf: [u8; MAX_EAP_PACKET],
-    frame_buf: [u8; MAX_EAP_PACKET + EAPOL_HEADER],
+    /// An early EAP-Success was discarded and no request has come since.
+    early_success: bool,
+    time: TimeSource,
+    bufs: B,
 }
 
-impl<const TLS_IN: usize, const TLS_OUT: usize> fmt::Debug for Supplicant<TLS_IN, TLS_OUT> {
+impl<B: BufferStorage> fmt::Debug for Supplicant<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Supplicant")
             .field("state", &self.state)
+            .field("authenticator", &self.peer802.addr())
             .field("drops", &self.drops)
             .finish()
     }
 }
 
-impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
-    /// A supplicant with these settings and TLS setup.
-    pub fn new(config: Config, setup: ClientSetup) -> Self {
+impl<B: BufferStorage> Supplicant<B> {
+    pub(crate) fn assemble(config: Config, tls: TlsSetup, bufs: B) -> Self {
         let method = EapTlsMethod::new(config.method);
         let peer = Peer::new(config.peer.clone());
         Supplicant {
             config,
-            setup,
+            tls,
             state: PaeState::Disconnected,
-            authenticator: None,
+            peer802: Peer802::Unknown,
+            own: None,
             peer,
             method,
             start_count: 0,
@@ -235,9 +411,9 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
             round_trips: 0,
             drops: DropCounters::default(),
             last_drop: None,
-            early_decision: None,
-            eap_buf: [0; MAX_EAP_PACKET],
-            frame_buf: [0; MAX_EAP_PACKET + EAPOL_HEADER],
+            early_success: false,
+            time: TimeSource::Unknown,
+            bufs,
         }
     }
 
@@ -246,30 +422,104 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
         self.state
     }
 
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Frames dropped so far, by reason.
     pub fn drops(&self) -> DropCounters {
         self.drops
     }
 
-    /// Why the most recent EAP packet was dropped, if one was.
-    pub fn last_drop(&self) -> Option<DropReason> {
-        self.last_drop
+    /// The authenticator frames are sent to now (`None`: the PAE group address).
+    pub fn authenticator(&self) -> Option<MacAddr> {
+        self.peer802.addr()
     }
 
-    /// The TLS setup (e.g. to inspect the certificate resolver).
-    pub fn setup(&self) -> &ClientSetup {
-        &self.setup
+    /// Our own address, when the platform gave it with [`Self::associated`].
+    pub fn own_address(&self) -> Option<MacAddr> {
+        self.own
     }
 
-    /// Begin: send EAPOL-Start and wait for the authenticator.
+    /// The current or last conversation: which certificate was offered and why, what the
+    /// server check decided, the round trips. Valid after an [`Event`] until the next
+    /// conversation starts.
+    pub fn conversation(&self) -> Conversation<'_> {
+        Conversation {
+            authenticator: self.peer802.addr(),
+            round_trips: self.round_trips,
+            stats: self.method.stats(),
+            version: self.method.version(),
+            suite: self.method.suite(),
+            certificate: self.method.record(),
+            server: self.method.verdict(),
+            time: self.time,
+            last_drop: self.last_drop,
+        }
+    }
+
+    /// Begin: send EAPOL-Start (to the known authenticator, else the PAE group address) and
+    /// wait for the authenticator.
+    #[must_use = "a failure to send is reported as an event"]
     pub fn start<R: Radio>(&mut self, now: Now, radio: &mut R) -> Option<Event> {
+        if let Peer802::Latched(_) = self.peer802 {
+            // A new conversation on a shared medium: whoever answers is the authenticator.
+            self.peer802 = Peer802::Unknown;
+        }
         self.begin_conversation(now);
         self.state = PaeState::Connecting;
         self.start_count = 0;
         self.send_start(now, radio)
     }
 
-    /// Drive timers; call at least every few hundred milliseconds or at [`Self::next_deadline`].
+    /// The platform associated with `assoc.authenticator` (a new association or a roam):
+    /// only its frames are taken from now on, and authentication starts with a unicast
+    /// EAPOL-Start to it.
+    #[must_use = "a failure to send is reported as an event"]
+    pub fn associated<R: Radio>(
+        &mut self,
+        now: Now,
+        assoc: Association,
+        radio: &mut R,
+    ) -> Option<Event> {
+        info!("associated: authenticator latched");
+        self.peer802 = Peer802::Associated(assoc.authenticator);
+        self.own = Some(assoc.own);
+        self.begin_conversation(now);
+        self.state = PaeState::Connecting;
+        self.start_count = 0;
+        self.send_start(now, radio)
+    }
+
+    /// The link went down (disassociated, cable unplugged): the conversation ends without an
+    /// event, the authenticator is forgotten, and the next [`Self::start`] sends EAPOL-Start
+    /// to the PAE group address.
+    pub fn link_down(&mut self, now: Now) {
+        info!("link down");
+        self.begin_conversation(now);
+        self.peer802 = Peer802::Unknown;
+        self.own = None;
+        self.state = PaeState::Disconnected;
+    }
+
+    /// Log off (802.1X-2010 §8.5.10 LOGOFF): send EAPOL-Logoff to the authenticator (or the
+    /// PAE group address) and stay quiet until [`Self::start`]. The authenticator then
+    /// unauthorizes the port.
+    #[must_use = "a failure to send is reported as an event"]
+    pub fn logoff<R: Radio>(&mut self, now: Now, radio: &mut R) -> Option<Event> {
+        info!("logoff");
+        let sent = self.send_eapol(PacketType::Logoff, &[], radio);
+        self.begin_conversation(now);
+        self.state = PaeState::Logoff;
+        match sent {
+            Ok(()) => None,
+            Err(r) => Some(Event::Failed(r)),
+        }
+    }
+
+    /// Drive timers; call at [`Self::next_deadline`] (or every few hundred milliseconds).
+    #[must_use = "an authentication may end here"]
     pub fn poll<R: Radio>(&mut self, now: Now, radio: &mut R) -> Option<Event> {
         if now.ms < self.deadline_ms {
             return None;
@@ -281,12 +531,15 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
                 }
                 self.send_start(now, radio)
             }
-            PaeState::Authenticating => match self.early_decision {
-                Some(success) => self.fail(now, FailReason::EarlyDecision { success }),
-                None => self.fail(now, FailReason::Timeout),
-            },
+            PaeState::Authenticating => {
+                if self.early_success {
+                    self.fail(now, FailReason::EarlySuccess)
+                } else {
+                    self.fail(now, FailReason::Timeout)
+                }
+            }
             PaeState::Held => self.start(now, radio),
-            PaeState::Disconnected | PaeState::Authenticated => None,
+            PaeState::Disconnected | PaeState::Logoff | PaeState::Authenticated => None,
         }
     }
 
@@ -296,11 +549,12 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
             PaeState::Connecting | PaeState::Authenticating | PaeState::Held => {
                 Some(self.deadline_ms)
             }
-            PaeState::Disconnected | PaeState::Authenticated => None,
+            PaeState::Disconnected | PaeState::Logoff | PaeState::Authenticated => None,
         }
     }
 
     /// Handle one received EAPOL frame (the Ethernet payload after ethertype 0x888E) from `src`.
+    #[must_use = "an authentication may end here"]
     pub fn handle_frame<R: Radio>(
         &mut self,
         now: Now,
@@ -318,27 +572,38 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
             self.drops.unhandled_eapol_type = self.drops.unhandled_eapol_type.saturating_add(1);
             return None;
         }
-        if self.state == PaeState::Held {
-            self.drops.while_held = self.drops.while_held.saturating_add(1);
-            return None;
+        if let Some(auth) = self.peer802.addr() {
+            if src != auth {
+                debug!("EAPOL frame from a station that is not our authenticator dropped");
+                self.drops.foreign_source = self.drops.foreign_source.saturating_add(1);
+                return None;
+            }
         }
-        if matches!(self.state, PaeState::Disconnected | PaeState::Authenticated) {
-            // The authenticator (re)starts a conversation: re-authentication.
-            self.begin_conversation(now);
+        match self.state {
+            PaeState::Held | PaeState::Logoff => {
+                self.drops.while_idle = self.drops.while_idle.saturating_add(1);
+                return None;
+            }
+            PaeState::Disconnected | PaeState::Authenticated => {
+                // The authenticator (re)starts a conversation: (re-)authentication.
+                self.begin_conversation(now);
+            }
+            PaeState::Connecting | PaeState::Authenticating => {}
         }
         self.state = PaeState::Authenticating;
-        self.authenticator = Some(src);
         self.deadline_ms = now.ms.saturating_add(self.config.auth_period_ms);
-        // A wall time below the floor is provably wrong (an RTC reset): use the floor.
-        let floor = self.config.time_floor;
-        self.setup.time.set_source(match now.unix {
-            Some(t) if t >= floor => TimeSource::Wall(t),
-            _ if floor > 0 => TimeSource::Floor(floor),
-            _ => TimeSource::Unknown,
-        });
-        let out = self
-            .peer
-            .handle(pkt.body(), &mut self.method, &self.setup, &mut self.eap_buf);
+        self.time = self.tls.time_basis(now.unix);
+        let parts = self.bufs.parts();
+        let ctx = MethodContext {
+            tls: &self.tls,
+            time: self.time,
+            bufs: TlsBuffers {
+                tls_in: parts.tls_in,
+                tls_out: parts.tls_out,
+            },
+        };
+        let eap_buf = parts.eap;
+        let out = self.peer.handle(pkt.body(), &mut self.method, ctx, eap_buf);
         match out {
             PeerOutput::Retransmit(n) => {
                 info!(
@@ -346,67 +611,71 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
                     n
                 );
                 self.round_trips = self.round_trips.saturating_add(1);
-                self.send_eap(n, radio)
-                    .err()
-                    .and_then(|r| self.fail(now, r))
+                self.send_eap(now, src, n, radio)
             }
             PeerOutput::Respond(n) => {
                 debug!("EAP response, {} bytes", n);
-                self.early_decision = None;
+                self.early_success = false;
                 self.round_trips = self.round_trips.saturating_add(1);
-                self.send_eap(n, radio)
-                    .err()
-                    .and_then(|r| self.fail(now, r))
+                self.send_eap(now, src, n, radio)
             }
             PeerOutput::Dropped(reason) => {
                 warn_!("EAP packet dropped: {}", reason.as_str());
                 self.last_drop = Some(reason);
                 self.drops.eap = self.drops.eap.saturating_add(1);
-                if matches!(reason, DropReason::EarlySuccess | DropReason::EarlyFailure) {
-                    self.drops.early_decision = self.drops.early_decision.saturating_add(1);
-                    self.early_decision = Some(reason == DropReason::EarlySuccess);
+                if reason == DropReason::EarlySuccess {
+                    self.drops.early_success = self.drops.early_success.saturating_add(1);
+                    self.early_success = true;
                 }
                 None
             }
-            PeerOutput::Success => {
-                let keys = self.method.take_keys()?;
-                self.state = PaeState::Authenticated;
-                info!(
-                    "authenticated with {} after {} EAP round trips",
-                    keys.version.as_str(),
-                    self.round_trips
-                );
-                let auth = Authenticated {
-                    version: keys.version,
-                    keys,
-                    suite: self.method.suite(),
-                    round_trips: self.round_trips,
-                    stats: self.method.stats(),
-                    certificate: self.setup.resolver.last_request(),
-                };
-                if let Some(t) = now.unix {
-                    // A successful authentication proves the time: raise the persisted floor.
-                    self.setup.resolver.observe_time(t);
-                }
-                Some(Event::Authenticated(alloc::boxed::Box::new(auth)))
-            }
+            PeerOutput::Success => self.succeed(now),
             PeerOutput::Failure(e, resp) => {
                 if let Some(n) = resp {
-                    // Best effort: the alert tells the server why; the failure stands anyway.
-                    let _ = self.send_eap(n, radio);
+                    // Our TLS alert tells the server why; the failure stands either way.
+                    let _ = self.send_eap(now, src, n, radio);
                 }
                 self.fail(now, FailReason::Eap(e))
             }
         }
     }
 
+    fn succeed(&mut self, now: Now) -> Option<Event> {
+        let Some(keys) = self.method.take_keys() else {
+            return self.fail(now, FailReason::Internal("EAP-Success without derived keys"));
+        };
+        self.state = PaeState::Authenticated;
+        info!(
+            "authenticated with {} after {} EAP round trips",
+            keys.version.as_str(),
+            self.round_trips
+        );
+        // A successful authentication proves the time: raise the persisted floor.
+        let persist = match self.time {
+            TimeSource::Wall(t) => self.tls.resolver.observe_time(t),
+            TimeSource::Floor(_) | TimeSource::Unknown => false,
+        };
+        let auth = Authenticated {
+            version: keys.version,
+            keys,
+            suite: self.method.suite(),
+            round_trips: self.round_trips,
+            stats: self.method.stats(),
+            certificate: self.method.record().cloned(),
+            server: self.method.verdict().cloned(),
+            time: self.time,
+            persist,
+        };
+        Some(Event::Authenticated(Box::new(auth)))
+    }
+
     fn begin_conversation(&mut self, now: Now) {
         self.peer.reset();
         self.method.reset();
-        self.setup.resolver.reset(now.unix);
         self.round_trips = 0;
         self.last_drop = None;
-        self.early_decision = None;
+        self.early_success = false;
+        self.time = self.tls.time_basis(now.unix);
     }
 
     fn fail(&mut self, now: Now, reason: FailReason) -> Option<Event> {
@@ -426,32 +695,72 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Supplicant<TLS_IN, TLS_OUT> {
             self.start_count, self.config.max_start
         );
         self.deadline_ms = now.ms.saturating_add(self.config.start_period_ms);
-        let dst = self.authenticator.unwrap_or(PAE_GROUP_ADDR);
-        let n = eapol::emit_frame(
-            self.config.eapol_version,
-            PacketType::Start,
-            &[],
-            &mut self.frame_buf,
-        )
-        .ok()?;
-        let frame = self.frame_buf.get(..n)?;
-        match radio.send(dst, frame) {
+        match self.send_eapol(PacketType::Start, &[], radio) {
             Ok(()) => None,
-            Err(_) => self.fail(now, FailReason::Radio),
+            Err(r) => self.fail(now, r),
         }
     }
 
-    fn send_eap<R: Radio>(&mut self, len: usize, radio: &mut R) -> Result<(), FailReason> {
-        let body = self.eap_buf.get(..len).ok_or(FailReason::Radio)?;
-        let n = eapol::emit_frame(
+    /// Send the EAP response of `len` bytes to `src`, the station whose request it answers,
+    /// and latch `src` as the authenticator of this conversation if none is known.
+    fn send_eap<R: Radio>(
+        &mut self,
+        now: Now,
+        src: MacAddr,
+        len: usize,
+        radio: &mut R,
+    ) -> Option<Event> {
+        if self.peer802 == Peer802::Unknown {
+            self.peer802 = Peer802::Latched(src);
+        }
+        let parts = self.bufs.parts();
+        let Some(body) = parts.eap.get(..len) else {
+            return self.fail(now, FailReason::Internal("EAP response longer than its buffer"));
+        };
+        let sent = emit_and_send(
             self.config.eapol_version,
             PacketType::EapPacket,
             body,
-            &mut self.frame_buf,
-        )
-        .map_err(|_| FailReason::Radio)?;
-        let frame = self.frame_buf.get(..n).ok_or(FailReason::Radio)?;
-        let dst = self.authenticator.unwrap_or(PAE_GROUP_ADDR);
-        radio.send(dst, frame).map_err(|_| FailReason::Radio)
+            parts.frame,
+            src,
+            radio,
+        );
+        match sent {
+            Ok(()) => None,
+            Err(r) => self.fail(now, r),
+        }
+    }
+
+    fn send_eapol<R: Radio>(
+        &mut self,
+        typ: PacketType,
+        body: &[u8],
+        radio: &mut R,
+    ) -> Result<(), FailReason> {
+        let dst = self.peer802.addr().unwrap_or(PAE_GROUP_ADDR);
+        let parts = self.bufs.parts();
+        emit_and_send(self.config.eapol_version, typ, body, parts.frame, dst, radio)
     }
 }
+
+fn emit_and_send<R: Radio>(
+    version: u8,
+    typ: PacketType,
+    body: &[u8],
+    frame: &mut [u8],
+    dst: MacAddr,
+    radio: &mut R,
+) -> Result<(), FailReason> {
+    let n = eapol::emit_frame(version, typ, body, frame)
+        .map_err(|_| FailReason::Eap(PeerError::ResponseTooLarge))?;
+    let frame = frame
+        .get(..n)
+        .ok_or(FailReason::Internal("EAPOL frame longer than its buffer"))?;
+    radio
+        .send(dst, frame)
+        .map_err(|e| FailReason::Radio(e.kind()))
+}
+
+#[cfg(test)]
+#[path = "supplicant/tests.rs"]
+mod tests;

@@ -103,20 +103,25 @@ enum ClientAuth {
     None,
     /// Through our `KeyProvider` (`with_client_auth_cert`).
     KeyProvider(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
-    /// Through `HalSigningKey` wrapping a `hal::Signer`.
+    /// Through `HalSigningKey` over a `hal::KeyStore`.
     Hal(Vec<CertificateDer<'static>>, TestSigner),
 }
 
-/// A `hal::Signer` standing in for a secure element.
+/// A `hal::KeyStore` standing in for a secure element holding one key (handle 1).
 #[derive(Debug)]
 struct TestSigner {
     key: p256::ecdsa::SigningKey,
     calls: Arc<Mutex<usize>>,
 }
 
-impl hal::Signer for TestSigner {
+impl hal::KeyStore for TestSigner {
+    fn has_key(&self, handle: u32) -> bool {
+        handle == 1
+    }
+
     fn sign_ecdsa_p256_sha256(
         &self,
+        _handle: u32,
         message: &[u8],
         out: &mut [u8],
     ) -> Result<usize, hal::SignError> {
@@ -215,7 +220,7 @@ fn latchkey_client(
         ClientAuth::None => builder.with_no_client_auth(),
         ClientAuth::KeyProvider(chain, key) => builder.with_client_auth_cert(chain, key).unwrap(),
         ClientAuth::Hal(chain, signer) => {
-            let key = CertifiedKey::new(chain, Arc::new(HalSigningKey::new(signer)));
+            let key = CertifiedKey::new(chain, Arc::new(HalSigningKey::new(Arc::new(signer), 1)));
             builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(key)))
         }
     };

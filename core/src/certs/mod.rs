@@ -1,6 +1,6 @@
 //! The certificate slot table: which client certificate and key the device may present, which
-//! ones are archived, and why a certificate was (or was not) chosen for a handshake
-//! (design.md §6). Fixed-size and allocation-free: capacities are const generics.
+//! ones are archived, and why a certificate was (or was not) chosen for a handshake.
+//! Fixed-size and allocation-free: capacities are const generics.
 //!
 //! - [`SlotTable`] holds `SLOTS` slots, each `Empty`, `Active` or `Archived`, with the
 //!   certificate DER (at most `CERT_MAX` bytes), a [`KeyRef`], a table-wide monotonic enrollment
@@ -13,12 +13,17 @@
 //! - [`SlotTable::commit`] / [`SlotTable::load`] persist the table to two alternating
 //!   `NorFlash` regions so that a power cut leaves the old or the new table, never a mix.
 //! - The persisted time floor ([`SlotTable::observe_time`], [`SlotTable::effective_time`])
-//!   stands in for a wall clock the device does not have at boot.
+//!   stands in for a wall clock the device does not have at boot. It is the one time basis of
+//!   an authentication ([`TimeSource::resolve`]): the server check and certificate selection
+//!   both use it, and a wall clock below it is taken as wrong everywhere. Certificate notBefore
+//!   values raise it at install, successful authentications raise it to their time.
+//! - [`SharedSlotTable`] shares the table between the platform and the supplicant.
 
 mod key;
 pub(crate) mod meta;
 mod persist;
 mod select;
+mod shared;
 mod table;
 mod time;
 
@@ -40,5 +45,6 @@ pub use select::{
     Explanation, SelectError, SelectErrorKind, Selected, SelectionContext, SignatureScheme,
     SkipReason,
 };
+pub use shared::{Choice, SelectionSummary, SharedSlotTable, SlotSource, MAX_REPORTED_SLOTS};
 pub use table::{AdminError, InstallError, SlotIndex, SlotInfo, SlotState, SlotTable};
 pub use time::{TimeSource, UtcTime};

@@ -1,6 +1,9 @@
-//! Certificate selection for a TLS CertificateRequest (RFC 5246 §7.4.4, RFC 8446 §4.3.2): the
-//! rules of design.md §6 applied to every slot, with the reason each skipped slot lost. Only an
-//! active slot can become a [`Selected`]; an archived one is never chosen, whatever matches.
+//! Certificate selection for a TLS CertificateRequest (RFC 5246 §7.4.4, RFC 8446 §4.3.2),
+//! applied to every slot with the reason each skipped slot lost. The rules: only an active slot
+//! qualifies (an archived one is never chosen, whatever matches); it must be valid at the time in
+//! use (wall clock, or the persisted floor: see [`TimeSource`]), allow client authentication,
+//! have a key that can make a signature scheme the server accepts, and be issued by a CA the
+//! server names when it names any; among the qualifying slots the newest enrollment wins.
 
 use core::fmt;
 
@@ -217,6 +220,9 @@ pub enum SelectErrorKind {
     SchemeNotAccepted,
     /// Active certificates fail for different reasons; see the explanation.
     NoneQualify,
+    /// A certificate was chosen but its key is not available: the secure element holding it
+    /// is absent, locked, or does not have that key handle.
+    KeyUnavailable,
 }
 
 impl fmt::Display for SelectErrorKind {
@@ -242,6 +248,10 @@ impl fmt::Display for SelectErrorKind {
             }
             SelectErrorKind::NoneQualify => {
                 "no active client certificate qualifies (see the per-slot reasons)"
+            }
+            SelectErrorKind::KeyUnavailable => {
+                "the chosen certificate's key is not available (secure element absent, locked, \
+                 or without that key)"
             }
         })
     }

@@ -19,6 +19,18 @@ pub enum TimeSource {
 }
 
 impl TimeSource {
+    /// The one time basis of an authentication, used by both the server check and certificate
+    /// selection: the platform's wall clock when it has one at or above the persisted `floor`;
+    /// else the floor (a wall time *below* the floor is provably wrong, an RTC reset to its
+    /// epoch); else nothing.
+    pub const fn resolve(wall: Option<u64>, floor: u64) -> TimeSource {
+        match wall {
+            Some(t) if t >= floor => TimeSource::Wall(t),
+            _ if floor > 0 => TimeSource::Floor(floor),
+            _ => TimeSource::Unknown,
+        }
+    }
+
     /// Whether a certificate valid from `not_before` to `not_after` (inclusive) is expired,
     /// provably, at this time. With a floor only `not_after < floor` is proof.
     pub(crate) fn proves_expired(&self, not_after: u64) -> bool {
@@ -98,11 +110,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// wall time *below* the floor is provably wrong (an RTC reset to its epoch), so the floor
     /// is used instead.
     pub fn effective_time(&self, wall: Option<u64>) -> TimeSource {
-        match wall {
-            Some(t) if t >= self.time_floor => TimeSource::Wall(t),
-            _ if self.time_floor > 0 => TimeSource::Floor(self.time_floor),
-            _ => TimeSource::Unknown,
-        }
+        TimeSource::resolve(wall, self.time_floor)
     }
 }
 

@@ -1,14 +1,23 @@
 //! The EAP peer state machine (RFC 4137 §4, RFC 3748 §2): answers Identity and Notification,
 //! Naks any method but EAP-TLS, retransmits its last response to a duplicate request, and
-//! applies the decision rules — EAP-Success counts only once EAP-TLS reached its success state.
+//! applies the decision rules. EAP-Success counts only once EAP-TLS reached its success state
+//! (an earlier one is discarded and never taken). EAP-Failure ends the conversation whenever it
+//! comes: RFC 4137 lets a peer accept it while its method's decision is FAIL, which EAP-TLS's is
+//! until it succeeds; real servers refuse a ClientHello they cannot serve or a client
+//! certificate with a bare EAP-Failure, and an injected one can only deny service, which anyone
+//! on the medium can do anyway. The Failure is diagnosed from where the method stood.
 
 use core::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::certs::TimeSource;
 use crate::eap::{self as wire, Code, Type};
-use crate::eap_tls::method::{EapTlsMethod, MethodError, MethodOutput, MethodState};
-use crate::tls::ClientSetup;
+use crate::eap_tls::method::{
+    EapTlsMethod, MethodError, MethodOutput, MethodState, Stage, TlsBuffers,
+};
+use crate::kind::FailKind;
+use crate::tls::setup::{TlsSetup, VersionPolicy};
 
 /// Largest EAP packet the peer builds or keeps for retransmission: an Ethernet MTU minus the
 /// EAPOL header.
@@ -17,6 +26,7 @@ pub const MAX_EAP_PACKET: usize = 1496;
 /// Why an EAP packet was dropped without an answer (counted, never silent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum DropReason {
     /// It did not parse.
     Malformed,
@@ -26,8 +36,6 @@ pub enum DropReason {
     ConflictingDuplicate,
     /// EAP-Success while the method is still running (RFC 4137: discarded).
     EarlySuccess,
-    /// EAP-Failure while the method is still running (RFC 4137: discarded).
-    EarlyFailure,
     /// EAP-Success/Failure with an identifier that matches no response of ours.
     WrongIdentifier,
     /// A code we do not know (RFC 3748 §4: silently discarded).
@@ -42,7 +50,6 @@ impl DropReason {
             DropReason::NotARequest => "not a request",
             DropReason::ConflictingDuplicate => "same identifier, different content",
             DropReason::EarlySuccess => "EAP-Success before EAP-TLS finished",
-            DropReason::EarlyFailure => "EAP-Failure while EAP-TLS is running",
             DropReason::WrongIdentifier => "identifier matches no response",
             DropReason::UnknownCode => "unknown code",
         }
@@ -51,14 +58,24 @@ impl DropReason {
 
 /// Why the conversation failed, as the peer sees it.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PeerError {
     /// EAP-TLS failed.
     Method(MethodError),
-    /// The server sent EAP-Failure.
+    /// The server sent EAP-Failure before EAP-TLS started, or after it finished.
     Rejected,
     /// The server sent EAP-Failure in answer to our certificate flight (the usual way real
     /// RADIUS servers refuse a revoked, unknown or unauthorized client certificate).
     RejectedAfterHandshake,
+    /// The server answered our ClientHello with EAP-Failure: it cannot serve what we offered
+    /// (TLS version, cipher suite or group).
+    ClientHelloRefused {
+        /// The TLS versions our ClientHello offered.
+        offered: VersionPolicy,
+    },
+    /// The server sent EAP-Failure in the middle of the EAP-TLS handshake.
+    FailureMidHandshake,
     /// The server sent EAP-Success before any method ran (RFC 4137: decision FAIL).
     SuccessWithoutMethod,
     /// The server asked for another method after EAP-TLS had started.
@@ -69,6 +86,23 @@ pub enum PeerError {
     ResponseTooLarge,
 }
 
+impl PeerError {
+    /// The failure's kind.
+    pub fn kind(&self) -> FailKind {
+        match self {
+            PeerError::Method(m) => m.kind(),
+            PeerError::Rejected => FailKind::Rejected,
+            PeerError::RejectedAfterHandshake => FailKind::RejectedCertificate,
+            PeerError::ClientHelloRefused { .. } => FailKind::ClientHelloRefused,
+            PeerError::FailureMidHandshake => FailKind::EarlyFailure,
+            PeerError::SuccessWithoutMethod => FailKind::SuccessWithoutMethod,
+            PeerError::MethodChanged(_) => FailKind::MethodChanged,
+            PeerError::IdentityStorm => FailKind::IdentityStorm,
+            PeerError::ResponseTooLarge => FailKind::ResponseTooLarge,
+        }
+    }
+}
+
 impl fmt::Display for PeerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -76,6 +110,21 @@ impl fmt::Display for PeerError {
             PeerError::Rejected => f.write_str("server rejected the authentication (EAP-Failure)"),
             PeerError::RejectedAfterHandshake => f.write_str(
                 "server rejected this device after receiving its certificate (EAP-Failure): the certificate may be revoked, unknown to the server, or not authorized",
+            ),
+            PeerError::ClientHelloRefused { offered } => {
+                write!(f, "server refused our ClientHello (offered {}) with EAP-Failure", offered.as_str())?;
+                match offered {
+                    VersionPolicy::Tls13Only => f.write_str(": it may not support TLS 1.3"),
+                    VersionPolicy::Tls12Only => {
+                        f.write_str(": it may require TLS 1.3 or not support TLS 1.2")
+                    }
+                    _ => f.write_str(
+                        ": it may support none of our TLS versions, cipher suites or groups",
+                    ),
+                }
+            }
+            PeerError::FailureMidHandshake => f.write_str(
+                "server sent EAP-Failure in the middle of the EAP-TLS handshake: authentication refused",
             ),
             PeerError::SuccessWithoutMethod => {
                 f.write_str("server sent EAP-Success before any authentication: refused")
@@ -96,7 +145,7 @@ impl fmt::Display for PeerError {
 
 /// What the peer wants done with one incoming EAP packet.
 #[derive(Debug)]
-pub enum PeerOutput {
+pub(crate) enum PeerOutput {
     /// Send the response of `len` bytes written to the output buffer.
     Respond(usize),
     /// The same as the last response, retransmitted (`len` bytes in the output buffer).
@@ -107,6 +156,14 @@ pub enum PeerOutput {
     Failure(PeerError, Option<usize>),
     /// Dropped for this reason.
     Dropped(DropReason),
+}
+
+/// What the EAP-TLS method needs for one request: the TLS setup, the authentication's time
+/// basis and the caller's TLS buffers.
+pub(crate) struct MethodContext<'a> {
+    pub(crate) tls: &'a TlsSetup,
+    pub(crate) time: TimeSource,
+    pub(crate) bufs: TlsBuffers<'a>,
 }
 
 /// Which identity goes out in the EAP-Response/Identity, which travels in clear through the
@@ -158,7 +215,7 @@ impl PeerConfig {
 }
 
 /// The EAP peer.
-pub struct Peer {
+pub(crate) struct Peer {
     config: PeerConfig,
     last_id: Option<u8>,
     last_digest: [u8; 32],
@@ -176,7 +233,7 @@ impl fmt::Debug for Peer {
 
 impl Peer {
     /// A peer with these settings.
-    pub fn new(config: PeerConfig) -> Self {
+    pub(crate) fn new(config: PeerConfig) -> Self {
         Peer {
             config,
             last_id: None,
@@ -187,18 +244,18 @@ impl Peer {
     }
 
     /// Forget the conversation.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.last_id = None;
         self.last_response.clear();
         self.identity_requests = 0;
     }
 
     /// Handle one EAP packet; responses are written to `out`.
-    pub fn handle<const IN: usize, const OUT: usize>(
+    pub(crate) fn handle(
         &mut self,
         packet: &[u8],
-        method: &mut EapTlsMethod<IN, OUT>,
-        setup: &ClientSetup,
+        method: &mut EapTlsMethod,
+        ctx: MethodContext<'_>,
         out: &mut [u8],
     ) -> PeerOutput {
         let Ok(pkt) = wire::Packet::new_checked(packet) else {
@@ -243,7 +300,7 @@ impl Peer {
             }
             Type::Notification => wire::emit_response(id, Type::Notification, &[], out)
                 .map_err(|_| PeerError::ResponseTooLarge),
-            Type::Tls => match method.handle(setup, id, data, out) {
+            Type::Tls => match method.handle(ctx.tls, ctx.time, id, data, ctx.bufs, out) {
                 MethodOutput::Respond(n) => Ok(n),
                 MethodOutput::Fail(e, resp) => {
                     return PeerOutput::Failure(PeerError::Method(e), resp)
@@ -288,11 +345,7 @@ impl Peer {
         }
     }
 
-    fn on_success<const IN: usize, const OUT: usize>(
-        &mut self,
-        id: u8,
-        method: &EapTlsMethod<IN, OUT>,
-    ) -> PeerOutput {
+    fn on_success(&mut self, id: u8, method: &EapTlsMethod) -> PeerOutput {
         if !self.id_matches(id) {
             return PeerOutput::Dropped(DropReason::WrongIdentifier);
         }
@@ -308,29 +361,21 @@ impl Peer {
         }
     }
 
-    fn on_failure<const IN: usize, const OUT: usize>(
-        &mut self,
-        id: u8,
-        method: &EapTlsMethod<IN, OUT>,
-    ) -> PeerOutput {
+    fn on_failure(&mut self, id: u8, method: &EapTlsMethod) -> PeerOutput {
         if !self.id_matches(id) {
             return PeerOutput::Dropped(DropReason::WrongIdentifier);
         }
-        match method.state() {
+        let e = match method.stage() {
             // hostapd 2.10 and FreeRADIUS 3.2.1 answer a client certificate they refuse (e.g.
-            // revoked) with a bare EAP-Failure, without the TLS alert RFC 5216 asks for. After
-            // our last flight the method has nothing more to do but wait for this verdict, so
-            // the Failure is the server's answer (RFC 4137: accepted unless the method decided
-            // UNCOND_SUCC), not an injection to sit out for authPeriod.
-            MethodState::Receiving if method.awaiting_verdict() => {
-                PeerOutput::Failure(PeerError::RejectedAfterHandshake, None)
-            }
-            // Earlier, while the method continues, Failure is discarded (design.md §5).
-            MethodState::Sending | MethodState::Receiving => {
-                PeerOutput::Dropped(DropReason::EarlyFailure)
-            }
-            _ => PeerOutput::Failure(PeerError::Rejected, None),
-        }
+            // revoked) with a bare EAP-Failure, without the TLS alert RFC 5216 asks for.
+            Stage::AwaitingVerdict => PeerError::RejectedAfterHandshake,
+            // A server that cannot serve our ClientHello (TLS version, suite, group) answers
+            // with Access-Reject + EAP-Failure and no alert.
+            Stage::ClientHelloSent(offered) => PeerError::ClientHelloRefused { offered },
+            Stage::Handshake => PeerError::FailureMidHandshake,
+            Stage::NotStarted | Stage::Ended => PeerError::Rejected,
+        };
+        PeerOutput::Failure(e, None)
     }
 }
 

@@ -1,18 +1,23 @@
 //! The EAP-TLS peer method (RFC 5216 §2.1, RFC 9190 §2.1): Start handling, our flights sent in
 //! fragments paced by the server's ACKs, the server's flights reassembled straight into the TLS
 //! input buffer and fed to the engine, and the method's decision — success is possible only
-//! once TLS has finished (TLS 1.3: once the commitment message has arrived).
+//! once TLS has finished (TLS 1.3: once the commitment message has arrived). The TLS buffers
+//! are the caller's ([`TlsBuffers`]), so the method itself is small.
 
 use core::fmt;
 
-use crate::certs::SelectErrorKind;
+use crate::certs::TimeSource;
 use crate::eap_tls::keys::{self, KeyMaterial};
 use crate::eap_tls::{self as wire, Fragmenter, FragmenterConfig, Reassembler, ReassemblerConfig};
-use crate::tls::{ClientSetup, Engine, TlsError, TlsVersion};
+use crate::kind::FailKind;
+use crate::tls::engine::Engine;
+use crate::tls::setup::{TlsSetup, VersionPolicy};
+use crate::tls::{CipherSuite, ResolveRecord, ServerVerdict, TlsError, TlsVersion};
 
 /// Where the method is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum MethodState {
     /// Waiting for EAP-TLS Start.
     Idle,
@@ -28,8 +33,10 @@ pub enum MethodState {
 
 /// Why the method failed.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum MethodError {
-    /// The TLS engine refused (certificate, alert, protocol...).
+    /// The TLS engine refused (certificate, alert, protocol, no client certificate...).
     Tls(TlsError),
     /// A fragment or message broke the EAP-TLS framing rules or bounds.
     Framing(wire::Error),
@@ -37,27 +44,24 @@ pub enum MethodError {
     UnexpectedRequest(MethodState),
     /// The server restarted EAP-TLS (S flag) in the middle of a conversation.
     UnexpectedStart,
-    /// The server asked for a client certificate and none could be offered; the handshake
-    /// stopped instead of going on without one (nothing was sent).
-    NoClientCertificate(SelectErrorKind),
+    /// An internal invariant of the method did not hold (a Latchkey bug).
+    Internal(&'static str),
 }
 
 impl MethodError {
-    /// A short, stable name of the cause (for logs, metrics and `--json`).
-    pub fn kind(&self) -> &'static str {
+    /// The failure's kind.
+    pub fn kind(&self) -> FailKind {
         match self {
             MethodError::Tls(e) => e.kind(),
             MethodError::Framing(
                 wire::Error::AnnouncedTooLarge { .. } | wire::Error::MessageTooLarge { .. },
-            ) => "message-too-large",
-            MethodError::Framing(wire::Error::TooManyFragments { .. }) => "fragment-flood",
-            MethodError::Framing(_) => "eap-tls-framing",
-            MethodError::UnexpectedRequest(_) => "unexpected-request",
-            MethodError::UnexpectedStart => "unexpected-start",
-            MethodError::NoClientCertificate(SelectErrorKind::OnlyArchivedMatch) => {
-                "only-archived-match"
-            }
-            MethodError::NoClientCertificate(_) => "no-client-certificate",
+            ) => FailKind::MessageTooLarge,
+            MethodError::Framing(wire::Error::TooManyFragments { .. }) => FailKind::FragmentFlood,
+            MethodError::Framing(wire::Error::BufferTooSmall { .. }) => FailKind::ResponseTooLarge,
+            MethodError::Framing(_) => FailKind::EapTlsFraming,
+            MethodError::UnexpectedRequest(_) => FailKind::UnexpectedRequest,
+            MethodError::UnexpectedStart => FailKind::UnexpectedStart,
+            MethodError::Internal(_) => FailKind::Internal,
         }
     }
 }
@@ -73,7 +77,7 @@ impl fmt::Display for MethodError {
             MethodError::UnexpectedStart => {
                 f.write_str("server restarted EAP-TLS in the middle of the handshake")
             }
-            MethodError::NoClientCertificate(k) => write!(f, "no client certificate sent: {k}"),
+            MethodError::Internal(what) => write!(f, "internal error in EAP-TLS: {what}"),
         }
     }
 }
@@ -110,7 +114,7 @@ pub struct MethodStats {
 
 /// The outcome of one EAP-TLS request.
 #[derive(Debug)]
-pub enum MethodOutput {
+pub(crate) enum MethodOutput {
     /// Send the response written to the output buffer (`len` bytes of EAP).
     Respond(usize),
     /// The method failed; if `Some(len)`, a response (our TLS alert) should still be sent.
@@ -123,7 +127,7 @@ pub enum MethodOutput {
 pub struct MethodConfig {
     /// EAP-TLS payload bytes per fragment we send.
     pub fragment_size: usize,
-    /// Largest server TLS message accepted (also bounded by the input buffer).
+    /// Largest server TLS message accepted (also bounded by the TLS input buffer).
     pub max_message: usize,
     /// Largest number of fragments in one server message.
     pub max_fragments: usize,
@@ -142,23 +146,45 @@ impl Default for MethodConfig {
     }
 }
 
-/// The EAP-TLS peer method. `IN` is the TLS input (reassembly) buffer, `OUT` the buffer our
-/// flights are encoded into; both live inside the method (no heap).
-pub struct EapTlsMethod<const IN: usize, const OUT: usize> {
+/// The caller's TLS buffers: the input (reassembly) buffer bounds the largest server message,
+/// the output buffer our largest flight.
+pub(crate) struct TlsBuffers<'a> {
+    pub(crate) tls_in: &'a mut [u8],
+    pub(crate) tls_out: &'a mut [u8],
+}
+
+/// Where a conversation stood when the server ended it with EAP-Failure: the peer's diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// EAP-TLS has not started.
+    NotStarted,
+    /// Our ClientHello is out and nothing of the server's flight has arrived.
+    ClientHelloSent(VersionPolicy),
+    /// Mid-handshake: fragments of a flight are still moving.
+    Handshake,
+    /// Our flight after the ClientHello (certificate, key exchange, Finished) is out and the
+    /// server's verdict is awaited.
+    AwaitingVerdict,
+    /// TLS finished, or the method already failed.
+    Ended,
+}
+
+/// The EAP-TLS peer method.
+pub(crate) struct EapTlsMethod {
     config: MethodConfig,
     state: MethodState,
     engine: Option<Engine>,
-    tls_in: [u8; IN],
     in_fill: usize,
-    tls_out: [u8; OUT],
     out_len: usize,
     reassembler: Reassembler,
     fragmenter: Option<Fragmenter>,
     keys: Option<KeyMaterial>,
     stats: MethodStats,
+    record: Option<ResolveRecord>,
+    verdict: Option<ServerVerdict>,
 }
 
-impl<const IN: usize, const OUT: usize> fmt::Debug for EapTlsMethod<IN, OUT> {
+impl fmt::Debug for EapTlsMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EapTlsMethod")
             .field("state", &self.state)
@@ -167,90 +193,132 @@ impl<const IN: usize, const OUT: usize> fmt::Debug for EapTlsMethod<IN, OUT> {
     }
 }
 
-impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
+impl EapTlsMethod {
     /// A method with these settings.
-    pub fn new(config: MethodConfig) -> Self {
-        let bound = config.max_message.min(IN);
+    pub(crate) fn new(config: MethodConfig) -> Self {
         EapTlsMethod {
             config,
             state: MethodState::Idle,
             engine: None,
-            tls_in: [0; IN],
             in_fill: 0,
-            tls_out: [0; OUT],
             out_len: 0,
             reassembler: Reassembler::new(ReassemblerConfig {
-                max_message_len: bound,
+                max_message_len: config.max_message,
                 max_fragments: config.max_fragments,
             }),
             fragmenter: None,
             keys: None,
             stats: MethodStats::default(),
+            record: None,
+            verdict: None,
         }
     }
 
-    /// Forget the conversation (a new EAP conversation starts).
-    pub fn reset(&mut self) {
-        *self = Self::new(self.config);
+    /// Forget the conversation (a new EAP conversation starts). Field by field: the method is
+    /// small, but it is reset in place inside the supplicant.
+    pub(crate) fn reset(&mut self) {
+        self.state = MethodState::Idle;
+        self.engine = None;
+        self.in_fill = 0;
+        self.out_len = 0;
+        self.reassembler.reset();
+        self.fragmenter = None;
+        self.keys = None;
+        self.stats = MethodStats::default();
+        self.record = None;
+        self.verdict = None;
     }
 
     /// Where the method is.
-    pub fn state(&self) -> MethodState {
+    pub(crate) fn state(&self) -> MethodState {
         self.state
     }
 
     /// Counters so far.
-    pub fn stats(&self) -> MethodStats {
+    pub(crate) fn stats(&self) -> MethodStats {
         self.stats
     }
 
     /// The negotiated TLS version, once known.
-    pub fn version(&self) -> Option<TlsVersion> {
+    pub(crate) fn version(&self) -> Option<TlsVersion> {
         self.engine.as_ref().and_then(Engine::version)
     }
 
     /// The negotiated cipher suite, once known.
-    pub fn suite(&self) -> Option<rustls::CipherSuite> {
+    pub(crate) fn suite(&self) -> Option<CipherSuite> {
         self.engine.as_ref().and_then(Engine::suite)
     }
 
+    /// What the server asked of our certificate and what was offered (this conversation).
+    pub(crate) fn record(&self) -> Option<&ResolveRecord> {
+        self.record.as_ref()
+    }
+
+    /// The server verifier's decision (this conversation).
+    pub(crate) fn verdict(&self) -> Option<&ServerVerdict> {
+        self.verdict.as_ref()
+    }
+
     /// Has the method reached a state where EAP-Success may be accepted?
-    pub fn may_succeed(&self) -> bool {
+    pub(crate) fn may_succeed(&self) -> bool {
         self.state == MethodState::Done && self.keys.is_some()
     }
 
-    /// Our flight after the ClientHello (certificate, key exchange, Finished) is out and the
-    /// server's verdict is awaited: an EAP-Failure now is the server's answer to it, not an
-    /// injection into a running handshake.
-    pub fn awaiting_verdict(&self) -> bool {
-        self.state == MethodState::Receiving && self.stats.flights_sent >= 2
+    /// Where the conversation stands, for diagnosing an EAP-Failure.
+    pub(crate) fn stage(&self) -> Stage {
+        match self.state {
+            MethodState::Idle => Stage::NotStarted,
+            MethodState::Done | MethodState::Failed => Stage::Ended,
+            MethodState::Receiving if self.stats.flights_sent >= 2 => Stage::AwaitingVerdict,
+            MethodState::Receiving
+                if self.stats.flights_sent == 1 && self.stats.fragments_received == 0 =>
+            {
+                match &self.engine {
+                    Some(e) => Stage::ClientHelloSent(e.offered()),
+                    None => Stage::Handshake,
+                }
+            }
+            MethodState::Sending | MethodState::Receiving => Stage::Handshake,
+        }
     }
 
     /// Hand over the derived keys (once).
-    pub fn take_keys(&mut self) -> Option<KeyMaterial> {
+    pub(crate) fn take_keys(&mut self) -> Option<KeyMaterial> {
         self.keys.take()
     }
 
     /// Handle one EAP-TLS request (`data`: everything after the EAP type byte) with EAP
-    /// identifier `id`; the response EAP packet is written to `out`.
-    pub fn handle(
+    /// identifier `id` at the authentication's time basis `time`; the response EAP packet is
+    /// written to `out`.
+    pub(crate) fn handle(
         &mut self,
-        setup: &ClientSetup,
+        tls: &TlsSetup,
+        time: TimeSource,
         id: u8,
         data: &[u8],
+        bufs: TlsBuffers<'_>,
         out: &mut [u8],
     ) -> MethodOutput {
         self.stats.requests = self.stats.requests.saturating_add(1);
-        match self.step(setup, id, data, out) {
+        let TlsBuffers { tls_in, tls_out } = bufs;
+        let result = self.step(tls, time, id, data, tls_in, tls_out, out);
+        if let Some(engine) = &self.engine {
+            if let Some(r) = engine.record() {
+                self.record = Some(r);
+            }
+            if let Some(v) = engine.verdict() {
+                self.verdict = Some(v);
+            }
+        }
+        match result {
             Ok(len) => MethodOutput::Respond(len),
             Err(e) => {
-                let e = refine(e, setup);
                 self.state = MethodState::Failed;
                 let alert = self.engine.as_ref().map(Engine::alert_len).unwrap_or(0);
                 // Tell the server why with our TLS alert when rustls produced one; a framing
                 // violation gets no answer (an ACK would ask for more of the same).
                 let resp = if alert > 0 {
-                    self.send_flight(id, alert, out).ok()
+                    self.send_flight(id, alert, tls_out, out).ok()
                 } else {
                     None
                 };
@@ -259,11 +327,15 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
-        setup: &ClientSetup,
+        tls: &TlsSetup,
+        time: TimeSource,
         id: u8,
         data: &[u8],
+        tls_in: &mut [u8],
+        tls_out: &mut [u8],
         out: &mut [u8],
     ) -> Result<usize, MethodError> {
         let msg = wire::Repr::parse_bytes(data)?;
@@ -271,35 +343,37 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
             if self.state != MethodState::Idle {
                 return Err(MethodError::UnexpectedStart);
             }
-            setup.verifier.reset();
-            let mut engine = Engine::new(
-                setup.config.clone(),
-                setup.secrets.clone(),
-                &setup.server_name,
-            )?;
-            let n = engine.start(&mut self.tls_out)?;
+            let mut engine = Engine::new(tls, time)?;
+            let n = engine.start(tls_out)?;
             self.engine = Some(engine);
-            return self.send_flight(id, n, out);
+            return self.send_flight(id, n, tls_out, out);
+        }
+        if self.engine.is_some() {
+            // The wall clock moves on during a conversation; the floor stays the floor.
+            tls.set_time(time);
         }
         match self.state {
             MethodState::Sending => {
                 if !msg.is_ack() {
                     return Err(MethodError::UnexpectedRequest(self.state));
                 }
-                self.next_fragment(id, out)
+                self.next_fragment(id, tls_out, out)
             }
             MethodState::Receiving => {
                 // Fragments land right after any partial record left by the previous message,
                 // so the reassembly buffer is the TLS input buffer with no second copy.
-                let free = self.tls_in.get_mut(self.in_fill..).unwrap_or_default();
+                let free = tls_in.get_mut(self.in_fill..).unwrap_or_default();
                 let progress = self.reassembler.push(free, &msg)?;
                 self.stats.fragments_received = self.stats.fragments_received.saturating_add(1);
                 match progress {
                     wire::Progress::NeedMore => return self.ack(id, out),
-                    wire::Progress::Complete(n) => self.in_fill += n,
+                    wire::Progress::Complete(n) => {
+                        self.in_fill = self.in_fill.saturating_add(n);
+                    }
                 }
-                self.stats.largest_message = self.stats.largest_message.max(self.in_fill as u32);
-                self.process_message(setup, id, out)
+                let largest = u32::try_from(self.in_fill).unwrap_or(u32::MAX);
+                self.stats.largest_message = self.stats.largest_message.max(largest);
+                self.process_message(id, tls_in, tls_out, out)
             }
             MethodState::Idle | MethodState::Done | MethodState::Failed => {
                 Err(MethodError::UnexpectedRequest(self.state))
@@ -309,23 +383,20 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
 
     fn process_message(
         &mut self,
-        setup: &ClientSetup,
         id: u8,
+        tls_in: &mut [u8],
+        tls_out: &mut [u8],
         out: &mut [u8],
     ) -> Result<usize, MethodError> {
         let engine = self
             .engine
             .as_mut()
-            .ok_or(MethodError::UnexpectedRequest(self.state))?;
-        let progress = engine.process(&mut self.tls_in, &mut self.in_fill, &mut self.tls_out)?;
-        if let Some(kind) = setup.resolver.refusal() {
-            // The flight holds an empty Certificate message: never send it; say why instead.
-            return Err(MethodError::NoClientCertificate(kind));
-        }
+            .ok_or(MethodError::Internal("server message before the engine started"))?;
+        let progress = engine.process(tls_in, &mut self.in_fill, tls_out)?;
         // A trailing partial record (rare) stays at the front of the input buffer and the next
         // message is appended to it.
         if progress.written > 0 {
-            return self.send_flight(id, progress.written, out);
+            return self.send_flight(id, progress.written, tls_out, out);
         }
         let finished = match engine.version() {
             Some(TlsVersion::Tls12) => progress.handshake_done,
@@ -335,7 +406,10 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
         };
         if finished {
             let secrets = engine.take_secrets()?;
-            self.keys = Some(keys::derive(&secrets).map_err(|_| TlsError::MissingKeyMaterial)?);
+            self.keys = Some(
+                keys::derive(&secrets)
+                    .map_err(|_| MethodError::Internal("key derivation failed"))?,
+            );
             self.state = MethodState::Done;
         }
         self.ack(id, out)
@@ -346,24 +420,37 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
         Ok(wire::emit_ack(id, out)?)
     }
 
-    fn send_flight(&mut self, id: u8, len: usize, out: &mut [u8]) -> Result<usize, MethodError> {
+    fn send_flight(
+        &mut self,
+        id: u8,
+        len: usize,
+        tls_out: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, MethodError> {
         self.out_len = len;
         self.fragmenter = Some(Fragmenter::new(FragmenterConfig {
             fragment_size: self.config.fragment_size,
             always_include_length: self.config.always_include_length,
         }));
-        self.next_fragment(id, out)
+        self.next_fragment(id, tls_out, out)
     }
 
-    fn next_fragment(&mut self, id: u8, out: &mut [u8]) -> Result<usize, MethodError> {
+    fn next_fragment(
+        &mut self,
+        id: u8,
+        tls_out: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, MethodError> {
         let frag = self
             .fragmenter
             .as_mut()
             .ok_or(MethodError::UnexpectedRequest(self.state))?;
-        let data = self.tls_out.get(..self.out_len).unwrap_or_default();
+        let data = tls_out
+            .get(..self.out_len)
+            .ok_or(MethodError::Internal("flight longer than the output buffer"))?;
         let n = frag
             .next_response(id, data, out)?
-            .ok_or(MethodError::UnexpectedRequest(self.state))?;
+            .ok_or(MethodError::Internal("fragmenter had nothing left to send"))?;
         let more = !frag.is_finished();
         self.stats.fragments_sent = self.stats.fragments_sent.saturating_add(1);
         if more {
@@ -377,31 +464,4 @@ impl<const IN: usize, const OUT: usize> EapTlsMethod<IN, OUT> {
         }
         Ok(n)
     }
-}
-
-/// Name the cause of a rustls failure: the server policy's refusal when the verifier recorded
-/// one, the meaning of a server alert, or a version below the configured minimum.
-fn refine(e: MethodError, setup: &ClientSetup) -> MethodError {
-    let MethodError::Tls(TlsError::Rustls(inner)) = e else {
-        return e;
-    };
-    if let Some(r) = setup.verifier.rejection() {
-        return MethodError::Tls(TlsError::ServerRejected(alloc::boxed::Box::new(r)));
-    }
-    let minimum = setup.versions.minimum();
-    let tls = match inner {
-        rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
-            if minimum == TlsVersion::Tls13 =>
-        {
-            TlsError::VersionBelowMinimum { minimum }
-        }
-        rustls::Error::PeerIncompatible(
-            rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
-            | rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13
-            | rustls::PeerIncompatible::SupportedVersionsExtensionRequired,
-        ) => TlsError::VersionBelowMinimum { minimum },
-        rustls::Error::AlertReceived(alert) => TlsError::AlertReceived(alert),
-        other => TlsError::Rustls(other),
-    };
-    MethodError::Tls(tls)
 }

@@ -1,225 +1,30 @@
 //! One TLS client conversation over rustls' unbuffered (sans-IO) API, as EAP-TLS needs it:
 //! whole peer messages in (the EAP-TLS reassembly buffer *is* the TLS input buffer), whole
-//! flights out, and the handshake secrets caught through `KeyLog` for key derivation.
+//! flights out, and the handshake secrets caught through `KeyLog` for key derivation. The
+//! engine owns its server verifier and certificate resolver (through the shared setup) and
+//! returns their verdicts with its result: a refused server comes back as
+//! [`TlsError::ServerRejected`], a withheld certificate as [`TlsError::NoClientCertificate`],
+//! and the certificate record with [`Engine::record`]. Secrets never leave `crate::tls` and
+//! `crate::eap_tls::keys`.
 
-use alloc::sync::Arc;
 use core::fmt;
 
 use rustls::client::UnbufferedClientConnection;
-use rustls::pki_types::ServerName;
 use rustls::unbuffered::{ConnectionState, EncodeError, UnbufferedStatus};
-use rustls::{AlertDescription, ClientConfig, KeyLog, ProtocolVersion};
+use rustls::{KeyLog, ProtocolVersion};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::certs::{SelectErrorKind, TimeSource};
+use crate::tls::error::{Alert, CipherSuite, ProtocolError, TlsError, TlsVersion};
 use crate::tls::provider::HashAlg;
-use crate::tls::server_policy::ServerRejection;
-
-/// The negotiated TLS version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum TlsVersion {
-    /// TLS 1.2 (RFC 5216 key derivation).
-    Tls12,
-    /// TLS 1.3 (RFC 9190 key derivation).
-    Tls13,
-}
-
-impl TlsVersion {
-    /// "TLS 1.2" or "TLS 1.3".
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TlsVersion::Tls12 => "TLS 1.2",
-            TlsVersion::Tls13 => "TLS 1.3",
-        }
-    }
-}
-
-impl fmt::Display for TlsVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why the TLS engine stopped.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TlsError {
-    /// rustls refused the conversation (certificate, alert, protocol violation...).
-    Rustls(rustls::Error),
-    /// Our outgoing flight did not fit the outgoing buffer.
-    OutgoingTooLarge {
-        /// Bytes the record needed.
-        needed: usize,
-        /// Bytes that were free.
-        available: usize,
-    },
-    /// The server sent application data other than the RFC 9190 commitment byte.
-    UnexpectedApplicationData,
-    /// The server closed the TLS connection before EAP-TLS finished.
-    PeerClosed,
-    /// The handshake finished but the secrets needed for key derivation were not seen.
-    MissingKeyMaterial,
-    /// The server used a cipher suite whose hash we cannot use for key derivation.
-    UnsupportedSuite,
-    /// The server name in the configuration is not a valid DNS name.
-    InvalidServerName,
-    /// The server failed the server policy (certificate, name, time, pin...).
-    ServerRejected(alloc::boxed::Box<ServerRejection>),
-    /// The server ended the handshake with a fatal TLS alert.
-    AlertReceived(AlertDescription),
-    /// The server cannot do the lowest TLS version we are configured to accept.
-    VersionBelowMinimum {
-        /// The configured minimum.
-        minimum: TlsVersion,
-    },
-}
-
-impl TlsError {
-    /// A short, stable name of the cause (for logs, metrics and tests).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            TlsError::ServerRejected(r) => r.kind(),
-            TlsError::AlertReceived(_) => "tls-alert",
-            TlsError::VersionBelowMinimum { .. } => "tls-version-below-minimum",
-            TlsError::OutgoingTooLarge { .. } => "outgoing-too-large",
-            TlsError::UnexpectedApplicationData => "unexpected-application-data",
-            TlsError::PeerClosed => "tls-closed",
-            TlsError::MissingKeyMaterial => "missing-key-material",
-            TlsError::UnsupportedSuite => "unsupported-suite",
-            TlsError::InvalidServerName => "invalid-server-name",
-            TlsError::Rustls(_) => "tls",
-        }
-    }
-}
-
-/// The name of a TLS alert and what it means when a server sends it to a client (RFC 8446
-/// §6.2, RFC 5246 §7.2.2), in words for an admin.
-pub fn alert_meaning(alert: AlertDescription) -> (&'static str, &'static str) {
-    use AlertDescription as A;
-    match alert {
-        A::CloseNotify => ("close_notify", "the server closed the connection"),
-        A::UnexpectedMessage => (
-            "unexpected_message",
-            "the server received a message out of order",
-        ),
-        A::BadRecordMac => (
-            "bad_record_mac",
-            "a record failed the server's integrity check",
-        ),
-        A::RecordOverflow => ("record_overflow", "a record was too long for the server"),
-        A::HandshakeFailure => (
-            "handshake_failure",
-            "the server found no acceptable cipher suite, group or signature scheme",
-        ),
-        A::BadCertificate => (
-            "bad_certificate",
-            "the server rejected our certificate as corrupt or unverifiable",
-        ),
-        A::UnsupportedCertificate => (
-            "unsupported_certificate",
-            "the server does not accept our certificate's type",
-        ),
-        A::CertificateRevoked => (
-            "certificate_revoked",
-            "the server says our certificate is revoked",
-        ),
-        A::CertificateExpired => (
-            "certificate_expired",
-            "the server says our certificate is expired or not yet valid",
-        ),
-        A::CertificateUnknown => ("certificate_unknown", "the server refused our certificate"),
-        A::IllegalParameter => (
-            "illegal_parameter",
-            "the server found an invalid field in our handshake",
-        ),
-        A::UnknownCA => (
-            "unknown_ca",
-            "the server does not trust the CA that issued our certificate",
-        ),
-        A::AccessDenied => (
-            "access_denied",
-            "the server's policy denies this device access",
-        ),
-        A::DecodeError => ("decode_error", "the server could not decode our message"),
-        A::DecryptError => (
-            "decrypt_error",
-            "a signature or Finished check failed at the server",
-        ),
-        A::ProtocolVersion => (
-            "protocol_version",
-            "the server does not support the TLS versions we offer",
-        ),
-        A::InsufficientSecurity => (
-            "insufficient_security",
-            "the server requires stronger parameters than we offer",
-        ),
-        A::InternalError => ("internal_error", "the server had an internal error"),
-        A::InappropriateFallback => (
-            "inappropriate_fallback",
-            "the server detected a version downgrade",
-        ),
-        A::UserCanceled => ("user_canceled", "the server cancelled the handshake"),
-        A::MissingExtension => (
-            "missing_extension",
-            "the server requires a TLS extension we did not send",
-        ),
-        A::UnsupportedExtension => (
-            "unsupported_extension",
-            "the server received an extension it did not expect",
-        ),
-        A::UnrecognisedName => (
-            "unrecognized_name",
-            "the server does not know the name we asked for (SNI)",
-        ),
-        A::CertificateRequired => (
-            "certificate_required",
-            "the server requires a client certificate and got none",
-        ),
-        A::NoApplicationProtocol => ("no_application_protocol", "no common application protocol"),
-        _ => (
-            "other",
-            "the server ended the handshake with an alert this build does not name",
-        ),
-    }
-}
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TlsError::Rustls(e) => write!(f, "TLS: {e}"),
-            TlsError::OutgoingTooLarge { needed, available } => write!(
-                f,
-                "our TLS flight needs {needed} bytes but only {available} are free in the outgoing buffer"
-            ),
-            TlsError::UnexpectedApplicationData => {
-                f.write_str("server sent application data other than the EAP-TLS commitment message")
-            }
-            TlsError::PeerClosed => f.write_str("server closed the TLS connection before EAP-TLS finished"),
-            TlsError::MissingKeyMaterial => f.write_str("TLS finished without the secrets needed for key derivation"),
-            TlsError::UnsupportedSuite => f.write_str("negotiated cipher suite has no usable hash for key derivation"),
-            TlsError::InvalidServerName => f.write_str("configured server name is not a valid DNS name"),
-            TlsError::ServerRejected(r) => write!(f, "{r}"),
-            TlsError::AlertReceived(a) => {
-                let (name, meaning) = alert_meaning(*a);
-                write!(f, "server sent TLS alert {name}: {meaning}")
-            }
-            TlsError::VersionBelowMinimum { minimum } => write!(
-                f,
-                "server does not offer {minimum} or later, the configured minimum TLS version"
-            ),
-        }
-    }
-}
-
-impl From<rustls::Error> for TlsError {
-    fn from(e: rustls::Error) -> Self {
-        TlsError::Rustls(e)
-    }
-}
+use crate::tls::resolver::ResolveRecord;
+use crate::tls::server_policy::ServerVerdict;
+use crate::tls::setup::{TlsSetup, VersionPolicy};
 
 /// The secrets rustls hands out through `KeyLog` that EAP-TLS key derivation needs:
 /// the TLS 1.2 master secret and the TLS 1.3 exporter master secret. Nothing else is kept.
 #[derive(Default)]
-pub struct SecretCatcher {
+pub(crate) struct SecretCatcher {
     inner: spin::Mutex<Caught>,
 }
 
@@ -287,7 +92,7 @@ impl KeyLog for SecretCatcher {
 
 impl SecretCatcher {
     /// Forget any caught secret (before a new handshake).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         let mut c = self.inner.lock();
         c.secret.zeroize();
         c.secret_len = 0;
@@ -311,38 +116,36 @@ impl SecretCatcher {
 
 /// What one call to [`Engine::process`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Bytes of our next flight written to the outgoing buffer (0: only an ACK is due).
-    pub written: usize,
+    pub(crate) written: usize,
     /// The TLS handshake has completed (server Finished verified).
-    pub handshake_done: bool,
+    pub(crate) handshake_done: bool,
     /// The RFC 9190 commitment message (application data `0x00`) was received.
-    pub commitment: bool,
+    pub(crate) commitment: bool,
 }
 
-/// The secret-derived inputs for EAP-TLS key derivation, handed over once.
-pub struct HandshakeSecrets {
-    /// Negotiated version.
-    pub version: TlsVersion,
+/// The secret-derived inputs for EAP-TLS key derivation, handed over once. Never leaves the
+/// crate.
+pub(crate) struct HandshakeSecrets {
+    pub(crate) version: TlsVersion,
     /// Hash of the negotiated suite (PRF hash for 1.2, HKDF hash for 1.3).
-    pub hash: HashAlg,
+    pub(crate) hash: HashAlg,
     /// TLS 1.2 master secret or TLS 1.3 exporter master secret (zeroized on drop).
-    pub secret: Zeroizing<[u8; 48]>,
-    /// Length of `secret` in use.
-    pub secret_len: usize,
-    /// ClientHello.random.
-    pub client_random: [u8; 32],
-    /// ServerHello.random.
-    pub server_random: [u8; 32],
+    pub(crate) secret: Zeroizing<[u8; 48]>,
+    pub(crate) secret_len: usize,
+    pub(crate) client_random: [u8; 32],
+    pub(crate) server_random: [u8; 32],
 }
 
 /// One TLS client conversation.
-pub struct Engine {
+pub(crate) struct Engine {
     conn: UnbufferedClientConnection,
-    secrets: Arc<SecretCatcher>,
+    setup: TlsSetup,
     server_random: Option<[u8; 32]>,
     handshake_done: bool,
     commitment: bool,
+    failed: bool,
     alert_len: usize,
 }
 
@@ -351,42 +154,45 @@ impl fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("handshake_done", &self.handshake_done)
             .field("commitment", &self.commitment)
+            .field("failed", &self.failed)
             .finish()
     }
 }
 
 impl Engine {
-    /// Start a conversation. `config.key_log` must be `secrets` (see
-    /// [`crate::tls::ClientSetup`], which builds both together).
-    pub fn new(
-        config: Arc<ClientConfig>,
-        secrets: Arc<SecretCatcher>,
-        server_name: &str,
-    ) -> Result<Self, TlsError> {
-        let name = ServerName::try_from(server_name)
-            .map_err(|_| TlsError::InvalidServerName)?
-            .to_owned();
-        secrets.clear();
-        let conn = UnbufferedClientConnection::new(config, name)?;
+    /// Start a conversation at the authentication's time basis `time`.
+    pub(crate) fn new(setup: &TlsSetup, time: TimeSource) -> Result<Self, TlsError> {
+        setup.secrets.clear();
+        setup.verifier.reset();
+        setup.resolver.reset(time);
+        setup.set_time(time);
+        let conn = UnbufferedClientConnection::new(setup.config.clone(), setup.server_name.clone())
+            .map_err(|e| TlsError::Protocol(ProtocolError(e)))?;
         Ok(Engine {
             conn,
-            secrets,
+            setup: setup.clone(),
             server_random: None,
             handshake_done: false,
             commitment: false,
+            failed: false,
             alert_len: 0,
         })
     }
 
     /// Write the ClientHello into `out`; returns its length.
-    pub fn start(&mut self, out: &mut [u8]) -> Result<usize, TlsError> {
+    pub(crate) fn start(&mut self, out: &mut [u8]) -> Result<usize, TlsError> {
         let mut fill = 0;
         let p = self.process(&mut [], &mut fill, out)?;
         Ok(p.written)
     }
 
+    /// The TLS versions this engine offered.
+    pub(crate) fn offered(&self) -> VersionPolicy {
+        self.setup.versions
+    }
+
     /// The negotiated version, once known.
-    pub fn version(&self) -> Option<TlsVersion> {
+    pub(crate) fn version(&self) -> Option<TlsVersion> {
         match self.conn.protocol_version()? {
             ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls12),
             ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls13),
@@ -395,36 +201,54 @@ impl Engine {
     }
 
     /// The negotiated cipher suite, once known.
-    pub fn suite(&self) -> Option<rustls::CipherSuite> {
-        self.conn.negotiated_cipher_suite().map(|s| s.suite())
+    pub(crate) fn suite(&self) -> Option<CipherSuite> {
+        self.conn
+            .negotiated_cipher_suite()
+            .map(|s| CipherSuite::from_code(u16::from(s.suite())))
+    }
+
+    /// What the server asked for and what the resolver offered, if it asked.
+    pub(crate) fn record(&self) -> Option<ResolveRecord> {
+        self.setup.resolver.record()
+    }
+
+    /// The server verifier's decision, once the server's certificate was seen.
+    pub(crate) fn verdict(&self) -> Option<ServerVerdict> {
+        self.setup.verifier.verdict()
     }
 
     /// Feed one complete peer message held in `incoming[..*fill]`. Consumed bytes are removed
     /// from the front (`*fill` shrinks; a trailing partial record stays for the next message).
-    /// Our answering flight, if any, is written to `out`.
-    pub fn process(
+    /// Our answering flight, if any, is written to `out`. After a failure the engine is done:
+    /// every further call fails without touching rustls.
+    pub(crate) fn process(
         &mut self,
         incoming: &mut [u8],
         fill: &mut usize,
         out: &mut [u8],
     ) -> Result<Progress, TlsError> {
+        if self.failed {
+            return Err(TlsError::AlreadyFailed);
+        }
         if self.server_random.is_none() {
             self.server_random = incoming.get(..*fill).and_then(server_hello_random);
         }
         let mut written = 0usize;
-        let mut failure: Option<TlsError> = None;
+        let mut failure: Option<rustls::Error> = None;
+        let mut app_data_failure = false;
         loop {
+            // After an error rustls has queued its alert for the peer; exactly one more call
+            // hands it out (rustls returns queued records before reading input again). A second
+            // one would make rustls parse the same bad record again after it already sent a
+            // fatal alert, which it asserts never happens.
+            let last_call = failure.is_some() || app_data_failure;
             let filled = incoming.get_mut(..*fill).unwrap_or_default();
             let UnbufferedStatus { discard, state } = self.conn.process_tls_records(filled);
-            let mut stop = false;
+            let mut stop = last_call;
             match state {
                 Err(e) => {
-                    if failure.is_some() {
-                        // Already failed; nothing more to send.
-                        stop = true;
-                    } else {
-                        // Keep going once: rustls queues an alert for the peer after an error.
-                        failure = Some(TlsError::Rustls(e));
+                    if failure.is_none() {
+                        failure = Some(e);
                     }
                 }
                 Ok(ConnectionState::EncodeTlsData(mut enc)) => {
@@ -433,6 +257,8 @@ impl Engine {
                     match enc.encode(free) {
                         Ok(n) => written += n,
                         Err(EncodeError::InsufficientSize(s)) => {
+                            self.failed = true;
+                            self.alert_len = 0;
                             return Err(TlsError::OutgoingTooLarge {
                                 needed: s.required_size,
                                 available,
@@ -444,9 +270,6 @@ impl Engine {
                 Ok(ConnectionState::TransmitTlsData(t)) => {
                     // The caller sends `out` as the next EAP-TLS message.
                     t.done();
-                    if failure.is_some() {
-                        stop = true;
-                    }
                 }
                 Ok(ConnectionState::BlockedHandshake) => stop = true,
                 Ok(ConnectionState::WriteTraffic(_)) => {
@@ -455,20 +278,24 @@ impl Engine {
                 }
                 Ok(ConnectionState::ReadTraffic(mut rd)) => {
                     while let Some(rec) = rd.next_record() {
-                        let rec = rec?;
-                        if self.handshake_done && rec.payload == [0u8] {
-                            self.commitment = true;
-                        } else {
-                            failure = Some(TlsError::UnexpectedApplicationData);
+                        match rec {
+                            Ok(rec) if self.handshake_done && rec.payload == [0u8] => {
+                                self.commitment = true;
+                            }
+                            Ok(_) => app_data_failure = true,
+                            Err(e) => {
+                                failure.get_or_insert(e);
+                                break;
+                            }
                         }
                     }
                 }
                 Ok(ConnectionState::PeerClosed) | Ok(ConnectionState::Closed) => {
-                    failure = Some(TlsError::PeerClosed);
-                    stop = true;
+                    self.failed = true;
+                    return Err(TlsError::PeerClosed);
                 }
                 Ok(_) => {
-                    failure = Some(TlsError::UnexpectedApplicationData);
+                    app_data_failure = true;
                     stop = true;
                 }
             }
@@ -482,8 +309,20 @@ impl Engine {
         }
         if let Some(e) = failure {
             // Any alert rustls queued is in `out[..written]`; the caller may still send it.
+            self.failed = true;
             self.alert_len = written;
-            return Err(e);
+            return Err(self.refine(e));
+        }
+        if app_data_failure {
+            self.failed = true;
+            self.alert_len = 0;
+            return Err(TlsError::UnexpectedApplicationData);
+        }
+        if let Some(kind) = self.setup.resolver.refusal() {
+            // The flight holds an empty Certificate message: never send it; say why instead.
+            self.failed = true;
+            self.alert_len = 0;
+            return Err(TlsError::NoClientCertificate(kind));
         }
         Ok(Progress {
             written,
@@ -494,12 +333,41 @@ impl Engine {
 
     /// After [`Engine::process`] failed: how many bytes at the start of its `out` hold the TLS
     /// alert rustls queued for the peer (0 if none).
-    pub fn alert_len(&self) -> usize {
+    pub(crate) fn alert_len(&self) -> usize {
         self.alert_len
     }
 
+    /// Name the cause of a rustls failure: the server policy's refusal when the verifier
+    /// recorded one, a key the key store does not have, the meaning of a server alert, or a
+    /// version below the configured minimum.
+    fn refine(&self, e: rustls::Error) -> TlsError {
+        if let Some(r) = self.setup.verifier.rejection() {
+            return TlsError::ServerRejected(alloc::boxed::Box::new(r));
+        }
+        let minimum = self.setup.versions.minimum();
+        match e {
+            rustls::Error::General(ref text)
+                if text == crate::tls::provider::KEY_UNAVAILABLE =>
+            {
+                TlsError::NoClientCertificate(SelectErrorKind::KeyUnavailable)
+            }
+            rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+                if minimum == TlsVersion::Tls13 =>
+            {
+                TlsError::VersionBelowMinimum { minimum }
+            }
+            rustls::Error::PeerIncompatible(
+                rustls::PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
+                | rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13
+                | rustls::PeerIncompatible::SupportedVersionsExtensionRequired,
+            ) => TlsError::VersionBelowMinimum { minimum },
+            rustls::Error::AlertReceived(alert) => TlsError::AlertReceived(Alert(u8::from(alert))),
+            other => TlsError::Protocol(ProtocolError(other)),
+        }
+    }
+
     /// The handshake secrets for key derivation, handed over once after the handshake.
-    pub fn take_secrets(&self) -> Result<HandshakeSecrets, TlsError> {
+    pub(crate) fn take_secrets(&self) -> Result<HandshakeSecrets, TlsError> {
         let version = self.version().ok_or(TlsError::MissingKeyMaterial)?;
         let suite = self
             .conn
@@ -519,6 +387,7 @@ impl Engine {
             TlsVersion::Tls13 => SecretKind::Tls13Exporter,
         };
         let (secret, secret_len, client_random) = self
+            .setup
             .secrets
             .take(kind)
             .ok_or(TlsError::MissingKeyMaterial)?;

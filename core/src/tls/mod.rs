@@ -1,16 +1,28 @@
-//! The TLS engine adapter: rustls 0.23's unbuffered (sans-IO) client with Latchkey's own
-//! RustCrypto `CryptoProvider`, the configuration it runs with, and the secrets it yields.
+//! The TLS layer: rustls 0.23's unbuffered (sans-IO) client with Latchkey's own RustCrypto
+//! `CryptoProvider`, the configuration it runs with, the server validation policy and the
+//! slot-table-backed certificate resolver. Only Latchkey's own types are public here; rustls
+//! stays an implementation detail, and the handshake secrets never leave this module and the
+//! EAP-TLS key derivation.
+//!
+//! Module map (no cycles): `error` and `time` depend on nothing here; `server_policy` on
+//! `error` and `time`; `resolver` on `provider`; `setup` builds the rustls configuration from
+//! all of them; `engine` runs one handshake over a `setup`.
 
-pub mod engine;
+pub(crate) mod engine;
+mod error;
+#[cfg(feature = "internals")]
 pub mod provider;
-pub mod resolver;
+#[cfg(not(feature = "internals"))]
+pub(crate) mod provider;
+pub(crate) mod resolver;
 pub mod server_policy;
-pub mod setup;
+pub(crate) mod setup;
+mod time;
 
-pub use engine::{alert_meaning, Engine, Progress, TlsError, TlsVersion};
-pub use resolver::{ClientCredential, CredentialResolver, SlotSource};
+pub use error::{Alert, CipherSuite, ProtocolError, SetupError, TlsError, TlsVersion};
+pub use provider::SharedRng;
+pub use resolver::ResolveRecord;
 pub use server_policy::{
-    NameMatch, Pin, PolicyVerifier, ServerPolicy, ServerRejection, ServerVerdict,
-    UntrustedTimePolicy,
+    NameMatch, Pin, ServerPolicy, ServerRejection, ServerVerdict, UntrustedTimePolicy,
 };
-pub use setup::{ClientSetup, SetupError, VersionPolicy};
+pub use setup::VersionPolicy;

@@ -2,7 +2,8 @@
 //! the device (RFC 5216 §5.3, RFC 9190 §5.3). A `rustls` `ServerCertVerifier` around
 //! rustls-webpki with CA anchors, name rules like wpa_supplicant's `domain_match` /
 //! `domain_suffix_match` (SAN dNSName, CN only without one, RFC 6125 §6.4.4), optional pins,
-//! and the no-wall-clock time policy of design.md §6. Every refusal is a typed
+//! and a policy for devices without a wall clock ([`UntrustedTimePolicy`]: the persisted time
+//! floor proves that the time is at least the floor, nothing more). Every refusal is a typed
 //! [`ServerRejection`] with a message an admin can act on.
 
 use alloc::sync::Arc;
@@ -21,7 +22,9 @@ use x509_cert::spki::SubjectPublicKeyInfoRef;
 use crate::certs::meta::CertFields;
 use crate::certs::{NameRef, TimeSource, UtcTime};
 use crate::log::{info, warn_};
-use crate::tls::setup::{SetupError, ValidationTime};
+use crate::kind::FailKind;
+use crate::tls::error::SetupError;
+use crate::tls::time::ValidationTime;
 
 /// Longest DNS name (RFC 1035 §2.3.4).
 pub const MAX_DNS_NAME: usize = 253;
@@ -150,7 +153,8 @@ pub enum Pin {
 }
 
 /// What to do with validity periods when the device has no trustworthy wall clock and only
-/// the persisted time floor (design.md §6): the floor proves `now >= floor`, nothing more.
+/// the persisted time floor (see [`crate::certs::TimeSource`]): the floor proves `now >= floor`,
+/// nothing more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UntrustedTimePolicy {
@@ -191,7 +195,7 @@ impl ServerPolicy {
     pub fn with_anchor_der(mut self, der: &[u8]) -> Result<Self, SetupError> {
         let cert = CertificateDer::from(der.to_vec());
         webpki::anchor_from_trusted_cert(&cert)
-            .map_err(|_| SetupError::BadTrustAnchor(CertificateError::BadEncoding.into()))?;
+            .map_err(|_| SetupError::BadTrustAnchor)?;
         self.anchors.push(cert);
         Ok(self)
     }
@@ -235,9 +239,9 @@ impl ServerPolicy {
         &self.names
     }
 
-    /// The CA anchors (DER).
-    pub fn anchors(&self) -> &[CertificateDer<'static>] {
-        &self.anchors
+    /// The CA anchors, each a DER certificate.
+    pub fn anchors(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.anchors.iter().map(|a| a.as_ref())
     }
 }
 
@@ -297,19 +301,19 @@ pub enum ServerRejection {
 }
 
 impl ServerRejection {
-    /// A short, stable name of the cause (for logs, metrics and tests).
-    pub fn kind(&self) -> &'static str {
+    /// The failure's kind.
+    pub fn kind(&self) -> FailKind {
         match self {
-            ServerRejection::UntrustedCa { .. } => "untrusted-ca",
-            ServerRejection::NameMismatch { .. } => "name-mismatch",
-            ServerRejection::Expired { .. } => "expired",
-            ServerRejection::NotYetValid { .. } => "not-yet-valid",
-            ServerRejection::NotServerAuth => "not-server-auth",
-            ServerRejection::WeakKey { .. } => "weak-key",
-            ServerRejection::WeakSignature { .. } => "weak-signature",
-            ServerRejection::UnsupportedSignature { .. } => "unsupported-signature",
-            ServerRejection::PinMismatch => "pin-mismatch",
-            ServerRejection::Invalid { .. } => "server-certificate-invalid",
+            ServerRejection::UntrustedCa { .. } => FailKind::UntrustedCa,
+            ServerRejection::NameMismatch { .. } => FailKind::NameMismatch,
+            ServerRejection::Expired { .. } => FailKind::Expired,
+            ServerRejection::NotYetValid { .. } => FailKind::NotYetValid,
+            ServerRejection::NotServerAuth => FailKind::NotServerAuth,
+            ServerRejection::WeakKey { .. } => FailKind::WeakKey,
+            ServerRejection::WeakSignature { .. } => FailKind::WeakSignature,
+            ServerRejection::UnsupportedSignature { .. } => FailKind::UnsupportedSignature,
+            ServerRejection::PinMismatch => FailKind::PinMismatch,
+            ServerRejection::Invalid { .. } => FailKind::ServerCertificateInvalid,
         }
     }
 
@@ -409,7 +413,7 @@ pub enum ServerVerdict {
 }
 
 /// Latchkey's server certificate verifier (see the module documentation).
-pub struct PolicyVerifier {
+pub(crate) struct PolicyVerifier {
     anchors: Vec<TrustAnchor<'static>>,
     // Exactly the configured rules (at most MAX_NAME_RULES): a name rule holds up to 253
     // bytes, and the verifier lives on the TLS engine's heap for the whole connection.
@@ -434,7 +438,7 @@ impl fmt::Debug for PolicyVerifier {
 impl PolicyVerifier {
     /// A verifier for `policy`, checking signatures with `algorithms` (the provider's) and
     /// validity against `time`.
-    pub fn new(
+    pub(crate) fn new(
         policy: &ServerPolicy,
         algorithms: WebPkiSupportedAlgorithms,
         time: Arc<ValidationTime>,
@@ -448,7 +452,7 @@ impl PolicyVerifier {
         let mut anchors = Vec::new();
         for a in &policy.anchors {
             let anchor = webpki::anchor_from_trusted_cert(a)
-                .map_err(|_| SetupError::BadTrustAnchor(CertificateError::BadEncoding.into()))?;
+                .map_err(|_| SetupError::BadTrustAnchor)?;
             anchors.push(anchor.to_owned());
         }
         Ok(PolicyVerifier {
@@ -463,12 +467,12 @@ impl PolicyVerifier {
     }
 
     /// The decision about the last server certificate (None before one was seen).
-    pub fn verdict(&self) -> Option<ServerVerdict> {
+    pub(crate) fn verdict(&self) -> Option<ServerVerdict> {
         self.verdict.lock().clone()
     }
 
     /// Why the last server was refused, if it was.
-    pub fn rejection(&self) -> Option<ServerRejection> {
+    pub(crate) fn rejection(&self) -> Option<ServerRejection> {
         match self.verdict() {
             Some(ServerVerdict::Rejected(r)) => Some(r),
             _ => None,
@@ -476,18 +480,18 @@ impl PolicyVerifier {
     }
 
     /// Forget the last decision (a new handshake starts).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         *self.verdict.lock() = None;
     }
 
     /// The SNI name to send.
-    pub fn sni(&self) -> &str {
+    pub(crate) fn sni(&self) -> &str {
         self.names.first().map(NameMatch::sni).unwrap_or_default()
     }
 
     /// The whole check, without rustls: chain to an anchor at the policy's time, usage
     /// serverAuth, name rules, pins.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],

@@ -24,7 +24,8 @@ pub use self::kx::Secp256r1;
 #[cfg(feature = "x25519")]
 pub use self::kx::X25519;
 pub use self::rng::SharedRng;
-pub use self::sign::{EcdsaP256SigningKey, HalSigningKey, P256KeyProvider, KEY_PROVIDER};
+pub(crate) use self::sign::KEY_UNAVAILABLE;
+pub use self::sign::{EcdsaP256SigningKey, HalSigningKey, KEY_PROVIDER};
 pub use self::suites::*;
 pub use self::verify::*;
 

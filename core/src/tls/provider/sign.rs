@@ -1,6 +1,6 @@
 //! Client authentication signing: ECDSA P-256 with SHA-256 only (TLS `ecdsa_secp256r1_sha256`).
 //! Two ways in: [`P256KeyProvider`] loads an in-memory key (PKCS#8 or SEC1), and
-//! [`HalSigningKey`] adapts a [`crate::hal::Signer`] so the key may stay in a secure element.
+//! [`HalSigningKey`] signs through the platform's [`crate::hal::KeyStore`], so the key may stay in a secure element.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -135,44 +135,32 @@ impl Signer for EcdsaP256Signer {
     }
 }
 
-/// Makes any [`hal::Signer`] (secure element, TPM, in-memory key) a rustls `SigningKey`.
-///
-/// rustls keeps signing keys in `Arc`s that may cross threads on a host, hence the
-/// `Send + Sync + Debug` bound on `S`; the `Debug` of `S` must not print key material.
-/// ```ignore
-/// let key = Arc::new(HalSigningKey::new(my_secure_element));
-/// let certified = rustls::sign::CertifiedKey::new(chain, key);
-/// ```
-pub struct HalSigningKey<S> {
-    signer: Arc<S>,
+/// A key held by the platform's [`hal::KeyStore`] (secure element, TPM), as a rustls
+/// `SigningKey`: every signature is made by the store, under the slot's key handle.
+pub struct HalSigningKey {
+    store: Arc<dyn hal::KeyStore>,
+    handle: u32,
 }
 
-impl<S> HalSigningKey<S>
-where
-    S: hal::Signer + Send + Sync + fmt::Debug + 'static,
-{
-    /// Adapts `signer`.
-    pub fn new(signer: S) -> Self {
-        Self {
-            signer: Arc::new(signer),
-        }
+impl HalSigningKey {
+    /// The key behind `handle` in `store`.
+    pub fn new(store: Arc<dyn hal::KeyStore>, handle: u32) -> Self {
+        Self { store, handle }
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for HalSigningKey<S> {
+impl fmt::Debug for HalSigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("HalSigningKey").field(&self.signer).finish()
+        write!(f, "HalSigningKey(handle {})", self.handle)
     }
 }
 
-impl<S> SigningKey for HalSigningKey<S>
-where
-    S: hal::Signer + Send + Sync + fmt::Debug + 'static,
-{
+impl SigningKey for HalSigningKey {
     fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
         offered_p256(offered)?;
         Some(Box::new(HalSigner {
-            signer: Arc::clone(&self.signer),
+            store: Arc::clone(&self.store),
+            handle: self.handle,
         }))
     }
 
@@ -181,26 +169,31 @@ where
     }
 }
 
-struct HalSigner<S> {
-    signer: Arc<S>,
+struct HalSigner {
+    store: Arc<dyn hal::KeyStore>,
+    handle: u32,
 }
 
-impl<S: fmt::Debug> fmt::Debug for HalSigner<S> {
+impl fmt::Debug for HalSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("HalSigner").field(&self.signer).finish()
+        write!(f, "HalSigner(handle {})", self.handle)
     }
 }
 
-impl<S> Signer for HalSigner<S>
-where
-    S: hal::Signer + Send + Sync + fmt::Debug + 'static,
-{
+/// The text rustls carries for a key-store failure; the engine maps it back to
+/// `key-unavailable` (see `tls::engine`).
+pub(crate) const KEY_UNAVAILABLE: &str = "client key unavailable";
+
+impl Signer for HalSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = [0u8; MAX_P256_DER_SIG_LEN];
         let len = self
-            .signer
-            .sign_ecdsa_p256_sha256(message, &mut out)
-            .map_err(|e| Error::General(String::from(sign_error_text(e))))?;
+            .store
+            .sign_ecdsa_p256_sha256(self.handle, message, &mut out)
+            .map_err(|e| match e {
+                hal::SignError::KeyUnavailable => Error::General(String::from(KEY_UNAVAILABLE)),
+                other => Error::General(alloc::format!("{other}")),
+            })?;
         out.get(..len).map(<[u8]>::to_vec).ok_or_else(|| {
             Error::General(String::from(
                 "client key signer reported a length beyond its buffer",
@@ -210,16 +203,6 @@ where
 
     fn scheme(&self) -> SignatureScheme {
         SCHEME
-    }
-}
-
-fn sign_error_text(e: hal::SignError) -> &'static str {
-    match e {
-        hal::SignError::KeyUnavailable => {
-            "client key unavailable (secure element absent or locked)"
-        }
-        hal::SignError::BufferTooSmall => "client key signature did not fit in 72 bytes",
-        hal::SignError::Device => "client key device reported a signing failure",
     }
 }
 
@@ -302,15 +285,23 @@ mod tests {
         assert!(KEY_PROVIDER.load_private_key(junk).is_err());
     }
 
-    #[derive(Debug)]
+    /// A key store holding one P-256 key under handle 7.
     struct Hal(Option<p256::ecdsa::SigningKey>);
 
-    impl hal::Signer for Hal {
+    impl hal::KeyStore for Hal {
+        fn has_key(&self, handle: u32) -> bool {
+            handle == 7 && self.0.is_some()
+        }
+
         fn sign_ecdsa_p256_sha256(
             &self,
+            handle: u32,
             message: &[u8],
             out: &mut [u8],
         ) -> Result<usize, hal::SignError> {
+            if !self.has_key(handle) {
+                return Err(hal::SignError::KeyUnavailable);
+            }
             let key = self.0.as_ref().ok_or(hal::SignError::KeyUnavailable)?;
             let sig: p256::ecdsa::Signature = key.sign(message);
             let der = sig.to_der();
@@ -325,22 +316,18 @@ mod tests {
     #[test]
     fn hal_signer_adapter_signs_and_maps_errors() {
         let s = secret();
-        let key = HalSigningKey::new(Hal(Some(p256::ecdsa::SigningKey::from(&s))));
+        let store: Arc<dyn hal::KeyStore> = Arc::new(Hal(Some(p256::ecdsa::SigningKey::from(&s))));
+        let key = HalSigningKey::new(store.clone(), 7);
         assert!(key.choose_scheme(&[SignatureScheme::ED25519]).is_none());
         let signer = key.choose_scheme(&[SCHEME]).unwrap();
         verify(&s, b"msg", &signer.sign(b"msg").unwrap());
 
-        let missing = HalSigningKey::new(Hal(None));
+        let missing = HalSigningKey::new(store, 8);
         let err = missing
             .choose_scheme(&[SCHEME])
             .unwrap()
             .sign(b"msg")
             .unwrap_err();
-        assert_eq!(
-            err,
-            Error::General(String::from(sign_error_text(
-                hal::SignError::KeyUnavailable
-            )))
-        );
+        assert_eq!(err, Error::General(String::from(KEY_UNAVAILABLE)));
     }
 }

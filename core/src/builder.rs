@@ -1,0 +1,188 @@
+//! The front door: [`SupplicantBuilder`] goes from an identity, a server policy, the slot
+//! table, randomness and settings to a ready [`Supplicant`]. It is the only construction path;
+//! everything it assembles (the TLS configuration, the verifier, the certificate resolver, the
+//! crypto provider) stays inside the crate.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use rand_core::{CryptoRng, RngCore};
+use rustls::pki_types::CertificateDer;
+
+use crate::certs::SlotSource;
+use crate::eap::peer::IdentityPrivacy;
+use crate::hal::KeyStore;
+use crate::supplicant::{BufferStorage, Buffers, Config, Supplicant};
+use crate::tls::provider::{self, SharedRng};
+use crate::tls::resolver::CredentialResolver;
+use crate::tls::setup::TlsSetup;
+use crate::tls::{ServerPolicy, SetupError, VersionPolicy};
+
+/// Latchkey's cryptography (its RustCrypto provider for the TLS engine) bound to the
+/// platform's RNG. Build it once at start-up and clone it for every supplicant: building one
+/// sets aside two small values per key-exchange group for the life of the program (the TLS
+/// engine requires them `'static`).
+#[derive(Clone)]
+pub struct Crypto(Arc<rustls::crypto::CryptoProvider>);
+
+impl Crypto {
+    /// Cryptography drawing its randomness from `rng`.
+    pub fn new<R>(rng: &'static SharedRng<R>) -> Self
+    where
+        R: RngCore + CryptoRng + Send,
+    {
+        Crypto(Arc::new(provider::provider(rng)))
+    }
+}
+
+impl fmt::Debug for Crypto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Crypto")
+    }
+}
+
+/// Builds a [`Supplicant`]. Required: [`Self::server`] (how the network is authenticated),
+/// [`Self::slot_table`] (the device's certificates) and [`Self::crypto`] or [`Self::rng`].
+/// See the crate documentation for a whole example.
+pub struct SupplicantBuilder {
+    config: Config,
+    policy: Option<ServerPolicy>,
+    table: Option<Arc<dyn SlotSource>>,
+    intermediates: Vec<CertificateDer<'static>>,
+    key_store: Option<Arc<dyn KeyStore>>,
+    crypto: Option<Crypto>,
+    versions: VersionPolicy,
+    identity_error: bool,
+}
+
+impl fmt::Debug for SupplicantBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SupplicantBuilder")
+            .field("identity", &self.config.peer.identity)
+            .field("versions", &self.versions)
+            .finish()
+    }
+}
+
+impl SupplicantBuilder {
+    /// Start with the EAP identity (e.g. `device-0042@example.org`; at most 128 bytes).
+    pub fn new(identity: &str) -> Self {
+        let mut config = Config::default();
+        let parsed = heapless::String::try_from(identity);
+        let identity_error = parsed.is_err() || identity.is_empty();
+        if let Ok(id) = parsed {
+            config.peer.identity = id;
+        }
+        SupplicantBuilder {
+            config,
+            policy: None,
+            table: None,
+            intermediates: Vec::new(),
+            key_store: None,
+            crypto: None,
+            versions: VersionPolicy::Both,
+            identity_error,
+        }
+    }
+
+    /// How the server is authenticated: CA anchors, name rules, pins, time policy.
+    pub fn server(mut self, policy: ServerPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// The device's certificates: a [`crate::certs::SharedSlotTable`] in a `static`
+    /// (`&TABLE`), or in an `Arc` on a host. The table's persisted time floor is the time
+    /// basis of both the server check and certificate selection when the platform has no
+    /// trustworthy wall clock.
+    pub fn slot_table(mut self, table: impl SlotSource + 'static) -> Self {
+        self.table = Some(Arc::new(table));
+        self
+    }
+
+    /// An intermediate CA certificate (DER) sent after the chosen client certificate.
+    pub fn intermediate_der(mut self, der: &[u8]) -> Self {
+        self.intermediates.push(CertificateDer::from(der.to_vec()));
+        self
+    }
+
+    /// Where keys held by handle ([`crate::certs::KeyRef::Handle`]) are signed with.
+    pub fn key_store(mut self, store: impl KeyStore + 'static) -> Self {
+        self.key_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Cryptography built once and shared (see [`Crypto`]).
+    pub fn crypto(mut self, crypto: Crypto) -> Self {
+        self.crypto = Some(crypto);
+        self
+    }
+
+    /// Cryptography drawing from `rng` (shorthand for [`Self::crypto`] with
+    /// [`Crypto::new`]; build a [`Crypto`] yourself when making many supplicants).
+    pub fn rng<R>(self, rng: &'static SharedRng<R>) -> Self
+    where
+        R: RngCore + CryptoRng + Send,
+    {
+        self.crypto(Crypto::new(rng))
+    }
+
+    /// The TLS versions offered (default: 1.2 and 1.3, the server picks).
+    pub fn tls_versions(mut self, versions: VersionPolicy) -> Self {
+        self.versions = versions;
+        self
+    }
+
+    /// Send only the realm of the identity (`@example.org`) as the outer identity (RFC 9190
+    /// §2.1.8): the device's name then travels only inside its certificate, which TLS 1.3
+    /// encrypts.
+    pub fn anonymous_identity(mut self) -> Self {
+        self.config.peer.privacy = IdentityPrivacy::AnonymousRealm;
+        self
+    }
+
+    /// Timers, fragment size and bounds (the identity set by [`Self::new`] is kept).
+    pub fn config(mut self, config: Config) -> Self {
+        let peer = core::mem::take(&mut self.config.peer);
+        self.config = config;
+        self.config.peer.identity = peer.identity;
+        if self.config.peer.privacy == IdentityPrivacy::Off {
+            self.config.peer.privacy = peer.privacy;
+        }
+        self
+    }
+
+    /// Build with its buffers on the heap (a host).
+    pub fn build(self) -> Result<Supplicant, SetupError> {
+        self.build_with(Buffers::boxed())
+    }
+
+    /// Build with `buffers` wherever the platform keeps them, e.g. a `&'static mut Buffers`
+    /// from a `static` in `.bss` on an MCU: the supplicant itself is then small and the
+    /// buffers are never copied.
+    pub fn build_with<B: BufferStorage>(self, buffers: B) -> Result<Supplicant<B>, SetupError> {
+        if self.identity_error {
+            return Err(SetupError::BadIdentity);
+        }
+        let policy = self.policy.ok_or(SetupError::NoServerPolicy)?;
+        let table = self.table.ok_or(SetupError::NoCredentials)?;
+        let crypto = self.crypto.ok_or(SetupError::NoRng)?;
+        let resolver = CredentialResolver::new(
+            table,
+            self.intermediates,
+            self.key_store,
+            self.versions != VersionPolicy::Tls13Only,
+        );
+        let tls = TlsSetup::new(crypto.0, &policy, self.versions, resolver)?;
+        Ok(Supplicant::assemble(self.config, tls, buffers))
+    }
+}
+
+impl Supplicant<Box<Buffers>> {
+    /// Start building a supplicant for `identity` (see [`SupplicantBuilder`]).
+    pub fn builder(identity: &str) -> SupplicantBuilder {
+        SupplicantBuilder::new(identity)
+    }
+}
