@@ -55,6 +55,7 @@ pub struct SupplicantBuilder {
     crypto: Option<Crypto>,
     versions: VersionPolicy,
     identity_error: bool,
+    anonymous: bool,
 }
 
 impl fmt::Debug for SupplicantBuilder {
@@ -84,6 +85,7 @@ impl SupplicantBuilder {
             crypto: None,
             versions: VersionPolicy::Both,
             identity_error,
+            anonymous: false,
         }
     }
 
@@ -139,17 +141,19 @@ impl SupplicantBuilder {
     /// §2.1.8): the device's name then travels only inside its certificate, which TLS 1.3
     /// encrypts.
     pub fn anonymous_identity(mut self) -> Self {
-        self.config.peer.privacy = IdentityPrivacy::AnonymousRealm;
+        self.anonymous = true;
         self
     }
 
-    /// Timers, fragment size and bounds (the identity set by [`Self::new`] is kept).
+    /// Timers, fragment size, bounds and peer settings. An empty `config.peer.identity` keeps
+    /// the identity given to [`Self::new`].
     pub fn config(mut self, config: Config) -> Self {
-        let peer = core::mem::take(&mut self.config.peer);
+        let identity = core::mem::take(&mut self.config.peer.identity);
         self.config = config;
-        self.config.peer.identity = peer.identity;
-        if self.config.peer.privacy == IdentityPrivacy::Off {
-            self.config.peer.privacy = peer.privacy;
+        if self.config.peer.identity.is_empty() {
+            self.config.peer.identity = identity;
+        } else {
+            self.identity_error = false;
         }
         self
     }
@@ -166,6 +170,10 @@ impl SupplicantBuilder {
         if self.identity_error {
             return Err(SetupError::BadIdentity);
         }
+        let mut config = self.config;
+        if self.anonymous {
+            config.peer.privacy = IdentityPrivacy::AnonymousRealm;
+        }
         let policy = self.policy.ok_or(SetupError::NoServerPolicy)?;
         let table = self.table.ok_or(SetupError::NoCredentials)?;
         let crypto = self.crypto.ok_or(SetupError::NoRng)?;
@@ -176,7 +184,7 @@ impl SupplicantBuilder {
             self.versions != VersionPolicy::Tls13Only,
         );
         let tls = TlsSetup::new(crypto.0, &policy, self.versions, resolver)?;
-        Ok(Supplicant::assemble(self.config, tls, buffers))
+        Ok(Supplicant::assemble(config, tls, buffers))
     }
 }
 

@@ -173,6 +173,8 @@ impl fmt::Display for Error {
     }
 }
 
+impl core::error::Error for Error {}
+
 /// The EAP-TLS Flags byte (RFC 5216 §3.1). Reserved bits are reported on parse and sent as 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -80,6 +80,8 @@ impl fmt::Display for Error {
     }
 }
 
+impl core::error::Error for Error {}
+
 /// EAPOL packet type (802.1X-2010 Table 11-3). Unknown types are values, not errors: the PAE
 /// ignores what it does not handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

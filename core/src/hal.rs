@@ -35,6 +35,8 @@ impl fmt::Display for SignError {
     }
 }
 
+impl core::error::Error for SignError {}
+
 /// Private keys held outside the slot table (a secure element, a TPM), addressed by the
 /// handle a slot stores ([`crate::certs::KeyRef::Handle`]). The key bytes never leave the
 /// implementation.
@@ -80,6 +82,8 @@ impl fmt::Display for RadioErrorKind {
         })
     }
 }
+
+impl core::error::Error for RadioErrorKind {}
 
 /// A platform's radio error: anything with a [`RadioErrorKind`].
 pub trait RadioError: fmt::Debug {

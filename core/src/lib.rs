@@ -17,7 +17,16 @@
 //! use latchkey_core::hal::{MacAddr, Radio, RadioErrorKind};
 //! use latchkey_core::tls::{NameMatch, ServerPolicy, SharedRng};
 //! use latchkey_core::{Event, Now, Supplicant};
-//! # let (ca_der, cert_der, key_pkcs8) = latchkey_core::doc_pki();
+//! # use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, BasicConstraints, KeyPair};
+//! # let ca_key = KeyPair::generate()?;
+//! # let mut ca = CertificateParams::default();
+//! # ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+//! # let ca = ca.self_signed(&ca_key)?;
+//! # let key = KeyPair::generate()?;
+//! # let mut leaf = CertificateParams::new(vec![])?;
+//! # leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+//! # let leaf = leaf.signed_by(&key, &ca, &ca_key)?;
+//! # let (ca_der, cert_der, key_pkcs8) = (ca.der().to_vec(), leaf.der().to_vec(), key.serialize_der());
 //!
 //! static RNG: SharedRng<rand_core::OsRng> = SharedRng::new(rand_core::OsRng); // your TRNG
 //! static TABLE: SharedSlotTable<4, 2048> = SharedSlotTable::new(SlotTable::new());

@@ -139,6 +139,8 @@ impl fmt::Display for FailReason {
     }
 }
 
+impl core::error::Error for FailReason {}
+
 impl FailReason {
     /// The failure's kind: the stable name for logs, metrics and JSON.
     pub fn kind(&self) -> FailKind {
@@ -642,7 +644,10 @@ impl<B: BufferStorage> Supplicant<B> {
 
     fn succeed(&mut self, now: Now) -> Option<Event> {
         let Some(keys) = self.method.take_keys() else {
-            return self.fail(now, FailReason::Internal("EAP-Success without derived keys"));
+            return self.fail(
+                now,
+                FailReason::Internal("EAP-Success without derived keys"),
+            );
         };
         self.state = PaeState::Authenticated;
         info!(
@@ -715,7 +720,10 @@ impl<B: BufferStorage> Supplicant<B> {
         }
         let parts = self.bufs.parts();
         let Some(body) = parts.eap.get(..len) else {
-            return self.fail(now, FailReason::Internal("EAP response longer than its buffer"));
+            return self.fail(
+                now,
+                FailReason::Internal("EAP response longer than its buffer"),
+            );
         };
         let sent = emit_and_send(
             self.config.eapol_version,
@@ -739,7 +747,14 @@ impl<B: BufferStorage> Supplicant<B> {
     ) -> Result<(), FailReason> {
         let dst = self.peer802.addr().unwrap_or(PAE_GROUP_ADDR);
         let parts = self.bufs.parts();
-        emit_and_send(self.config.eapol_version, typ, body, parts.frame, dst, radio)
+        emit_and_send(
+            self.config.eapol_version,
+            typ,
+            body,
+            parts.frame,
+            dst,
+            radio,
+        )
     }
 }
 
@@ -762,5 +777,11 @@ fn emit_and_send<R: Radio>(
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 #[path = "supplicant/tests.rs"]
 mod tests;

@@ -1,17 +1,12 @@
 //! The image's Latchkey configuration, shared by the firmware image and the QEMU benchmark:
-//! the slot table with one client credential, the server policy, our rustls provider and the
-//! supplicant, all in static memory except what rustls allocates.
+//! the slot table with one client credential, the server policy, the RNG and the supplicant,
+//! all in static memory except what the TLS engine allocates.
 
-use alloc::sync::Arc;
-use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use latchkey_core::certs::{InlineKey, KeyRef, SlotTable};
-use latchkey_core::supplicant::{Config, Supplicant};
-use latchkey_core::tls::provider::{provider, SharedRng};
-use latchkey_core::tls::{
-    ClientSetup, CredentialResolver, NameMatch, ServerPolicy, SlotSource, VersionPolicy,
-};
+use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
+use latchkey_core::tls::{NameMatch, ServerPolicy, SharedRng};
+use latchkey_core::{Buffers, Supplicant};
 
 use crate::rng::InsecureCounterRng;
 
@@ -24,42 +19,53 @@ const CA_DER: &[u8] = include_bytes!("../pki/ca.der");
 pub const CLIENT_DER: &[u8] = include_bytes!("../pki/client.der");
 pub const CLIENT_KEY_PKCS8: &[u8] = include_bytes!("../pki/client-key.pk8");
 
-/// Persisted time floor used when no wall clock is known (2025-11-25).
+/// Persisted time floor used when no wall clock is known (2025-11-25): the slot table's,
+/// which a real device loads from flash.
 const TIME_FLOOR: u64 = 1_764_028_800;
 
-/// The randomness rustls draws from (a stand-in: see `rng`).
+/// The randomness the TLS engine draws from (a stand-in: see `rng`).
 pub static RNG: SharedRng<InsecureCounterRng> =
     SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
 
-type Table = spin::Mutex<SlotTable<SLOTS, CERT_MAX>>;
+type Table = SharedSlotTable<SLOTS, CERT_MAX>;
+
+/// The supplicant as this image holds it: its buffers in a `static`.
+pub type ImageSupplicant = Supplicant<&'static mut Buffers>;
 
 /// The slot table, in .bss and built at run time: as a `static` with a const initialiser it
 /// lands in .data (an empty `SlotTable` is not all-zero bytes) and costs its size in flash too.
 static mut TABLE: MaybeUninit<Table> = MaybeUninit::uninit();
 
-/// The supplicant lives in .bss (it holds the fixed TLS record buffers), written once in main.
-static mut SUPPLICANT: MaybeUninit<Supplicant> = MaybeUninit::uninit();
+/// The supplicant's fixed buffers (TLS records, EAP packet, EAPOL frame): all zeros, so .bss.
+static mut BUFFERS: Buffers = Buffers::new();
 
-/// Builds the supplicant: provider, slot table with one credential, server policy, setup.
-pub fn setup() -> Option<&'static mut Supplicant> {
+/// The supplicant itself (small: its buffers are in `BUFFERS`), written once in main.
+static mut SUPPLICANT: MaybeUninit<ImageSupplicant> = MaybeUninit::uninit();
+
+/// Builds the supplicant: slot table with one credential, server policy, RNG.
+pub fn setup() -> Option<&'static mut ImageSupplicant> {
     // SAFETY: called once, before anything else refers to `TABLE`.
     let table: &'static Table =
-        unsafe { (*core::ptr::addr_of_mut!(TABLE)).write(spin::Mutex::new(SlotTable::new())) };
+        unsafe { (*core::ptr::addr_of_mut!(TABLE)).write(SharedSlotTable::new(SlotTable::new())) };
     let key = InlineKey::from_pkcs8_der(CLIENT_KEY_PKCS8).ok()?;
-    table.lock().install(CLIENT_DER, KeyRef::Inline(key)).ok()?;
+    table.with(|t| {
+        t.observe_time(TIME_FLOOR);
+        t.install(CLIENT_DER, KeyRef::Inline(key))
+    })
+    .ok()?;
 
     let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").ok()?)
         .with_anchor_der(CA_DER)
         .ok()?;
-    let resolver =
-        CredentialResolver::slot_table(Arc::new(table) as Arc<dyn SlotSource>, Vec::new(), None);
-    let provider = Arc::new(provider(&RNG));
-    let setup = ClientSetup::with_policy(provider, &policy, VersionPolicy::Both, resolver).ok()?;
-
-    let mut config = Config::default();
-    config.peer.identity = heapless::String::try_from("device-0001@example.test").ok()?;
-    config.time_floor = TIME_FLOOR;
+    // SAFETY: called once, before anything else refers to `BUFFERS`.
+    let buffers: &'static mut Buffers = unsafe { &mut *core::ptr::addr_of_mut!(BUFFERS) };
+    let supplicant = Supplicant::builder("device-0001@example.test")
+        .server(policy)
+        .slot_table(table)
+        .rng(&RNG)
+        .build_with(buffers)
+        .ok()?;
     // SAFETY: called once, before anything else refers to `SUPPLICANT`.
     let slot = unsafe { &mut *core::ptr::addr_of_mut!(SUPPLICANT) };
-    Some(slot.write(Supplicant::new(config, setup)))
+    Some(slot.write(supplicant))
 }

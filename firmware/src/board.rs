@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::SYST;
 use cortex_m_rt::exception;
-use latchkey_core::hal::{MacAddr, Radio, RadioError};
+use latchkey_core::hal::{MacAddr, Radio, RadioErrorKind};
 
 const UART0: usize = 0x4000_4000;
 const DATA: *mut u32 = UART0 as *mut u32;
@@ -85,8 +85,10 @@ impl Uart {
 pub struct UartRadio<'a>(pub &'a mut Uart);
 
 impl Radio for UartRadio<'_> {
-    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioError> {
-        let len = u16::try_from(frame.len()).map_err(|_| RadioError)?;
+    type Error = RadioErrorKind;
+
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioErrorKind> {
+        let len = u16::try_from(frame.len()).map_err(|_| RadioErrorKind::Other)?;
         self.0.write(&dst);
         self.0.write(&len.to_be_bytes());
         self.0.write(frame);

@@ -20,9 +20,8 @@ use core::mem::MaybeUninit;
 
 use cortex_m_rt::entry;
 use embedded_alloc::LlffHeap as Heap;
-use latchkey_core::eap::peer::MAX_EAP_PACKET;
 use latchkey_core::hal::Radio;
-use latchkey_core::supplicant::{Event, Now};
+use latchkey_core::{Event, Now, RX_BUFFER_SIZE};
 use latchkey_core::tls::TlsVersion;
 use panic_halt as _;
 
@@ -55,7 +54,7 @@ fn main() -> ! {
 
     let mut radio = UartRadio(&mut uart);
     let mut last = supplicant.start(now(), &mut radio);
-    let mut frame = [0u8; MAX_EAP_PACKET + 4];
+    let mut frame = [0u8; RX_BUFFER_SIZE];
     loop {
         if let Some(event) = last.take() {
             report(radio.0, &event);
@@ -84,6 +83,7 @@ fn report(uart: &mut Uart, event: &Event) {
             let v = match a.version {
                 TlsVersion::Tls12 => "1.2",
                 TlsVersion::Tls13 => "1.3",
+                _ => "?",
             };
             write!(line, "AUTH {v} rt={}", a.round_trips)
         }

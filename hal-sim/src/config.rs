@@ -1,28 +1,30 @@
 //! File-based client configuration for the `latchkey-sim` commands that talk to real networks:
 //! CA files, server name, outer identity, the slot table (certificate + key files, each active
 //! or archived), TLS version range and fragment size, read from the command line into the
-//! supplicant's `Config`, `ClientSetup` and slot table. Every bad input is a one-line typed error.
+//! supplicant's `Config`, server policy and slot table, from which [`ClientFiles::supplicant`]
+//! builds a supplicant. Every bad input is a one-line typed error.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use latchkey_core::certs::{InlineKey, KeyRef, SlotIndex, SlotState, SlotTable};
+use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotIndex, SlotState, SlotTable};
 use latchkey_core::eap::peer::IdentityPrivacy;
-use latchkey_core::supplicant::Config;
+use latchkey_core::supplicant::{Config, Supplicant};
 use latchkey_core::tls::server_policy::{NameMatch, Pin, ServerPolicy, MAX_NAME_RULES};
-use latchkey_core::tls::{ClientSetup, CredentialResolver, SlotSource, VersionPolicy};
+use latchkey_core::tls::VersionPolicy;
+use latchkey_core::SupplicantBuilder;
 use p256::pkcs8::der::Decode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sec1::EcPrivateKey;
 
-use crate::sim::host_provider;
+use crate::sim::host_crypto;
 
 /// The slot table the command line fills: 4 slots (a renewal needs two; room for restores) of
 /// up to 2 KiB certificates (a P-256 leaf is ~0.6 KB, an RSA-2048 leaf ~1.3 KB). A larger
 /// certificate is refused with a typed error; the table is 8.5 KB of the tool's ~50 KB heap.
-pub type FileSlotTable = spin::Mutex<SlotTable<4, 2048>>;
+pub type FileSlotTable = SharedSlotTable<4, 2048>;
 
 /// The TLS versions offered, on the command line (as `latchkey-sim demo --tls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -275,9 +277,13 @@ pub struct LoadedSlot {
 pub struct ClientFiles {
     /// Supplicant settings (identity, fragment size; default timers).
     pub config: Config,
-    /// The TLS client configuration (trust anchors, server name, resolver over the table).
-    pub setup: ClientSetup,
-    /// The slot table (shared with the resolver).
+    /// How the server is authenticated (anchors, names, pins).
+    pub policy: ServerPolicy,
+    /// Intermediate CA certificates sent after the chosen leaf.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The TLS versions offered.
+    pub versions: VersionPolicy,
+    /// The slot table (shared with the supplicant).
     pub table: Arc<FileSlotTable>,
     /// Each `--slot`, in order, with where it landed.
     pub slots: Vec<LoadedSlot>,
@@ -418,10 +424,9 @@ impl ClientArgs {
             chain.extend(read_certs("chain file", p)?);
         }
 
-        let table: Arc<FileSlotTable> = Arc::new(spin::Mutex::new(SlotTable::new()));
+        let table: Arc<FileSlotTable> = Arc::new(SharedSlotTable::new(SlotTable::new()));
         let mut slots = Vec::new();
-        {
-            let mut t = table.lock();
+        table.with(|t| -> Result<(), ConfigError> {
             for s in &self.slots {
                 let cert = read_certs("certificate", &s.cert)?;
                 let key = read_key(&s.key)?;
@@ -460,7 +465,8 @@ impl ClientArgs {
                     });
                 }
             }
-        }
+            Ok(())
+        })?;
         let loaded = slots
             .iter()
             .map(|(i, s)| LoadedSlot {
@@ -472,16 +478,34 @@ impl ClientArgs {
                 cert: s.cert.clone(),
             })
             .collect();
-        let resolver =
-            CredentialResolver::slot_table(table.clone() as Arc<dyn SlotSource>, chain, None);
-        let setup = ClientSetup::with_policy(host_provider(), &policy, versions, resolver)
-            .map_err(ConfigError::Setup)?;
-        Ok(ClientFiles {
+        let files = ClientFiles {
             config,
-            setup,
+            policy,
+            chain,
+            versions,
             table,
             slots: loaded,
-        })
+        };
+        // Surface a configuration the TLS layer refuses now, as a typed error.
+        files.supplicant()?;
+        Ok(files)
+    }
+}
+
+impl ClientFiles {
+    /// A supplicant over this configuration and slot table (each call a fresh one sharing the
+    /// table, as a device reconnecting).
+    pub fn supplicant(&self) -> Result<Supplicant, ConfigError> {
+        let mut b = SupplicantBuilder::new(self.config.peer.identity.as_str())
+            .config(self.config.clone())
+            .server(self.policy.clone())
+            .slot_table(self.table.clone())
+            .crypto(host_crypto())
+            .tls_versions(self.versions);
+        for c in &self.chain {
+            b = b.intermediate_der(c.as_ref());
+        }
+        b.build().map_err(ConfigError::Setup)
     }
 }
 
@@ -555,7 +579,7 @@ mod tests {
         let states: Vec<_> = built.slots.iter().map(|s| s.state).collect();
         assert_eq!(states, [SlotState::Archived, SlotState::Active]);
         assert_eq!(built.config.peer.identity.as_str(), "device-0042");
-        let t = built.table.lock();
+        let t = built.table.with(|t| t.clone());
         assert_eq!(t.state(built.slots[0].index), Some(SlotState::Archived));
         assert_eq!(t.state(built.slots[1].index), Some(SlotState::Active));
     }
@@ -569,7 +593,7 @@ mod tests {
         )
         .unwrap();
         let built = a.build().unwrap();
-        let t = built.table.lock();
+        let t = built.table.with(|t| t.clone());
         assert_eq!(t.state(built.slots[1].index), Some(SlotState::Active));
         assert_eq!(t.state(built.slots[0].index), Some(SlotState::Archived));
     }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use latchkey_core::supplicant::{Event, Supplicant};
-use latchkey_core::tls::resolver::ResolveRecord;
+use latchkey_core::supplicant::Event;
+use latchkey_core::tls::ResolveRecord;
 
 use crate::config::{ClientArgs, ConfigError};
 use crate::link::{authenticate, mac_string, EapolLink, LinkError, LinkOutcome};
@@ -92,12 +92,12 @@ pub struct ConnectReport {
 pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
     let files = args.client.build().map_err(ConnectError::Config)?;
     let mut link = EapolLink::open(&args.iface).map_err(ConnectError::Link)?;
-    let mut sup: Box<Supplicant> = Box::new(Supplicant::new(files.config, files.setup));
+    let mut sup = files.supplicant().map_err(ConnectError::Config)?;
     let outcome = authenticate(&mut sup, &mut link, Duration::from_secs(args.timeout))
         .map_err(ConnectError::Link)?;
     let record = match &outcome.event {
         Some(Event::Authenticated(a)) => a.certificate.clone(),
-        _ => sup.setup().resolver.last_request(),
+        _ => sup.conversation().certificate.cloned(),
     };
     Ok(ConnectReport {
         record,
@@ -140,7 +140,7 @@ impl ConnectReport {
                 if let Some(e) = &o.send_error {
                     msg.push_str(&format!(" ({e})"));
                 }
-                ("failed", Some(r.kind()), Some(msg))
+                ("failed", Some(r.kind().as_str()), Some(msg))
             }
             None => (
                 "error",
@@ -155,7 +155,7 @@ impl ConnectReport {
             Some(Event::Authenticated(a)) => Some(a),
             _ => None,
         };
-        let selection = self.record.as_ref().and_then(|r| r.selection.as_ref());
+        let selection = self.record.as_ref().map(|r| &r.selection);
         let chosen = selection.and_then(|s| s.chosen).map(|i| i.get());
         let skipped: Vec<_> = selection
             .map(|s| {
@@ -179,7 +179,7 @@ impl ConnectReport {
             "mac": self.mac,
             "authenticator": o.authenticator.as_ref().map(mac_string),
             "tls_version": auth.map(|a| a.version.as_str().trim_start_matches("TLS ").to_owned()),
-            "cipher_suite": auth.and_then(|a| a.suite).map(|s| format!("{s:?}")),
+            "cipher_suite": auth.and_then(|a| a.suite).map(|s| s.to_string()),
             "slot": chosen,
             "slot_file": chosen.and_then(|i| self.slot_file(i)),
             "selection": selection.map(|s| s.to_string()),
@@ -189,7 +189,8 @@ impl ConnectReport {
             "elapsed_ms": u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
             "frames_sent": o.steps.iter().filter(|s| s.dir == Direction::Up).count(),
             "frames_received": o.steps.iter().filter(|s| s.dir == Direction::Down).count(),
-            "dropped_early_decisions": o.drops.early_decision,
+            "dropped_early_successes": o.drops.early_success,
+            "dropped_foreign_source": o.drops.foreign_source,
         })
     }
 
@@ -209,7 +210,7 @@ impl ConnectReport {
                 s.push_str(&format!(
                     "result: AUTHENTICATED with {} {} in {} ms, {} EAP round trips, MSK {}\n",
                     a.version,
-                    a.suite.map(|s| format!("{s:?}")).unwrap_or_default(),
+                    a.suite.map(|s| s.to_string()).unwrap_or_default(),
                     o.elapsed.as_millis(),
                     a.round_trips,
                     a.keys.msk.fingerprint()
@@ -227,7 +228,7 @@ impl ConnectReport {
             )),
         }
         // Which certificate went out and why the others did not (also after a failure).
-        if let Some(sel) = self.record.as_ref().and_then(|c| c.selection.as_ref()) {
+        if let Some(sel) = self.record.as_ref().map(|c| &c.selection) {
             match sel.chosen {
                 Some(i) => s.push_str(&format!(
                     "certificate: {i} ({})\n",

@@ -5,8 +5,10 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant, SystemTime};
 
-use latchkey_core::hal::{MacAddr, Radio, RadioError};
-use latchkey_core::supplicant::{DropCounters, Event, Now, Supplicant, PAE_GROUP_ADDR};
+use latchkey_core::hal::{MacAddr, Radio, RadioErrorKind};
+use latchkey_core::supplicant::{
+    BufferStorage, DropCounters, Event, Now, Supplicant, PAE_GROUP_ADDR,
+};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::sim::{Direction, Step};
@@ -320,7 +322,9 @@ impl EapolLink {
 }
 
 impl Radio for EapolLink {
-    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioError> {
+    type Error = RadioErrorKind;
+
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioErrorKind> {
         let mut out = Vec::with_capacity((ETH_HEADER + frame.len()).max(ETH_MIN_FRAME));
         out.extend_from_slice(&dst);
         out.extend_from_slice(&self.mac);
@@ -340,11 +344,16 @@ impl Radio for EapolLink {
                     "short send: {n} of {} bytes",
                     out.len()
                 )));
-                Err(RadioError)
+                Err(RadioErrorKind::Other)
             }
             Err(e) => {
+                let kind = match e.raw_os_error() {
+                    Some(libc::ENETDOWN) | Some(libc::ENXIO) => RadioErrorKind::LinkDown,
+                    Some(libc::ENOBUFS) | Some(libc::EAGAIN) => RadioErrorKind::Busy,
+                    _ => RadioErrorKind::Other,
+                };
                 self.last_send_error = Some(e);
-                Err(RadioError)
+                Err(kind)
             }
         }
     }
@@ -370,8 +379,8 @@ pub struct LinkOutcome {
 /// Run one authentication on `link`: send EAPOL-Start, then feed every received frame to
 /// `sup` and poll its timers with real time until it reports an [`Event`] or `limit` passes.
 /// The supplicant's own timers (startPeriod, authPeriod, maxStart) still apply inside `limit`.
-pub fn authenticate<const I: usize, const O: usize>(
-    sup: &mut Supplicant<I, O>,
+pub fn authenticate<B: BufferStorage>(
+    sup: &mut Supplicant<B>,
     link: &mut EapolLink,
     limit: Duration,
 ) -> Result<LinkOutcome, LinkError> {

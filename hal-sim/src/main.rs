@@ -274,7 +274,7 @@ fn demo(tls: Tls, fragment_size: usize, server_fragment_size: usize, quiet: bool
                 println!(
                     "  result: AUTHENTICATED with {} {:?}, {} EAP round trips",
                     a.version,
-                    a.suite.map(|s| format!("{s:?}")).unwrap_or_default(),
+                    a.suite.map(|s| s.to_string()).unwrap_or_default(),
                     a.round_trips
                 );
                 println!("  supplicant MSK fingerprint: {}", a.keys.msk.fingerprint());

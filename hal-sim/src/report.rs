@@ -2,7 +2,7 @@
 //! machines (`--json`): outcome, error kind, TLS version and suite, the slot used and why,
 //! round trips, MSK fingerprint and whether it equals the server's MS-MPPE keys.
 
-use latchkey_core::supplicant::{Event, Supplicant};
+use latchkey_core::supplicant::Event;
 use serde_json::{json, Value};
 
 use crate::config::{ClientArgs, ClientFiles};
@@ -122,8 +122,10 @@ pub fn run_radius(
         Ok(f) => f,
         Err(e) => return error(server, e.kind(), e.to_string()),
     };
-    let mut sup: Box<Supplicant> =
-        Box::new(Supplicant::new(files.config.clone(), files.setup.clone()));
+    let mut sup = match files.supplicant() {
+        Ok(s) => s,
+        Err(e) => return error(server, e.kind(), e.to_string()),
+    };
     let outcome = relay::run(&mut sup, radius, log);
     if let Some(e) = &outcome.error {
         let mut r = error(server, e.kind(), e.to_string());
@@ -144,7 +146,7 @@ pub fn run_radius(
         Some(Event::Authenticated(a)) => {
             r.outcome = "authenticated";
             r.tls_version = Some(a.version.as_str().trim_start_matches("TLS ").to_owned());
-            r.cipher_suite = a.suite.map(|s| format!("{s:?}"));
+            r.cipher_suite = a.suite.map(|s| s.to_string());
             r.eap_round_trips = Some(a.round_trips);
             r.msk_fingerprint = Some(a.keys.msk.fingerprint().to_string());
             if r.msk_matches_mppe != Some(true) {
@@ -156,7 +158,7 @@ pub fn run_radius(
         }
         Some(Event::Failed(f)) => {
             r.outcome = "failed";
-            r.error_kind = Some(f.kind().into());
+            r.error_kind = Some(f.kind().as_str().into());
             let verdict = match outcome.last_code {
                 Some(crate::radius::Code::AccessReject) => " (RADIUS Access-Reject)",
                 _ => "",
@@ -165,7 +167,7 @@ pub fn run_radius(
                 Some(m) => format!("{f}{verdict} (server says: {m})"),
                 None => format!("{f}{verdict}"),
             });
-            files.setup.resolver.last_request()
+            sup.conversation().certificate.cloned()
         }
         None => {
             r.outcome = "error";
@@ -174,7 +176,7 @@ pub fn run_radius(
             None
         }
     };
-    if let Some(sel) = record.and_then(|rec| rec.selection) {
+    if let Some(sel) = record.map(|rec| rec.selection) {
         r.selection = Some(sel.to_string());
         // A slot counts as used only when the authentication succeeded (TLS 1.3 selects on
         // the CertificateRequest, before the server's chain is verified).

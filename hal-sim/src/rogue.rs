@@ -1,12 +1,11 @@
 //! Rogue servers: one simulated EAP-TLS server for each way a network can be fake or hostile,
 //! each a one-line scenario (`latchkey-sim rogue <name>`) that shows the refusal an admin would
 //! read. Certificate rogues follow RFC 5216 §5.3 / RFC 9190 §5 (authenticate the server);
-//! the wire rogues RFC 4137 §4.5 (no early decision), RFC 5216 §3 (bounded messages).
+//! the wire rogues RFC 4137 §4.5 (no early success; a Failure ends the conversation at once),
+//! RFC 5216 §3 (bounded messages).
 
-use latchkey_core::supplicant::{Event, FailReason};
-use latchkey_core::tls::{
-    ClientSetup, CredentialResolver, NameMatch, Pin, ServerPolicy, VersionPolicy,
-};
+use latchkey_core::supplicant::{Config, Event, FailReason, Supplicant};
+use latchkey_core::tls::{NameMatch, Pin, ServerPolicy, VersionPolicy};
 use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
@@ -127,7 +126,7 @@ impl Rogue {
             Rogue::Alert => "answers the ClientHello with a fatal access_denied alert",
             Rogue::Tls12Only => "speaks only TLS 1.2 to a device requiring TLS 1.3",
             Rogue::EarlySuccess => "sends EAP-Success in place of the TLS 1.3 commitment message",
-            Rogue::EarlyFailure => "sends EAP-Failure in the middle of the handshake, then nothing",
+            Rogue::EarlyFailure => "answers the ClientHello with a bare EAP-Failure (no TLS alert)",
             Rogue::SuccessBeforeTls => "sends EAP-Success before any authentication",
             Rogue::MethodSwitch => "asks for EAP-MD5 after EAP-TLS started",
             Rogue::OversizeLength => "announces a 1 MiB EAP-TLS message",
@@ -151,7 +150,7 @@ impl Rogue {
             Rogue::Alert => "tls-alert",
             Rogue::Tls12Only => "tls-version-below-minimum",
             Rogue::EarlySuccess => "early-success",
-            Rogue::EarlyFailure => "early-failure",
+            Rogue::EarlyFailure => "client-hello-refused",
             Rogue::SuccessBeforeTls => "success-without-method",
             Rogue::MethodSwitch => "method-changed",
             Rogue::OversizeLength => "message-too-large",
@@ -448,21 +447,18 @@ pub fn webpki_spki_sha256(cert: &CertificateDer<'_>) -> Result<[u8; 32], String>
     Ok(Sha256::digest(ee.subject_public_key_info().as_ref()).into())
 }
 
-/// The device's TLS setup under `policy`, with the test PKI's client certificate.
-pub fn device_setup(
+/// The device under `policy`, with the test PKI's client certificate in its slot table and
+/// the settings of `config`.
+pub fn device(
     pki: &TestPki,
     policy: &ServerPolicy,
+    config: &Config,
     versions: VersionPolicy,
-) -> Result<ClientSetup, String> {
-    let provider = sim::host_provider();
-    let cred = sim::test_credential(pki, &provider)?;
-    ClientSetup::with_policy(
-        provider,
-        policy,
-        versions,
-        CredentialResolver::single(Some(cred)),
-    )
-    .map_err(|e| e.to_string())
+) -> Result<Supplicant, String> {
+    sim::client_builder(pki, config, versions, sim::test_table(pki)?)?
+        .server(policy.clone())
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// What one rogue scenario came to.
@@ -485,7 +481,7 @@ impl RogueOutcome {
     /// Refused with the expected cause, no keys on the device, and no certificate sent where
     /// the server failed authentication.
     pub fn as_expected(&self) -> bool {
-        self.refusal.as_ref().map(FailReason::kind) == Some(self.rogue.expected_kind())
+        self.refusal.as_ref().map(|r| r.kind().as_str()) == Some(self.rogue.expected_kind())
             && !self.authenticated
             && (!self.rogue.must_not_see_client_certificate() || !self.client_cert_sent)
     }
@@ -517,9 +513,9 @@ pub fn run(pki: &TestPki, rogues: &RoguePki, rogue: Rogue) -> Result<RogueOutcom
     scenario.client_versions = client_versions;
     scenario.server_versions = server_versions;
     let policy = device_policy(pki, rogue == Rogue::PinMismatch)?;
-    let setup = device_setup(pki, &policy, client_versions)?;
+    let sup = device(pki, &policy, &scenario.config, client_versions)?;
     let server = server_for(pki, rogues, rogue, server_versions)?;
-    let outcome = sim::run_with(setup, &server, &scenario)?;
+    let outcome = sim::run_with(sup, &server, &scenario)?;
     Ok(RogueOutcome {
         rogue,
         refusal: match &outcome.event {
@@ -556,13 +552,13 @@ pub fn server_for(
 /// The legitimate server (right CA, name, time, pinned key) under the same device policy.
 pub fn run_legitimate(pki: &TestPki, server_versions: VersionPolicy) -> Result<Outcome, String> {
     let policy = device_policy(pki, true)?;
-    let setup = device_setup(pki, &policy, VersionPolicy::Both)?;
     let scenario = Scenario {
         server_versions,
         ..Scenario::default()
     };
+    let sup = device(pki, &policy, &scenario.config, VersionPolicy::Both)?;
     let server = sim::server_config(pki, server_versions)?;
-    sim::run_with(setup, &server, &scenario)
+    sim::run_with(sup, &server, &scenario)
 }
 
 /// Shared test PKIs for a process (generation takes a moment; RSA-1024 key generation most).

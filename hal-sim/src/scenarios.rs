@@ -4,17 +4,18 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use latchkey_core::certs::{InlineKey, KeyRef, SlotTable};
+use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
 use latchkey_core::supplicant::Event;
-use latchkey_core::tls::{SlotSource, VersionPolicy};
+use latchkey_core::tls::VersionPolicy;
 
 use crate::pki::TestPki;
 use crate::sim::{self, Scenario};
 
-type Table = spin::Mutex<SlotTable<8, 2048>>;
+type Table = SharedSlotTable<8, 2048>;
 
 fn list(out: &mut dyn Write, table: &Table) -> std::io::Result<()> {
-    for s in table.lock().list() {
+    let table = table.with(|t| t.clone());
+    for s in table.list() {
         let serial: String = s.serial().iter().map(|b| format!("{b:02x}")).collect();
         writeln!(
             out,
@@ -34,21 +35,21 @@ pub fn renewal(out: &mut dyn Write) -> Result<bool, Box<dyn std::error::Error>> 
     let pki = TestPki::generate()?;
     let old = pki.issue_client("device-0042", 0x01d)?;
     let new = pki.issue_client("device-0042", 0x2e3)?;
-    let table: Arc<Table> = Arc::new(spin::Mutex::new(SlotTable::new()));
+    let table: Arc<Table> = Arc::new(SharedSlotTable::new(SlotTable::new()));
     let key = |pkcs8: &[u8]| -> Result<KeyRef, String> {
         Ok(KeyRef::Inline(
             InlineKey::from_pkcs8_der(pkcs8).map_err(|e| e.to_string())?,
         ))
     };
-    table
-        .lock()
-        .install(&old.cert, key(&old.key_pkcs8)?)
-        .map_err(|e| e.to_string())?;
+    table.with(|t| {
+        t.install(&old.cert, key(&old.key_pkcs8)?)
+            .map_err(|e| e.to_string())
+    })?;
     writeln!(out, "enrolled device-0042 (serial 01d)")?;
-    table
-        .lock()
-        .install(&new.cert, key(&new.key_pkcs8)?)
-        .map_err(|e| e.to_string())?;
+    table.with(|t| {
+        t.install(&new.cert, key(&new.key_pkcs8)?)
+            .map_err(|e| e.to_string())
+    })?;
     writeln!(
         out,
         "auto-enrollment renewed it (serial 2e3): the old certificate is archived, not deleted"
@@ -62,16 +63,14 @@ pub fn renewal(out: &mut dyn Write) -> Result<bool, Box<dyn std::error::Error>> 
     };
 
     let mut ok = true;
-    let setup = sim::client_setup_with_table(
-        &pki,
-        VersionPolicy::Both,
-        table.clone() as Arc<dyn SlotSource>,
-    )?;
-    let o = sim::run_with(setup, &server, &scenario)?;
+    let sup = sim::client_builder(&pki, &scenario.config, VersionPolicy::Both, table.clone())?
+        .build()
+        .map_err(|e| e.to_string())?;
+    let o = sim::run_with(sup, &server, &scenario)?;
     writeln!(out, "\n1) authenticate with both certificates in the table")?;
     match &o.event {
         Some(Event::Authenticated(a)) => {
-            if let Some(sel) = a.certificate.as_ref().and_then(|c| c.selection.as_ref()) {
+            if let Some(sel) = a.certificate.as_ref().map(|c| &c.selection) {
                 writeln!(out, "    selection: {sel}")?;
             }
             let saw_new = o.client_cert_seen.as_ref() == Some(&new.cert);
@@ -93,21 +92,21 @@ pub fn renewal(out: &mut dyn Write) -> Result<bool, Box<dyn std::error::Error>> 
         out,
         "\n2) the renewed certificate is removed; only the archived one is left"
     )?;
-    let new_slot = table
-        .lock()
-        .list()
-        .find(|s| s.der() == new.cert.as_ref())
-        .map(|s| s.index());
-    if let Some(i) = new_slot {
-        table.lock().remove(i).map_err(|e| e.to_string())?;
-    }
+    table.with(|t| -> Result<(), String> {
+        let new_slot = t
+            .list()
+            .find(|s| s.der() == new.cert.as_ref())
+            .map(|s| s.index());
+        if let Some(i) = new_slot {
+            t.remove(i).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })?;
     list(out, &table)?;
-    let setup = sim::client_setup_with_table(
-        &pki,
-        VersionPolicy::Both,
-        table.clone() as Arc<dyn SlotSource>,
-    )?;
-    let o = sim::run_with(setup, &server, &scenario)?;
+    let sup = sim::client_builder(&pki, &scenario.config, VersionPolicy::Both, table.clone())?
+        .build()
+        .map_err(|e| e.to_string())?;
+    let o = sim::run_with(sup, &server, &scenario)?;
     match &o.event {
         Some(Event::Failed(r)) => {
             writeln!(out, "    FAILED ({}): {r}", r.kind())?;

@@ -5,13 +5,11 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
-use latchkey_core::hal::{MacAddr, Radio, RadioError};
+use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotSource, SlotTable};
+use latchkey_core::hal::{MacAddr, Radio, RadioErrorKind};
 use latchkey_core::supplicant::{Config, Event, Now, Supplicant};
-use latchkey_core::tls::provider::SharedRng;
-use latchkey_core::tls::{
-    ClientCredential, ClientSetup, CredentialResolver, SlotSource, VersionPolicy,
-};
-use rustls::crypto::CryptoProvider;
+use latchkey_core::tls::{NameMatch, ServerPolicy, SharedRng, VersionPolicy};
+use latchkey_core::{Crypto, SupplicantBuilder};
 use rustls::pki_types::CertificateDer;
 
 use crate::pki::{TestPki, SERVER_NAME};
@@ -30,18 +28,23 @@ pub struct SimRadio {
 }
 
 impl Radio for SimRadio {
-    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioError> {
+    type Error = RadioErrorKind;
+
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioErrorKind> {
         self.outbox.push_back((dst, frame.to_vec()));
         Ok(())
     }
 }
 
-/// Latchkey's crypto provider with the host's OS RNG (leaked once: rustls wants `'static`).
-pub fn host_provider() -> Arc<CryptoProvider> {
-    static RNG: OnceLock<&'static SharedRng<rand::rngs::OsRng>> = OnceLock::new();
-    let rng = *RNG.get_or_init(|| Box::leak(Box::new(SharedRng::new(rand::rngs::OsRng))));
-    Arc::new(latchkey_core::tls::provider::provider(rng))
+/// Latchkey's cryptography with the host's OS RNG, built once and shared by every supplicant.
+pub fn host_crypto() -> Crypto {
+    static RNG: SharedRng<rand::rngs::OsRng> = SharedRng::new(rand::rngs::OsRng);
+    static CRYPTO: OnceLock<Crypto> = OnceLock::new();
+    CRYPTO.get_or_init(|| Crypto::new(&RNG)).clone()
 }
+
+/// The slot table the simulator's devices use.
+pub type Table = SharedSlotTable<4, 2048>;
 
 /// Who sent a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +138,7 @@ fn versions(v: VersionPolicy) -> Vec<&'static rustls::SupportedProtocolVersion> 
     match v {
         VersionPolicy::Tls12Only => vec![&rustls::version::TLS12],
         VersionPolicy::Tls13Only => vec![&rustls::version::TLS13],
-        VersionPolicy::Both => vec![&rustls::version::TLS13, &rustls::version::TLS12],
+        _ => vec![&rustls::version::TLS13, &rustls::version::TLS12],
     }
 }
 
@@ -256,51 +259,43 @@ impl rustls::server::danger::ClientCertVerifier for RecordingVerifier {
     }
 }
 
-/// The supplicant's TLS setup with its client certificate chosen from a slot table (the
-/// intermediate CA certificate is sent after the chosen leaf).
-pub fn client_setup_with_table(
+/// A supplicant builder for the test PKI: its root as the CA anchor, the server name, the
+/// intermediate CA sent after the chosen leaf, `v` offered, the host's cryptography, and
+/// certificates from `table`.
+pub fn client_builder(
     pki: &TestPki,
+    config: &Config,
     v: VersionPolicy,
-    table: Arc<dyn SlotSource>,
-) -> Result<ClientSetup, String> {
-    let resolver = CredentialResolver::slot_table(table, vec![pki.intermediate.cert.clone()], None);
-    ClientSetup::with_resolver(
-        host_provider(),
-        std::slice::from_ref(&pki.root.cert),
-        SERVER_NAME,
-        v,
-        resolver,
-    )
-    .map_err(|e| e.to_string())
-}
-
-/// The test PKI's device credential (client certificate chain and key), loaded by `provider`.
-pub fn test_credential(
-    pki: &TestPki,
-    provider: &CryptoProvider,
-) -> Result<ClientCredential, String> {
-    let key = provider
-        .key_provider
-        .load_private_key(pki.client.private_key())
+    table: impl SlotSource + 'static,
+) -> Result<SupplicantBuilder, String> {
+    let policy = ServerPolicy::new(NameMatch::exact(SERVER_NAME).map_err(|e| e.to_string())?)
+        .with_anchor_der(pki.root.cert.as_ref())
         .map_err(|e| e.to_string())?;
-    Ok(ClientCredential {
-        chain: pki.client_chain(),
-        key,
-    })
+    Ok(SupplicantBuilder::new(config.peer.identity.as_str())
+        .config(config.clone())
+        .server(policy)
+        .slot_table(table)
+        .intermediate_der(pki.intermediate.cert.as_ref())
+        .crypto(host_crypto())
+        .tls_versions(v))
 }
 
-/// The supplicant's TLS setup for the test PKI.
-pub fn client_setup(pki: &TestPki, v: VersionPolicy) -> Result<ClientSetup, String> {
-    let provider = host_provider();
-    let cred = test_credential(pki, &provider)?;
-    ClientSetup::new(
-        provider,
-        std::slice::from_ref(&pki.root.cert),
-        SERVER_NAME,
-        v,
-        Some(cred),
-    )
-    .map_err(|e| e.to_string())
+/// A slot table holding the test PKI's device certificate, active.
+pub fn test_table(pki: &TestPki) -> Result<Arc<Table>, String> {
+    let table = Arc::new(Table::new(SlotTable::new()));
+    let key = InlineKey::from_pkcs8_der(pki.client.private_key().secret_der())
+        .map_err(|e| format!("test key: {e}"))?;
+    table
+        .with(|t| t.install(pki.client.cert.as_ref(), KeyRef::Inline(key)))
+        .map_err(|e| format!("test certificate: {e}"))?;
+    Ok(table)
+}
+
+/// A supplicant for the test PKI with the test device certificate (see [`client_builder`]).
+pub fn client(pki: &TestPki, config: &Config, v: VersionPolicy) -> Result<Supplicant, String> {
+    client_builder(pki, config, v, test_table(pki)?)?
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn eapol_frame(version: u8, ptype: u8, body: &[u8]) -> Vec<u8> {
@@ -311,18 +306,17 @@ fn eapol_frame(version: u8, ptype: u8, body: &[u8]) -> Vec<u8> {
 
 /// Run one authentication to its end (or a bound of 500 frames).
 pub fn run(pki: &TestPki, scenario: &Scenario) -> Result<Outcome, String> {
-    let setup = client_setup(pki, scenario.client_versions)?;
+    let mut sup = client(pki, &scenario.config, scenario.client_versions)?;
     let server = server_config_revoking(pki, scenario.server_versions, &scenario.revoked_serials)?;
-    run_with(setup, &server, scenario)
+    run_on(&mut sup, &server, scenario)
 }
 
-/// Run one authentication with an explicit client setup and server configuration.
+/// Run one authentication with an explicit supplicant and server configuration.
 pub fn run_with(
-    setup: ClientSetup,
+    mut sup: Supplicant,
     server_cfg: &Arc<rustls::ServerConfig>,
     scenario: &Scenario,
 ) -> Result<Outcome, String> {
-    let mut sup: Box<Supplicant> = Box::new(Supplicant::new(scenario.config.clone(), setup));
     run_on(&mut sup, server_cfg, scenario)
 }
 

@@ -64,8 +64,8 @@ const TABLE: &[(Rogue, &str, &str)] = &[
     ),
     (
         Rogue::EarlyFailure,
-        "early-failure",
-        "server sent EAP-Failure while EAP-TLS was still running, then went silent",
+        "client-hello-refused",
+        "server refused our ClientHello (offered TLS 1.2 and 1.3) with EAP-Failure",
     ),
     (
         Rogue::SuccessBeforeTls,
@@ -141,9 +141,10 @@ fn refused_server_gets_a_tls_alert_saying_why() {
     // the one with the wrong name bad_certificate (42), in our last EAP-TLS response.
     for (r, alert) in [(Rogue::UntrustedCa, 48u8), (Rogue::WrongName, 42)] {
         let policy = rogue::device_policy(pki, false).unwrap();
-        let setup = rogue::device_setup(pki, &policy, VersionPolicy::Tls12Only).unwrap();
+        let s = latchkey_sim::sim::Scenario::default();
+        let sup = rogue::device(pki, &policy, &s.config, VersionPolicy::Tls12Only).unwrap();
         let server = rogue::server_for(pki, rogues, r, VersionPolicy::Tls12Only).unwrap();
-        let o = latchkey_sim::sim::run_with(setup, &server, &Default::default()).unwrap();
+        let o = latchkey_sim::sim::run_with(sup, &server, &s).unwrap();
         let last_up = o
             .steps
             .iter()
@@ -189,14 +190,14 @@ fn anonymous_outer_identity_hides_the_device_name() {
     use latchkey_core::eap::peer::IdentityPrivacy;
     let (pki, _) = rogue::shared().expect("test PKIs");
     let policy = rogue::device_policy(pki, false).unwrap();
-    let setup = rogue::device_setup(pki, &policy, VersionPolicy::Both).unwrap();
     let mut s = latchkey_sim::sim::Scenario {
         server_versions: VersionPolicy::Tls13Only,
         ..Default::default()
     };
     s.config.peer.privacy = IdentityPrivacy::AnonymousRealm;
+    let sup = rogue::device(pki, &policy, &s.config, VersionPolicy::Both).unwrap();
     let server = latchkey_sim::sim::server_config(pki, VersionPolicy::Tls13Only).unwrap();
-    let o = latchkey_sim::sim::run_with(setup, &server, &s).unwrap();
+    let o = latchkey_sim::sim::run_with(sup, &server, &s).unwrap();
     assert!(matches!(o.event, Some(Event::Authenticated(_))));
     assert_eq!(
         o.server_events.first(),
@@ -220,14 +221,20 @@ fn without_wall_clock_the_time_policy_decides_and_floor_proves_expiry() {
         let p = rogue::device_policy(pki, false)
             .unwrap()
             .with_untrusted_time(policy);
-        let setup = rogue::device_setup(pki, &p, VersionPolicy::Both).unwrap();
-        let mut s = Scenario {
+        let s = Scenario {
             clock: Clock::None,
             ..Scenario::default()
         };
-        s.config.time_floor = floor;
+        // The floor lives in the slot table, as on a device.
+        let table = latchkey_sim::sim::test_table(pki).unwrap();
+        table.with(|t| t.observe_time(floor));
+        let sup = latchkey_sim::sim::client_builder(pki, &s.config, VersionPolicy::Both, table)
+            .unwrap()
+            .server(p)
+            .build()
+            .unwrap();
         let cfg = rogue::server_for(pki, rogues, server, VersionPolicy::Both).unwrap();
-        latchkey_sim::sim::run_with(setup, &cfg, &s).unwrap()
+        latchkey_sim::sim::run_with(sup, &cfg, &s).unwrap()
     };
     let failed = |o: &latchkey_sim::sim::Outcome| match &o.event {
         Some(Event::Failed(r)) => r.clone(),

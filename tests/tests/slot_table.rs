@@ -5,16 +5,17 @@
 use std::sync::{Arc, OnceLock};
 
 use latchkey_core::certs::{
-    InlineKey, KeyRef, SelectErrorKind, SkipReason, SlotIndex, SlotState, SlotTable,
+    InlineKey, KeyRef, SelectErrorKind, SharedSlotTable, SkipReason, SlotIndex, SlotState,
+    SlotTable,
 };
 use latchkey_core::eap::peer::PeerError;
 use latchkey_core::eap_tls::method::MethodError;
-use latchkey_core::supplicant::{Event, FailReason, Supplicant};
-use latchkey_core::tls::{SlotSource, TlsError, VersionPolicy};
+use latchkey_core::supplicant::{Event, FailReason};
+use latchkey_core::tls::{Alert, TlsError, VersionPolicy};
 use latchkey_sim::pki::{Issued, TestPki};
 use latchkey_sim::sim::{self, Scenario};
 
-type Table = spin::Mutex<SlotTable<8, 2048>>;
+type Table = SharedSlotTable<8, 2048>;
 
 const OLD_SERIAL: u64 = 0x01d;
 const NEW_SERIAL: u64 = 0x2e3;
@@ -40,7 +41,7 @@ fn key(i: &Issued) -> KeyRef {
 }
 
 fn table() -> Arc<Table> {
-    Arc::new(spin::Mutex::new(SlotTable::new()))
+    Arc::new(SharedSlotTable::new(SlotTable::new()))
 }
 
 fn scenario(v: VersionPolicy, revoked: &[u64]) -> Scenario {
@@ -58,39 +59,41 @@ fn run(t: &Arc<Table>, v: VersionPolicy, revoked: &[u64]) -> sim::Outcome {
 /// One authentication of a fresh supplicant over table `t` against the scenario's server.
 fn run_scenario(t: &Arc<Table>, s: &Scenario) -> sim::Outcome {
     let p = pki();
-    let setup = sim::client_setup_with_table(
-        &p.pki,
-        VersionPolicy::Both,
-        t.clone() as Arc<dyn SlotSource>,
-    )
-    .unwrap();
+    let sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+        .unwrap()
+        .build()
+        .unwrap();
     let server =
         sim::server_config_revoking(&p.pki, s.server_versions, &s.revoked_serials).unwrap();
-    sim::run_with(setup, &server, s).unwrap()
+    sim::run_with(sup, &server, s).unwrap()
 }
 
 #[test]
 fn renewed_certificate_is_used_and_archived_one_never_sent() {
     for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
         let t = table();
-        let old_slot = t.lock().install(&pki().old.cert, key(&pki().old)).unwrap();
-        let new_slot = t.lock().install(&pki().new.cert, key(&pki().new)).unwrap();
+        let old_slot = t
+            .with(|t| t.install(&pki().old.cert, key(&pki().old)))
+            .unwrap();
+        let new_slot = t
+            .with(|t| t.install(&pki().new.cert, key(&pki().new)))
+            .unwrap();
         // Renewal archived the predecessor in the same step.
-        assert_eq!(t.lock().state(old_slot), Some(SlotState::Archived));
+        assert_eq!(t.with(|t| t.state(old_slot)), Some(SlotState::Archived));
         let o = run(&t, v, &[OLD_SERIAL]);
         let Some(Event::Authenticated(a)) = &o.event else {
             panic!("{v:?}: {:?} / server: {:?}", o.event, o.server_failure)
         };
         // The server saw the renewed certificate, not the archived one.
         assert_eq!(o.client_cert_seen.as_ref(), Some(&pki().new.cert));
-        let sel = a.certificate.as_ref().unwrap().selection.as_ref().unwrap();
+        let sel = &a.certificate.as_ref().unwrap().selection;
         assert_eq!(sel.chosen, Some(new_slot));
         assert!(
             sel.skipped.contains(&(old_slot, SkipReason::Archived)),
             "{sel}"
         );
         // A success raised the persisted time floor to now.
-        assert!(t.lock().time_floor() > 1_700_000_000);
+        assert!(t.with(|t| t.time_floor()) > 1_700_000_000);
     }
 }
 
@@ -98,15 +101,19 @@ fn renewed_certificate_is_used_and_archived_one_never_sent() {
 fn only_archived_certificate_left_fails_with_typed_error_and_sends_nothing() {
     for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
         let t = table();
-        let old_slot = t.lock().install(&pki().old.cert, key(&pki().old)).unwrap();
-        let new_slot = t.lock().install(&pki().new.cert, key(&pki().new)).unwrap();
-        t.lock().remove(new_slot).unwrap();
-        assert_eq!(t.lock().state(old_slot), Some(SlotState::Archived));
+        let old_slot = t
+            .with(|t| t.install(&pki().old.cert, key(&pki().old)))
+            .unwrap();
+        let new_slot = t
+            .with(|t| t.install(&pki().new.cert, key(&pki().new)))
+            .unwrap();
+        t.with(|t| t.remove(new_slot)).unwrap();
+        assert_eq!(t.with(|t| t.state(old_slot)), Some(SlotState::Archived));
         let o = run(&t, v, &[OLD_SERIAL]);
         match &o.event {
             Some(Event::Failed(
-                r @ FailReason::Eap(PeerError::Method(MethodError::NoClientCertificate(
-                    SelectErrorKind::OnlyArchivedMatch,
+                r @ FailReason::Eap(PeerError::Method(MethodError::Tls(
+                    TlsError::NoClientCertificate(SelectErrorKind::OnlyArchivedMatch),
                 ))),
             )) => {
                 assert_eq!(r.kind(), "only-archived-match");
@@ -129,16 +136,20 @@ fn only_archived_certificate_left_fails_with_typed_error_and_sends_nothing() {
 fn server_refuses_the_revoked_old_certificate_when_it_is_active() {
     for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
         let t = table();
-        t.lock().install(&pki().old.cert, key(&pki().old)).unwrap();
+        t.with(|t| t.install(&pki().old.cert, key(&pki().old)))
+            .unwrap();
         let o = run(&t, v, &[OLD_SERIAL]);
         assert_eq!(o.client_cert_seen.as_ref(), Some(&pki().old.cert), "{v:?}");
         match &o.event {
             // The server's certificate_revoked alert reaches the supplicant, named as such.
             Some(Event::Failed(
                 r @ FailReason::Eap(PeerError::Method(MethodError::Tls(TlsError::AlertReceived(
-                    rustls::AlertDescription::CertificateRevoked,
+                    alert,
                 )))),
-            )) => assert!(r.to_string().contains("certificate_revoked"), "{r}"),
+            )) if alert.name() == "certificate_revoked" => {
+                assert_eq!(*alert, Alert(44));
+                assert!(r.to_string().contains("certificate_revoked"), "{r}")
+            }
             other => panic!("{v:?}: expected revocation, got {other:?}"),
         }
         assert!(o.server_keys.is_none());
@@ -152,7 +163,8 @@ fn bare_failure_after_our_certificate_is_a_prompt_rejection() {
     // verdict at once, not discard it as an early Failure and sit out authPeriod.
     for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
         let t = table();
-        t.lock().install(&pki().old.cert, key(&pki().old)).unwrap();
+        t.with(|t| t.install(&pki().old.cert, key(&pki().old)))
+            .unwrap();
         let mut s = scenario(v, &[OLD_SERIAL]);
         s.server.failure_without_alert = true;
         let o = run_scenario(&t, &s);
@@ -164,10 +176,7 @@ fn bare_failure_after_our_certificate_is_a_prompt_rejection() {
             }
             other => panic!("{v:?}: expected a prompt rejection, got {other:?}"),
         }
-        assert_eq!(
-            o.drops.early_decision, 0,
-            "{v:?}: the Failure was not discarded"
-        );
+        assert_eq!(o.drops.eap, 0, "{v:?}: the Failure was not discarded");
         assert!(o.server_keys.is_none());
     }
 }
@@ -176,34 +185,25 @@ fn bare_failure_after_our_certificate_is_a_prompt_rejection() {
 fn renewal_between_two_authentications_without_restart() {
     let p = pki();
     let t = table();
-    t.lock().install(&p.old.cert, key(&p.old)).unwrap();
-    let setup = sim::client_setup_with_table(
-        &p.pki,
-        VersionPolicy::Both,
-        t.clone() as Arc<dyn SlotSource>,
-    )
-    .unwrap();
+    t.with(|t| t.install(&p.old.cert, key(&p.old))).unwrap();
     let s = scenario(VersionPolicy::Tls13Only, &[]);
-    let mut sup: Box<Supplicant> = Box::new(Supplicant::new(s.config.clone(), setup));
+    let mut sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+        .unwrap()
+        .build()
+        .unwrap();
     let server = sim::server_config(&p.pki, VersionPolicy::Tls13Only).unwrap();
     let first = sim::run_on(&mut sup, &server, &s).unwrap();
     assert!(matches!(first.event, Some(Event::Authenticated(_))));
     assert_eq!(first.client_cert_seen.as_ref(), Some(&p.old.cert));
     // Auto-enrollment delivers the renewed certificate while the supplicant keeps running.
-    let new_slot = t.lock().install(&p.new.cert, key(&p.new)).unwrap();
+    let new_slot = t.with(|t| t.install(&p.new.cert, key(&p.new))).unwrap();
     let second = sim::run_on(&mut sup, &server, &s).unwrap();
     let Some(Event::Authenticated(a)) = &second.event else {
         panic!("{:?}", second.event)
     };
     assert_eq!(second.client_cert_seen.as_ref(), Some(&p.new.cert));
     assert_eq!(
-        a.certificate
-            .as_ref()
-            .unwrap()
-            .selection
-            .as_ref()
-            .unwrap()
-            .chosen,
+        a.certificate.as_ref().unwrap().selection.chosen,
         Some(new_slot)
     );
     assert_eq!(new_slot, SlotIndex::new(1));
@@ -216,13 +216,21 @@ struct SecureElement {
     signatures: std::sync::atomic::AtomicUsize,
 }
 
-impl latchkey_core::hal::Signer for SecureElement {
+impl latchkey_core::hal::KeyStore for SecureElement {
+    fn has_key(&self, handle: u32) -> bool {
+        handle == 7
+    }
+
     fn sign_ecdsa_p256_sha256(
         &self,
+        handle: u32,
         message: &[u8],
         out: &mut [u8],
     ) -> Result<usize, latchkey_core::hal::SignError> {
         use p256::ecdsa::signature::Signer;
+        if !self.has_key(handle) {
+            return Err(latchkey_core::hal::SignError::KeyUnavailable);
+        }
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         let der = sig.to_der();
         let bytes = der.as_bytes();
@@ -236,33 +244,26 @@ impl latchkey_core::hal::Signer for SecureElement {
     }
 }
 
-struct Elements(Arc<SecureElement>, u32);
-
-#[derive(Debug)]
+/// The element shared with the test, which counts its signatures.
 struct SharedElement(Arc<SecureElement>);
 
-impl latchkey_core::hal::Signer for SharedElement {
+impl latchkey_core::hal::KeyStore for SharedElement {
+    fn has_key(&self, handle: u32) -> bool {
+        self.0.has_key(handle)
+    }
+
     fn sign_ecdsa_p256_sha256(
         &self,
+        handle: u32,
         m: &[u8],
         out: &mut [u8],
     ) -> Result<usize, latchkey_core::hal::SignError> {
-        self.0.sign_ecdsa_p256_sha256(m, out)
-    }
-}
-
-impl latchkey_core::tls::resolver::HandleKeys for Elements {
-    fn signing_key(&self, handle: u32) -> Option<Arc<dyn rustls::sign::SigningKey>> {
-        (handle == self.1).then(|| {
-            Arc::new(latchkey_core::tls::provider::HalSigningKey::new(
-                SharedElement(self.0.clone()),
-            )) as Arc<dyn rustls::sign::SigningKey>
-        })
+        self.0.sign_ecdsa_p256_sha256(handle, m, out)
     }
 }
 
 #[test]
-fn secure_element_handle_slot_signs_through_the_hal_signer() {
+fn secure_element_handle_slot_signs_through_the_key_store() {
     use p256::pkcs8::DecodePrivateKey;
     let p = pki();
     let se = Arc::new(SecureElement {
@@ -270,39 +271,25 @@ fn secure_element_handle_slot_signs_through_the_hal_signer() {
         signatures: Default::default(),
     });
     let t = table();
-    t.lock().install(&p.old.cert, key(&p.old)).unwrap();
+    t.with(|t| t.install(&p.old.cert, key(&p.old))).unwrap();
     // The renewed key was generated inside the element: the table holds handle 7 only.
-    let slot = t.lock().install(&p.new.cert, KeyRef::Handle(7)).unwrap();
-    for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
-        let resolver = latchkey_core::tls::CredentialResolver::slot_table(
-            t.clone() as Arc<dyn SlotSource>,
-            vec![p.pki.intermediate.cert.clone()],
-            Some(Arc::new(Elements(se.clone(), 7))),
-        );
-        let setup = latchkey_core::tls::ClientSetup::with_resolver(
-            sim::host_provider(),
-            std::slice::from_ref(&p.pki.root.cert),
-            latchkey_sim::pki::SERVER_NAME,
-            VersionPolicy::Both,
-            resolver,
-        )
+    let slot = t
+        .with(|t| t.install(&p.new.cert, KeyRef::Handle(7)))
         .unwrap();
+    for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
+        let s = scenario(v, &[OLD_SERIAL]);
+        let sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+            .unwrap()
+            .key_store(SharedElement(se.clone()))
+            .build()
+            .unwrap();
         let server = sim::server_config_revoking(&p.pki, v, &[OLD_SERIAL]).unwrap();
         let before = se.signatures.load(std::sync::atomic::Ordering::Relaxed);
-        let o = sim::run_with(setup, &server, &scenario(v, &[OLD_SERIAL])).unwrap();
+        let o = sim::run_with(sup, &server, &s).unwrap();
         let Some(Event::Authenticated(a)) = &o.event else {
             panic!("{v:?}: {:?}", o.event)
         };
-        assert_eq!(
-            a.certificate
-                .as_ref()
-                .unwrap()
-                .selection
-                .as_ref()
-                .unwrap()
-                .chosen,
-            Some(slot)
-        );
+        assert_eq!(a.certificate.as_ref().unwrap().selection.chosen, Some(slot));
         assert_eq!(o.client_cert_seen.as_ref(), Some(&p.new.cert));
         assert_eq!(
             se.signatures.load(std::sync::atomic::Ordering::Relaxed),
@@ -310,4 +297,36 @@ fn secure_element_handle_slot_signs_through_the_hal_signer() {
             "{v:?}"
         );
     }
+}
+
+#[test]
+fn wall_clock_below_the_floor_is_wrong_for_the_server_check_and_selection_alike() {
+    // An RTC reset to 2020 while the slot table's persisted floor says today: one time basis,
+    // the floor, serves both the server check (whose certificate is valid from yesterday, so
+    // "not yet valid" in 2020) and the certificate selection.
+    let p = pki();
+    let t = table();
+    t.with(|t| t.install(&p.new.cert, key(&p.new))).unwrap();
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    t.with(|t| t.observe_time(today));
+    let s = Scenario {
+        clock: sim::Clock::At(1_600_000_000),
+        ..scenario(VersionPolicy::Both, &[])
+    };
+    let o = run_scenario(&t, &s);
+    let Some(Event::Authenticated(a)) = &o.event else {
+        panic!("{:?}", o.event)
+    };
+    let floor = latchkey_core::certs::TimeSource::Floor(today);
+    assert_eq!(a.time, floor);
+    assert_eq!(a.certificate.as_ref().unwrap().selection.time, floor);
+    match &a.server {
+        Some(latchkey_core::tls::ServerVerdict::Accepted { time, .. }) => assert_eq!(*time, floor),
+        other => panic!("server verdict {other:?}"),
+    }
+    // A floor is not a proof of the time: it is not raised by this success.
+    assert!(!a.persist);
 }

@@ -2,7 +2,7 @@
 //! simulator's rustls EAP-TLS server.
 
 use latchkey_core::eap::peer::{DropReason, PeerError};
-use latchkey_core::hal::{Radio, RadioError};
+use latchkey_core::hal::{Radio, RadioErrorKind};
 use latchkey_core::supplicant::{Config, Event, FailReason, Now, PaeState, Supplicant};
 use latchkey_core::tls::VersionPolicy;
 use latchkey_sim::pki::TestPki;
@@ -19,7 +19,9 @@ fn pki() -> &'static TestPki {
 struct Outbox(Vec<Vec<u8>>);
 
 impl Radio for Outbox {
-    fn send(&mut self, _dst: [u8; 6], frame: &[u8]) -> Result<(), RadioError> {
+    type Error = RadioErrorKind;
+
+    fn send(&mut self, _dst: [u8; 6], frame: &[u8]) -> Result<(), RadioErrorKind> {
         self.0.push(frame.to_vec());
         Ok(())
     }
@@ -44,7 +46,7 @@ fn now() -> Now {
 }
 
 struct Rig {
-    sup: Box<Supplicant>,
+    sup: Supplicant,
     server: EapServer,
     radio: Outbox,
 }
@@ -53,7 +55,6 @@ impl Rig {
     fn new(v: VersionPolicy, server_frag: usize) -> Rig {
         let mut config = Config::default();
         config.peer.identity = heapless::String::try_from("anonymous@latchkey.test").unwrap();
-        let setup = sim::client_setup(pki(), VersionPolicy::Both).unwrap();
         let server = EapServer::new(
             sim::server_config(pki(), v).unwrap(),
             ServerBehaviour {
@@ -63,7 +64,7 @@ impl Rig {
         )
         .unwrap();
         let mut rig = Rig {
-            sup: Box::new(Supplicant::new(config, setup)),
+            sup: sim::client(pki(), &config, VersionPolicy::Both).unwrap(),
             server,
             radio: Outbox::default(),
         };
@@ -136,7 +137,10 @@ fn conflicting_request_with_same_id_is_dropped() {
     let forged = [1u8, req[1], 0, 5, 2];
     let (ev, resp) = rig.deliver(&forged);
     assert!(ev.is_none() && resp.is_none());
-    assert_eq!(rig.sup.last_drop(), Some(DropReason::ConflictingDuplicate));
+    assert_eq!(
+        rig.sup.conversation().last_drop,
+        Some(DropReason::ConflictingDuplicate)
+    );
 }
 
 #[test]
@@ -185,7 +189,10 @@ fn success_during_tls_handshake_is_discarded() {
         let pkt = rig.run_until(|p, _| p.len() > 6 && p[4] == 13 && p[5] & 0x20 == 0);
         let (ev, resp) = rig.deliver(&[3, pkt[1].wrapping_sub(1), 0, 4]);
         assert!(ev.is_none() && resp.is_none(), "{v:?}: {ev:?}");
-        assert_eq!(rig.sup.last_drop(), Some(DropReason::EarlySuccess));
+        assert_eq!(
+            rig.sup.conversation().last_drop,
+            Some(DropReason::EarlySuccess)
+        );
         assert_eq!(rig.sup.state(), PaeState::Authenticating);
     }
 }
@@ -202,14 +209,11 @@ fn tls13_success_before_commitment_is_not_accepted() {
     // Discarded, never taken as success; when the server then falls silent, authPeriod ends
     // the conversation with the early decision named as the cause.
     assert!(
-        matches!(
-            o.event,
-            Some(Event::Failed(FailReason::EarlyDecision { success: true }))
-        ),
+        matches!(o.event, Some(Event::Failed(FailReason::EarlySuccess))),
         "{:?}",
         o.event
     );
-    assert_eq!(o.drops.early_decision, 1);
+    assert_eq!(o.drops.early_success, 1);
 }
 
 #[test]
@@ -223,14 +227,11 @@ fn tls12_success_before_server_finished_is_not_accepted() {
     // Discarded, never taken as success; when the server then falls silent, authPeriod ends
     // the conversation with the early decision named as the cause.
     assert!(
-        matches!(
-            o.event,
-            Some(Event::Failed(FailReason::EarlyDecision { success: true }))
-        ),
+        matches!(o.event, Some(Event::Failed(FailReason::EarlySuccess))),
         "{:?}",
         o.event
     );
-    assert_eq!(o.drops.early_decision, 1);
+    assert_eq!(o.drops.early_success, 1);
 }
 
 #[test]

@@ -27,6 +27,8 @@ impl fmt::Display for KeyError {
     }
 }
 
+impl core::error::Error for KeyError {}
+
 /// A P-256 private key held inline: the 32-byte big-endian scalar. Zeroized on drop; its
 /// `Debug` never prints the bytes.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]

@@ -60,6 +60,8 @@ impl fmt::Display for CertError {
     }
 }
 
+impl core::error::Error for CertError {}
+
 /// The algorithm of the certificate's subject public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -182,6 +182,8 @@ impl fmt::Display for CommitError {
     }
 }
 
+impl core::error::Error for CommitError {}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -200,6 +202,8 @@ impl fmt::Display for LoadError {
     }
 }
 
+impl core::error::Error for LoadError {}
+
 impl fmt::Display for LayoutError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -211,6 +215,8 @@ impl fmt::Display for LayoutError {
     }
 }
 
+impl core::error::Error for LayoutError {}
+
 impl fmt::Display for FlashFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -220,6 +226,8 @@ impl fmt::Display for FlashFault {
         })
     }
 }
+
+impl core::error::Error for FlashFault {}
 
 impl FlashLayout {
     fn check<F: NorFlash>(&self, flash: &F) -> Result<(), LayoutError> {

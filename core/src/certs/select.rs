@@ -257,6 +257,8 @@ impl fmt::Display for SelectErrorKind {
     }
 }
 
+impl core::error::Error for SelectErrorKind {}
+
 /// No certificate selected: the cause and every slot's reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

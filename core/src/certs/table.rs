@@ -106,6 +106,8 @@ impl fmt::Display for InstallError {
     }
 }
 
+impl core::error::Error for InstallError {}
+
 /// Why an admin operation was refused. The table is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -124,6 +126,8 @@ impl fmt::Display for AdminError {
         }
     }
 }
+
+impl core::error::Error for AdminError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Liveness {

@@ -143,6 +143,8 @@ impl fmt::Display for PeerError {
     }
 }
 
+impl core::error::Error for PeerError {}
+
 /// What the peer wants done with one incoming EAP packet.
 #[derive(Debug)]
 pub(crate) enum PeerOutput {

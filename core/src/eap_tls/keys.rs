@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::tls::engine::HandshakeSecrets;
-use crate::tls::TlsVersion;
 use crate::tls::provider::{tls12_prf, tls13_exporter, KdfError};
+use crate::tls::TlsVersion;
 
 /// RFC 5216 §2.3 PRF label for TLS 1.2.
 const TLS12_LABEL: &[u8] = b"client EAP encryption";
@@ -105,14 +105,24 @@ impl Pmk {
 
 impl fmt::Debug for Pmk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pmk({} bytes, fingerprint {})", self.len, self.fingerprint())
+        write!(
+            f,
+            "Pmk({} bytes, fingerprint {})",
+            self.len,
+            self.fingerprint()
+        )
     }
 }
 
 #[cfg(feature = "defmt")]
 impl defmt::Format for Pmk {
     fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(f, "Pmk({=u8} bytes, fingerprint {})", self.len, self.fingerprint())
+        defmt::write!(
+            f,
+            "Pmk({=u8} bytes, fingerprint {})",
+            self.len,
+            self.fingerprint()
+        )
     }
 }
 secret_newtype!(

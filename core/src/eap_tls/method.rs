@@ -82,6 +82,8 @@ impl fmt::Display for MethodError {
     }
 }
 
+impl core::error::Error for MethodError {}
+
 impl From<TlsError> for MethodError {
     fn from(e: TlsError) -> Self {
         MethodError::Tls(e)
@@ -388,10 +390,9 @@ impl EapTlsMethod {
         tls_out: &mut [u8],
         out: &mut [u8],
     ) -> Result<usize, MethodError> {
-        let engine = self
-            .engine
-            .as_mut()
-            .ok_or(MethodError::Internal("server message before the engine started"))?;
+        let engine = self.engine.as_mut().ok_or(MethodError::Internal(
+            "server message before the engine started",
+        ))?;
         let progress = engine.process(tls_in, &mut self.in_fill, tls_out)?;
         // A trailing partial record (rare) stays at the front of the input buffer and the next
         // message is appended to it.
@@ -445,9 +446,9 @@ impl EapTlsMethod {
             .fragmenter
             .as_mut()
             .ok_or(MethodError::UnexpectedRequest(self.state))?;
-        let data = tls_out
-            .get(..self.out_len)
-            .ok_or(MethodError::Internal("flight longer than the output buffer"))?;
+        let data = tls_out.get(..self.out_len).ok_or(MethodError::Internal(
+            "flight longer than the output buffer",
+        ))?;
         let n = frag
             .next_response(id, data, out)?
             .ok_or(MethodError::Internal("fragmenter had nothing left to send"))?;

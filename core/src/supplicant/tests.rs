@@ -1,1 +1,665 @@
+//! The PAE, the EAP peer's RFC 4137 rules and the EAP-TLS method's pacing, driven frame by
+//! frame through the public API with a recording radio and a virtual clock. No TLS server is
+//! needed: the ClientHello is real (our engine makes it), the server side is scripted.
+
+extern crate std;
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+
 use super::*;
+use crate::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
+use crate::eap::peer::IdentityPrivacy;
+use crate::hal::RadioErrorKind;
+use crate::tls::{NameMatch, ServerPolicy, SharedRng, VersionPolicy};
+use crate::SupplicantBuilder;
+use alloc::string::ToString;
+
+static RNG: SharedRng<rand_core::OsRng> = SharedRng::new(rand_core::OsRng);
+
+const AP: MacAddr = [0x02, 0, 0, 0, 0, 0xaa];
+const INTRUDER: MacAddr = [0x02, 0, 0, 0, 0, 0xee];
+const ME: MacAddr = [0x02, 0, 0, 0, 0, 0x01];
+
+/// Sent frames, by destination.
+#[derive(Default)]
+struct Air {
+    sent: Vec<(MacAddr, Vec<u8>)>,
+    fail: bool,
+}
+
+impl Radio for Air {
+    type Error = RadioErrorKind;
+
+    fn send(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RadioErrorKind> {
+        if self.fail {
+            return Err(RadioErrorKind::LinkDown);
+        }
+        self.sent.push((dst, frame.to_vec()));
+        Ok(())
+    }
+}
+
+impl Air {
+    fn take(&mut self) -> Vec<(MacAddr, Vec<u8>)> {
+        core::mem::take(&mut self.sent)
+    }
+
+    /// The EAP body of the last frame sent.
+    fn last_eap(&self) -> Vec<u8> {
+        let (_, f) = self.sent.last().expect("a frame was sent");
+        assert_eq!(f[1], 0, "an EAP-Packet");
+        f[4..].to_vec()
+    }
+}
+
+type Table = SharedSlotTable<4, 2048>;
+
+struct Kit {
+    ca_der: Vec<u8>,
+    table: Arc<Table>,
+}
+
+/// A CA and a P-256 client certificate in a fresh slot table.
+fn kit() -> Kit {
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name.push(DnType::CommonName, "Unit CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let mut leaf = CertificateParams::default();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "device-0001");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    leaf.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    leaf.not_after = rcgen::date_time_ymd(2035, 1, 1);
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    let table = Arc::new(Table::new(SlotTable::new()));
+    let inline = InlineKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+    table
+        .with(|t| t.install(cert.der(), KeyRef::Inline(inline)))
+        .unwrap();
+    Kit {
+        ca_der: ca_cert.der().to_vec(),
+        table,
+    }
+}
+
+fn builder(k: &Kit) -> SupplicantBuilder {
+    let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").unwrap())
+        .with_anchor_der(&k.ca_der)
+        .unwrap();
+    Supplicant::builder("device-0001@example.test")
+        .server(policy)
+        .slot_table(k.table.clone())
+        .rng(&RNG)
+}
+
+fn supplicant(k: &Kit, config: Config) -> Supplicant {
+    builder(k).config(config).build().unwrap()
+}
+
+fn quick() -> Config {
+    Config {
+        start_period_ms: 1_000,
+        held_period_ms: 5_000,
+        auth_period_ms: 2_000,
+        max_start: 3,
+        ..Config::default()
+    }
+}
+
+fn at(ms: u64) -> Now {
+    Now::ms(ms)
+}
+
+fn eapol(eap: &[u8]) -> Vec<u8> {
+    let mut f = vec![2u8, 0, (eap.len() >> 8) as u8, eap.len() as u8];
+    f.extend_from_slice(eap);
+    f
+}
+
+fn identity_request(id: u8) -> Vec<u8> {
+    eapol(&[1, id, 0, 5, 1])
+}
+
+fn tls_start(id: u8) -> Vec<u8> {
+    eapol(&[1, id, 0, 6, 13, 0x20])
+}
+
+fn tls_request(id: u8, flags: u8, data: &[u8]) -> Vec<u8> {
+    let len = 6 + data.len();
+    let mut eap = vec![1, id, (len >> 8) as u8, len as u8, 13, flags];
+    eap.extend_from_slice(data);
+    eapol(&eap)
+}
+
+fn ack(id: u8) -> Vec<u8> {
+    tls_request(id, 0, &[])
+}
+
+fn failure(id: u8) -> Vec<u8> {
+    eapol(&[4, id, 0, 4])
+}
+
+fn success(id: u8) -> Vec<u8> {
+    eapol(&[3, id, 0, 4])
+}
+
+fn failed(ev: Option<Event>) -> FailReason {
+    match ev {
+        Some(Event::Failed(r)) => r,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+// --- Timers (802.1X-2010 §8.8).
+
+#[test]
+fn start_period_and_max_start_end_in_no_authenticator() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    assert!(s.start(at(0), &mut air).is_none());
+    assert_eq!(s.next_deadline(), Some(1_000));
+    // Nothing before startPeriod.
+    assert!(s.poll(at(999), &mut air).is_none());
+    assert_eq!(air.sent.len(), 1);
+    assert!(s.poll(at(1_000), &mut air).is_none());
+    assert!(s.poll(at(2_000), &mut air).is_none());
+    let starts = air.take();
+    assert_eq!(starts.len(), 3, "maxStart EAPOL-Starts");
+    for (dst, f) in &starts {
+        assert_eq!(*dst, PAE_GROUP_ADDR);
+        assert_eq!(f, &[1, 1, 0, 0], "EAPOL-Start, version 1");
+    }
+    let r = failed(s.poll(at(3_000), &mut air));
+    assert_eq!(r.kind(), FailKind::NoAuthenticator);
+    assert_eq!(s.state(), PaeState::Held);
+    // heldPeriod, then a new round of Starts.
+    assert_eq!(s.next_deadline(), Some(8_000));
+    assert!(s.poll(at(7_999), &mut air).is_none());
+    assert!(air.sent.is_empty());
+    assert!(s.poll(at(8_000), &mut air).is_none());
+    assert_eq!(s.state(), PaeState::Connecting);
+    assert_eq!(air.take().len(), 1);
+}
+
+#[test]
+fn auth_period_of_silence_is_a_timeout() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    assert!(s
+        .handle_frame(at(100), AP, &identity_request(1), &mut air)
+        .is_none());
+    assert_eq!(s.state(), PaeState::Authenticating);
+    assert_eq!(s.next_deadline(), Some(2_100));
+    assert!(s.poll(at(2_099), &mut air).is_none());
+    let r = failed(s.poll(at(2_100), &mut air));
+    assert_eq!(r.kind(), FailKind::Timeout);
+}
+
+#[test]
+fn frames_while_held_are_counted_and_ignored() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    let _ = failed(s.handle_frame(at(2), AP, &failure(1), &mut air));
+    assert_eq!(s.state(), PaeState::Held);
+    air.take();
+    assert!(s
+        .handle_frame(at(3), AP, &identity_request(2), &mut air)
+        .is_none());
+    assert!(air.sent.is_empty());
+    assert_eq!(s.drops().while_idle, 1);
+}
+
+#[test]
+fn radio_failure_is_reported_with_its_kind() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air {
+        fail: true,
+        ..Air::default()
+    };
+    let r = failed(s.start(at(0), &mut air));
+    assert_eq!(r, FailReason::Radio(RadioErrorKind::LinkDown));
+    assert_eq!(r.kind(), FailKind::Radio);
+}
+
+// --- The link: who the authenticator is.
+
+#[test]
+fn second_station_mid_conversation_is_dropped_and_counted() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    assert_eq!(s.authenticator(), None);
+    // The first EAP-Request we answer latches its sender for this conversation.
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    assert_eq!(s.authenticator(), Some(AP));
+    let (dst, _) = air.take().pop().unwrap();
+    assert_eq!(dst, AP, "the response goes to the station that asked");
+    // Another station on the segment tries to take over the conversation.
+    assert!(s
+        .handle_frame(at(2), INTRUDER, &tls_start(2), &mut air)
+        .is_none());
+    assert!(s
+        .handle_frame(at(3), INTRUDER, &failure(1), &mut air)
+        .is_none());
+    assert!(air.sent.is_empty(), "nothing answered to the intruder");
+    assert_eq!(s.drops().foreign_source, 2);
+    assert_eq!(s.state(), PaeState::Authenticating);
+    // Our authenticator carries on.
+    assert!(s.handle_frame(at(4), AP, &tls_start(2), &mut air).is_none());
+    assert_eq!(air.take().pop().unwrap().0, AP);
+}
+
+#[test]
+fn dropped_frame_does_not_latch_its_sender() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    // A Response (peers never get one) from a stranger is dropped and latches nothing.
+    let _ = s.handle_frame(at(1), INTRUDER, &eapol(&[2, 1, 0, 5, 1]), &mut air);
+    assert_eq!(s.authenticator(), None);
+    let _ = s.handle_frame(at(2), AP, &identity_request(1), &mut air);
+    assert_eq!(s.authenticator(), Some(AP));
+}
+
+#[test]
+fn after_link_down_eapol_start_goes_to_the_group_address() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let assoc = Association {
+        authenticator: AP,
+        own: ME,
+    };
+    let _ = s.associated(at(0), assoc, &mut air);
+    assert_eq!(air.take().pop().unwrap().0, AP, "unicast Start to the AP");
+    assert_eq!(s.own_address(), Some(ME));
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    s.link_down(at(2));
+    assert_eq!(s.state(), PaeState::Disconnected);
+    assert_eq!(s.authenticator(), None);
+    assert_eq!(s.next_deadline(), None, "no timers while the link is down");
+    air.take();
+    let _ = s.start(at(3), &mut air);
+    assert_eq!(air.take().pop().unwrap().0, PAE_GROUP_ADDR);
+}
+
+#[test]
+fn roam_to_a_new_access_point_moves_the_conversation() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let other: MacAddr = [0x02, 0, 0, 0, 0, 0xbb];
+    let _ = s.associated(
+        at(0),
+        Association {
+            authenticator: AP,
+            own: ME,
+        },
+        &mut air,
+    );
+    let _ = s.associated(
+        at(1),
+        Association {
+            authenticator: other,
+            own: ME,
+        },
+        &mut air,
+    );
+    assert_eq!(air.take().pop().unwrap().0, other);
+    assert!(s
+        .handle_frame(at(2), AP, &identity_request(1), &mut air)
+        .is_none());
+    assert_eq!(
+        s.drops().foreign_source,
+        1,
+        "the old AP is not our authenticator any more"
+    );
+}
+
+#[test]
+fn logoff_sends_eapol_logoff_and_goes_quiet() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    air.take();
+    assert!(s.logoff(at(2), &mut air).is_none());
+    let (dst, f) = air.take().pop().unwrap();
+    assert_eq!((dst, f.as_slice()), (AP, &[1u8, 2, 0, 0][..]));
+    assert_eq!(s.state(), PaeState::Logoff);
+    assert_eq!(s.next_deadline(), None);
+    assert!(s
+        .handle_frame(at(3), AP, &identity_request(2), &mut air)
+        .is_none());
+    assert!(air.sent.is_empty());
+}
+
+// --- The EAP peer's rules (RFC 4137 §4).
+
+#[test]
+fn identity_request_is_answered_with_the_outer_identity() {
+    let k = kit();
+    let mut s = builder(&k)
+        .anonymous_identity()
+        .config(quick())
+        .build()
+        .unwrap();
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(9), &mut air);
+    assert_eq!(
+        air.last_eap(),
+        b"\x02\x09\x00\x12\x01@example.test".to_vec()
+    );
+    assert_eq!(s.config().peer.privacy, IdentityPrivacy::AnonymousRealm);
+}
+
+#[test]
+fn duplicate_request_gets_the_identical_response_and_conflict_is_dropped() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(4), &mut air);
+    let first = air.last_eap();
+    let _ = s.handle_frame(at(2), AP, &identity_request(4), &mut air);
+    assert_eq!(air.last_eap(), first);
+    air.take();
+    // Same identifier, other content: dropped, counted, unanswered.
+    let _ = s.handle_frame(at(3), AP, &eapol(&[1, 4, 0, 5, 2]), &mut air);
+    assert!(air.sent.is_empty());
+    assert_eq!(
+        s.conversation().last_drop,
+        Some(DropReason::ConflictingDuplicate)
+    );
+}
+
+#[test]
+fn other_method_gets_a_nak_proposing_eap_tls() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &eapol(&[1, 7, 0, 6, 4, 0]), &mut air);
+    assert_eq!(air.last_eap(), vec![2, 7, 0, 6, 3, 13]);
+}
+
+#[test]
+fn success_before_any_method_is_refused() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    let r = failed(s.handle_frame(at(2), AP, &success(1), &mut air));
+    assert_eq!(r.kind(), FailKind::SuccessWithoutMethod);
+    assert_ne!(s.state(), PaeState::Authenticated);
+}
+
+#[test]
+fn success_during_the_handshake_is_discarded_then_named_at_auth_period() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    assert!(s.handle_frame(at(3), AP, &success(2), &mut air).is_none());
+    assert_eq!(s.drops().early_success, 1);
+    assert_eq!(s.state(), PaeState::Authenticating);
+    let r = failed(s.poll(at(2_003), &mut air));
+    assert_eq!(r, FailReason::EarlySuccess);
+}
+
+#[test]
+fn failure_before_eap_tls_is_a_rejection() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    let r = failed(s.handle_frame(at(2), AP, &failure(1), &mut air));
+    assert_eq!(r.kind(), FailKind::Rejected);
+}
+
+#[test]
+fn failure_answering_our_client_hello_fails_at_once_naming_the_versions() {
+    for (v, words) in [
+        (VersionPolicy::Tls13Only, "offered TLS 1.3 only"),
+        (VersionPolicy::Tls12Only, "offered TLS 1.2 only"),
+        (VersionPolicy::Both, "offered TLS 1.2 and 1.3"),
+    ] {
+        let k = kit();
+        let mut s = builder(&k).config(quick()).tls_versions(v).build().unwrap();
+        let mut air = Air::default();
+        let _ = s.start(at(0), &mut air);
+        let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+        let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+        // The server refuses what it read: Access-Reject + EAP-Failure, no alert. No wait for
+        // authPeriod: the verdict is taken at once.
+        let r = failed(s.handle_frame(at(3), AP, &failure(2), &mut air));
+        assert_eq!(r.kind(), FailKind::ClientHelloRefused, "{v:?}");
+        assert!(r.to_string().contains(words), "{r}");
+        assert_eq!(s.state(), PaeState::Held);
+    }
+}
+
+#[test]
+fn failure_with_a_foreign_identifier_is_dropped() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(10), &mut air);
+    assert!(s.handle_frame(at(2), AP, &failure(200), &mut air).is_none());
+    assert_eq!(
+        s.conversation().last_drop,
+        Some(DropReason::WrongIdentifier)
+    );
+}
+
+// --- The EAP-TLS method.
+
+#[test]
+fn our_client_hello_is_paced_by_the_servers_acks() {
+    let k = kit();
+    let config = Config {
+        method: crate::eap_tls::method::MethodConfig {
+            fragment_size: 64,
+            ..Default::default()
+        },
+        ..quick()
+    };
+    let mut s = supplicant(&k, config);
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    let first = air.last_eap();
+    // First fragment: L and M flags, the whole length, then 64 bytes of TLS.
+    assert_eq!(first[5] & 0xc0, 0xc0);
+    let total = u32::from_be_bytes([first[6], first[7], first[8], first[9]]) as usize;
+    assert_eq!(first.len(), 10 + 64);
+    let mut got = first[10..].to_vec();
+    assert_eq!(got[0], 22, "a TLS handshake record");
+    let mut id = 3u8;
+    while got.len() < total {
+        air.take();
+        assert!(s
+            .handle_frame(at(u64::from(id)), AP, &ack(id), &mut air)
+            .is_none());
+        let frag = air.last_eap();
+        assert_eq!(frag[1], id);
+        let more = frag[5] & 0x40 != 0;
+        assert_eq!(frag[5] & 0x80, 0, "L only on the first fragment");
+        got.extend_from_slice(&frag[6..]);
+        assert_eq!(more, got.len() < total);
+        id += 1;
+    }
+    assert_eq!(got.len(), total);
+    let stats = s.conversation().stats;
+    assert_eq!(stats.flights_sent, 1);
+    assert_eq!(usize::from(stats.fragments_sent), total.div_ceil(64));
+}
+
+#[test]
+fn bad_record_from_the_server_fails_cleanly_with_our_alert() {
+    // The record-layer error case that once made the engine re-read a record after its fatal
+    // alert (a debug assertion in rustls: a remote crash before authentication). A record
+    // header with version 0xffff after our ClientHello must end the conversation with a typed
+    // error and our alert, in every build profile.
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    air.take();
+    let r = failed(s.handle_frame(
+        at(3),
+        AP,
+        &tls_request(3, 0, &[0x15, 0xff, 0xff, 0xff, 0xff, 0, 0]),
+        &mut air,
+    ));
+    assert_eq!(r.kind(), FailKind::Tls, "{r}");
+    // Our alert goes out as the last EAP-TLS response: a TLS alert record.
+    let resp = air.last_eap();
+    assert_eq!(resp[4], 13);
+    assert_eq!(resp[6], 21, "an alert record: {resp:?}");
+    // The method is done: more input is not fed to the engine again.
+    air.take();
+    let _ = s.handle_frame(
+        at(4),
+        AP,
+        &tls_request(4, 0, &[0x16, 3, 3, 0, 1, 0]),
+        &mut air,
+    );
+    assert!(air.sent.is_empty());
+}
+
+#[test]
+fn every_record_layer_error_fails_without_a_panic() {
+    // Each case is one EAP-TLS request after our ClientHello.
+    let cases: [&[u8]; 5] = [
+        &[0x15, 0xff, 0xff, 0xff, 0xff, 0, 0],
+        &[0x16, 3, 3, 0xff, 0xff],
+        &[0x17, 3, 3, 0, 4, 1, 2, 3, 4],
+        &[0x63, 3, 3, 0, 1, 0],
+        &[0x16, 3, 3, 0, 4, 2, 0, 0, 9],
+    ];
+    for data in cases {
+        let k = kit();
+        let mut s = supplicant(&k, quick());
+        let mut air = Air::default();
+        let _ = s.start(at(0), &mut air);
+        let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+        let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+        let ev = s.handle_frame(at(3), AP, &tls_request(3, 0, data), &mut air);
+        // A partial record is waited for; anything else fails with a typed kind.
+        if let Some(ev) = ev {
+            let r = failed(Some(ev));
+            assert!(r.kind().is_server_side(), "{data:?}: {r}");
+        }
+    }
+}
+
+#[test]
+fn oversize_announced_length_is_refused_before_buffering() {
+    let k = kit();
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    let _ = s.start(at(0), &mut air);
+    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
+    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    let r = failed(s.handle_frame(
+        at(3),
+        AP,
+        &tls_request(3, 0xc0, &[0, 0x10, 0, 0, 22]),
+        &mut air,
+    ));
+    assert_eq!(r.kind(), FailKind::MessageTooLarge);
+}
+
+// --- One time basis.
+
+#[test]
+fn wall_clock_below_the_floor_gives_way_to_the_floor() {
+    let k = kit();
+    let floor = 1_790_000_000; // 2026-09
+    k.table.with(|t| t.observe_time(floor));
+    let mut s = supplicant(&k, quick());
+    let mut air = Air::default();
+    // An RTC reset to 2020.
+    let now = Now {
+        ms: 0,
+        unix: Some(1_600_000_000),
+    };
+    let _ = s.start(now, &mut air);
+    let _ = s.handle_frame(now, AP, &identity_request(1), &mut air);
+    assert_eq!(s.conversation().time, TimeSource::Floor(floor));
+    // A wall clock at or past the floor is used as it is.
+    let later = Now {
+        ms: 1,
+        unix: Some(floor + 10),
+    };
+    let _ = s.handle_frame(later, AP, &identity_request(2), &mut air);
+    assert_eq!(s.conversation().time, TimeSource::Wall(floor + 10));
+}
+
+// --- Construction.
+
+#[test]
+fn builder_refuses_what_is_missing() {
+    let k = kit();
+    let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").unwrap())
+        .with_anchor_der(&k.ca_der)
+        .unwrap();
+    let e = Supplicant::builder("x")
+        .slot_table(k.table.clone())
+        .rng(&RNG)
+        .build();
+    assert_eq!(e.err(), Some(crate::tls::SetupError::NoServerPolicy));
+    let e = Supplicant::builder("x")
+        .server(policy.clone())
+        .rng(&RNG)
+        .build();
+    assert_eq!(e.err(), Some(crate::tls::SetupError::NoCredentials));
+    let e = Supplicant::builder("x")
+        .server(policy.clone())
+        .slot_table(k.table.clone())
+        .build();
+    assert_eq!(e.err(), Some(crate::tls::SetupError::NoRng));
+    let e = Supplicant::builder("")
+        .server(policy)
+        .slot_table(k.table.clone())
+        .rng(&RNG)
+        .build();
+    assert_eq!(e.err(), Some(crate::tls::SetupError::BadIdentity));
+}
+
+#[test]
+fn supplicant_is_small_when_its_buffers_live_elsewhere() {
+    let size = core::mem::size_of::<Supplicant<&'static mut Buffers>>();
+    std::println!(
+        "Supplicant<&mut Buffers>: {size} B; Buffers: {} B",
+        core::mem::size_of::<Buffers>()
+    );
+    assert!(size < 4096, "{size} B");
+}

@@ -346,9 +346,7 @@ impl Engine {
         }
         let minimum = self.setup.versions.minimum();
         match e {
-            rustls::Error::General(ref text)
-                if text == crate::tls::provider::KEY_UNAVAILABLE =>
-            {
+            rustls::Error::General(ref text) if text == crate::tls::provider::KEY_UNAVAILABLE => {
                 TlsError::NoClientCertificate(SelectErrorKind::KeyUnavailable)
             }
             rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)

@@ -238,6 +238,8 @@ impl fmt::Display for ProtocolError {
     }
 }
 
+impl core::error::Error for ProtocolError {}
+
 #[cfg(feature = "defmt")]
 impl defmt::Format for ProtocolError {
     fn format(&self, f: defmt::Formatter<'_>) {
@@ -334,6 +336,8 @@ impl fmt::Display for TlsError {
     }
 }
 
+impl core::error::Error for TlsError {}
+
 /// Why a client configuration could not be built.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -385,3 +389,5 @@ impl fmt::Display for SetupError {
         }
     }
 }
+
+impl core::error::Error for SetupError {}

@@ -21,8 +21,8 @@ use x509_cert::spki::SubjectPublicKeyInfoRef;
 
 use crate::certs::meta::CertFields;
 use crate::certs::{NameRef, TimeSource, UtcTime};
-use crate::log::{info, warn_};
 use crate::kind::FailKind;
+use crate::log::{info, warn_};
 use crate::tls::error::SetupError;
 use crate::tls::time::ValidationTime;
 
@@ -194,8 +194,7 @@ impl ServerPolicy {
     /// Trust this CA certificate (DER).
     pub fn with_anchor_der(mut self, der: &[u8]) -> Result<Self, SetupError> {
         let cert = CertificateDer::from(der.to_vec());
-        webpki::anchor_from_trusted_cert(&cert)
-            .map_err(|_| SetupError::BadTrustAnchor)?;
+        webpki::anchor_from_trusted_cert(&cert).map_err(|_| SetupError::BadTrustAnchor)?;
         self.anchors.push(cert);
         Ok(self)
     }
@@ -395,6 +394,8 @@ impl fmt::Display for ServerRejection {
     }
 }
 
+impl core::error::Error for ServerRejection {}
+
 /// What the verifier decided about the last server it saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerVerdict {
@@ -451,8 +452,8 @@ impl PolicyVerifier {
         }
         let mut anchors = Vec::new();
         for a in &policy.anchors {
-            let anchor = webpki::anchor_from_trusted_cert(a)
-                .map_err(|_| SetupError::BadTrustAnchor)?;
+            let anchor =
+                webpki::anchor_from_trusted_cert(a).map_err(|_| SetupError::BadTrustAnchor)?;
             anchors.push(anchor.to_owned());
         }
         Ok(PolicyVerifier {
