@@ -93,7 +93,7 @@ fn run(server_versions: VersionPolicy) -> Result<String, Box<dyn std::error::Err
             ))
         }
         Some(Event::Failed(why)) => Err(format!("FAILED ({}): {why}", why.kind()).into()),
-        None => Err("no outcome".into()),
+        _ => Err("no outcome".into()),
     }
 }
 

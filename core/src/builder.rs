@@ -37,6 +37,13 @@ impl Crypto {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for Crypto {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Crypto")
+    }
+}
+
 impl fmt::Debug for Crypto {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Crypto")
@@ -56,6 +63,18 @@ pub struct SupplicantBuilder {
     versions: VersionPolicy,
     identity_error: bool,
     anonymous: bool,
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for SupplicantBuilder {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "SupplicantBuilder({=str}, {})",
+            self.config.peer.identity.as_str(),
+            self.versions
+        )
+    }
 }
 
 impl fmt::Debug for SupplicantBuilder {

@@ -28,6 +28,7 @@ pub const MAX_VENDOR_ID: u32 = 0x00FF_FFFF;
 /// Why an EAP packet could not be parsed or emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error {
     /// Fewer than 4 bytes: no complete header.
     Truncated {
@@ -121,6 +122,7 @@ impl core::error::Error for Error {}
 /// EAP Code (RFC 3748 §4). Unknown codes are values; the peer discards them silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Code {
     /// 1
     Request,
@@ -174,6 +176,7 @@ impl fmt::Display for Code {
 /// answers them with a Nak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Type {
     /// 1
     Identity,
@@ -322,6 +325,13 @@ pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
 }
 
+#[cfg(feature = "defmt")]
+impl<T: AsRef<[u8]>> defmt::Format for Packet<T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "EAP packet ({=usize} bytes)", self.buffer.as_ref().len())
+    }
+}
+
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps a buffer without checking it (for emitting into, or after [`Packet::check`]).
     pub const fn new_unchecked(buffer: T) -> Packet<T> {
@@ -449,6 +459,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 /// An EAP packet as plain data, borrowing its type data from the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Repr<'a> {
     /// A Request from the authenticator.
     Request {

@@ -38,6 +38,7 @@ pub const DEFAULT_FRAGMENT_SIZE: usize = 1398;
 /// Why EAP-TLS data could not be parsed, reassembled or emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error {
     /// The EAP-TLS data is empty: no Flags byte.
     MissingFlags,
@@ -232,6 +233,17 @@ impl Flags {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
+}
+
+#[cfg(feature = "defmt")]
+impl<T: AsRef<[u8]>> defmt::Format for Packet<T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "EAP-TLS packet ({=usize} bytes)",
+            self.buffer.as_ref().len()
+        )
+    }
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
@@ -460,6 +472,7 @@ impl Default for ReassemblerConfig {
 /// What a pushed fragment did to the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Progress {
     /// More fragments follow: answer with [`emit_ack`].
     NeedMore,

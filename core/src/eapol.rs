@@ -24,6 +24,7 @@ pub const VERSION_2004: u8 = 2;
 /// Why an EAPOL frame could not be parsed or emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error {
     /// The frame is shorter than the 4-byte header.
     Truncated {
@@ -86,6 +87,7 @@ impl core::error::Error for Error {}
 /// ignores what it does not handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum PacketType {
     /// 0: EAPOL-EAP, the body is an EAP packet.
     EapPacket,
@@ -168,6 +170,17 @@ impl fmt::Display for PacketType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
+}
+
+#[cfg(feature = "defmt")]
+impl<T: AsRef<[u8]>> defmt::Format for Packet<T> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "EAPOL packet ({=usize} bytes)",
+            self.buffer.as_ref().len()
+        )
+    }
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {

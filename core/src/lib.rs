@@ -55,7 +55,7 @@
 //! match event.take() {
 //!     Some(Event::Authenticated(auth)) => { let _pmk = auth.keys.msk.pmk(); }
 //!     Some(Event::Failed(why)) => println!("FAILED ({}): {why}", why.kind()),
-//!     None => {}
+//!     _ => {}
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -184,6 +184,7 @@ pub struct Authenticated {
 /// What the supplicant reports to the platform.
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Event {
     /// Authentication succeeded: keys are ready (the 4-way handshake comes next).
     Authenticated(Box<Authenticated>),
@@ -242,6 +243,7 @@ pub struct Association {
 
 /// The state of the current (or last) conversation, for reports after an [`Event`].
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Conversation<'a> {
     /// The authenticator of this conversation, once known.
     pub authenticator: Option<MacAddr>,
@@ -302,6 +304,20 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> Default for Buffers<TLS_IN, TLS_
     }
 }
 
+#[cfg(feature = "defmt")]
+impl<const TLS_IN: usize, const TLS_OUT: usize> defmt::Format for Buffers<TLS_IN, TLS_OUT> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Buffers<{=usize}, {=usize}>", TLS_IN, TLS_OUT)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for BufferParts<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "BufferParts")
+    }
+}
+
 impl<const TLS_IN: usize, const TLS_OUT: usize> fmt::Debug for Buffers<TLS_IN, TLS_OUT> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Buffers<{TLS_IN}, {TLS_OUT}>")
@@ -309,6 +325,7 @@ impl<const TLS_IN: usize, const TLS_OUT: usize> fmt::Debug for Buffers<TLS_IN, T
 }
 
 /// The parts of a [`Buffers`], borrowed.
+#[derive(Debug)]
 pub struct BufferParts<'a> {
     tls_in: &'a mut [u8],
     tls_out: &'a mut [u8],
@@ -384,6 +401,13 @@ pub struct Supplicant<B: BufferStorage = Box<Buffers>> {
     early_success: bool,
     time: TimeSource,
     bufs: B,
+}
+
+#[cfg(feature = "defmt")]
+impl<B: BufferStorage> defmt::Format for Supplicant<B> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Supplicant({}, drops {})", self.state, self.drops)
+    }
 }
 
 impl<B: BufferStorage> fmt::Debug for Supplicant<B> {

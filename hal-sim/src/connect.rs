@@ -142,7 +142,7 @@ impl ConnectReport {
                 }
                 ("failed", Some(r.kind().as_str()), Some(msg))
             }
-            None => (
+            Some(_) | None => (
                 "error",
                 Some("timeout"),
                 Some(format!(
@@ -222,7 +222,7 @@ impl ConnectReport {
                     s.push_str(&format!("  send error: {e}\n"));
                 }
             }
-            None => s.push_str(&format!(
+            Some(_) | None => s.push_str(&format!(
                 "result: TIMEOUT: no outcome within {} ms\n",
                 o.elapsed.as_millis()
             )),

@@ -169,7 +169,7 @@ pub fn run_radius(
             });
             sup.conversation().certificate.cloned()
         }
-        None => {
+        Some(_) | None => {
             r.outcome = "error";
             r.error_kind = Some("stalled".into());
             r.error = Some("the EAP conversation did not end".into());

@@ -174,7 +174,7 @@ fn legitimate_server_accepted_with_tls12_and_tls13() {
                 "{v:?}: {:?}",
                 o.event.as_ref().map(|e| match e {
                     Event::Failed(r) => r.to_string(),
-                    Event::Authenticated(_) => String::new(),
+                    _ => String::new(),
                 })
             );
         };

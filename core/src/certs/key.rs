@@ -11,6 +11,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// Why key bytes were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum KeyError {
     /// The bytes are not a valid P-256 private scalar (zero, or not below the group order).
     InvalidScalar,
@@ -99,6 +100,7 @@ impl Eq for InlineKey {}
 /// Where a slot's private key is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum KeyRef {
     /// The key bytes themselves (P-256). They are persisted with the table in the device's own
     /// flash; use a secure element handle where that is not acceptable.
@@ -121,6 +123,7 @@ impl KeyRef {
 /// A key reference with the secret left out, for listings and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum KeyKind {
     /// An inline P-256 key.
     Inline,

@@ -27,6 +27,7 @@ const OID_COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3"
 /// Why a certificate could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CertError {
     /// Not a well-formed DER X.509 certificate (or trailing bytes after it).
     Malformed,
@@ -65,6 +66,7 @@ impl core::error::Error for CertError {}
 /// The algorithm of the certificate's subject public key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum KeyAlgorithm {
     /// ECDSA on NIST P-256 (secp256r1).
     P256,
@@ -224,6 +226,7 @@ impl Metadata {
 /// are the same when their DER bytes are equal, which is how TLS CA hints are matched in
 /// practice (and how rustls and webpki compare names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct NameRef<'a>(&'a [u8]);
 
 impl<'a> NameRef<'a> {

@@ -52,6 +52,7 @@ pub struct FlashLayout {
 /// One of the two image regions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Region {
     /// Region A.
     A,
@@ -62,6 +63,7 @@ pub enum Region {
 /// What a region holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum RegionStatus {
     /// Erased: never written (or erased and then interrupted before the header was written).
     Blank,
@@ -77,6 +79,7 @@ pub enum RegionStatus {
 /// Which image [`SlotTable::load`] used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum LoadReport {
     /// The newest valid image was loaded; `other` is what the other region holds (`Invalid`
     /// there usually means a commit was interrupted and the previous table survived).
@@ -100,6 +103,7 @@ pub enum LoadReport {
 /// A flash layout the driver cannot use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum LayoutError {
     /// An offset or the size is not a multiple of ERASE_SIZE (or READ_SIZE), or the size is 0.
     Misaligned,
@@ -114,6 +118,7 @@ pub enum LayoutError {
 /// A flash driver error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum FlashFault {
     /// The driver reported misalignment.
     NotAligned,
@@ -134,6 +139,7 @@ fn fault<E: NorFlashError>(e: E) -> FlashFault {
 /// Why a commit failed. The previously newest image is untouched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CommitError {
     /// The layout is unusable.
     Layout(LayoutError),
@@ -153,6 +159,7 @@ pub enum CommitError {
 /// Why no table could be loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum LoadError {
     /// The layout is unusable.
     Layout(LayoutError),

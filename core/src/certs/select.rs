@@ -58,6 +58,7 @@ impl SignatureScheme {
 
 /// What the server asked for, and the time to check validity against.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct SelectionContext<'a> {
     /// The time the validity window is checked against (see [`TimeSource`]).
     pub time: TimeSource,
@@ -72,6 +73,7 @@ pub struct SelectionContext<'a> {
 /// Why a slot was not selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SkipReason {
     /// Nothing stored.
     Empty,
@@ -166,6 +168,13 @@ pub struct Selected<'a, const SLOTS: usize> {
     explanation: Explanation<SLOTS>,
 }
 
+#[cfg(feature = "defmt")]
+impl<const SLOTS: usize> defmt::Format for Selected<'_, SLOTS> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Selected({})", self.index())
+    }
+}
+
 impl<'a, const SLOTS: usize> Selected<'a, SLOTS> {
     fn new(slot: ActiveSlot<'a>, explanation: Explanation<SLOTS>) -> Self {
         Selected {
@@ -201,6 +210,7 @@ impl<'a, const SLOTS: usize> Selected<'a, SLOTS> {
 /// Why no certificate could be selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SelectErrorKind {
     /// The table holds no certificate at all.
     NoCertificates,

@@ -71,6 +71,19 @@ pub struct Choice {
     pub summary: SelectionSummary,
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for Choice {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        // The key is never printed.
+        defmt::write!(
+            f,
+            "Choice(ok: {=bool}, {})",
+            self.result.is_ok(),
+            self.summary
+        )
+    }
+}
+
 impl fmt::Debug for Choice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The key is never printed.
@@ -105,6 +118,13 @@ pub trait SlotSource: Send + Sync {
 /// a handshake on the same core.
 pub struct SharedSlotTable<const SLOTS: usize = 4, const CERT_MAX: usize = 2048> {
     inner: spin::Mutex<SlotTable<SLOTS, CERT_MAX>>,
+}
+
+#[cfg(feature = "defmt")]
+impl<const SLOTS: usize, const CERT_MAX: usize> defmt::Format for SharedSlotTable<SLOTS, CERT_MAX> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "SharedSlotTable<{=usize}, {=usize}>", SLOTS, CERT_MAX)
+    }
 }
 
 impl<const SLOTS: usize, const CERT_MAX: usize> SharedSlotTable<SLOTS, CERT_MAX> {

@@ -33,6 +33,7 @@ impl fmt::Display for SlotIndex {
 /// The state of a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum SlotState {
     /// Nothing stored.
     Empty,
@@ -55,6 +56,7 @@ impl fmt::Display for SlotState {
 /// Why a certificate was not installed. The table is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum InstallError {
     /// The certificate is larger than a slot holds.
     TooLarge {
@@ -111,6 +113,7 @@ impl core::error::Error for InstallError {}
 /// Why an admin operation was refused. The table is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum AdminError {
     /// The table has no such slot.
     NoSuchSlot(SlotIndex),
@@ -185,6 +188,19 @@ pub struct SlotInfo<'a> {
     meta: &'a Metadata,
 }
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for SlotInfo<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "{}: {}, enrollment #{=u64}",
+            self.index(),
+            self.state(),
+            self.enrollment()
+        )
+    }
+}
+
 impl<'a> SlotInfo<'a> {
     /// The slot index.
     pub fn index(&self) -> SlotIndex {
@@ -249,6 +265,20 @@ pub struct SlotTable<const SLOTS: usize, const CERT_MAX: usize> {
     /// The enrollment number the next install gets.
     pub(crate) next_enrollment: u64,
     pub(crate) time_floor: u64,
+}
+
+#[cfg(feature = "defmt")]
+impl<const SLOTS: usize, const CERT_MAX: usize> defmt::Format for SlotTable<SLOTS, CERT_MAX> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "SlotTable<{=usize}, {=usize}>({=usize} occupied, time floor {=u64})",
+            SLOTS,
+            CERT_MAX,
+            self.list().count(),
+            self.time_floor
+        )
+    }
 }
 
 impl<const SLOTS: usize, const CERT_MAX: usize> Default for SlotTable<SLOTS, CERT_MAX> {

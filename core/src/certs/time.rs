@@ -9,6 +9,7 @@ use super::table::SlotTable;
 /// Which time the validity checks used; recorded in every selection explanation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum TimeSource {
     /// Wall-clock seconds since the Unix epoch, from the platform.
     Wall(u64),
@@ -53,6 +54,7 @@ impl TimeSource {
 
 /// Unix seconds shown as a UTC date and time.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UtcTime(pub u64);
 
 impl fmt::Display for UtcTime {

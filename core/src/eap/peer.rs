@@ -172,6 +172,7 @@ pub(crate) struct MethodContext<'a> {
 /// access point and RADIUS proxies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum IdentityPrivacy {
     /// Send [`PeerConfig::identity`] as configured.
     #[default]
@@ -184,6 +185,7 @@ pub enum IdentityPrivacy {
 
 /// Peer settings.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PeerConfig {
     /// Identity (EAP-Response/Identity), e.g. `device-0001@example.test`.
     pub identity: heapless::String<128>,

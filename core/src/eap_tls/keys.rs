@@ -43,6 +43,19 @@ macro_rules! secret_newtype {
             }
         }
 
+        #[cfg(feature = "defmt")]
+        impl defmt::Format for $name {
+            fn format(&self, f: defmt::Formatter<'_>) {
+                // The fingerprint, never the key.
+                defmt::write!(
+                    f,
+                    "{=str}(fingerprint {})",
+                    stringify!($name),
+                    self.fingerprint()
+                )
+            }
+        }
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
@@ -166,6 +179,17 @@ pub fn fingerprint(key: &[u8]) -> Fingerprint {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionId(pub [u8; 65]);
 
+#[cfg(feature = "defmt")]
+impl defmt::Format for SessionId {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "SessionId({=[u8]:02x}…)",
+            self.0.get(..9).unwrap_or_default()
+        )
+    }
+}
+
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0.iter().take(9) {
@@ -177,6 +201,7 @@ impl fmt::Debug for SessionId {
 
 /// Everything EAP-TLS exports to the layers above.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct KeyMaterial {
     /// TLS version the keys came from.
     pub version: TlsVersion,

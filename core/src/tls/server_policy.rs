@@ -70,6 +70,7 @@ fn push_bounded(t: &mut Text, s: &str) {
 /// special treatment: `*.example.test` matches the suffix `example.test`, never an exact name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum NameMatch {
     /// The name must equal this one.
     Exact(#[cfg_attr(feature = "defmt", defmt(Debug2Format))] heapless::String<MAX_DNS_NAME>),
@@ -145,6 +146,7 @@ impl fmt::Display for NameMatch {
 /// SubjectPublicKeyInfo (survives re-issuance with the same key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Pin {
     /// SHA-256 of the server certificate DER.
     CertSha256([u8; 32]),
@@ -157,6 +159,7 @@ pub enum Pin {
 /// nothing more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum UntrustedTimePolicy {
     /// Refuse only what the floor proves: a certificate that expired before the floor. A
     /// notBefore after the floor is accepted and logged, since the real time may be later.
@@ -175,6 +178,20 @@ pub struct ServerPolicy {
     names: heapless::Vec<NameMatch, MAX_NAME_RULES>,
     pins: heapless::Vec<Pin, MAX_PINS>,
     untrusted_time: UntrustedTimePolicy,
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for ServerPolicy {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "ServerPolicy({=usize} anchors, {=usize} name rules, {=usize} pins, {})",
+            self.anchors.len(),
+            self.names.len(),
+            self.pins.len(),
+            self.untrusted_time
+        )
+    }
 }
 
 impl ServerPolicy {
@@ -246,6 +263,8 @@ impl ServerPolicy {
 
 /// Why the server was not authenticated: each variant a cause an admin can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ServerRejection {
     /// The chain leads to none of the configured CA certificates.
     UntrustedCa {
@@ -398,6 +417,8 @@ impl core::error::Error for ServerRejection {}
 
 /// What the verifier decided about the last server it saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ServerVerdict {
     /// Accepted: the name that matched and the time used.
     Accepted {

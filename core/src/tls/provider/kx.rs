@@ -166,9 +166,11 @@ impl ActiveKeyExchange for X25519KeyExchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::provider::rng::RngSource;
     use crate::tls::provider::SharedRng;
 
-    static RNG: SharedRng<rand_core::OsRng> = SharedRng::new(rand_core::OsRng);
+    static SHARED: SharedRng<rand_core::OsRng> = SharedRng::new(rand_core::OsRng);
+    static RNG: RngSource<rand_core::OsRng> = RngSource(&SHARED);
     static KX: Secp256r1 = Secp256r1::new(&RNG);
 
     #[test]

@@ -32,10 +32,14 @@ pub use self::verify::*;
 /// Builds the provider: [`ALL_CIPHER_SUITES`], X25519 (feature `x25519`) then secp256r1,
 /// [`SUPPORTED_SIG_ALGS`], [`KEY_PROVIDER`], randomness from `rng`.
 ///
-/// rustls holds its key-exchange groups as `&'static`, and ours must reach `rng`, so each call
-/// leaks one group value (two words) per group. Call it once at start-up, as the RNG itself is
-/// set up.
-pub fn provider(rng: &'static dyn SecureRandom) -> CryptoProvider {
+/// rustls holds its randomness and key-exchange groups as `&'static`, and ours must reach
+/// `rng`, so each call leaks one value (two words) per group and one for the RNG. Call it once
+/// at start-up, as the RNG itself is set up (see [`crate::Crypto`]).
+pub fn provider<R>(rng: &'static SharedRng<R>) -> CryptoProvider
+where
+    R: rand_core::RngCore + rand_core::CryptoRng + Send,
+{
+    let rng: &'static dyn SecureRandom = Box::leak(Box::new(self::rng::RngSource(rng)));
     let p256: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::new(rng)));
     // The first group gets the TLS 1.3 key share. X25519 goes first: OpenSSL-based servers
     // prefer it, so they accept the share without a HelloRetryRequest and send a shorter flight.
@@ -58,6 +62,7 @@ pub fn provider(rng: &'static dyn SecureRandom) -> CryptoProvider {
 /// The hash of a cipher suite, which also selects its PRF / HKDF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum HashAlg {
     /// SHA-256 (32-byte output).
     Sha256,
@@ -137,6 +142,8 @@ pub fn tls12_prf(hash: HashAlg, out: &mut [u8], secret: &[u8], label: &[u8], see
 /// Why an HKDF-based derivation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+#[allow(clippy::enum_variant_names)] // each variant names what was too long
 pub enum KdfError {
     /// The secret is longer than 64 bytes (TLS 1.3 secrets are one hash long).
     SecretTooLong,

@@ -11,7 +11,7 @@ use rustls::crypto::{GetRandomFailed, SecureRandom};
 /// Firmware puts one in a `static` (the constructor is `const`):
 /// ```ignore
 /// static RNG: SharedRng<HwRng> = SharedRng::new(HwRng::new());
-/// let provider = latchkey_core::tls::provider::provider(&RNG);
+/// let supplicant = latchkey_core::Supplicant::builder("device@example.org").rng(&RNG);
 /// ```
 /// A host program that builds its RNG at run time may instead leak one, once, at start-up:
 /// `let rng: &'static SharedRng<OsRng> = Box::leak(Box::new(SharedRng::new(OsRng)));`.
@@ -20,6 +20,14 @@ use rustls::crypto::{GetRandomFailed, SecureRandom};
 /// preempt a handshake on the same core.
 pub struct SharedRng<R> {
     rng: spin::Mutex<R>,
+}
+
+#[cfg(feature = "defmt")]
+impl<R> defmt::Format for SharedRng<R> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        // Never print generator state.
+        defmt::write!(f, "SharedRng")
+    }
 }
 
 impl<R> SharedRng<R>
@@ -41,15 +49,35 @@ impl<R> fmt::Debug for SharedRng<R> {
     }
 }
 
-impl<R> SecureRandom for SharedRng<R>
+impl<R> SharedRng<R>
 where
     R: RngCore + CryptoRng + Send,
 {
-    fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+    /// Fill `buf` from the platform's RNG.
+    pub(crate) fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
         self.rng
             .lock()
             .try_fill_bytes(buf)
             .map_err(|_| GetRandomFailed)
+    }
+}
+
+/// The TLS engine's view of a [`SharedRng`] (kept off the public type, so the engine's trait
+/// is not part of Latchkey's API).
+pub(crate) struct RngSource<R: 'static>(pub(crate) &'static SharedRng<R>);
+
+impl<R> fmt::Debug for RngSource<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RngSource")
+    }
+}
+
+impl<R> SecureRandom for RngSource<R>
+where
+    R: RngCore + CryptoRng + Send,
+{
+    fn fill(&self, buf: &mut [u8]) -> Result<(), GetRandomFailed> {
+        self.0.fill(buf)
     }
 }
 
