@@ -123,9 +123,11 @@ impl SupplicantBuilder {
         self
     }
 
-    /// An intermediate CA certificate (DER) sent after the chosen client certificate.
-    pub fn intermediate_der(mut self, der: &[u8]) -> Self {
-        self.intermediates.push(CertificateDer::from(der.to_vec()));
+    /// An intermediate CA certificate (DER) sent after the chosen client certificate. It is
+    /// `'static` (in flash on an MCU, loaded once on a host) so every handshake sends it
+    /// without copying it onto the heap.
+    pub fn intermediate_der(mut self, der: &'static [u8]) -> Self {
+        self.intermediates.push(CertificateDer::from(der));
         self
     }
 

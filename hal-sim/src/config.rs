@@ -279,8 +279,9 @@ pub struct ClientFiles {
     pub config: Config,
     /// How the server is authenticated (anchors, names, pins).
     pub policy: ServerPolicy,
-    /// Intermediate CA certificates sent after the chosen leaf.
-    pub chain: Vec<CertificateDer<'static>>,
+    /// Intermediate CA certificates sent after the chosen leaf (DER, loaded once for the life
+    /// of the process, as a device keeps them in flash).
+    pub chain: Vec<&'static [u8]>,
     /// The TLS versions offered.
     pub versions: VersionPolicy,
     /// The slot table (shared with the supplicant).
@@ -421,7 +422,10 @@ impl ClientArgs {
         let policy = self.server_policy()?;
         let mut chain = Vec::new();
         for p in &self.chain {
-            chain.extend(read_certs("chain file", p)?);
+            for c in read_certs("chain file", p)? {
+                let der: &'static [u8] = Box::leak(c.to_vec().into_boxed_slice());
+                chain.push(der);
+            }
         }
 
         let table: Arc<FileSlotTable> = Arc::new(SharedSlotTable::new(SlotTable::new()));
@@ -503,7 +507,7 @@ impl ClientFiles {
             .crypto(host_crypto())
             .tls_versions(self.versions);
         for c in &self.chain {
-            b = b.intermediate_der(c.as_ref());
+            b = b.intermediate_der(c);
         }
         b.build().map_err(ConfigError::Setup)
     }

@@ -42,6 +42,8 @@ pub struct TestPki {
     pub server: Issued,
     /// The device's client certificate (EKU clientAuth).
     pub client: Issued,
+    /// The intermediate's DER for the life of the process (devices keep it in flash).
+    intermediate_static: std::sync::OnceLock<&'static [u8]>,
 }
 
 /// What went wrong generating the PKI.
@@ -135,7 +137,15 @@ impl TestPki {
             intermediate,
             server,
             client,
+            intermediate_static: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The intermediate CA certificate as a `'static` slice (leaked once per PKI), as the
+    /// supplicant builder takes it: a device keeps it in flash.
+    pub fn intermediate_der(&self) -> &'static [u8] {
+        self.intermediate_static
+            .get_or_init(|| Box::leak(self.intermediate.cert.to_vec().into_boxed_slice()))
     }
 
     fn issue_server(ca: &Issued, name: &str, serial: u64) -> Result<Issued, PkiError> {

@@ -275,7 +275,7 @@ pub fn client_builder(
         .config(config.clone())
         .server(policy)
         .slot_table(table)
-        .intermediate_der(pki.intermediate.cert.as_ref())
+        .intermediate_der(pki.intermediate_der())
         .crypto(host_crypto())
         .tls_versions(v))
 }

@@ -1,6 +1,6 @@
 //! Persistence of the slot table to NOR flash (`embedded-storage` `NorFlash`): a versioned,
 //! checksummed image written to whichever of two regions does not hold the newest valid image,
-//! so a power cut at any point leaves the old or the new table (design.md §6).
+//! so a power cut at any point leaves the old or the new table. The image layout is below.
 //!
 //! Image layout, little-endian, no padding:
 //! ```text
