@@ -26,3 +26,4 @@ pub mod hal;
 mod log;
 pub mod supplicant;
 pub mod tls;
+pub mod wpa;
