@@ -110,6 +110,8 @@ impl KeyInfo {
     pub const VERSION_MASK: u16 = 0x0007;
     /// Bit 3: pairwise (1) or group (0) key.
     pub const KEY_TYPE_PAIRWISE: u16 = 1 << 3;
+    /// Bits 4-5: key index (WPA1 only; must be 0 in RSN pairwise messages).
+    pub const KEY_INDEX_MASK: u16 = 0x0030;
     /// Bit 6: install.
     pub const INSTALL: u16 = 1 << 6;
     /// Bit 7: key ack (set by the authenticator when it expects an answer).

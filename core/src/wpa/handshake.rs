@@ -523,6 +523,9 @@ impl Handshake {
         if !info.ack() || info.request() || info.error() {
             return Err(DropReason::UnexpectedMessage);
         }
+        if info.pairwise() && info.0 & KeyInfo::KEY_INDEX_MASK != 0 {
+            return Err(DropReason::UnexpectedMessage);
+        }
         if usize::from(packet.key_data_len()) > MAX_KEY_DATA {
             return Err(DropReason::KeyDataTooLong);
         }

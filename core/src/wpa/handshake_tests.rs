@@ -874,3 +874,41 @@ fn random_frames_never_panic_and_are_counted() {
         }
     });
 }
+
+#[test]
+fn key_info_and_key_data_refusals_from_the_hostap_supplicant_protocol_tests() {
+    // Request bit, no Ack bit, non-zero key index on a pairwise message, and a message 3
+    // without a GTK KDE (test_ap_wpa2_psk_supp_proto, _no_gtk).
+    for (set, clear, reason) in [
+        (KeyInfo::REQUEST, 0, DropReason::UnexpectedMessage),
+        (0, KeyInfo::KEY_ACK, DropReason::UnexpectedMessage),
+        (0x0020, 0, DropReason::UnexpectedMessage),
+    ] {
+        let (mut ap, mut hs, mut rng) = run_to_msg3(Akm::Ieee8021x);
+        let mut f = ap.msg3(&Tamper::default());
+        let info = (u16::from_be_bytes([f[5], f[6]]) | set) & !clear;
+        f[5..7].copy_from_slice(&info.to_be_bytes());
+        let kck = ap.ptk.as_ref().unwrap().kck().to_vec();
+        ap.sign(&mut f, &kck, false);
+        let mut out = [0u8; MAX_REPLY_LEN];
+        assert_eq!(hs.receive(&f, &mut rng, &mut out).unwrap_err(), reason);
+    }
+    let (mut ap, mut hs, mut rng) = run_to_msg3(Akm::Ieee8021x);
+    let mut plain = ap.ap_rsne.clone();
+    plain.push(0xdd);
+    while plain.len() % 8 != 0 {
+        plain.push(0);
+    }
+    let mut wrapped = alloc::vec![0u8; plain.len() + 8];
+    keys::wrap_key_data(ap.ptk.as_ref().unwrap().kek(), &plain, &mut wrapped).unwrap();
+    let m3 = ap.msg3(&Tamper {
+        raw_key_data: Some(wrapped),
+        ..Default::default()
+    });
+    let mut out = [0u8; MAX_REPLY_LEN];
+    assert_eq!(
+        hs.receive(&m3, &mut rng, &mut out).unwrap_err(),
+        DropReason::MissingGtk
+    );
+    assert!(!hs.is_complete());
+}
