@@ -89,7 +89,7 @@ fn run(server_versions: VersionPolicy) -> Result<String, Box<dyn std::error::Err
                 auth.version,
                 auth.round_trips,
                 auth.keys.msk.fingerprint(),
-                auth.keys.msk.pmk(),
+                auth.keys.msk.pmk(latchkey_core::wpa::Akm::Ieee8021x)?,
             ))
         }
         Some(Event::Failed(why)) => Err(format!("FAILED ({}): {why}", why.kind()).into()),

@@ -53,7 +53,7 @@
 //! // loop { on a frame: event = supplicant.handle_frame(now, src, &frame, &mut radio);
 //! //        at supplicant.next_deadline(): event = supplicant.poll(now, &mut radio); }
 //! match event.take() {
-//!     Some(Event::Authenticated(auth)) => { let _pmk = auth.keys.msk.pmk(); }
+//!     Some(Event::Authenticated(auth)) => { let _pmk = auth.keys.msk.pmk(latchkey_core::wpa::Akm::Ieee8021x)?; }
 //!     Some(Event::Failed(why)) => println!("FAILED ({}): {why}", why.kind()),
 //!     _ => {}
 //! }
@@ -86,9 +86,10 @@ mod kind;
 mod log;
 pub mod supplicant;
 pub mod tls;
+pub mod wpa;
 
 pub use builder::{Crypto, SupplicantBuilder};
-pub use eap_tls::keys::{KeyMaterial, Msk, Pmk};
+pub use eap_tls::keys::{KeyMaterial, Msk};
 pub use kind::FailKind;
 pub use supplicant::{
     Association, Authenticated, BufferStorage, Buffers, Config, Event, FailReason, Now, PaeState,

@@ -8,6 +8,7 @@ pub mod capture;
 pub mod eapol_test;
 pub mod freeradius;
 pub mod hostapd;
+pub mod hostapd_auth;
 pub mod hostapd_wired;
 pub mod netns;
 pub mod pki_files;

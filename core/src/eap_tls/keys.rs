@@ -76,68 +76,14 @@ secret_newtype!(
 secret_newtype!(Emsk, 64, "Extended Master Session Key (64 bytes).");
 
 impl Msk {
-    /// The WPA PMK for AKM 1 and 5 (IEEE 802.11-2020 §12.7.1.3): the MSK's first 256 bits.
-    pub fn pmk(&self) -> Pmk {
-        Pmk::from_prefix(&self.0, 32)
-    }
-
-    /// The WPA PMK for AKM 12, WPA3-Enterprise 192-bit mode: the MSK's first 384 bits.
-    pub fn pmk_384(&self) -> Pmk {
-        Pmk::from_prefix(&self.0, 48)
+    /// The WPA PMK for `akm` (IEEE 802.11-2020 §12.7.1.3): the MSK's first 256 bits, or 384
+    /// for the 192-bit mode (AKM 12). What the 4-way handshake starts from, in the supplicant's
+    /// [`crate::wpa`] or in a FullMAC chip that runs it itself.
+    pub fn pmk(&self, akm: crate::wpa::Akm) -> Result<crate::wpa::Pmk, crate::wpa::keys::KeyError> {
+        crate::wpa::Pmk::from_msk(&self.0, akm)
     }
 }
 
-/// A WPA Pairwise Master Key (32 bytes, or 48 for the 192-bit mode), taken from the MSK. What a
-/// FullMAC chip that runs the 4-way handshake itself needs. Zeroized on drop; its `Debug` prints
-/// a fingerprint, never the bytes.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct Pmk {
-    bytes: [u8; 48],
-    len: u8,
-}
-
-impl Pmk {
-    fn from_prefix(src: &[u8; 64], len: u8) -> Self {
-        let mut bytes = [0u8; 48];
-        for (d, s) in bytes.iter_mut().zip(src.iter()).take(usize::from(len)) {
-            *d = *s;
-        }
-        Pmk { bytes, len }
-    }
-
-    /// The key bytes (32 or 48). Never log them; log [`Self::fingerprint`] instead.
-    pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
-    }
-
-    /// The first 8 bytes of SHA-256 over the key: safe to print, enough to compare.
-    pub fn fingerprint(&self) -> Fingerprint {
-        fingerprint(self.as_bytes())
-    }
-}
-
-impl fmt::Debug for Pmk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Pmk({} bytes, fingerprint {})",
-            self.len,
-            self.fingerprint()
-        )
-    }
-}
-
-#[cfg(feature = "defmt")]
-impl defmt::Format for Pmk {
-    fn format(&self, f: defmt::Formatter<'_>) {
-        defmt::write!(
-            f,
-            "Pmk({=u8} bytes, fingerprint {})",
-            self.len,
-            self.fingerprint()
-        )
-    }
-}
 secret_newtype!(
     Iv,
     64,
