@@ -58,6 +58,17 @@ fn radius_reply(code: Code, eap: &[u8], extra: &[(u8, Vec<u8>)]) -> Vec<u8> {
     p
 }
 
+/// Rewrite the sequence number of the image at the start of `region` and its SHA-256 trailer
+/// (layout in `core/src/certs/persist.rs`: sequence at 8, payload length at 16, header 24).
+fn set_sequence(region: &mut [u8], seq: u64) {
+    use sha2::{Digest, Sha256};
+    region[8..16].copy_from_slice(&seq.to_le_bytes());
+    let payload = u32::from_le_bytes(region[16..20].try_into().unwrap_or_default()) as usize;
+    let end = 24 + payload;
+    let digest = Sha256::digest(&region[..end]);
+    region[end..end + 32].copy_from_slice(&digest);
+}
+
 fn ms_vsa(vendor_type: u8, value: &[u8]) -> Vec<u8> {
     let mut v = 311u32.to_be_bytes().to_vec();
     v.push(vendor_type);
@@ -243,6 +254,27 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .install(renewed.cert.as_ref(), KeyRef::Handle(0x51))
                 .map_err(|e| format!("{e}"))?;
         }
+    }
+    // Crafted images the commit path must survive: the newest at sequence u64::MAX (the
+    // sequence cannot advance), both at u64::MAX, and both at the same sequence.
+    let both = flash.mem.clone();
+    for (a, b) in [
+        (Some(u64::MAX), None),
+        (Some(u64::MAX), Some(u64::MAX)),
+        (Some(9), Some(9)),
+    ] {
+        let mut mem = both.clone();
+        for (region, seq) in [(0usize, a), (1, b)] {
+            if let Some(seq) = seq {
+                let base = region * LAYOUT.region_size as usize;
+                set_sequence(&mut mem[base..base + LAYOUT.region_size as usize], seq);
+            }
+        }
+        if b.is_none() {
+            mem[LAYOUT.region_b as usize..].fill(0xFF);
+        }
+        mem.extend_from_slice(ops);
+        write_seed(&out.join("slot_flash"), &mem)?;
     }
     println!("seeds written under {}", out.display());
     Ok(())
