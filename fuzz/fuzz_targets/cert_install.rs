@@ -1,8 +1,12 @@
 //! Certificate metadata parsing and `SlotTable::install` of arbitrary DER (RFC 5280 §4.1): a
 //! typed refusal that leaves the table unchanged, or an installed slot that holds exactly
 //! these bytes, persists and loads back equal, is refused a second time, and is never selected
-//! once archived.
+//! once archived. Where x509-cert's full parse accepts the same bytes, both parsers agree on
+//! serial, issuer, subject (as decoded Names: x509-cert sorts a SET OF it decodes) and validity.
 #![no_main]
+
+use der::Decode;
+use x509_cert::name::Name;
 
 use latchkey_core::certs::{
     InstallError, KeyRef, SelectionContext, SignatureScheme, SlotIndex, SlotState, SlotTable,
@@ -53,6 +57,35 @@ fuzz_target!(|data: &[u8]| {
         within(info.serial()) && within(info.issuer().as_der()) && within(info.subject().as_der())
     );
     let _ = format!("{info}");
+    if let Ok(full) = x509_cert::Certificate::from_der(data) {
+        let tbs = &full.tbs_certificate;
+        assert_eq!(
+            info.serial(),
+            tbs.serial_number.as_bytes(),
+            "serial differs"
+        );
+        assert_eq!(
+            Name::from_der(info.issuer().as_der()).as_ref(),
+            Ok(&tbs.issuer),
+            "issuer differs"
+        );
+        assert_eq!(
+            Name::from_der(info.subject().as_der()).as_ref(),
+            Ok(&tbs.subject),
+            "subject differs"
+        );
+        let secs = |t: x509_cert::time::Time| t.to_unix_duration().as_secs();
+        assert_eq!(
+            meta.not_before(),
+            secs(tbs.validity.not_before),
+            "notBefore differs"
+        );
+        assert_eq!(
+            meta.not_after(),
+            secs(tbs.validity.not_after),
+            "notAfter differs"
+        );
+    }
     assert_eq!(
         table.install(data, KeyRef::Handle(8)),
         Err(InstallError::AlreadyInstalled(i))
