@@ -136,7 +136,9 @@ fn fault<E: NorFlashError>(e: E) -> FlashFault {
     }
 }
 
-/// Why a commit failed. The previously newest image is untouched.
+/// Why a commit failed. The next [`SlotTable::load`] returns the previous table, except after a
+/// failure in the last step of a sequence restart (see [`SlotTable::commit`]), when the new
+/// image was already complete and verified: then it may return the new one. Never anything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -152,7 +154,7 @@ pub enum CommitError {
     },
     /// The flash driver failed.
     Flash(FlashFault),
-    /// The image read back differs from what was written.
+    /// The image read back differs from what was written, or is not the one a load would pick.
     VerifyFailed,
 }
 
@@ -269,6 +271,33 @@ impl FlashLayout {
             Region::A => self.region_a,
             Region::B => self.region_b,
         }
+    }
+}
+
+impl Region {
+    fn other(self) -> Region {
+        match self {
+            Region::A => Region::B,
+            Region::B => Region::A,
+        }
+    }
+}
+
+/// The region [`SlotTable::load`] reads: the valid image with the higher sequence number, A on
+/// a tie. `commit` writes to the other region, so the image a load returns is never the one a
+/// commit erases; both use this one rule so that they cannot disagree.
+fn newest(a: RegionStatus, b: RegionStatus) -> Option<(Region, u64)> {
+    match (a, b) {
+        (RegionStatus::Valid { sequence: sa }, RegionStatus::Valid { sequence: sb }) => {
+            Some(if sa >= sb {
+                (Region::A, sa)
+            } else {
+                (Region::B, sb)
+            })
+        }
+        (RegionStatus::Valid { sequence }, _) => Some((Region::A, sequence)),
+        (_, RegionStatus::Valid { sequence }) => Some((Region::B, sequence)),
+        _ => None,
     }
 }
 
@@ -518,7 +547,16 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
 
     /// Write the table durably: erase the region that does not hold the newest valid image,
     /// write the new image there with a higher sequence number, and read it back. Until the
-    /// last byte is written the previous image stays the newest valid one.
+    /// last byte is written the previous image stays the newest valid one. Success means the
+    /// next [`Self::load`] returns this table: after writing, both regions are probed again and
+    /// the new image must be the one the load rule picks.
+    ///
+    /// When the newest image's sequence number is `u64::MAX` (never reached by counting; only a
+    /// crafted or corrupted flash holds it) the number cannot advance, so the commit restarts
+    /// it: the new image is written with sequence 1 (the old one still wins a load meanwhile),
+    /// verified, and only then is the old region erased, which makes the new image the only
+    /// valid one. A power cut at any point still leaves the old or the new table. Restarting,
+    /// rather than refusing with an error, keeps such a device able to save its table.
     pub fn commit<F: NorFlash>(
         &self,
         flash: &mut F,
@@ -540,19 +578,13 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         let b = probe(flash, layout.region_b, size).map_err(CommitError::Flash)?;
         // With no valid image anywhere, always start in A: region B then stays blank until A
         // has held a complete image, which lets `load` tell "never committed" from corruption.
-        let (target, previous) = match (a, b) {
-            (RegionStatus::Valid { sequence: sa }, RegionStatus::Valid { sequence: sb }) => {
-                if sa <= sb {
-                    (Region::A, sb)
-                } else {
-                    (Region::B, sa)
-                }
-            }
-            (RegionStatus::Valid { sequence }, _) => (Region::B, sequence),
-            (_, RegionStatus::Valid { sequence }) => (Region::A, sequence),
-            _ => (Region::A, 0),
+        let (target, sequence, restart) = match newest(a, b) {
+            None => (Region::A, 1, false),
+            Some((region, previous)) => match previous.checked_add(1) {
+                Some(next) => (region.other(), next, false),
+                None => (region.other(), 1, true),
+            },
         };
-        let sequence = previous.saturating_add(1);
         let base = layout.base(target);
         flash
             .erase(base, base + size)
@@ -560,8 +592,25 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         self.write_image(flash, base, sequence, payload_len)
             .map_err(CommitError::Flash)?;
         match probe(flash, base, size).map_err(CommitError::Flash)? {
-            RegionStatus::Valid { sequence: s } if s == sequence => Ok(target),
-            _ => Err(CommitError::VerifyFailed),
+            RegionStatus::Valid { sequence: s } if s == sequence => {}
+            _ => return Err(CommitError::VerifyFailed),
+        }
+        let other = layout.base(target.other());
+        if restart {
+            flash
+                .erase(other, other + size)
+                .map_err(|e| CommitError::Flash(fault(e)))?;
+        }
+        let written = RegionStatus::Valid { sequence };
+        let other_status = probe(flash, other, size).map_err(CommitError::Flash)?;
+        let picked = match target {
+            Region::A => newest(written, other_status),
+            Region::B => newest(other_status, written),
+        };
+        if picked == Some((target, sequence)) {
+            Ok(target)
+        } else {
+            Err(CommitError::VerifyFailed)
         }
     }
 
@@ -632,20 +681,18 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         let size = layout.region_size;
         let a = probe(flash, layout.region_a, size).map_err(LoadError::Flash)?;
         let b = probe(flash, layout.region_b, size).map_err(LoadError::Flash)?;
-        let (region, sequence, other) = match (a, b) {
-            (RegionStatus::Valid { sequence: sa }, RegionStatus::Valid { sequence: sb }) => {
-                if sa >= sb {
-                    (Region::A, sa, b)
-                } else {
-                    (Region::B, sb, a)
-                }
-            }
-            (RegionStatus::Valid { sequence }, _) => (Region::A, sequence, b),
-            (_, RegionStatus::Valid { sequence }) => (Region::B, sequence, a),
+        let (region, sequence) = match newest(a, b) {
+            Some(found) => found,
             // Commits start in A while nothing is valid, so a blank B means no commit has
             // ever completed; anything else is corruption, which must not pass for "empty".
-            (_, RegionStatus::Blank) => return Ok((Self::new(), LoadReport::NoImage { a, b })),
-            _ => return Err(LoadError::NoValidImage),
+            None if b == RegionStatus::Blank => {
+                return Ok((Self::new(), LoadReport::NoImage { a, b }))
+            }
+            None => return Err(LoadError::NoValidImage),
+        };
+        let other = match region {
+            Region::A => b,
+            Region::B => a,
         };
         let table = Self::read_image(flash, layout.base(region), size)?;
         Ok((
@@ -857,6 +904,131 @@ mod tests {
         power_cut_scenarios::<8>();
     }
 
+    /// Put `table`'s image with a chosen sequence number into `region`, as a crafted or
+    /// corrupted flash could hold it.
+    fn plant<const W: usize>(flash: &mut MockFlash<W>, region: Region, table: &Table, seq: u64) {
+        let base = LAYOUT.base(region);
+        flash.erase(base, base + LAYOUT.region_size).unwrap();
+        table
+            .write_image(flash, base, seq, table.payload_len())
+            .unwrap();
+        assert_eq!(
+            probe(flash, base, LAYOUT.region_size).unwrap(),
+            RegionStatus::Valid { sequence: seq }
+        );
+    }
+
+    /// Cut the power after every unit of one commit of `new` over `base` and check the load
+    /// returns `old` or `new` (and `new` whenever the commit reported success), and that the
+    /// device recovers: the next commit succeeds and is what loads.
+    fn power_cut_sweep_old_or_new<const W: usize>(base: &MockFlash<W>, old: &Table, new: &Table) {
+        assert_eq!(&Table::load(&mut base.clone(), &LAYOUT).unwrap().0, old);
+        let mut probe_flash = base.clone();
+        probe_flash.units = 0;
+        new.commit(&mut probe_flash, &LAYOUT).unwrap();
+        let total = probe_flash.units;
+        let mut new_seen = false;
+        for cut in 0..=total {
+            let mut flash = base.clone();
+            flash.units = 0;
+            flash.budget = Some(cut);
+            let result = new.commit(&mut flash, &LAYOUT);
+            flash.budget = None;
+            let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+            assert!(
+                &loaded == old || &loaded == new,
+                "cut after {cut} of {total} units loaded a third table"
+            );
+            if result.is_ok() {
+                assert!(
+                    &loaded == new,
+                    "cut {cut}: commit succeeded, old table loads"
+                );
+            }
+            new_seen |= &loaded == new;
+            new.commit(&mut flash, &LAYOUT).unwrap();
+            assert_eq!(
+                &Table::load(&mut flash, &LAYOUT).unwrap().0,
+                new,
+                "cut {cut}"
+            );
+            assert!(!flash.wrote_unerased, "cut {cut}");
+        }
+        assert!(new_seen);
+    }
+
+    /// Regression: with the newest image at sequence u64::MAX, `commit` used to saturate, write
+    /// the new image with the same number into the other region, report success, and `load`
+    /// then broke the tie for the old image: the committed table was silently lost.
+    #[test]
+    fn commit_over_sequence_u64_max_is_what_loads() {
+        let old = sample(&["a"]);
+        let new = sample(&["a", "b"]);
+        let newer = sample(&["c"]);
+        for (old_region, other) in [
+            (Region::A, None),
+            (Region::B, Some(7)),
+            (Region::A, Some(u64::MAX)),
+        ] {
+            let mut flash = MockFlash::<4>::new(8192);
+            if let Some(seq) = other {
+                plant(&mut flash, old_region.other(), &sample(&["z"]), seq);
+            }
+            plant(&mut flash, old_region, &old, u64::MAX);
+            let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+            // With both at u64::MAX the tie goes to A, where `old` is in that case.
+            assert!(loaded == old);
+            let target = new.commit(&mut flash, &LAYOUT).unwrap();
+            let (loaded, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+            assert!(
+                loaded == new,
+                "{old_region:?} {other:?}: the committed table was lost"
+            );
+            assert_eq!(
+                report,
+                LoadReport::Loaded {
+                    region: target,
+                    sequence: 1,
+                    other: RegionStatus::Blank
+                }
+            );
+            // Counting resumes from the restarted sequence.
+            let next = newer.commit(&mut flash, &LAYOUT).unwrap();
+            assert_eq!(next, target.other());
+            let (loaded, report) = Table::load(&mut flash, &LAYOUT).unwrap();
+            assert!(loaded == newer);
+            assert!(matches!(report, LoadReport::Loaded { sequence: 2, .. }));
+        }
+    }
+
+    #[test]
+    fn power_cut_during_sequence_restart_leaves_old_or_new_table() {
+        let old = sample(&["a", "b"]);
+        let new = sample(&["a", "b", "a"]);
+        let mut flash = MockFlash::<4>::new(8192);
+        plant(&mut flash, Region::B, &sample(&["z"]), 41);
+        plant(&mut flash, Region::A, &old, u64::MAX);
+        power_cut_sweep_old_or_new(&flash, &old, &new);
+        let mut flash = MockFlash::<8>::new(8192);
+        plant(&mut flash, Region::B, &old, u64::MAX);
+        power_cut_sweep_old_or_new(&flash, &old, &new);
+    }
+
+    /// Regression: two valid images with the same sequence number (only a crafted flash has
+    /// them). `load` returns A's, and `commit` used to overwrite A too, so a power cut during
+    /// that commit made B's table (never the loaded one) come back.
+    #[test]
+    fn equal_sequences_commit_never_erases_the_image_that_loads() {
+        let in_a = sample(&["a"]);
+        let in_b = sample(&["b", "c"]);
+        let new = sample(&["a", "b", "a"]);
+        let mut flash = MockFlash::<4>::new(8192);
+        plant(&mut flash, Region::A, &in_a, 9);
+        plant(&mut flash, Region::B, &in_b, 9);
+        power_cut_sweep_old_or_new(&flash, &in_a, &new);
+        assert_eq!(new.commit(&mut flash, &LAYOUT), Ok(Region::B));
+    }
+
     #[test]
     fn corrupt_byte_in_newest_image_falls_back_to_older() {
         let old = sample(&["a"]);
@@ -955,3 +1127,12 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod power_cuts;
