@@ -12,6 +12,8 @@ mod app;
 #[allow(dead_code)] // the UART and radio are the main image's
 #[path = "../board.rs"]
 mod board;
+#[path = "../provision.rs"]
+mod provision;
 #[path = "../rng.rs"]
 mod rng;
 
@@ -118,7 +120,7 @@ fn run() -> bool {
         elapsed(t1, t2) * INSTR_PER_TICK
     );
 
-    let Some(supplicant) = app::setup() else {
+    let Some((supplicant, _)) = app::setup() else {
         hprintln!("configuration failed");
         return false;
     };
