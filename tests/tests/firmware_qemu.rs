@@ -52,11 +52,22 @@ fn require_tools() {
 /// SysTick at the board's 25 MHz).
 const INSTR_PER_TICK: u64 = 40;
 
+/// Which slot table the image is provisioned with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Table {
+    /// KB932521: the old certificate archived (and revoked by the server's CRL), the renewed
+    /// one active.
+    Renewed,
+    /// Only the old, revoked certificate, active: the control that the server enforces its CRL
+    /// (so that `Renewed` succeeding shows the old one was not presented).
+    RevokedOnly,
+}
+
 /// The image authenticates through hostapd and FreeRADIUS with `tls`: the renewed certificate
-/// is used (the archived one is revoked by the server's CRL, so the authentication succeeding
-/// shows it was not presented), hostapd authorizes the port with the same MSK, and the cost of
-/// the whole authentication on the M4 is printed.
-fn image_authenticates(tls: ServerTls) {
+/// is used, hostapd authorizes the port with the same MSK, and the cost of the whole
+/// authentication on the M4 is printed. With only the revoked certificate, the server refuses
+/// it and the image reports the typed failure.
+fn image_authenticates(tls: ServerTls, table: Table) {
     require_tools();
     let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -87,9 +98,11 @@ fn image_authenticates(tls: ServerTls) {
         .unwrap_or_else(|e| panic!("{e}"));
     let mac = mac_string(&link.mac());
 
-    let record =
-        ProvisionRecord::from_pki(&pki, &[(true, &pki.client_old), (false, &pki.client_new)])
-            .unwrap_or_else(|e| panic!("{e}"));
+    let slots = match table {
+        Table::Renewed => vec![(true, &pki.client_old), (false, &pki.client_new)],
+        Table::RevokedOnly => vec![(false, &pki.client_old)],
+    };
+    let record = ProvisionRecord::from_pki(&pki, &slots).unwrap_or_else(|e| panic!("{e}"));
     let qemu_dir = tmp.path().join("qemu");
     std::fs::create_dir_all(&qemu_dir).expect("qemu dir");
     let qemu = Qemu::boot(&elf, &qemu_dir, Some(&record), Clock::RealTime)
@@ -120,6 +133,30 @@ fn image_authenticates(tls: ServerTls) {
         .wait_status(&["STATS"], Duration::from_secs(5))
         .unwrap_or_else(|seen| panic!("no STATS: {seen}"));
     let elapsed = started.elapsed();
+    if table == Table::RevokedOnly {
+        // FreeRADIUS answers the revoked certificate with a bare EAP-Failure after the image's
+        // certificate flight: the typed verdict, at once.
+        assert_eq!(
+            result,
+            "FAIL rejected-certificate",
+            "{}",
+            context(&bridge, &qemu)
+        );
+        assert!(
+            hostapd.wait_for_log(
+                &format!("STA {mac} IEEE 802.1X: authentication failed"),
+                Duration::from_secs(5)
+            ),
+            "{}",
+            context(&bridge, &qemu)
+        );
+        assert!(
+            !hostapd.log_text().contains("IEEE 802.1X: authorizing port"),
+            "{}",
+            context(&bridge, &qemu)
+        );
+        return;
+    }
     let want = tls.to_string();
     assert!(
         result.starts_with(&format!("AUTH {want} ")),
@@ -180,12 +217,17 @@ fn image_authenticates(tls: ServerTls) {
 
 #[test]
 fn firmware_tls12_authenticates_via_hostapd_and_freeradius() {
-    image_authenticates(ServerTls::V12);
+    image_authenticates(ServerTls::V12, Table::Renewed);
 }
 
 #[test]
 fn firmware_tls13_authenticates_via_hostapd_and_freeradius() {
-    image_authenticates(ServerTls::V13);
+    image_authenticates(ServerTls::V13, Table::Renewed);
+}
+
+#[test]
+fn firmware_revoked_certificate_refused_via_freeradius() {
+    image_authenticates(ServerTls::V13, Table::RevokedOnly);
 }
 
 /// The image's timers on the board: nothing answers, so it sends maxStart (3) EAPOL-Starts
