@@ -18,7 +18,7 @@ use latchkey_core::tls::{
 };
 
 use crate::provision::{self, Provisioned, SlotState};
-use crate::rng::InsecureCounterRng;
+use crate::rng::{BoardRng, InsecureCounterRng};
 
 /// Slots in the certificate table, and the largest certificate a slot holds.
 const SLOTS: usize = provision::MAX_SLOTS;
@@ -36,9 +36,8 @@ const PROVISION_LEN: usize = 16 * 1024;
 /// Persisted time floor used when no wall clock is known (2025-11-25).
 const TIME_FLOOR: u64 = 1_764_028_800;
 
-/// The randomness rustls draws from (a stand-in: see `rng`).
-pub static RNG: SharedRng<InsecureCounterRng> =
-    SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
+/// The randomness rustls draws from (the board's source: see `rng`).
+pub static RNG: SharedRng<BoardRng> = SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
 
 type Table = spin::Mutex<SlotTable<SLOTS, CERT_MAX>>;
 

@@ -17,9 +17,10 @@
 //!   enough to check both ends derived the same key and useless to recover it;
 //! - `FAIL <kind>` when an authentication failed (`FailReason::kind`);
 //! - `STATS t=<ms since start> cpu=<ticks> longest=<ticks> calls=<n> heap-peak=<bytes>
-//!   heap-now=<bytes> stack-peak=<bytes> start-stack-peak=<bytes> oversize=<frames>` after each
-//!   of the two above (heap peak since boot; stack peaks from the stack's top: of the first
-//!   `start` call, and of everything since it returned), where
+//!   heap-now=<bytes> stack-peak=<bytes> start-stack-peak=<bytes> main-frame=<bytes>
+//!   oversize=<frames>` after each of the two above (heap peak since boot; stack peaks from the
+//!   stack's top: of the first `start` call, and of everything since it returned; `main`'s own
+//!   frame, part of both), where
 //!   a tick is 1/25 MHz: time inside the supplicant's calls (40 instructions per tick under
 //!   QEMU `-icount shift=0`);
 //! - `FAULT hardfault pc=<hex>` or `FAULT panic` if the image crashes (then it stops).
@@ -109,7 +110,7 @@ fn main() -> ! {
                 &mut uart,
                 format_args!(
                     "STATS t={} cpu={} longest={} calls={} heap-peak={} heap-now={} \
-                     stack-peak={} start-stack-peak={} oversize={}",
+                     stack-peak={} start-stack-peak={} main-frame={} oversize={}",
                     board::now_ms().saturating_sub(started),
                     cost.ticks,
                     cost.longest,
@@ -118,6 +119,7 @@ fn main() -> ! {
                     HEAP.used(),
                     stack.peak(),
                     start_stack,
+                    stack.base,
                     framer.oversize
                 ),
             );

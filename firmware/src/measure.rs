@@ -76,6 +76,9 @@ extern "C" {
 pub struct Stack {
     low: usize,
     top: usize,
+    /// Depth of the stack when painted, from its top: `main`'s own frame (with LTO it holds
+    /// whatever was inlined into `main`, temporaries of the supplicant's calls included).
+    pub base: usize,
 }
 
 impl Stack {
@@ -93,7 +96,11 @@ impl Stack {
         }
         // Only the symbol's address is taken (no read).
         let top = core::ptr::addr_of!(_stack_start) as usize;
-        Stack { low, top }
+        Stack {
+            low,
+            top,
+            base: top.saturating_sub(sp),
+        }
     }
 
     /// The deepest the stack has been since boot, in bytes from its top (including `main`'s

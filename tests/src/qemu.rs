@@ -75,6 +75,8 @@ pub fn build_firmware() -> Result<PathBuf, QemuError> {
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
         .args(["build", "-q", "--release", "--target", TARGET])
+        // The QEMU stand-in for a TRNG (firmware/src/rng.rs): QEMU's board has none.
+        .args(["--features", "insecure-counter-rng"])
         .arg("--manifest-path")
         .arg(root.join("firmware/Cargo.toml"));
     cmd.env_clear();

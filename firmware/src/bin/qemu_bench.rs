@@ -12,6 +12,7 @@ mod app;
 #[allow(dead_code)] // the UART and radio are the main image's
 #[path = "../board.rs"]
 mod board;
+#[allow(dead_code)] // the boot line's error names are the main image's
 #[path = "../provision.rs"]
 mod provision;
 #[path = "../rng.rs"]
