@@ -1,6 +1,10 @@
 //! The image's Latchkey configuration, shared by the firmware image and the QEMU benchmark:
-//! the slot table with one client credential, the server policy, the RNG and the supplicant,
-//! all in static memory except what the TLS engine allocates.
+//! the slot table with the device's credentials, the server policy, the RNG and the supplicant
+//! with its buffers, all in static memory except what the TLS engine allocates. Every use of
+//! latchkey-core's construction API is here.
+//!
+//! The credentials come from the provisioning record (`provision`) when the device has one,
+//! else from the size-measurement PKI built into the image (firmware/pki/).
 
 use core::mem::MaybeUninit;
 
@@ -8,10 +12,11 @@ use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
 use latchkey_core::tls::{NameMatch, ServerPolicy, SharedRng};
 use latchkey_core::{Buffers, Supplicant};
 
-use crate::rng::InsecureCounterRng;
+use crate::provision::{self, Provisioned, SlotState};
+use crate::rng::{BoardRng, InsecureCounterRng};
 
 /// Slots in the certificate table, and the largest certificate a slot holds.
-const SLOTS: usize = 4;
+const SLOTS: usize = provision::MAX_SLOTS;
 const CERT_MAX: usize = 2048;
 
 /// Size-measurement test PKI (firmware/pki/gen.sh): public test material, not a secret.
@@ -19,13 +24,16 @@ const CA_DER: &[u8] = include_bytes!("../pki/ca.der");
 pub const CLIENT_DER: &[u8] = include_bytes!("../pki/client.der");
 pub const CLIENT_KEY_PKCS8: &[u8] = include_bytes!("../pki/client-key.pk8");
 
-/// Persisted time floor used when no wall clock is known (2025-11-25): the slot table's,
-/// which a real device loads from flash.
+/// Where the provisioning record lives (memory.x keeps it out of the image) and its size.
+const PROVISION_ADDR: usize = 0x003f_0000;
+const PROVISION_LEN: usize = 16 * 1024;
+
+/// Persisted time floor used when no wall clock is known (2025-11-25): the slot table's, which
+/// a device loads from flash with the table.
 const TIME_FLOOR: u64 = 1_764_028_800;
 
-/// The randomness the TLS engine draws from (a stand-in: see `rng`).
-pub static RNG: SharedRng<InsecureCounterRng> =
-    SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
+/// The randomness rustls draws from (the board's source: see `rng`).
+pub static RNG: SharedRng<BoardRng> = SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
 
 type Table = SharedSlotTable<SLOTS, CERT_MAX>;
 
@@ -39,27 +47,79 @@ static mut TABLE: MaybeUninit<Table> = MaybeUninit::uninit();
 /// The supplicant's fixed buffers (TLS records, EAP packet, EAPOL frame): all zeros, so .bss.
 static mut BUFFERS: Buffers = Buffers::new();
 
-/// The supplicant itself (small: its buffers are in `BUFFERS`), written once in main.
+/// The supplicant itself (about 3 KB: its buffers are in `BUFFERS`), written once in main.
 static mut SUPPLICANT: MaybeUninit<ImageSupplicant> = MaybeUninit::uninit();
 
-/// Builds the supplicant: slot table with one credential, server policy, RNG.
-pub fn setup() -> Option<&'static mut ImageSupplicant> {
+/// Where the credentials came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The provisioning record.
+    Provisioned,
+    /// No record (why): the PKI built into the image.
+    BuiltIn(provision::ProvisionError),
+}
+
+/// The provisioning record, if the region holds a valid one.
+fn provisioned() -> Result<Provisioned<'static>, provision::ProvisionError> {
+    // SAFETY: a fixed region of the board's code memory that memory.x keeps out of the image;
+    // nothing writes it while the image runs.
+    let region = unsafe { core::slice::from_raw_parts(PROVISION_ADDR as *const u8, PROVISION_LEN) };
+    provision::parse(region)
+}
+
+/// The settings built into the image (its size-measurement PKI).
+fn built_in() -> Option<Provisioned<'static>> {
+    let mut p = Provisioned {
+        anchors: heapless::Vec::new(),
+        server_name: "radius.example.test",
+        identity: "device-0001@example.test",
+        slots: heapless::Vec::new(),
+    };
+    p.anchors.push(CA_DER).ok()?;
+    p.slots
+        .push(provision::Slot {
+            state: SlotState::Active,
+            cert: CLIENT_DER,
+            key: CLIENT_KEY_PKCS8,
+        })
+        .ok()?;
+    Some(p)
+}
+
+/// Builds the supplicant: provider, slot table with the device's credentials, server policy,
+/// setup.
+///
+/// Never inlined: building the table and the configuration takes tens of KB of stack for
+/// temporaries, which must be given back before the authentication runs (inlined into `main`,
+/// they stayed in `main`'s frame for good).
+#[inline(never)]
+pub fn setup() -> Option<(&'static mut ImageSupplicant, Source)> {
+    let (settings, source) = match provisioned() {
+        Ok(p) => (p, Source::Provisioned),
+        Err(why) => (built_in()?, Source::BuiltIn(why)),
+    };
     // SAFETY: called once, before anything else refers to `TABLE`.
     let table: &'static Table =
         unsafe { (*core::ptr::addr_of_mut!(TABLE)).write(SharedSlotTable::new(SlotTable::new())) };
-    let key = InlineKey::from_pkcs8_der(CLIENT_KEY_PKCS8).ok()?;
     table.with(|t| {
         t.observe_time(TIME_FLOOR);
-        t.install(CLIENT_DER, KeyRef::Inline(key))
-    })
-    .ok()?;
+        for slot in &settings.slots {
+            let key = InlineKey::from_pkcs8_der(slot.key).ok()?;
+            let index = t.install(slot.cert, KeyRef::Inline(key)).ok()?;
+            if slot.state == SlotState::Archived {
+                t.archive(index).ok()?;
+            }
+        }
+        Some(())
+    })?;
 
-    let policy = ServerPolicy::new(NameMatch::exact("radius.example.test").ok()?)
-        .with_anchor_der(CA_DER)
-        .ok()?;
+    let mut policy = ServerPolicy::new(NameMatch::exact(settings.server_name).ok()?);
+    for anchor in &settings.anchors {
+        policy = policy.with_anchor_der(anchor).ok()?;
+    }
     // SAFETY: called once, before anything else refers to `BUFFERS`.
     let buffers: &'static mut Buffers = unsafe { &mut *core::ptr::addr_of_mut!(BUFFERS) };
-    let supplicant = Supplicant::builder("device-0001@example.test")
+    let supplicant = Supplicant::builder(settings.identity)
         .server(policy)
         .slot_table(table)
         .rng(&RNG)
@@ -67,5 +127,5 @@ pub fn setup() -> Option<&'static mut ImageSupplicant> {
         .ok()?;
     // SAFETY: called once, before anything else refers to `SUPPLICANT`.
     let slot = unsafe { &mut *core::ptr::addr_of_mut!(SUPPLICANT) };
-    Some(slot.write(supplicant))
+    Some((slot.write(supplicant), source))
 }

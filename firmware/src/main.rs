@@ -1,11 +1,29 @@
-//! Latchkey linked into a bare-metal Cortex-M4F image for QEMU's mps2-an386 board, so flash and
-//! RAM can be measured with everything a device needs: the supplicant PAE (802.1X-2010 §8), the
-//! EAP-TLS method, rustls with our RustCrypto provider, the slot table and the server policy.
+//! Latchkey linked into a bare-metal Cortex-M4F image for QEMU's mps2-an386 board, with
+//! everything a device needs: the supplicant PAE (802.1X-2010 §8) and its timers, the EAP-TLS
+//! method, rustls with our RustCrypto provider, the slot table and the server policy.
 //!
 //! EAPOL frames arrive on UART0 (source MAC, 2-byte big-endian length, frame) and leave on it in
-//! the same framing (destination MAC first). Each end of an authentication is reported as one
-//! such frame to the all-zero MAC, holding text: `AUTH 1.2|1.3 rt=N` or `FAIL <kind>`. No key
-//! material is ever written out.
+//! the same framing (destination MAC first); a host-side bridge puts them on an Ethernet link.
+//! The main loop never waits for input: it takes whatever bytes the UART has, hands each
+//! completed frame to `Supplicant::handle_frame`, calls `Supplicant::poll` when
+//! `next_deadline` (SysTick milliseconds) has come, and sleeps in `wfi` until the next byte or
+//! tick. So startPeriod, authPeriod, maxStart and heldPeriod run as they would on a device.
+//!
+//! Status lines go out as frames to the all-zero MAC, holding text (never key material):
+//! - `BOOT cred=provisioned|built-in:<why> heap=<bytes in use> heap-peak=<bytes>
+//!   stack-peak=<bytes>` once configured (peaks of the configuration);
+//! - `AUTH 1.2|1.3 rt=<EAP round trips> msk-fp=<16 hex digits>` when authenticated, where the
+//!   fingerprint is the first 8 bytes of SHA-256 of the MSK (latchkey-core's `fingerprint`),
+//!   enough to check both ends derived the same key and useless to recover it;
+//! - `FAIL <kind>` when an authentication failed (`FailReason::kind`);
+//! - `STATS t=<ms since start> cpu=<ticks> longest=<ticks> calls=<n> heap-peak=<bytes>
+//!   heap-now=<bytes> stack-peak=<bytes> start-stack-peak=<bytes> main-frame=<bytes>
+//!   oversize=<frames>` after each of the two above (heap peak since boot; stack peaks from the
+//!   stack's top: of the first `start` call, and of everything since it returned; `main`'s own
+//!   frame, part of both), where
+//!   a tick is 1/25 MHz: time inside the supplicant's calls (40 instructions per tick under
+//!   QEMU `-icount shift=0`);
+//! - `FAULT hardfault pc=<hex>` or `FAULT panic` if the image crashes (then it stops).
 #![no_std]
 #![no_main]
 
@@ -13,58 +31,124 @@ extern crate alloc;
 
 mod app;
 mod board;
+mod measure;
+mod provision;
 mod rng;
 
 use core::fmt::Write as _;
 use core::mem::MaybeUninit;
 
-use cortex_m_rt::entry;
-use embedded_alloc::LlffHeap as Heap;
+use cortex_m_rt::{entry, exception, ExceptionFrame};
 use latchkey_core::hal::Radio;
-use latchkey_core::{Event, Now, RX_BUFFER_SIZE};
 use latchkey_core::tls::TlsVersion;
-use panic_halt as _;
+use latchkey_core::{Event, Now};
 
-use crate::board::{Uart, UartRadio};
+use crate::board::{Framer, Uart, UartRadio};
+use crate::measure::{Cost, PeakHeap, Stack};
 
 /// Heap for rustls (the only allocating part of Latchkey): its configuration, handshake state
-/// and transcript. Host measurements put a whole TLS 1.3 handshake near 16 KB on 64-bit.
+/// and transcript.
 pub const HEAP_SIZE: usize = 32 * 1024;
 
 #[global_allocator]
-static HEAP: Heap = Heap::empty();
+static HEAP: PeakHeap = PeakHeap::empty();
+
+/// Largest EAPOL frame taken from the link: a whole Ethernet payload.
+const FRAME_MAX: usize = latchkey_core::RX_BUFFER_SIZE;
 
 #[entry]
 fn main() -> ! {
     static mut HEAP_MEM: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
+    static mut FRAMER: Framer<FRAME_MAX> = Framer::new();
+    let boot_stack = Stack::paint();
     // SAFETY: `HEAP_MEM` is this entry point's own static (cortex-m-rt hands it out once), and
     // the heap is initialised before the first allocation.
     unsafe { HEAP.init(HEAP_MEM.as_mut_ptr() as usize, HEAP_SIZE) }
+    let framer: &'static mut Framer<FRAME_MAX> = FRAMER;
 
-    let cp = cortex_m::Peripherals::take();
-    if let Some(cp) = cp {
-        board::start_clock(cp.SYST);
-    }
     let mut uart = Uart::init();
-
-    let Some(supplicant) = app::setup() else {
-        uart.write(b"setup failed\n");
+    let Some(mut cp) = cortex_m::Peripherals::take() else {
+        line(&mut uart, format_args!("FAULT peripherals"));
         halt();
     };
+    board::start_clock(cp.SYST);
+    uart.enable_rx_wakeup(&mut cp.NVIC);
 
-    let mut radio = UartRadio(&mut uart);
-    let mut last = supplicant.start(now(), &mut radio);
-    let mut frame = [0u8; RX_BUFFER_SIZE];
+    let Some((supplicant, source)) = app::setup() else {
+        line(&mut uart, format_args!("FAULT setup"));
+        halt();
+    };
+    let (cred, why) = match source {
+        app::Source::Provisioned => ("provisioned", ""),
+        app::Source::BuiltIn(why) => ("built-in:", why.kind()),
+    };
+    line(
+        &mut uart,
+        format_args!(
+            "BOOT cred={cred}{why} heap={} heap-peak={} stack-peak={}",
+            HEAP.used(),
+            HEAP.peak(),
+            boot_stack.peak()
+        ),
+    );
+    // The stack is measured again from here: the authentication's own peak (the BOOT line has
+    // the configuration's).
+    let mut stack = Stack::paint();
+
+    let mut cost = Cost::default();
+    let started = board::now_ms();
+    let mut event = cost.measure(|| supplicant.start(now(), &mut UartRadio(&mut uart)));
+    // `start`'s peak is reported apart from the handshake's (it resets the conversation).
+    let start_stack = stack.peak();
+    stack = Stack::paint();
     loop {
-        if let Some(event) = last.take() {
-            report(radio.0, &event);
+        if let Some(e) = event.take() {
+            report(&mut uart, &e);
+            line(
+                &mut uart,
+                format_args!(
+                    "STATS t={} cpu={} longest={} calls={} heap-peak={} heap-now={} \
+                     stack-peak={} start-stack-peak={} main-frame={} oversize={}",
+                    board::now_ms().saturating_sub(started),
+                    cost.ticks,
+                    cost.longest,
+                    cost.calls,
+                    HEAP.peak(),
+                    HEAP.used(),
+                    stack.peak(),
+                    start_stack,
+                    stack.base,
+                    framer.oversize
+                ),
+            );
         }
-        let received = radio.0.read_frame(&mut frame);
-        let event = match received.and_then(|(src, len)| Some((src, frame.get(..len)?))) {
-            Some((src, bytes)) => supplicant.handle_frame(now(), src, bytes, &mut radio),
-            None => None,
-        };
-        last = event.or_else(|| supplicant.poll(now(), &mut radio));
+        // Input first: every byte the UART has, each completed frame to the supplicant.
+        while event.is_none() {
+            let Some(b) = uart.try_read_byte() else { break };
+            if let Some((src, frame)) = framer.push(b) {
+                let mut radio = UartRadio(&mut uart);
+                event = cost.measure(|| supplicant.handle_frame(now(), src, frame, &mut radio));
+            }
+        }
+        if event.is_some() {
+            continue;
+        }
+        // Then the timers, when their deadline has come.
+        if supplicant
+            .next_deadline()
+            .is_some_and(|d| board::now_ms() >= d)
+        {
+            event = cost.measure(|| supplicant.poll(now(), &mut UartRadio(&mut uart)));
+            continue;
+        }
+        // Sleep until a byte or the next SysTick. Interrupts are masked from the check to the
+        // `wfi`, so a byte arriving in between still wakes it (a pending interrupt ends `wfi`
+        // even while masked; its handler runs once they are unmasked).
+        cortex_m::interrupt::free(|_| {
+            if !uart.rx_ready() {
+                cortex_m::asm::wfi();
+            }
+        });
     }
 }
 
@@ -75,25 +159,56 @@ fn now() -> Now {
     }
 }
 
-/// Reports the end of an authentication as a text frame to the all-zero MAC.
+/// Sends one status line as a text frame to the all-zero MAC (cut at 160 bytes).
+fn line(uart: &mut Uart, args: core::fmt::Arguments<'_>) {
+    let mut text: heapless::String<160> = heapless::String::new();
+    let _ = text.write_fmt(args);
+    let _ = UartRadio(uart).send([0; 6], text.as_bytes());
+}
+
+/// Reports the end of an authentication.
 fn report(uart: &mut Uart, event: &Event) {
-    let mut line: heapless::String<64> = heapless::String::new();
-    let _ = match event {
+    match event {
         Event::Authenticated(a) => {
             let v = match a.version {
                 TlsVersion::Tls12 => "1.2",
                 TlsVersion::Tls13 => "1.3",
                 _ => "?",
             };
-            write!(line, "AUTH {v} rt={}", a.round_trips)
+            let fp = a.keys.msk.fingerprint();
+            line(
+                uart,
+                format_args!("AUTH {v} rt={} msk-fp={fp}", a.round_trips),
+            );
         }
-        Event::Failed(reason) => write!(line, "FAIL {}", reason.kind()),
-    };
-    let _ = UartRadio(uart).send([0; 6], line.as_bytes());
+        Event::Failed(reason) => line(uart, format_args!("FAIL {}", reason.kind())),
+        _ => line(uart, format_args!("EVENT other")),
+    }
 }
 
 fn halt() -> ! {
     loop {
         cortex_m::asm::wfi();
     }
+}
+
+/// A fault is reported on UART0 (so a test sees it at once) and stops the image.
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    // SAFETY: the main loop's `Uart` is not running any more; this only writes UART0's data
+    // register, as `Uart` does.
+    let mut uart = unsafe { Uart::steal() };
+    line(
+        &mut uart,
+        format_args!("FAULT hardfault pc={:#010x}", frame.pc()),
+    );
+    halt()
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: as in `HardFault`.
+    let mut uart = unsafe { Uart::steal() };
+    line(&mut uart, format_args!("FAULT panic"));
+    halt()
 }

@@ -1,6 +1,22 @@
-//! NOT A SECURE RNG. A counter run through the SplitMix64 finaliser: a stand-in so the image
-//! links the provider's randomness path for size measurement and QEMU runs. Its output is
-//! predictable from the seed; a real board must plug its TRNG (or a DRBG seeded from it) here.
+//! The image's randomness seam: [`BoardRng`] is whatever `rand_core::RngCore + CryptoRng`
+//! source the board has (its TRNG, or a DRBG seeded from it); the provider draws every
+//! ClientHello random, ECDHE key and signature nonce from it.
+//!
+//! QEMU's mps2-an386 has no TRNG, so the only source here is [`InsecureCounterRng`], NOT A
+//! SECURE RNG: a counter run through the SplitMix64 finaliser, predictable from its seed. It
+//! exists only behind the explicitly named feature `insecure-counter-rng` (for QEMU runs and
+//! size measurement); a build without it and without a real source does not compile.
+
+#[cfg(not(feature = "insecure-counter-rng"))]
+compile_error!(
+    "no random number source: this image has no TRNG driver. For QEMU only, build with \
+     `--features insecure-counter-rng` (predictable; never for a device); a board plugs its \
+     TRNG in as `BoardRng` in firmware/src/rng.rs"
+);
+
+/// The board's randomness: the QEMU stand-in (see the module comment).
+#[cfg(feature = "insecure-counter-rng")]
+pub type BoardRng = InsecureCounterRng;
 
 use rand_core::{CryptoRng, Error, RngCore};
 

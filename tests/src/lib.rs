@@ -1,7 +1,7 @@
 //! End-to-end tests for Latchkey live in `tests/tests/`. This library holds the tooling they
 //! share with other harnesses: a test PKI written to files, installing Debian packages, and
 //! starting real RADIUS servers (FreeRADIUS, hostapd) and the reference supplicant
-//! (`eapol_test`) on loopback.
+//! (`eapol_test`) on loopback, and the Cortex-M4 image under QEMU with its link bridge.
 
 pub mod apt;
 pub mod capture;
@@ -12,4 +12,5 @@ pub mod hostapd_auth;
 pub mod hostapd_wired;
 pub mod netns;
 pub mod pki_files;
+pub mod qemu;
 pub mod server_process;

@@ -12,6 +12,9 @@ mod app;
 #[allow(dead_code)] // the UART and radio are the main image's
 #[path = "../board.rs"]
 mod board;
+#[allow(dead_code)] // the boot line's error names are the main image's
+#[path = "../provision.rs"]
+mod provision;
 #[path = "../rng.rs"]
 mod rng;
 
@@ -118,7 +121,7 @@ fn run() -> bool {
         elapsed(t1, t2) * INSTR_PER_TICK
     );
 
-    let Some(supplicant) = app::setup() else {
+    let Some((supplicant, _)) = app::setup() else {
         hprintln!("configuration failed");
         return false;
     };
