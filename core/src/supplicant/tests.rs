@@ -927,3 +927,35 @@ fn pmkid_is_not_offered_past_the_reauthentication_threshold() {
         .pmkid_for(at((10 + 30_240) * 1000), aa, Akm::Ieee8021x)
         .is_none());
 }
+
+/// One 4-way handshake through the PAE (message 1 in, message 2 out, message 3 in, message 4
+/// out, keys handed over), from a cached PMKSA: what `valgrind --tool=callgrind
+/// --toggle-collect='*handle_frame*'` measures per AKM.
+fn four_way_through_the_pae(akm: Akm) {
+    let k = kit();
+    let mut ap = TestAp::new(akm);
+    let mut air = Air::default();
+    let (mut s, pmkid) = cached_association(&k, &mut ap, &mut air);
+    let m1 = ap.msg1(Some(pmkid));
+    assert!(s.handle_frame(at(1_010), ap.aa, &m1, &mut air).is_none());
+    ap.take_msg2(&air.take().pop().unwrap().1);
+    let m3 = ap.msg3(&Tamper::default());
+    let keys = install(s.handle_frame(at(1_020), ap.aa, &m3, &mut air));
+    assert!(keys.port_open && keys.pairwise.is_some());
+    assert_eq!(air.take().len(), 1);
+}
+
+#[test]
+fn four_way_through_the_pae_akm1() {
+    four_way_through_the_pae(Akm::Ieee8021x);
+}
+
+#[test]
+fn four_way_through_the_pae_akm5() {
+    four_way_through_the_pae(Akm::Ieee8021xSha256);
+}
+
+#[test]
+fn four_way_through_the_pae_akm12() {
+    four_way_through_the_pae(Akm::SuiteB192);
+}
