@@ -89,6 +89,12 @@ pub enum FailKind {
     Radio,
     /// A response did not fit Latchkey's buffers (a configuration or sizing error).
     ResponseTooLarge,
+    // --- WPA key handshakes.
+    /// The association's RSN elements cannot run the key handshake (AKM, cipher or PMF).
+    RsnAssociation,
+    /// The access point's authenticated key message failed a check that forbids staying
+    /// associated (RSNE differing from the beacon's, bad group keys).
+    KeyHandshake,
     /// An internal invariant did not hold (a Latchkey bug, not the server's fault).
     Internal,
 }
@@ -133,6 +139,8 @@ impl FailKind {
             FailKind::Timeout => "timeout",
             FailKind::Radio => "radio",
             FailKind::ResponseTooLarge => "response-too-large",
+            FailKind::RsnAssociation => "rsn-association",
+            FailKind::KeyHandshake => "key-handshake",
             FailKind::Internal => "internal",
         }
     }
@@ -175,6 +183,8 @@ impl FailKind {
         FailKind::Timeout,
         FailKind::Radio,
         FailKind::ResponseTooLarge,
+        FailKind::RsnAssociation,
+        FailKind::KeyHandshake,
         FailKind::Internal,
     ];
 

@@ -92,7 +92,7 @@ pub use builder::{Crypto, SupplicantBuilder};
 pub use eap_tls::keys::{KeyMaterial, Msk};
 pub use kind::FailKind;
 pub use supplicant::{
-    Association, Authenticated, BufferStorage, Buffers, Config, Event, FailReason, Now, PaeState,
-    Supplicant, RX_BUFFER_SIZE,
+    Association, Authenticated, BufferStorage, Buffers, Config, Event, FailReason, KeyDrops,
+    KeyInstall, Now, PaeState, Rsn, Supplicant, PMKSA_CAPACITY, RX_BUFFER_SIZE,
 };
 pub use tls::SharedRng;

@@ -13,6 +13,14 @@
 //! Timers (802.1X-2010 §8.8, all configurable in [`Config`]): startPeriod between EAPOL-Starts,
 //! maxStart Starts before `no-authenticator`, authPeriod of silence before `timeout`, heldPeriod
 //! after a failure before starting again.
+//!
+//! On an RSN (WPA2/WPA3) association, given with [`Association::with_rsn`], the PAE also runs
+//! the key handshakes of IEEE 802.11-2020 §12.7.6-§12.7.7 through [`crate::wpa::Handshake`]:
+//! the PMK comes from the MSK when EAP succeeds (or from the PMKSA cache, §12.6.10.3, when
+//! message 1 names the PMKID the platform offered), replies go out through the radio, and the
+//! keys to install reach the platform as [`Event::InstallKeys`]. Without RSN information (a
+//! wired port, or a FullMAC chip that runs the handshake itself) EAPOL-Key frames are counted
+//! and dropped.
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -29,6 +37,11 @@ use crate::kind::FailKind;
 use crate::log::{debug, info, warn_};
 use crate::tls::setup::TlsSetup;
 use crate::tls::{CipherSuite, ResolveRecord, ServerVerdict, TlsVersion};
+use crate::wpa::{self, Akm, Cipher, GroupKey, Handshake, IntegrityGroupKey, MgmtCipher, Pmkid};
+use crate::wpa::{PmksaCache, Tk};
+
+/// PMKSAs the supplicant keeps (one per access point and AKM; the oldest is evicted).
+pub const PMKSA_CAPACITY: usize = 8;
 
 /// The PAE group address (802.1X-2010 §11.1.1) used until the authenticator is known.
 pub const PAE_GROUP_ADDR: MacAddr = [0x01, 0x80, 0xc2, 0x00, 0x00, 0x03];
@@ -115,6 +128,14 @@ pub enum FailReason {
     /// The Success was discarded (RFC 4137 §4.5), never taken as authentication; the
     /// authentication failed when authPeriod ran out.
     EarlySuccess,
+    /// The association's RSN information cannot run the key handshake (AKM or cipher not
+    /// supported or not offered, PMF disabled on a WPA3 AKM, an RSNE that does not parse).
+    /// Disassociate.
+    Association(wpa::handshake::AssocError),
+    /// The authenticator's MIC-verified key handshake message failed a check that forbids
+    /// staying associated (its RSNE differs from the beacon's, a bad GTK or IGTK, an all-zero
+    /// key). Disassociate.
+    KeyHandshake(wpa::DropReason),
     /// A frame could not be built (an internal invariant; a Latchkey bug).
     Internal(&'static str),
 }
@@ -134,6 +155,10 @@ impl fmt::Display for FailReason {
                 "server sent EAP-Success before EAP-TLS finished, then went silent: the \
                  Success was discarded (RFC 4137), not taken as authentication",
             ),
+            FailReason::Association(e) => write!(f, "RSN association refused: {e}"),
+            FailReason::KeyHandshake(r) => {
+                write!(f, "key handshake refused the access point: {}", r.kind())
+            }
             FailReason::Internal(what) => write!(f, "internal error: {what}"),
         }
     }
@@ -150,6 +175,8 @@ impl FailReason {
             FailReason::Timeout => FailKind::Timeout,
             FailReason::Radio(_) => FailKind::Radio,
             FailReason::EarlySuccess => FailKind::EarlySuccess,
+            FailReason::Association(_) => FailKind::RsnAssociation,
+            FailReason::KeyHandshake(_) => FailKind::KeyHandshake,
             FailReason::Internal(_) => FailKind::Internal,
         }
     }
@@ -181,13 +208,85 @@ pub struct Authenticated {
     pub persist: bool,
 }
 
+/// Keys from the 4-way or group-key handshake for the platform to install, in this order:
+/// pairwise first, then group and integrity group keys. The reply (message 4 or group message
+/// 2) has already been sent under the old keys, as §12.7.6.4 requires. A key already installed
+/// is never handed out again (KRACK), so every key here is new.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct KeyInstall {
+    /// The pairwise temporal key and its cipher.
+    pub pairwise: Option<(Tk, Cipher)>,
+    /// The group key with its key id and receive sequence counter.
+    pub group: Option<GroupKey>,
+    /// The group cipher.
+    pub group_cipher: Cipher,
+    /// The integrity group key (PMF) with its key id and IPN.
+    pub integrity: Option<IntegrityGroupKey>,
+    /// The group management cipher, when PMF is on.
+    pub mgmt_cipher: Option<MgmtCipher>,
+    /// This install completes the 4-way handshake: the port is open (802.1X controlled port
+    /// authorized) once these keys are in.
+    pub port_open: bool,
+    /// The PMK came from the PMKSA cache: EAP did not run for this association.
+    pub from_pmksa_cache: bool,
+}
+
+impl fmt::Debug for KeyInstall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys only as fingerprints.
+        let fp = crate::eap_tls::keys::fingerprint;
+        f.debug_struct("KeyInstall")
+            .field(
+                "pairwise",
+                &self.pairwise.as_ref().map(|(k, c)| (fp(k.as_bytes()), c)),
+            )
+            .field(
+                "group",
+                &self
+                    .group
+                    .as_ref()
+                    .map(|g| (g.key_id, fp(g.key.as_bytes()))),
+            )
+            .field(
+                "integrity",
+                &self
+                    .integrity
+                    .as_ref()
+                    .map(|i| (i.key_id, fp(i.key.as_bytes()))),
+            )
+            .field("port_open", &self.port_open)
+            .field("from_pmksa_cache", &self.from_pmksa_cache)
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for KeyInstall {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let fp = crate::eap_tls::keys::fingerprint;
+        defmt::write!(
+            f,
+            "KeyInstall(ptk {}, gtk {}, igtk {}, port_open {})",
+            self.pairwise.as_ref().map(|(k, _)| fp(k.as_bytes())),
+            self.group.as_ref().map(|g| fp(g.key.as_bytes())),
+            self.integrity.as_ref().map(|i| fp(i.key.as_bytes())),
+            self.port_open
+        )
+    }
+}
+
 /// What the supplicant reports to the platform.
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum Event {
-    /// Authentication succeeded: keys are ready (the 4-way handshake comes next).
+    /// Authentication succeeded: keys are ready. On an RSN association the PAE runs the 4-way
+    /// handshake next; a FullMAC chip that runs it itself takes the PMK from
+    /// `keys.msk.pmk(akm)` instead.
     Authenticated(Box<Authenticated>),
+    /// The key handshake produced keys to install (RSN associations only).
+    InstallKeys(Box<KeyInstall>),
     /// Authentication failed, for this reason. [`Supplicant::conversation`] tells which
     /// certificate was offered and what the server check decided.
     Failed(FailReason),
@@ -228,17 +327,79 @@ pub struct DropCounters {
     pub while_idle: u32,
     /// Frames from a station other than the authenticator of this conversation.
     pub foreign_source: u32,
+    /// EAPOL-Key frames the key handshake dropped, by reason.
+    pub eapol_key: KeyDrops,
+}
+
+/// EAPOL-Key frames dropped by the key handshake, one counter per [`wpa::DropReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct KeyDrops([u32; wpa::DropReason::COUNT]);
+
+impl KeyDrops {
+    /// Frames dropped for `reason`.
+    pub fn get(&self, reason: wpa::DropReason) -> u32 {
+        self.0.get(reason.index()).copied().unwrap_or(0)
+    }
+
+    /// Frames dropped for any reason.
+    pub fn total(&self) -> u32 {
+        self.0.iter().fold(0u32, |a, b| a.saturating_add(*b))
+    }
+
+    fn count(&mut self, reason: wpa::DropReason) {
+        if let Some(c) = self.0.get_mut(reason.index()) {
+            *c = c.saturating_add(1);
+        }
+    }
 }
 
 /// The association the platform made: the access point (or the authenticator on a wired port
-/// the platform already knows) and our own address.
+/// the platform already knows), our own address and, on a WPA2/WPA3 network, the RSN elements
+/// the key handshake needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Association {
+pub struct Association<'a> {
     /// The authenticator's MAC address (the BSSID on Wi-Fi).
     pub authenticator: MacAddr,
     /// Our own MAC address.
     pub own: MacAddr,
+    /// The RSN elements; `None` on a wired port or when the chip runs the key handshake.
+    pub rsn: Option<Rsn<'a>>,
+}
+
+impl<'a> Association<'a> {
+    /// An association without RSN information: a wired port, or a FullMAC chip that runs the
+    /// 4-way handshake itself (it takes the PMK from [`Event::Authenticated`]).
+    pub const fn new(authenticator: MacAddr, own: MacAddr) -> Self {
+        Association {
+            authenticator,
+            own,
+            rsn: None,
+        }
+    }
+
+    /// The same association on an RSN network, whose key handshakes the supplicant runs. The
+    /// AKM, pairwise and group ciphers and PMF are the ones `our_rsne` names (its first AKM
+    /// and pairwise cipher); they are checked against `ap_rsne` when the association is given.
+    pub const fn with_rsn(self, ap_rsne: &'a [u8], our_rsne: &'a [u8]) -> Self {
+        Association {
+            rsn: Some(Rsn { ap_rsne, our_rsne }),
+            ..self
+        }
+    }
+}
+
+/// The RSN elements of an association (IEEE 802.11-2020 §9.4.2.24), whole elements (ID and
+/// length included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Rsn<'a> {
+    /// The AP's RSNE from its beacon or probe response: message 3 must carry the same bytes.
+    pub ap_rsne: &'a [u8],
+    /// Our RSNE exactly as sent in the (re)association request, including the PMKID list
+    /// from [`Supplicant::pmkid_for`] when a cached PMKSA is offered.
+    pub our_rsne: &'a [u8],
 }
 
 /// The state of the current (or last) conversation, for reports after an [`Event`].
@@ -400,6 +561,11 @@ pub struct Supplicant<B: BufferStorage = Box<Buffers>> {
     /// An early EAP-Success was discarded and no request has come since.
     early_success: bool,
     time: TimeSource,
+    /// The key handshake of the current RSN association.
+    wpa: Option<Handshake>,
+    /// The 4-way handshake completed on this association: the controlled port is open.
+    port_open: bool,
+    pmksa: PmksaCache<PMKSA_CAPACITY>,
     bufs: B,
 }
 
@@ -439,6 +605,9 @@ impl<B: BufferStorage> Supplicant<B> {
             last_drop: None,
             early_success: false,
             time: TimeSource::Unknown,
+            wpa: None,
+            port_open: false,
+            pmksa: PmksaCache::new(),
             bufs,
         }
     }
@@ -485,6 +654,38 @@ impl<B: BufferStorage> Supplicant<B> {
         }
     }
 
+    /// The key handshake of the current RSN association (AKM, ciphers, PMF, state), if any.
+    pub fn key_handshake(&self) -> Option<&Handshake> {
+        self.wpa.as_ref()
+    }
+
+    /// Whether the 4-way handshake completed on this association (the keys of the last
+    /// [`KeyInstall`] with `port_open` are in force).
+    pub fn port_open(&self) -> bool {
+        self.port_open
+    }
+
+    /// The PMKSA cache (PMKs of completed handshakes, by access point and AKM).
+    pub fn pmksa_cache(&self) -> &PmksaCache<PMKSA_CAPACITY> {
+        &self.pmksa
+    }
+
+    /// The PMKSA cache, to flush or expire entries.
+    pub fn pmksa_cache_mut(&mut self) -> &mut PmksaCache<PMKSA_CAPACITY> {
+        &mut self.pmksa
+    }
+
+    /// The PMKID to put in our RSNE's PMKID list for a (re)association to `aa` with `akm`: a
+    /// live cached PMKSA that has not reached its re-authentication threshold (past it a full
+    /// EAP authentication runs instead). `now.ms` is the cache's clock.
+    pub fn pmkid_for(&self, now: Now, aa: MacAddr, akm: Akm) -> Option<Pmkid> {
+        let now_s = now.ms / 1000;
+        self.pmksa
+            .get(&aa, akm, now_s)
+            .filter(|e| !self.pmksa.needs_reauth(e, now_s))
+            .map(|e| e.pmkid)
+    }
+
     /// Begin: send EAPOL-Start (to the known authenticator, else the PAE group address) and
     /// wait for the authenticator.
     #[must_use = "a failure to send is reported as an event"]
@@ -502,11 +703,17 @@ impl<B: BufferStorage> Supplicant<B> {
     /// The platform associated with `assoc.authenticator` (a new association or a roam):
     /// only its frames are taken from now on, and authentication starts with a unicast
     /// EAPOL-Start to it.
+    ///
+    /// With RSN information the key handshake is set up here: an association whose AKM,
+    /// ciphers or PMF cannot run it fails at once ([`FailReason::Association`]). When our RSNE
+    /// offers the PMKID of a cached PMKSA for this access point and AKM, the first EAPOL-Start
+    /// waits one startPeriod: an AP that finds the PMKSA sends message 1 naming it, and the
+    /// 4-way handshake runs with no EAP at all.
     #[must_use = "a failure to send is reported as an event"]
     pub fn associated<R: Radio>(
         &mut self,
         now: Now,
-        assoc: Association,
+        assoc: Association<'_>,
         radio: &mut R,
     ) -> Option<Event> {
         info!("associated: authenticator latched");
@@ -515,7 +722,43 @@ impl<B: BufferStorage> Supplicant<B> {
         self.begin_conversation(now);
         self.state = PaeState::Connecting;
         self.start_count = 0;
-        self.send_start(now, radio)
+        self.wpa = None;
+        self.port_open = false;
+        let mut cached = false;
+        if let Some(rsn) = assoc.rsn {
+            let wa = wpa::Association {
+                aa: assoc.authenticator,
+                spa: assoc.own,
+                ap_rsne: rsn.ap_rsne,
+                our_rsne: rsn.our_rsne,
+            };
+            let mut hs = match Handshake::new(&wa, None) {
+                Ok(hs) => hs,
+                Err(e) => return self.fail(now, FailReason::Association(e)),
+            };
+            hs.set_eapol_version(self.config.eapol_version);
+            cached = self.offer_cached(now, &mut hs, rsn.our_rsne);
+            self.wpa = Some(hs);
+        }
+        if cached {
+            info!("PMKSA offered: waiting for message 1 before EAPOL-Start");
+            self.deadline_ms = now.ms.saturating_add(self.config.start_period_ms);
+            None
+        } else {
+            self.send_start(now, radio)
+        }
+    }
+
+    /// Arms `hs` with the cached PMKSA whose PMKID our RSNE offers, if one is live.
+    fn offer_cached(&self, now: Now, hs: &mut Handshake, our_rsne: &[u8]) -> bool {
+        let Ok(ours) = wpa::rsne::Rsne::parse(our_rsne) else {
+            return false;
+        };
+        let now_s = now.ms / 1000;
+        match self.pmksa.get(&hs.aa(), hs.akm(), now_s) {
+            Some(e) if ours.pmkids.contains(&e.pmkid) => hs.use_cached(e).is_ok(),
+            _ => false,
+        }
     }
 
     /// The link went down (disassociated, cable unplugged): the conversation ends without an
@@ -527,6 +770,8 @@ impl<B: BufferStorage> Supplicant<B> {
         self.peer802 = Peer802::Unknown;
         self.own = None;
         self.state = PaeState::Disconnected;
+        self.wpa = None;
+        self.port_open = false;
     }
 
     /// Log off (802.1X-2010 §8.5.10 LOGOFF): send EAPOL-Logoff to the authenticator (or the
@@ -538,6 +783,11 @@ impl<B: BufferStorage> Supplicant<B> {
         let sent = self.send_eapol(PacketType::Logoff, &[], radio);
         self.begin_conversation(now);
         self.state = PaeState::Logoff;
+        // The authenticator unauthorizes the port: keys from here would be stale.
+        self.port_open = false;
+        if let Some(hs) = self.wpa.as_mut() {
+            hs.forget_pmk();
+        }
         match sent {
             Ok(()) => None,
             Err(r) => Some(Event::Failed(r)),
@@ -593,6 +843,9 @@ impl<B: BufferStorage> Supplicant<B> {
             self.drops.malformed_eapol = self.drops.malformed_eapol.saturating_add(1);
             return None;
         };
+        if pkt.packet_type() == PacketType::Key && self.wpa.is_some() {
+            return self.handle_key(now, src, frame, radio);
+        }
         if pkt.packet_type() != PacketType::EapPacket {
             debug!("EAPOL type {} not handled", u8::from(pkt.packet_type()));
             self.drops.unhandled_eapol_type = self.drops.unhandled_eapol_type.saturating_add(1);
@@ -666,6 +919,99 @@ impl<B: BufferStorage> Supplicant<B> {
         }
     }
 
+    /// An EAPOL-Key frame on an RSN association: to the key handshake, its reply to the
+    /// authenticator, its keys to the platform.
+    fn handle_key<R: Radio>(
+        &mut self,
+        now: Now,
+        src: MacAddr,
+        frame: &[u8],
+        radio: &mut R,
+    ) -> Option<Event> {
+        if self.peer802.addr() != Some(src) {
+            debug!("EAPOL-Key frame from a station that is not our authenticator dropped");
+            self.drops.foreign_source = self.drops.foreign_source.saturating_add(1);
+            return None;
+        }
+        if matches!(
+            self.state,
+            PaeState::Held | PaeState::Logoff | PaeState::Disconnected
+        ) {
+            self.drops.while_idle = self.drops.while_idle.saturating_add(1);
+            return None;
+        }
+        let hs = self.wpa.as_mut()?;
+        let mut rng = ProviderRng(self.tls.config.crypto_provider().secure_random);
+        let parts = self.bufs.parts();
+        let step = match hs.receive(frame, &mut rng, parts.frame.as_mut_slice()) {
+            Ok(step) => step,
+            Err(reason) => return self.key_dropped(now, reason),
+        };
+        let Some(reply) = parts.frame.get(..step.reply_len) else {
+            return self.fail(
+                now,
+                FailReason::Internal("EAPOL-Key reply beyond its buffer"),
+            );
+        };
+        if let Err(e) = radio.send(src, reply) {
+            return self.fail(now, FailReason::Radio(e.kind()));
+        }
+        debug!("EAPOL-Key reply sent, {} bytes", step.reply_len);
+        if step.pmksa_used {
+            info!("message 1 named our cached PMKSA: EAP skipped");
+            self.state = PaeState::Authenticated;
+        }
+        let opened = step.complete && !self.port_open;
+        let from_cache = hs.pmksa_in_use();
+        let install = KeyInstall {
+            pairwise: step.installs.ptk.map(|tk| (tk, hs.pairwise_cipher())),
+            group: step.installs.gtk,
+            group_cipher: hs.group_cipher(),
+            integrity: step.installs.igtk,
+            mgmt_cipher: hs.mgmt_cipher(),
+            port_open: opened,
+            from_pmksa_cache: from_cache,
+        };
+        if opened {
+            self.port_open = true;
+            if !from_cache {
+                if let Some((pmkid, pmk)) = hs.pmksa() {
+                    self.pmksa
+                        .insert(hs.aa(), hs.akm(), pmkid, pmk, now.ms / 1000);
+                }
+            }
+        }
+        if install.pairwise.is_none()
+            && install.group.is_none()
+            && install.integrity.is_none()
+            && !opened
+        {
+            // A retransmitted message answered: nothing is new (never reinstall a key).
+            return None;
+        }
+        log_install(&install);
+        Some(Event::InstallKeys(Box::new(install)))
+    }
+
+    fn key_dropped(&mut self, now: Now, reason: wpa::DropReason) -> Option<Event> {
+        warn_!("EAPOL-Key frame dropped: {}", reason.kind());
+        self.drops.eapol_key.count(reason);
+        if reason == wpa::DropReason::PmkidMismatch {
+            // The AP did not take our PMKSA: forget it and let EAP run.
+            if let Some(hs) = self.wpa.as_mut() {
+                self.pmksa.remove(&hs.aa(), hs.akm());
+                hs.forget_pmk();
+            }
+            return None;
+        }
+        if reason.is_fatal() {
+            self.wpa = None;
+            self.port_open = false;
+            return self.fail(now, FailReason::KeyHandshake(reason));
+        }
+        None
+    }
+
     fn succeed(&mut self, now: Now) -> Option<Event> {
         let Some(keys) = self.method.take_keys() else {
             return self.fail(
@@ -674,6 +1020,17 @@ impl<B: BufferStorage> Supplicant<B> {
             );
         };
         self.state = PaeState::Authenticated;
+        if let Some(hs) = self.wpa.as_mut() {
+            // The 4-way handshake starts from the PMK of this authentication.
+            match keys.msk.pmk(hs.akm()) {
+                Ok(pmk) => {
+                    if hs.set_pmk(pmk).is_err() {
+                        return self.fail(now, FailReason::Internal("PMK length"));
+                    }
+                }
+                Err(_) => return self.fail(now, FailReason::Internal("PMK from the MSK")),
+            }
+        }
         info!(
             "authenticated with {} after {} EAP round trips",
             keys.version.as_str(),
@@ -781,6 +1138,62 @@ impl<B: BufferStorage> Supplicant<B> {
         )
     }
 }
+
+/// Logs what is about to be installed, keys only as fingerprints.
+#[cfg_attr(not(any(feature = "log", feature = "defmt")), allow(unused_variables))]
+fn log_install(k: &KeyInstall) {
+    let fp = crate::eap_tls::keys::fingerprint;
+    if let Some((tk, _)) = &k.pairwise {
+        info!("install PTK, fingerprint {}", fp(tk.as_bytes()));
+    }
+    if let Some(g) = &k.group {
+        info!(
+            "install GTK {}, fingerprint {}",
+            g.key_id,
+            fp(g.key.as_bytes())
+        );
+    }
+    if let Some(i) = &k.integrity {
+        info!(
+            "install IGTK {}, fingerprint {}",
+            i.key_id,
+            fp(i.key.as_bytes())
+        );
+    }
+    if k.port_open {
+        info!("4-way handshake complete: port open");
+    }
+}
+
+const RNG_FAILED: core::num::NonZeroU32 =
+    match core::num::NonZeroU32::new(rand_core::Error::CUSTOM_START) {
+        Some(n) => n,
+        None => core::num::NonZeroU32::MIN,
+    };
+
+/// The platform's RNG, as the TLS engine's provider holds it, for the SNonce.
+struct ProviderRng(&'static dyn rustls::crypto::SecureRandom);
+
+impl rand_core::RngCore for ProviderRng {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        // The handshake only calls try_fill_bytes, which reports a failed RNG (and the frame
+        // is dropped with `rng-failed`); this type is private to that use.
+        let _ = self.0.fill(dest);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0
+            .fill(dest)
+            .map_err(|_| rand_core::Error::from(RNG_FAILED))
+    }
+}
+
+impl rand_core::CryptoRng for ProviderRng {}
 
 fn emit_and_send<R: Radio>(
     version: u8,

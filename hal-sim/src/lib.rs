@@ -1,6 +1,7 @@
 //! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
 //! connected to `latchkey-core` through its HAL traits.
 
+pub mod ap;
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod connect;

@@ -7,6 +7,7 @@ use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::VersionPolicy;
+use latchkey_core::wpa::Akm;
 use latchkey_sim::config::ClientArgs;
 use latchkey_sim::pki::TestPki;
 use latchkey_sim::relay::RadiusArgs;
@@ -39,6 +40,33 @@ struct DemoArgs {
     /// Print only the summary lines.
     #[arg(long)]
     quiet: bool,
+    /// AKM of the WPA key handshakes that end the demo: 1 (802.1X), 5 (802.1X-SHA256,
+    /// WPA3-Enterprise) or 12 (Suite B 192-bit).
+    #[arg(long, default_value = "5")]
+    akm: AkmArg,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum AkmArg {
+    /// 802.1X (WPA2-Enterprise).
+    #[value(name = "1")]
+    A1,
+    /// 802.1X-SHA256 (WPA3-Enterprise).
+    #[value(name = "5")]
+    A5,
+    /// 802.1X Suite B 192-bit (WPA3-Enterprise 192-bit).
+    #[value(name = "12")]
+    A12,
+}
+
+impl AkmArg {
+    fn akm(self) -> Akm {
+        match self {
+            AkmArg::A1 => Akm::Ieee8021x,
+            AkmArg::A5 => Akm::Ieee8021xSha256,
+            AkmArg::A12 => Akm::SuiteB192,
+        }
+    }
 }
 
 /// `radius`'s arguments.
@@ -169,7 +197,7 @@ fn parse() -> Parsed {
 fn main() -> ExitCode {
     env_logger::init();
     match parse() {
-        Parsed::Demo(a) => demo(a.tls, a.fragment_size, a.server_fragment_size, a.quiet),
+        Parsed::Demo(a) => demo(&a),
         Parsed::Renewal => renewal(),
         Parsed::Radius(a) => radius_cmd(&a.radius, &a.client, a.json),
         Parsed::Rogue(a) => rogue(a.scenario.as_deref(), a.list, a.frames),
@@ -225,7 +253,13 @@ fn renewal() -> ExitCode {
     }
 }
 
-fn demo(tls: Tls, fragment_size: usize, server_fragment_size: usize, quiet: bool) -> ExitCode {
+fn demo(args: &DemoArgs) -> ExitCode {
+    let (tls, fragment_size, server_fragment_size, quiet) = (
+        args.tls,
+        args.fragment_size,
+        args.server_fragment_size,
+        args.quiet,
+    );
     let pki = match TestPki::generate() {
         Ok(p) => p,
         Err(e) => {
@@ -306,11 +340,70 @@ fn demo(tls: Tls, fragment_size: usize, server_fragment_size: usize, quiet: bool
             }
         }
     }
+    let mut scenario = Scenario::default();
+    scenario.config.method.fragment_size = fragment_size;
+    scenario.server.fragment_size = server_fragment_size;
+    ok &= wpa_demo(&pki, &scenario, args.akm.akm(), quiet);
     if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The demo's last part: an RSN association, EAP-TLS, then the 4-way handshake and a group
+/// rekey against the simulated access point's own authenticator.
+fn wpa_demo(pki: &TestPki, scenario: &Scenario, akm: Akm, quiet: bool) -> bool {
+    println!();
+    println!("=== WPA key handshakes, {akm}: EAP-TLS, then the 4-way handshake and a group rekey with the simulated access point");
+    let run = match latchkey_sim::ap::run(pki, scenario, akm) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("  result: FAILED: {e}");
+            return false;
+        }
+    };
+    match &run.auth.event {
+        Some(Event::Authenticated(a)) => println!(
+            "  EAP-TLS: AUTHENTICATED with {}, {} EAP round trips; the access point takes the PMK from the server's MSK",
+            a.version, a.round_trips
+        ),
+        other => {
+            println!("  EAP-TLS did not succeed: {other:?}");
+            return false;
+        }
+    }
+    if !quiet {
+        for l in &run.lines {
+            println!("  {l}");
+        }
+    }
+    let show =
+        |what: &str, (sta, ap): &(latchkey_sim::ap::KeyPrints, latchkey_sim::ap::KeyPrints)| {
+            println!("  {what}:");
+            for (side, k) in [("supplicant    ", sta), ("access point  ", ap)] {
+                let mut parts = Vec::new();
+                if let Some(tk) = &k.tk {
+                    parts.push(format!("TK {tk}"));
+                }
+                if let Some((id, g)) = &k.gtk {
+                    parts.push(format!("GTK {id} {g}"));
+                }
+                if let Some((id, i)) = &k.igtk {
+                    parts.push(format!("IGTK {id} {i}"));
+                }
+                println!("    {side}{}", parts.join(", "));
+            }
+            let same = sta == ap;
+            println!(
+                "    same keys on both sides: {}",
+                if same { "yes" } else { "NO" }
+            );
+            same
+        };
+    let a = show("after the 4-way handshake (port open)", &run.four_way);
+    let b = show("after the group rekey", &run.rekey);
+    a && b
 }
 
 fn radius_cmd(radius: &RadiusArgs, client: &ClientArgs, json: bool) -> ExitCode {
@@ -376,6 +469,20 @@ mod tests {
         };
         let a = DemoArgs::from_arg_matches(m).unwrap();
         assert!(a.tls == Tls::V12 && a.quiet && a.fragment_size == 1398);
+        assert_eq!(a.akm, AkmArg::A5);
+        let m = cli()
+            .try_get_matches_from(["latchkey-sim", "demo", "--akm", "12"])
+            .unwrap();
+        let Some(("demo", m)) = m.subcommand() else {
+            panic!("no demo")
+        };
+        assert_eq!(
+            DemoArgs::from_arg_matches(m).unwrap().akm.akm(),
+            Akm::SuiteB192
+        );
+        assert!(cli()
+            .try_get_matches_from(["latchkey-sim", "demo", "--akm", "2"])
+            .is_err());
         let m = cli()
             .try_get_matches_from(["latchkey-sim", "rogue", "--list"])
             .unwrap();

@@ -423,12 +423,46 @@ pub fn run_on(
     })
 }
 
+/// An EAPOL-Key frame by its Key Information bits (IEEE 802.11-2020 §12.7.2).
+fn describe_key(frame: &[u8]) -> String {
+    let info = match (frame.get(5), frame.get(6)) {
+        (Some(a), Some(b)) => u16::from_be_bytes([*a, *b]),
+        _ => return "EAPOL-Key (truncated)".into(),
+    };
+    let counter = frame
+        .get(9..17)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    let (pairwise, install, ack, mic, secure) = (
+        info & 0x0008 != 0,
+        info & 0x0040 != 0,
+        info & 0x0080 != 0,
+        info & 0x0100 != 0,
+        info & 0x0200 != 0,
+    );
+    let which = match (pairwise, ack, mic, install, secure) {
+        (true, true, false, _, _) => "4-way message 1",
+        (true, false, true, _, false) => "4-way message 2",
+        (true, true, true, true, _) => "4-way message 3",
+        (true, false, true, _, true) => "4-way message 4",
+        (false, true, _, _, _) => "group message 1",
+        (false, false, _, _, _) => "group message 2",
+        _ => "unexpected",
+    };
+    format!(
+        "EAPOL-Key {which} (key info {info:#06x}, replay counter {counter}, {} bytes)",
+        frame.len()
+    )
+}
+
 /// A one-line description of an EAPOL frame, for the demo's log.
 pub fn describe(frame: &[u8]) -> String {
     let ptype = frame.get(1).copied().unwrap_or(255);
     match ptype {
         1 => return "EAPOL-Start".into(),
         0 => {}
+        3 => return describe_key(frame),
         t => return format!("EAPOL type {t}"),
     }
     let eap = frame.get(4..).unwrap_or_default();

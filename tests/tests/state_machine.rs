@@ -3,8 +3,12 @@
 
 use latchkey_core::eap::peer::{DropReason, PeerError};
 use latchkey_core::hal::{Radio, RadioErrorKind};
-use latchkey_core::supplicant::{Config, Event, FailReason, Now, PaeState, Supplicant};
+use latchkey_core::supplicant::{
+    Association, Config, Event, FailReason, Now, PaeState, Supplicant,
+};
 use latchkey_core::tls::VersionPolicy;
+use latchkey_core::wpa::rsne::{Rsne, CAP_MFPC};
+use latchkey_core::wpa::{Akm, Cipher, DropReason as KeyDrop};
 use latchkey_sim::pki::TestPki;
 use latchkey_sim::server::{EapServer, ServerAction, ServerBehaviour};
 use latchkey_sim::sim::{self, Scenario};
@@ -236,6 +240,7 @@ fn tls12_success_before_server_finished_is_not_accepted() {
 
 #[test]
 fn eapol_key_and_unknown_types_are_counted_not_fatal() {
+    // A wired port (no RSN information): EAPOL-Key frames are not ours to handle.
     let mut rig = Rig::new(VersionPolicy::Tls13Only, 1024);
     rig.radio.0.clear();
     for f in [
@@ -251,7 +256,53 @@ fn eapol_key_and_unknown_types_are_counted_not_fatal() {
     let d = rig.sup.drops();
     assert_eq!(d.unhandled_eapol_type, 2);
     assert_eq!(d.malformed_eapol, 1);
+    assert_eq!(d.eapol_key.total(), 0);
     // The conversation still works afterwards.
     let req = rig.server.start();
     assert!(rig.deliver(&req).1.is_some());
+}
+
+#[test]
+fn eapol_key_on_an_rsn_association_goes_to_the_key_handshake() {
+    let mut rig = Rig::new(VersionPolicy::Tls13Only, 1024);
+    let ap_rsne = rsne(CAP_MFPC);
+    let our_rsne = rsne(CAP_MFPC);
+    let assoc = Association::new(sim::AP_ADDR, [2, 0, 0, 0, 0, 0x42]).with_rsn(&ap_rsne, &our_rsne);
+    assert!(rig.sup.associated(now(), assoc, &mut rig.radio).is_none());
+    let hs = rig.sup.key_handshake().expect("key handshake set up");
+    assert_eq!(hs.akm(), Akm::Ieee8021xSha256);
+    rig.radio.0.clear();
+    // A truncated EAPOL-Key frame and a message 1 before EAP gave a PMK: both dropped by the
+    // key handshake with their reasons, not "unhandled", and nothing answered.
+    // Message 1 (AKM 5: descriptor version 3, pairwise, ack), replay counter 1, ANonce 0xa1.
+    let mut msg1 = vec![2u8, 3, 0, 95, 2, 0x00, 0x8b, 0, 16];
+    msg1.extend_from_slice(&1u64.to_be_bytes());
+    msg1.extend_from_slice(&[0xa1; 32]);
+    msg1.resize(4 + 95, 0);
+    for f in [vec![2u8, 3, 0, 0], msg1] {
+        assert!(rig
+            .sup
+            .handle_frame(now(), sim::AP_ADDR, &f, &mut rig.radio)
+            .is_none());
+    }
+    let d = rig.sup.drops();
+    assert_eq!(d.unhandled_eapol_type, 0);
+    assert_eq!(d.eapol_key.get(KeyDrop::Malformed), 1);
+    assert_eq!(d.eapol_key.get(KeyDrop::NoPmk), 1);
+    assert!(rig.radio.0.is_empty());
+}
+
+fn rsne(caps: u16) -> Vec<u8> {
+    let ccmp = Cipher::Ccmp128.selector();
+    let r = Rsne {
+        group_cipher: ccmp,
+        pairwise: heapless::Vec::from_slice(&[ccmp]).unwrap(),
+        akms: heapless::Vec::from_slice(&[Akm::Ieee8021xSha256.selector()]).unwrap(),
+        capabilities: caps,
+        pmkids: heapless::Vec::new(),
+        group_mgmt_cipher: None,
+    };
+    let mut b = [0u8; 64];
+    let n = r.emit(&mut b).unwrap();
+    b[..n].to_vec()
 }

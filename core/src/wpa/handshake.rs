@@ -424,6 +424,23 @@ impl Handshake {
         Ok(())
     }
 
+    /// Forgets the PMK (and any cached PMKSA in use): the next message 1 is dropped with
+    /// [`DropReason::NoPmk`] until [`Handshake::set_pmk`] (after EAP) gives a new one.
+    pub fn forget_pmk(&mut self) {
+        self.pmk = None;
+        self.cached_pmkid = None;
+    }
+
+    /// Whether the PMK in use came from the PMKSA cache ([`Handshake::use_cached`]).
+    pub fn pmksa_in_use(&self) -> bool {
+        self.cached_pmkid.is_some()
+    }
+
+    /// The authenticator's address (AA).
+    pub fn aa(&self) -> MacAddr {
+        self.aa
+    }
+
     /// The AKM in use.
     pub fn akm(&self) -> Akm {
         self.akm

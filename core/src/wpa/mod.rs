@@ -9,7 +9,7 @@
 pub mod frame;
 pub mod handshake;
 #[cfg(test)]
-mod handshake_tests;
+pub(crate) mod handshake_tests;
 pub mod kde;
 pub mod keys;
 pub mod pmksa;
