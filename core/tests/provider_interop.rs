@@ -119,13 +119,21 @@ impl hal::KeyStore for TestSigner {
         handle == 1
     }
 
-    fn sign_ecdsa_p256_sha256(
+    fn supports(&self, handle: u32, scheme: latchkey_core::certs::SignatureScheme) -> bool {
+        handle == 1 && scheme == latchkey_core::certs::SignatureScheme::ECDSA_NISTP256_SHA256
+    }
+
+    fn sign(
         &self,
-        _handle: u32,
+        handle: u32,
+        scheme: latchkey_core::certs::SignatureScheme,
         message: &[u8],
         out: &mut [u8],
     ) -> Result<usize, hal::SignError> {
         use p256::ecdsa::signature::Signer as _;
+        if !self.supports(handle, scheme) {
+            return Err(hal::SignError::UnsupportedScheme);
+        }
         *self.calls.lock().unwrap() += 1;
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         let der = sig.to_der();

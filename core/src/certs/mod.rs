@@ -19,7 +19,7 @@
 //!   values raise it at install, successful authentications raise it to their time.
 //! - [`SharedSlotTable`] shares the table between the platform and the supplicant.
 
-mod key;
+pub(crate) mod key;
 pub(crate) mod meta;
 mod persist;
 mod select;

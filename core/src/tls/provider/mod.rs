@@ -25,7 +25,10 @@ pub use self::kx::Secp256r1;
 pub use self::kx::X25519;
 pub use self::rng::SharedRng;
 pub(crate) use self::sign::KEY_UNAVAILABLE;
-pub use self::sign::{EcdsaP256SigningKey, HalSigningKey, KEY_PROVIDER};
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
+pub use self::sign::{
+    schemes_for, EcdsaP256SigningKey, HalSigningKey, InlineSigningKey, KEY_PROVIDER, RSA_SCHEMES,
+};
 pub use self::suites::*;
 pub use self::verify::*;
 
