@@ -850,6 +850,16 @@ mod tests {
     fn sample(names: &[&str]) -> Table {
         let mut t = Table::new();
         for (n, name) in names.iter().enumerate() {
+            // Inline keys of every type the build holds, so the power-cut sweeps cover
+            // records of every length.
+            #[cfg(all(feature = "p384", feature = "rsa-sign"))]
+            let c = CertSpec::new(name)
+                .key_type({
+                    use crate::certs::testutil::KeyType;
+                    [KeyType::Rsa, KeyType::P256, KeyType::P384][n % 3]
+                })
+                .make();
+            #[cfg(not(all(feature = "p384", feature = "rsa-sign")))]
             let c = CertSpec::new(name).make();
             let key = if n % 2 == 0 {
                 c.key_ref()
@@ -860,6 +870,65 @@ mod tests {
         }
         t.observe_time(1_900_000_000);
         t
+    }
+
+    #[test]
+    #[cfg(all(feature = "p384", feature = "rsa-sign"))]
+    fn every_inline_key_type_round_trips_through_flash() {
+        use crate::certs::testutil::KeyType;
+        use crate::certs::KeyAlgorithm;
+        type Big = SlotTable<4, 1024>;
+        let mut t = Big::new();
+        let mut keys = Vec::new();
+        for (n, k) in KeyType::ALL.into_iter().enumerate() {
+            let c = CertSpec::new(&alloc::format!("dev-{n}")).key_type(k).make();
+            let key = c.key_ref();
+            keys.push(key.clone());
+            t.install(&c.der, key).unwrap();
+        }
+        // The 4096-bit key needs no certificate of its own to exercise the longest record.
+        let rsa4096 = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/rsa4096-key.pkcs8.der"
+        ));
+        let big = InlineKey::from_pkcs8_der(rsa4096).unwrap();
+        assert_eq!(big.stored_bytes().unwrap().as_slice().len(), STORED_KEY_MAX);
+        t.insert_raw(
+            3,
+            &CertSpec::new("x").rsa().make().der,
+            KeyRef::Inline(big.clone()),
+            crate::certs::SlotState::Archived,
+            9,
+        );
+        let layout = FlashLayout {
+            region_a: 0,
+            region_b: 8192,
+            region_size: 8192,
+        };
+        let mut flash = MockFlash::<4>::new(16384);
+        t.commit(&mut flash, &layout).unwrap();
+        let (loaded, _) = Big::load(&mut flash, &layout).unwrap();
+        assert_eq!(loaded, t);
+        let algs: Vec<_> = (0..4)
+            .map(|i| match loaded.slots[i].as_ref().unwrap().key {
+                KeyRef::Inline(ref k) => k.algorithm(),
+                KeyRef::Handle(_) => KeyAlgorithm::Other,
+            })
+            .collect();
+        assert_eq!(
+            algs,
+            [
+                KeyAlgorithm::P256,
+                KeyAlgorithm::P384,
+                KeyAlgorithm::Rsa,
+                KeyAlgorithm::Rsa
+            ]
+        );
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(&loaded.slots[i].as_ref().unwrap().key, k);
+        }
+        assert_eq!(loaded.slots[3].as_ref().unwrap().key, KeyRef::Inline(big));
+        assert!(Big::max_image_len() <= 8192);
     }
 
     #[test]
