@@ -524,12 +524,15 @@ fn provider_lists_suites_in_preference_order() {
             #[cfg(feature = "x25519")]
             rustls::NamedGroup::X25519,
             rustls::NamedGroup::secp256r1,
+            #[cfg(feature = "p384")]
+            rustls::NamedGroup::secp384r1,
         ]
     );
 }
 
-/// Each group against a server that has only that group: X25519 directly; secp256r1 after the
-/// server's HelloRetryRequest in TLS 1.3 (our key share is X25519) and directly in TLS 1.2.
+/// Each group against a server that has only that group: X25519 directly; secp256r1 and
+/// secp384r1 after the server's HelloRetryRequest in TLS 1.3 (our key share is X25519) and
+/// directly in TLS 1.2.
 #[test]
 fn each_key_exchange_group_alone_on_the_server() {
     use rustls::NamedGroup;
@@ -537,6 +540,9 @@ fn each_key_exchange_group_alone_on_the_server() {
     let mut groups = vec![NamedGroup::secp256r1];
     if cfg!(feature = "x25519") {
         groups.push(NamedGroup::X25519);
+    }
+    if cfg!(feature = "p384") {
+        groups.push(NamedGroup::secp384r1);
     }
     for group in groups {
         for (version, suite) in [
