@@ -212,3 +212,134 @@ fn server_taking_no_scheme_of_the_key_gets_no_certificate_and_the_reason() {
         other => panic!("{other:?} / server: {:?}", o.server_failure),
     }
 }
+
+/// A stand-in secure element holding one RSA key under handle 3 that signs with the schemes
+/// it was built to support (RSA-PSS only, say, as some TPMs do).
+struct RsaElement {
+    key: rsa::RsaPrivateKey,
+    schemes: Vec<latchkey_core::certs::SignatureScheme>,
+}
+
+impl latchkey_core::hal::KeyStore for RsaElement {
+    fn has_key(&self, handle: u32) -> bool {
+        handle == 3
+    }
+
+    fn supports(&self, handle: u32, scheme: latchkey_core::certs::SignatureScheme) -> bool {
+        self.has_key(handle) && self.schemes.contains(&scheme)
+    }
+
+    fn sign(
+        &self,
+        handle: u32,
+        scheme: latchkey_core::certs::SignatureScheme,
+        message: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, latchkey_core::hal::SignError> {
+        use latchkey_core::certs::SignatureScheme as S;
+        use latchkey_core::hal::SignError;
+        use sha2::Digest;
+        if !self.has_key(handle) {
+            return Err(SignError::KeyUnavailable);
+        }
+        if !self.supports(handle, scheme) {
+            return Err(SignError::UnsupportedScheme);
+        }
+        let mut rng = rand_core::OsRng;
+        let digest = sha2::Sha256::digest(message);
+        let sig = match scheme {
+            S::RSA_PSS_RSAE_SHA256 => {
+                self.key
+                    .sign_with_rng(&mut rng, rsa::Pss::new::<sha2::Sha256>(), &digest)
+            }
+            S::RSA_PKCS1_SHA256 => {
+                self.key
+                    .sign_with_rng(&mut rng, rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
+            }
+            _ => return Err(SignError::UnsupportedScheme),
+        }
+        .map_err(|_| SignError::Device)?;
+        let dst = out.get_mut(..sig.len()).ok_or(SignError::BufferTooSmall)?;
+        dst.copy_from_slice(&sig);
+        Ok(sig.len())
+    }
+}
+
+fn element_supplicant(
+    v: VersionPolicy,
+    schemes: &[latchkey_core::certs::SignatureScheme],
+) -> latchkey_core::supplicant::Supplicant {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    let p = pki();
+    let t: Arc<Table> = Arc::new(SharedSlotTable::new(SlotTable::new()));
+    t.with(|t| t.install(p.rsa2048.cert.as_ref(), KeyRef::Handle(3)))
+        .unwrap();
+    let element = RsaElement {
+        key: rsa::RsaPrivateKey::from_pkcs1_der(RSA2048_PKCS1).unwrap(),
+        schemes: schemes.to_vec(),
+    };
+    sim::client_builder(&p.pki, &Scenario::default().config, v, t)
+        .unwrap()
+        .key_store(element)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn rsa_key_in_a_key_store_signs_with_the_scheme_it_reports() {
+    use latchkey_core::certs::SignatureScheme as S;
+    let p = pki();
+    for (v, schemes, want) in [
+        (
+            VersionPolicy::Tls13Only,
+            vec![S::RSA_PSS_RSAE_SHA256, S::RSA_PKCS1_SHA256],
+            SignatureScheme::RSA_PSS_SHA256,
+        ),
+        // A TLS 1.2 store that can do PKCS#1 v1.5 only is used with PKCS#1 v1.5.
+        (
+            VersionPolicy::Tls12Only,
+            vec![S::RSA_PKCS1_SHA256],
+            SignatureScheme::RSA_PKCS1_SHA256,
+        ),
+    ] {
+        let scenario = Scenario {
+            server_versions: v,
+            ..Scenario::default()
+        };
+        let server = sim::server_config(&p.pki, v).unwrap();
+        let o = sim::run_with(element_supplicant(v, &schemes), &server, &scenario).unwrap();
+        let Some(Event::Authenticated(a)) = &o.event else {
+            panic!("{v:?}: {:?} / server: {:?}", o.event, o.server_failure)
+        };
+        let k = o.server_keys.as_ref().expect("server keys");
+        assert_eq!(&a.keys.msk.as_bytes()[..], &k.msk[..], "MSK");
+        assert_eq!(o.client_cert_seen.as_ref(), Some(&p.rsa2048.cert));
+        assert_eq!(o.client_scheme_seen, Some(want), "{v:?}");
+    }
+}
+
+#[test]
+fn key_store_that_can_make_no_tls13_scheme_refuses_before_sending_the_certificate() {
+    use latchkey_core::certs::{SelectErrorKind, SignatureScheme as S};
+    use latchkey_core::eap::peer::PeerError;
+    use latchkey_core::eap_tls::method::MethodError;
+    use latchkey_core::supplicant::FailReason;
+    use latchkey_core::tls::TlsError;
+    let p = pki();
+    let v = VersionPolicy::Tls13Only;
+    let scenario = Scenario {
+        server_versions: v,
+        ..Scenario::default()
+    };
+    // PKCS#1 v1.5 only: TLS 1.3 forbids it in CertificateVerify.
+    let sup = element_supplicant(v, &[S::RSA_PKCS1_SHA256]);
+    let server = sim::server_config(&p.pki, v).unwrap();
+    let o = sim::run_with(sup, &server, &scenario).unwrap();
+    assert!(o.client_cert_seen.is_none());
+    match &o.event {
+        Some(Event::Failed(FailReason::Eap(PeerError::Method(MethodError::Tls(
+            TlsError::NoClientCertificate(SelectErrorKind::SchemeNotAccepted),
+        ))))) => {}
+        other => panic!("{other:?} / server: {:?}", o.server_failure),
+    }
+}
