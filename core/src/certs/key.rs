@@ -234,7 +234,7 @@ impl InlineKey {
     /// Check an RSA key (components agree, modulus within bounds) and precompute its CRT
     /// values once, so signing does not.
     #[cfg(feature = "rsa-sign")]
-    pub fn from_rsa(mut key: rsa::RsaPrivateKey) -> Result<Self, KeyError> {
+    fn from_rsa(mut key: rsa::RsaPrivateKey) -> Result<Self, KeyError> {
         use rsa::traits::PublicKeyParts;
         let bits = key.size().saturating_mul(8);
         if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {

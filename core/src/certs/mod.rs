@@ -36,7 +36,7 @@ mod time;
 )]
 mod testutil;
 
-pub use key::{InlineKey, KeyError, KeyKind, KeyRef};
+pub use key::{InlineKey, KeyError, KeyKind, KeyRef, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use meta::{CertError, ExtendedKeyUsage, KeyAlgorithm, Metadata, NameRef};
 pub use persist::{
     CommitError, FlashFault, FlashLayout, LayoutError, LoadError, LoadReport, Region, RegionStatus,
