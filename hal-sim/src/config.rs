@@ -135,7 +135,8 @@ pub struct ClientArgs {
     #[arg(long = "pin", value_name = "cert:HEX|spki:HEX", value_parser = parse_pin)]
     pub pins: Vec<Pin>,
     /// A slot of the certificate table: STATE:CERT_FILE:KEY_FILE, STATE `active` or `archived`;
-    /// repeatable, in enrollment order (oldest first). Keys: P-256, PEM (PKCS#8 or SEC1).
+    /// repeatable, in enrollment order (oldest first). Keys: PEM, PKCS#8 (ECDSA P-256/P-384,
+    /// RSA 2048-4096), SEC1 (P-256/P-384) or PKCS#1 (RSA).
     #[arg(long = "slot", value_name = "STATE:CERT:KEY", required = true)]
     pub slots: Vec<SlotSpec>,
     /// Intermediate CA certificate file (PEM) sent after the chosen client certificate;
