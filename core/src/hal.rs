@@ -7,6 +7,8 @@
 
 use core::fmt;
 
+use crate::certs::SignatureScheme;
+
 /// A 48-bit IEEE 802 MAC address.
 pub type MacAddr = [u8; 6];
 
@@ -17,6 +19,8 @@ pub type MacAddr = [u8; 6];
 pub enum SignError {
     /// The key (or secure element) is not available.
     KeyUnavailable,
+    /// The key cannot sign with the requested scheme.
+    UnsupportedScheme,
     /// The signature did not fit into the output buffer.
     BufferTooSmall,
     /// The device reported a failure.
@@ -29,6 +33,7 @@ impl fmt::Display for SignError {
             SignError::KeyUnavailable => {
                 "client key unavailable (secure element absent, locked, or without this key)"
             }
+            SignError::UnsupportedScheme => "client key cannot sign with the requested scheme",
             SignError::BufferTooSmall => "client key signature did not fit its buffer",
             SignError::Device => "client key device reported a signing failure",
         })
@@ -37,23 +42,33 @@ impl fmt::Display for SignError {
 
 impl core::error::Error for SignError {}
 
+/// Longest signature a [`KeyStore`] is asked for: RSA-4096 (512 bytes). An ECDSA DER signature
+/// is at most 104 bytes (P-384).
+pub const MAX_SIGNATURE_LEN: usize = 512;
+
 /// Private keys held outside the slot table (a secure element, a TPM), addressed by the
 /// handle a slot stores ([`crate::certs::KeyRef::Handle`]). The key bytes never leave the
-/// implementation.
-///
-/// Only ECDSA over P-256 with SHA-256 is required by Latchkey's client authentication today.
+/// implementation. A key may be ECDSA P-256, ECDSA P-384 or RSA; the store says which TLS
+/// signature schemes (RFC 8446 §4.2.3) each key can make and signs with the one asked for.
 pub trait KeyStore: Send + Sync {
     /// Whether the store holds a usable key for `handle` now. Asked before a slot's
     /// certificate is offered, so a missing key is reported as `key-unavailable` instead of
     /// failing the handshake half-way.
     fn has_key(&self, handle: u32) -> bool;
 
+    /// Whether the key behind `handle` can sign with `scheme` (for an RSA key typically the
+    /// `rsa_pss_rsae_*` and `rsa_pkcs1_*` schemes; for an EC key the ECDSA scheme of its
+    /// curve). Asked for each scheme the server accepts, before the certificate is offered.
+    fn supports(&self, handle: u32, scheme: SignatureScheme) -> bool;
+
     /// Sign `message` (the whole to-be-signed content, not a digest) with the key behind
-    /// `handle`, ECDSA P-256 with SHA-256, writing the ASN.1 DER signature into `out`; returns
-    /// its length.
-    fn sign_ecdsa_p256_sha256(
+    /// `handle` and `scheme`, writing the signature as TLS carries it into `out` (ASN.1 DER
+    /// for ECDSA, the modulus-length octet string for RSA; at most [`MAX_SIGNATURE_LEN`]
+    /// bytes); returns its length. A key that is gone is [`SignError::KeyUnavailable`].
+    fn sign(
         &self,
         handle: u32,
+        scheme: SignatureScheme,
         message: &[u8],
         out: &mut [u8],
     ) -> Result<usize, SignError>;

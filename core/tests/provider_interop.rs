@@ -119,13 +119,21 @@ impl hal::KeyStore for TestSigner {
         handle == 1
     }
 
-    fn sign_ecdsa_p256_sha256(
+    fn supports(&self, handle: u32, scheme: latchkey_core::certs::SignatureScheme) -> bool {
+        handle == 1 && scheme == latchkey_core::certs::SignatureScheme::ECDSA_NISTP256_SHA256
+    }
+
+    fn sign(
         &self,
-        _handle: u32,
+        handle: u32,
+        scheme: latchkey_core::certs::SignatureScheme,
         message: &[u8],
         out: &mut [u8],
     ) -> Result<usize, hal::SignError> {
         use p256::ecdsa::signature::Signer as _;
+        if !self.supports(handle, scheme) {
+            return Err(hal::SignError::UnsupportedScheme);
+        }
         *self.calls.lock().unwrap() += 1;
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         let der = sig.to_der();
@@ -516,12 +524,15 @@ fn provider_lists_suites_in_preference_order() {
             #[cfg(feature = "x25519")]
             rustls::NamedGroup::X25519,
             rustls::NamedGroup::secp256r1,
+            #[cfg(feature = "p384")]
+            rustls::NamedGroup::secp384r1,
         ]
     );
 }
 
-/// Each group against a server that has only that group: X25519 directly; secp256r1 after the
-/// server's HelloRetryRequest in TLS 1.3 (our key share is X25519) and directly in TLS 1.2.
+/// Each group against a server that has only that group: X25519 directly; secp256r1 and
+/// secp384r1 after the server's HelloRetryRequest in TLS 1.3 (our key share is X25519) and
+/// directly in TLS 1.2.
 #[test]
 fn each_key_exchange_group_alone_on_the_server() {
     use rustls::NamedGroup;
@@ -529,6 +540,9 @@ fn each_key_exchange_group_alone_on_the_server() {
     let mut groups = vec![NamedGroup::secp256r1];
     if cfg!(feature = "x25519") {
         groups.push(NamedGroup::X25519);
+    }
+    if cfg!(feature = "p384") {
+        groups.push(NamedGroup::secp384r1);
     }
     for group in groups {
         for (version, suite) in [

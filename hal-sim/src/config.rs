@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotIndex, SlotState, SlotTable};
+use latchkey_core::certs::{
+    InlineKey, KeyError, KeyRef, SharedSlotTable, SlotIndex, SlotState, SlotTable,
+};
 use latchkey_core::eap::peer::IdentityPrivacy;
 use latchkey_core::supplicant::{Config, Supplicant};
 use latchkey_core::tls::server_policy::{NameMatch, Pin, ServerPolicy, MAX_NAME_RULES};
@@ -55,7 +57,7 @@ pub struct SlotSpec {
     pub state: SlotStateArg,
     /// PEM certificate file (the leaf).
     pub cert: PathBuf,
-    /// PEM private key file (PKCS#8 or SEC1, P-256).
+    /// PEM private key file (PKCS#8, SEC1 or PKCS#1; ECDSA P-256 or P-384, RSA 2048-4096).
     pub key: PathBuf,
 }
 
@@ -133,7 +135,8 @@ pub struct ClientArgs {
     #[arg(long = "pin", value_name = "cert:HEX|spki:HEX", value_parser = parse_pin)]
     pub pins: Vec<Pin>,
     /// A slot of the certificate table: STATE:CERT_FILE:KEY_FILE, STATE `active` or `archived`;
-    /// repeatable, in enrollment order (oldest first). Keys: P-256, PEM (PKCS#8 or SEC1).
+    /// repeatable, in enrollment order (oldest first). Keys: PEM, PKCS#8 (ECDSA P-256/P-384,
+    /// RSA 2048-4096), SEC1 (P-256/P-384) or PKCS#1 (RSA).
     #[arg(long = "slot", value_name = "STATE:CERT:KEY", required = true)]
     pub slots: Vec<SlotSpec>,
     /// Intermediate CA certificate file (PEM) sent after the chosen client certificate;
@@ -171,7 +174,7 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
     },
-    /// A private key is not a P-256 key the table can hold.
+    /// A private key the table cannot hold (its format, algorithm or size).
     BadKey {
         /// The key file.
         path: PathBuf,
@@ -326,26 +329,32 @@ fn scalar(bytes: &[u8]) -> Option<InlineKey> {
     InlineKey::from_bytes(bytes).ok()
 }
 
-/// A P-256 private key from a PEM file (PKCS#8 or SEC1).
+/// A private key from a PEM file: PKCS#8 ("PRIVATE KEY": ECDSA P-256 or P-384, RSA 2048-4096),
+/// SEC1 ("EC PRIVATE KEY": P-256 or P-384) or PKCS#1 ("RSA PRIVATE KEY").
 pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
     let bytes = read("private key", path)?;
     let bad = |reason: &str| ConfigError::BadKey {
         path: path.to_owned(),
         reason: reason.into(),
     };
+    let refused = |e: KeyError| ConfigError::BadKey {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| ConfigError::NoPem {
         what: "private key",
         path: path.to_owned(),
     })?;
     match key {
-        // The scalar is taken out of PKCS#8 / SEC1 without deriving the public key here:
+        // A P-256 scalar is taken out of PKCS#8 / SEC1 without deriving the public key here:
         // installing the slot checks it against the certificate's, once (that check is a
-        // P-256 scalar multiplication, ~1.6 M instructions).
+        // P-256 scalar multiplication, ~1.6 M instructions). Other keys are decoded and
+        // checked by the core.
         PrivateKeyDer::Pkcs8(k) => {
             let info = p256::pkcs8::PrivateKeyInfo::from_der(k.secret_pkcs8_der())
                 .map_err(|_| bad("not a PKCS#8 private key"))?;
             if info.algorithm.parameters_oid().ok() != Some(P256_OID) {
-                return Err(bad("not a P-256 key"));
+                return InlineKey::from_pkcs8_der(k.secret_pkcs8_der()).map_err(refused);
             }
             let ec = EcPrivateKey::from_der(info.private_key)
                 .map_err(|_| bad("not an EC private key"))?;
@@ -359,11 +368,12 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
                 .and_then(|p| p.named_curve())
                 .is_some_and(|c| c != P256_OID)
             {
-                return Err(bad("not a P-256 key"));
+                return InlineKey::from_sec1_der(k.secret_sec1_der()).map_err(refused);
             }
             scalar(ec.private_key).ok_or_else(|| bad("not a P-256 private key"))
         }
-        _ => Err(bad("RSA keys cannot be held inline; use a P-256 key")),
+        PrivateKeyDer::Pkcs1(k) => InlineKey::from_pkcs1_der(k.secret_pkcs1_der()).map_err(refused),
+        _ => Err(bad("unknown private key format")),
     }
 }
 
@@ -518,6 +528,7 @@ mod tests {
     use super::*;
     use crate::pki::TestPki;
     use clap::Parser;
+    use latchkey_core::certs::KeyAlgorithm;
 
     #[derive(Parser)]
     struct Cli {
@@ -641,7 +652,7 @@ mod tests {
     }
 
     #[test]
-    fn sec1_key_files_load_like_pkcs8_and_other_curves_are_refused() {
+    fn sec1_key_files_load_like_pkcs8_and_p384_and_rsa_keys_load() {
         let f = files();
         // The same key as SEC1 ("EC PRIVATE KEY"), converted by openssl.
         let sec1 = f.new.1.with_extension("sec1");
@@ -672,9 +683,84 @@ mod tests {
             .output()
             .unwrap();
         assert!(st.status.success(), "{st:?}");
-        let e = read_key(&p384).err().unwrap();
-        assert_eq!(e.kind(), "bad-key");
-        assert!(e.to_string().contains("not a P-256 key"), "{e}");
+        let from_pkcs8 = read_key(&p384).unwrap();
+        assert_eq!(from_pkcs8.algorithm(), KeyAlgorithm::P384);
+        // The same P-384 key as SEC1.
+        let p384_sec1 = f.new.1.with_extension("p384sec1");
+        openssl(&["ec", "-in"], &p384, &p384_sec1);
+        assert!(std::fs::read_to_string(&p384_sec1)
+            .unwrap()
+            .contains("EC PRIVATE KEY"));
+        assert_eq!(read_key(&p384_sec1).unwrap(), from_pkcs8);
+        // RSA: PKCS#8 ("PRIVATE KEY") and the same key as PKCS#1 ("RSA PRIVATE KEY").
+        let rsa8 = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../core/tests/data/rsa2048-key.pkcs8.pem"
+        ));
+        let rsa = read_key(rsa8).unwrap();
+        assert_eq!(rsa.algorithm(), KeyAlgorithm::Rsa);
+        let rsa1 = f.new.1.with_extension("rsa1");
+        openssl(&["rsa", "-traditional", "-in"], rsa8, &rsa1);
+        assert!(std::fs::read_to_string(&rsa1)
+            .unwrap()
+            .contains("RSA PRIVATE KEY"));
+        assert_eq!(read_key(&rsa1).unwrap(), rsa);
+    }
+
+    /// `openssl <args> <input> -out <output>`, which must succeed.
+    fn openssl(args: &[&str], input: &Path, output: &Path) {
+        let st = std::process::Command::new("openssl")
+            .args(args)
+            .arg(input)
+            .arg("-out")
+            .arg(output)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+    }
+
+    #[test]
+    fn keys_the_core_cannot_hold_are_one_line_bad_key_errors() {
+        let f = files();
+        let dir = f.new.1.parent().unwrap();
+        for (name, pem_label, der_file, needle) in [
+            (
+                "rsa1024.pem",
+                "PRIVATE KEY",
+                "rsa1024-key.pkcs8.der",
+                "RSA key of 1024 bits",
+            ),
+            (
+                "p521.pem",
+                "PRIVATE KEY",
+                "p521-key.pkcs8.der",
+                "not supported",
+            ),
+        ] {
+            let der = std::fs::read(format!(
+                "{}/../core/tests/data/{der_file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            let path = dir.join(name);
+            openssl_pem(&der, pem_label, &path);
+            let e = read_key(&path).err().unwrap();
+            assert_eq!(e.kind(), "bad-key", "{e}");
+            let line = e.to_string();
+            assert!(line.contains(needle), "{line}");
+            assert!(!line.contains('\n'));
+        }
+    }
+
+    /// Write `der` as a PEM block labelled `label` (openssl turns the DER into PEM).
+    fn openssl_pem(der: &[u8], label: &str, path: &Path) {
+        let der_path = path.with_extension("der");
+        std::fs::write(&der_path, der).unwrap();
+        assert_eq!(label, "PRIVATE KEY");
+        openssl(&["pkey", "-inform", "DER", "-in"], &der_path, path);
+        assert!(std::fs::read_to_string(path)
+            .unwrap()
+            .contains("-----BEGIN PRIVATE KEY-----"));
     }
 
     #[test]

@@ -166,6 +166,23 @@ impl TestPki {
         finish(p, KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?, Some(ca))
     }
 
+    /// Issue a client certificate from the intermediate CA for the given subject key (P-384 or
+    /// RSA as well as P-256; the intermediate signs with its own P-256 key).
+    pub fn issue_client_for_key(
+        &self,
+        cn: &str,
+        serial: u64,
+        key: KeyPair,
+    ) -> Result<Issued, PkiError> {
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn(cn);
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.serial_number = Some(SerialNumber::from(serial));
+        p.use_authority_key_identifier_extension = true;
+        finish(p, key, Some(&self.intermediate))
+    }
+
     /// Issue another client certificate from the intermediate CA (e.g. a renewal).
     pub fn issue_client(&self, cn: &str, serial: u64) -> Result<Issued, PkiError> {
         Self::issue_client_from(&self.intermediate, cn, serial)

@@ -124,6 +124,8 @@ pub struct Outcome {
     pub steps: Vec<Step>,
     /// The client certificate the server saw, if any.
     pub client_cert_seen: Option<CertificateDer<'static>>,
+    /// The signature scheme of the client's CertificateVerify, if the server checked one.
+    pub client_scheme_seen: Option<rustls::SignatureScheme>,
     /// The server's failure reason, if it sent EAP-Failure.
     pub server_failure: Option<String>,
     /// Requests the server sent (EAP round trips).
@@ -173,6 +175,34 @@ pub fn server_config_with_cert(
     chain: Vec<CertificateDer<'static>>,
     key: rustls::pki_types::PrivateKeyDer<'static>,
 ) -> Result<Arc<rustls::ServerConfig>, String> {
+    server_config_full(pki, v, revoked, chain, key, None)
+}
+
+/// Like [`server_config`], with the server's CertificateRequest listing only those of
+/// `client_schemes` it can verify.
+pub fn server_config_with_client_schemes(
+    pki: &TestPki,
+    v: VersionPolicy,
+    client_schemes: &[rustls::SignatureScheme],
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    server_config_full(
+        pki,
+        v,
+        &[],
+        pki.server_chain(),
+        pki.server.private_key(),
+        Some(client_schemes),
+    )
+}
+
+fn server_config_full(
+    pki: &TestPki,
+    v: VersionPolicy,
+    revoked: &[u64],
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+    client_schemes: Option<&[rustls::SignatureScheme]>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots
@@ -189,6 +219,7 @@ pub fn server_config_with_cert(
     }
     let verifier = Arc::new(RecordingVerifier(
         builder.build().map_err(|e| e.to_string())?,
+        client_schemes.map(<[_]>::to_vec),
     ));
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&versions(v))
@@ -206,12 +237,20 @@ thread_local! {
     /// runs on one thread; rustls calls the verifier synchronously).
     static SEEN_CLIENT_CERT: std::cell::RefCell<Option<CertificateDer<'static>>> =
         const { std::cell::RefCell::new(None) };
+    /// The scheme of the client's CertificateVerify the simulated server last checked.
+    static SEEN_CLIENT_SCHEME: std::cell::RefCell<Option<rustls::SignatureScheme>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// The server's client-certificate verifier, recording what it was shown — whether it then
-/// accepts it or not — so tests can assert which certificate reached the server.
+/// accepts it or not — so tests can assert which certificate reached the server — and,
+/// when given a scheme list, asking only for those schemes in its CertificateRequest (a
+/// server that takes PKCS#1 v1.5 RSA signatures only, say).
 #[derive(Debug)]
-struct RecordingVerifier(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+struct RecordingVerifier(
+    Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    Option<Vec<rustls::SignatureScheme>>,
+);
 
 impl rustls::server::danger::ClientCertVerifier for RecordingVerifier {
     fn offer_client_auth(&self) -> bool {
@@ -242,6 +281,7 @@ impl rustls::server::danger::ClientCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        SEEN_CLIENT_SCHEME.with(|s| *s.borrow_mut() = Some(dss.scheme));
         self.0.verify_tls12_signature(message, cert, dss)
     }
 
@@ -251,11 +291,20 @@ impl rustls::server::danger::ClientCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        SEEN_CLIENT_SCHEME.with(|s| *s.borrow_mut() = Some(dss.scheme));
         self.0.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        match &self.1 {
+            Some(only) => self
+                .0
+                .supported_verify_schemes()
+                .into_iter()
+                .filter(|s| only.contains(s))
+                .collect(),
+            None => self.0.supported_verify_schemes(),
+        }
     }
 }
 
@@ -328,6 +377,7 @@ pub fn run_on(
     scenario: &Scenario,
 ) -> Result<Outcome, String> {
     SEEN_CLIENT_CERT.with(|s| *s.borrow_mut() = None);
+    SEEN_CLIENT_SCHEME.with(|s| *s.borrow_mut() = None);
     let mut server =
         EapServer::new(server_cfg.clone(), scenario.server.clone()).map_err(|e| e.to_string())?;
     let mut radio = SimRadio::default();
@@ -414,6 +464,7 @@ pub fn run_on(
         event,
         server_keys: server.keys().cloned(),
         client_cert_seen: SEEN_CLIENT_CERT.with(|s| s.borrow_mut().take()),
+        client_scheme_seen: SEEN_CLIENT_SCHEME.with(|s| s.borrow_mut().take()),
         server_events: server.events.clone(),
         steps,
         server_failure,

@@ -170,6 +170,9 @@ impl FilePki {
             client_new,
         };
         write(&pki.ca, &ca.pem())?;
+        // The CA key, so tests can issue further client certificates (other key types) with
+        // openssl. Test PKI only.
+        write(&dir.join("ca.key"), &ca_key.serialize_pem())?;
         write(&pki.crl, &crl_pem)?;
         write(&pki.ca_with_crl, &format!("{}{}", ca.pem(), crl_pem))?;
         Ok(pki)

@@ -5,8 +5,8 @@
 use std::sync::{Arc, OnceLock};
 
 use latchkey_core::certs::{
-    InlineKey, KeyRef, SelectErrorKind, SharedSlotTable, SkipReason, SlotIndex, SlotState,
-    SlotTable,
+    InlineKey, KeyRef, SelectErrorKind, SharedSlotTable, SignatureScheme, SkipReason, SlotIndex,
+    SlotState, SlotTable,
 };
 use latchkey_core::eap::peer::PeerError;
 use latchkey_core::eap_tls::method::MethodError;
@@ -221,15 +221,23 @@ impl latchkey_core::hal::KeyStore for SecureElement {
         handle == 7
     }
 
-    fn sign_ecdsa_p256_sha256(
+    fn supports(&self, handle: u32, scheme: SignatureScheme) -> bool {
+        self.has_key(handle) && scheme == SignatureScheme::ECDSA_NISTP256_SHA256
+    }
+
+    fn sign(
         &self,
         handle: u32,
+        scheme: SignatureScheme,
         message: &[u8],
         out: &mut [u8],
     ) -> Result<usize, latchkey_core::hal::SignError> {
         use p256::ecdsa::signature::Signer;
         if !self.has_key(handle) {
             return Err(latchkey_core::hal::SignError::KeyUnavailable);
+        }
+        if !self.supports(handle, scheme) {
+            return Err(latchkey_core::hal::SignError::UnsupportedScheme);
         }
         let sig: p256::ecdsa::Signature = self.key.sign(message);
         let der = sig.to_der();
@@ -252,13 +260,18 @@ impl latchkey_core::hal::KeyStore for SharedElement {
         self.0.has_key(handle)
     }
 
-    fn sign_ecdsa_p256_sha256(
+    fn supports(&self, handle: u32, scheme: SignatureScheme) -> bool {
+        self.0.supports(handle, scheme)
+    }
+
+    fn sign(
         &self,
         handle: u32,
+        scheme: SignatureScheme,
         m: &[u8],
         out: &mut [u8],
     ) -> Result<usize, latchkey_core::hal::SignError> {
-        self.0.sign_ecdsa_p256_sha256(handle, m, out)
+        self.0.sign(handle, scheme, m, out)
     }
 }
 

@@ -19,7 +19,7 @@
 //!   values raise it at install, successful authentications raise it to their time.
 //! - [`SharedSlotTable`] shares the table between the platform and the supplicant.
 
-mod key;
+pub(crate) mod key;
 pub(crate) mod meta;
 mod persist;
 mod select;
@@ -36,7 +36,7 @@ mod time;
 )]
 mod testutil;
 
-pub use key::{InlineKey, KeyError, KeyKind, KeyRef};
+pub use key::{InlineKey, KeyError, KeyKind, KeyRef, RSA_MAX_BITS, RSA_MIN_BITS};
 pub use meta::{CertError, ExtendedKeyUsage, KeyAlgorithm, Metadata, NameRef};
 pub use persist::{
     CommitError, FlashFault, FlashLayout, LayoutError, LoadError, LoadReport, Region, RegionStatus,

@@ -4,17 +4,22 @@
 //!
 //! Image layout, little-endian, no padding:
 //! ```text
-//! header   magic "LKST" | version u16 = 1 | 0 u16 | sequence u64 | payload length u32 | 0 u32
+//! header   magic "LKST" | version u16 = 2 | 0 u16 | sequence u64 | payload length u32 | 0 u32
 //! payload  time floor u64 | next enrollment u64 | record count u16 | 0 u16
 //!          per occupied slot: index u16 | state u8 (1 active, 2 archived)
-//!                             | key kind u8 (1 inline, 2 handle) | enrollment u64
-//!                             | key 32 bytes (P-256 scalar, or handle u32 + 28 zero bytes)
-//!                             | certificate length u16 | 0 u16 | certificate DER
+//!                             | key kind u8 (1 inline P-256, 2 handle, 3 inline P-384,
+//!                               4 inline RSA) | enrollment u64
+//!                             | key length u16 | certificate length u16
+//!                             | key (P-256 scalar 32 bytes, P-384 scalar 48 bytes, handle u32,
+//!                               or RSA e u32 big-endian + p + q, same length each)
+//!                             | certificate DER
 //! trailer  SHA-256 over header and payload (32 bytes)
 //! ```
 //! SHA-256 rather than a CRC: `sha2` is already linked for TLS, and a torn write that leaves
 //! erased 0xFF bytes cannot pass it by accident. Inline private keys are stored in the image:
 //! this is the device's own flash, protect it as such (or keep keys in a secure element).
+//! Version 1 (a fixed 32-byte key field, P-256 only) is not read: its tables predate RSA and
+//! P-384 keys and are re-provisioned.
 
 use core::fmt;
 
@@ -22,15 +27,15 @@ use embedded_storage::nor_flash::{NorFlash, NorFlashError, NorFlashErrorKind};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroize;
 
-use super::key::{InlineKey, KeyRef};
-use super::meta;
+use super::key::{InlineKey, KeyRef, StoredKey, STORED_KEY_MAX};
+use super::meta::{self, KeyAlgorithm};
 use super::table::{Liveness, Occupied, SlotTable};
 
 const MAGIC: [u8; 4] = *b"LKST";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 const HEADER_LEN: usize = 24;
 const TABLE_HEAD_LEN: usize = 20;
-const RECORD_HEAD_LEN: usize = 48;
+const RECORD_HEAD_LEN: usize = 16;
 const TRAILER_LEN: usize = 32;
 /// Flash is read and written through a buffer of this size; WRITE_SIZE and READ_SIZE must
 /// divide it.
@@ -528,11 +533,44 @@ impl<F: NorFlash> Drop for FlashWriter<'_, F> {
     }
 }
 
+const KIND_P256: u8 = 1;
+const KIND_HANDLE: u8 = 2;
+const KIND_P384: u8 = 3;
+const KIND_RSA: u8 = 4;
+
+/// A key's record kind and its stored bytes (zeroized when dropped). `None` only for a key
+/// whose form cannot be stored, which construction rules out.
+fn stored_key(key: &KeyRef) -> Option<(u8, StoredKey)> {
+    match key {
+        KeyRef::Inline(k) => {
+            let kind = match k.algorithm() {
+                KeyAlgorithm::P256 => KIND_P256,
+                KeyAlgorithm::P384 => KIND_P384,
+                KeyAlgorithm::Rsa => KIND_RSA,
+                _ => return None,
+            };
+            Some((kind, k.stored_bytes()?))
+        }
+        KeyRef::Handle(h) => {
+            let mut bytes = StoredKey::new();
+            bytes.extend_from_slice(&h.to_le_bytes())?;
+            Some((KIND_HANDLE, bytes))
+        }
+    }
+}
+
+fn stored_key_len(key: &KeyRef) -> usize {
+    stored_key(key).map_or(0, |(_, b)| b.as_slice().len())
+}
+
 impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// The largest image this table type can produce; size the regions at least this big
     /// (rounded up to ERASE_SIZE).
     pub const fn max_image_len() -> usize {
-        HEADER_LEN + TABLE_HEAD_LEN + SLOTS * (RECORD_HEAD_LEN + CERT_MAX) + TRAILER_LEN
+        HEADER_LEN
+            + TABLE_HEAD_LEN
+            + SLOTS * (RECORD_HEAD_LEN + STORED_KEY_MAX + CERT_MAX)
+            + TRAILER_LEN
     }
 
     fn payload_len(&self) -> usize {
@@ -541,7 +579,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 .slots
                 .iter()
                 .flatten()
-                .map(|o| RECORD_HEAD_LEN + o.der.len())
+                .map(|o| RECORD_HEAD_LEN + stored_key_len(&o.key) + o.der.len())
                 .sum::<usize>()
     }
 
@@ -650,21 +688,14 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 Liveness::Active => 1,
                 Liveness::Archived => 2,
             }])?;
-            match &occ.key {
-                KeyRef::Inline(k) => {
-                    w.put(&[1])?;
-                    w.put(&occ.enrollment.to_le_bytes())?;
-                    w.put(k.expose_secret())?;
-                }
-                KeyRef::Handle(h) => {
-                    w.put(&[2])?;
-                    w.put(&occ.enrollment.to_le_bytes())?;
-                    w.put(&h.to_le_bytes())?;
-                    w.put(&[0; 28])?;
-                }
-            }
+            let (kind, key) = stored_key(&occ.key).ok_or(FlashFault::OutOfBounds)?;
+            let key_len =
+                u16::try_from(key.as_slice().len()).map_err(|_| FlashFault::OutOfBounds)?;
+            w.put(&[kind])?;
+            w.put(&occ.enrollment.to_le_bytes())?;
+            w.put(&key_len.to_le_bytes())?;
             w.put(&cert_len.to_le_bytes())?;
-            w.put(&[0; 2])?;
+            w.put(key.as_slice())?;
             w.put(&occ.der)?;
         }
         w.finish()
@@ -726,17 +757,34 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             let index = usize::from(r.u16().map_err(read_err)?);
             let [state, kind] = r.array::<2>().map_err(read_err)?;
             let enrollment = r.u64().map_err(read_err)?;
-            let mut key_bytes = r.array::<32>().map_err(read_err)?;
+            let key_len = usize::from(r.u16().map_err(read_err)?);
             let cert_len = usize::from(r.u16().map_err(read_err)?);
-            let _reserved = r.u16().map_err(read_err)?;
+            if key_len > STORED_KEY_MAX {
+                return Err(LoadError::BadRecord);
+            }
+            let mut stored = StoredKey::new();
+            let buf = stored
+                .buffer_mut()
+                .get_mut(..key_len)
+                .ok_or(LoadError::BadRecord)?;
+            r.read(buf).map_err(read_err)?;
+            stored.set_len(key_len).ok_or(LoadError::BadRecord)?;
+            let key_bytes = stored.as_slice();
             let key = match kind {
-                1 => InlineKey::from_bytes(key_bytes).map(KeyRef::Inline).ok(),
-                2 => key_bytes
-                    .first_chunk::<4>()
-                    .map(|h| KeyRef::Handle(u32::from_le_bytes(*h))),
+                KIND_P256 => InlineKey::from_stored(KeyAlgorithm::P256, key_bytes)
+                    .map(KeyRef::Inline)
+                    .ok(),
+                KIND_HANDLE => <[u8; 4]>::try_from(key_bytes)
+                    .ok()
+                    .map(|h| KeyRef::Handle(u32::from_le_bytes(h))),
+                KIND_P384 => InlineKey::from_stored(KeyAlgorithm::P384, key_bytes)
+                    .map(KeyRef::Inline)
+                    .ok(),
+                KIND_RSA => InlineKey::from_stored(KeyAlgorithm::Rsa, key_bytes)
+                    .map(KeyRef::Inline)
+                    .ok(),
                 _ => None,
             };
-            key_bytes.zeroize();
             let key = key.ok_or(LoadError::BadRecord)?;
             let state = match state {
                 1 => Liveness::Active,
@@ -802,6 +850,16 @@ mod tests {
     fn sample(names: &[&str]) -> Table {
         let mut t = Table::new();
         for (n, name) in names.iter().enumerate() {
+            // Inline keys of every type the build holds, so the power-cut sweeps cover
+            // records of every length.
+            #[cfg(all(feature = "p384", feature = "rsa-sign"))]
+            let c = CertSpec::new(name)
+                .key_type({
+                    use crate::certs::testutil::KeyType;
+                    [KeyType::Rsa, KeyType::P256, KeyType::P384][n % 3]
+                })
+                .make();
+            #[cfg(not(all(feature = "p384", feature = "rsa-sign")))]
             let c = CertSpec::new(name).make();
             let key = if n % 2 == 0 {
                 c.key_ref()
@@ -812,6 +870,65 @@ mod tests {
         }
         t.observe_time(1_900_000_000);
         t
+    }
+
+    #[test]
+    #[cfg(all(feature = "p384", feature = "rsa-sign"))]
+    fn every_inline_key_type_round_trips_through_flash() {
+        use crate::certs::testutil::KeyType;
+        use crate::certs::KeyAlgorithm;
+        type Big = SlotTable<4, 1024>;
+        let mut t = Big::new();
+        let mut keys = Vec::new();
+        for (n, k) in KeyType::ALL.into_iter().enumerate() {
+            let c = CertSpec::new(&alloc::format!("dev-{n}")).key_type(k).make();
+            let key = c.key_ref();
+            keys.push(key.clone());
+            t.install(&c.der, key).unwrap();
+        }
+        // The 4096-bit key needs no certificate of its own to exercise the longest record.
+        let rsa4096 = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/rsa4096-key.pkcs8.der"
+        ));
+        let big = InlineKey::from_pkcs8_der(rsa4096).unwrap();
+        assert_eq!(big.stored_bytes().unwrap().as_slice().len(), STORED_KEY_MAX);
+        t.insert_raw(
+            3,
+            &CertSpec::new("x").rsa().make().der,
+            KeyRef::Inline(big.clone()),
+            crate::certs::SlotState::Archived,
+            9,
+        );
+        let layout = FlashLayout {
+            region_a: 0,
+            region_b: 8192,
+            region_size: 8192,
+        };
+        let mut flash = MockFlash::<4>::new(16384);
+        t.commit(&mut flash, &layout).unwrap();
+        let (loaded, _) = Big::load(&mut flash, &layout).unwrap();
+        assert_eq!(loaded, t);
+        let algs: Vec<_> = (0..4)
+            .map(|i| match loaded.slots[i].as_ref().unwrap().key {
+                KeyRef::Inline(ref k) => k.algorithm(),
+                KeyRef::Handle(_) => KeyAlgorithm::Other,
+            })
+            .collect();
+        assert_eq!(
+            algs,
+            [
+                KeyAlgorithm::P256,
+                KeyAlgorithm::P384,
+                KeyAlgorithm::Rsa,
+                KeyAlgorithm::Rsa
+            ]
+        );
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(&loaded.slots[i].as_ref().unwrap().key, k);
+        }
+        assert_eq!(loaded.slots[3].as_ref().unwrap().key, KeyRef::Inline(big));
+        assert!(Big::max_image_len() <= 8192);
     }
 
     #[test]

@@ -427,7 +427,7 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::certs::testutil::{ca_subject, CertSpec, Eku, CA_COUNT};
+    use crate::certs::testutil::{ca_subject, CertSpec, Eku, KeyType, CA_COUNT};
     use crate::certs::SlotState;
     use alloc::vec::Vec;
     use proptest::prelude::*;
@@ -549,13 +549,61 @@ mod tests {
         );
     }
 
+    #[test]
+    #[cfg(all(feature = "p384", feature = "rsa-sign"))]
+    fn slot_whose_key_can_sign_no_offered_scheme_is_skipped_with_that_reason() {
+        let mut table = SlotTable::<3, 1024>::new();
+        let rsa = CertSpec::new("rsa").rsa().make();
+        let p384 = CertSpec::new("p384").p384().make();
+        let p256 = CertSpec::new("p256").make();
+        let i_rsa = table.install(&rsa.der, rsa.key_ref()).unwrap();
+        let i_384 = table.install(&p384.der, p384.key_ref()).unwrap();
+        let i_256 = table.install(&p256.der, p256.key_ref()).unwrap();
+        let at = TimeSource::Wall(ymd(2030, 1, 1));
+        let pick = |schemes: &[SignatureScheme]| {
+            let cx = SelectionContext {
+                time: at,
+                acceptable_cas: &[],
+                schemes,
+            };
+            match table.select(&cx) {
+                Ok(s) => (Some(s.index()), *s.explanation()),
+                Err(e) => (None, *e.explanation()),
+            }
+        };
+        // A P-256-only server: the RSA and P-384 slots cannot sign for it.
+        let (chosen, why) = pick(&[SignatureScheme::ECDSA_NISTP256_SHA256]);
+        assert_eq!(chosen, Some(i_256));
+        assert_eq!(why.reason(i_rsa), Some(SkipReason::SchemeNotAccepted));
+        assert_eq!(why.reason(i_384), Some(SkipReason::SchemeNotAccepted));
+        // A TLS 1.3 offer (no PKCS#1 v1.5) with RSA-PSS only: the RSA slot is the candidate.
+        let (chosen, why) = pick(&[SignatureScheme::RSA_PSS_RSAE_SHA256]);
+        assert_eq!(chosen, Some(i_rsa));
+        assert_eq!(why.reason(i_256), Some(SkipReason::SchemeNotAccepted));
+        // A TLS 1.2 server taking PKCS#1 v1.5 only still takes the RSA key.
+        let (chosen, _) = pick(&[SignatureScheme::RSA_PKCS1_SHA256]);
+        assert_eq!(chosen, Some(i_rsa));
+        // P-384 only.
+        let (chosen, why) = pick(&[SignatureScheme::ECDSA_NISTP384_SHA384]);
+        assert_eq!(chosen, Some(i_384));
+        assert_eq!(why.reason(i_rsa), Some(SkipReason::SchemeNotAccepted));
+        // Nothing anyone can make: every slot gives that reason.
+        let (chosen, why) = pick(&[SignatureScheme(0x0807)]);
+        assert_eq!(chosen, None);
+        for i in [i_rsa, i_384, i_256] {
+            assert_eq!(why.reason(i), Some(SkipReason::SchemeNotAccepted));
+        }
+    }
+
     // ---- property test over random tables built from a cached certificate pool ----
 
     struct PoolCert {
         der: Vec<u8>,
         issuer: usize,
         eku: Eku,
-        p384: bool,
+        kind: KeyType,
+        /// The certificate's own private key (inline slots hold it).
+        key: KeyRef,
         not_before: u64,
         not_after: u64,
     }
@@ -581,22 +629,27 @@ mod tests {
             for (w, (from, to)) in WINDOWS.iter().enumerate() {
                 for issuer in 0..CA_COUNT {
                     for eku in Eku::ALL {
-                        for p384 in [false, true] {
-                            // Keep P-384 to a subset: keygen and size are not the point.
-                            if p384 && (w + issuer) % 2 == 1 {
+                        for kind in KeyType::ALL {
+                            // Keep P-384 and RSA to a subset: keygen and size are not the point.
+                            if kind != KeyType::P256 && (w + issuer) % 2 == 1 {
+                                continue;
+                            }
+                            #[cfg(not(all(feature = "p384", feature = "rsa-sign")))]
+                            if kind != KeyType::P256 {
                                 continue;
                             }
                             let m = CertSpec::new("pool")
                                 .issuer(issuer)
                                 .eku(eku)
-                                .p384_if(p384)
+                                .key_type(kind)
                                 .validity(*from, *to)
                                 .make();
                             certs.push(PoolCert {
+                                key: m.key_ref(),
                                 der: m.der,
                                 issuer,
                                 eku,
-                                p384,
+                                kind,
                                 not_before: m.not_before,
                                 not_after: m.not_after,
                             });
@@ -648,8 +701,12 @@ mod tests {
         if !hints.is_empty() && !hints.contains(&c.issuer) {
             return Some(SkipReason::IssuerNotAccepted);
         }
-        let needed = if c.p384 { 0x0503 } else { 0x0403 };
-        if !schemes.contains(&needed) {
+        let usable: &[u16] = match c.kind {
+            KeyType::P256 => &[0x0403],
+            KeyType::P384 => &[0x0503],
+            KeyType::Rsa => &[0x0401, 0x0501, 0x0601, 0x0804, 0x0805, 0x0806],
+        };
+        if !schemes.iter().any(|s| usable.contains(s)) {
             return Some(SkipReason::SchemeNotAccepted);
         }
         None
@@ -667,7 +724,8 @@ mod tests {
             time_kind in 0u8..3,
             time_index in any::<prop::sample::Index>(),
             hint_picks in prop::collection::vec((0usize..CA_COUNT + 1, any::<bool>()), 0..3),
-            schemes in prop::sample::subsequence(alloc::vec![0x0403u16, 0x0503, 0x0804, 0x0401], 0..=4),
+            schemes in prop::sample::subsequence(alloc::vec![0x0403u16, 0x0503, 0x0804, 0x0401, 0x0806, 0x0807], 0..=6),
+            inline in any::<[bool; N]>(),
         ) {
             let pool = pool();
             let mut table = SlotTable::<N, 1024>::new();
@@ -676,7 +734,10 @@ mod tests {
                 if let Some((idx, archived, seq)) = slot {
                     let c = idx.get(&pool.certs);
                     let state = if *archived { SlotState::Archived } else { SlotState::Active };
-                    table.insert_raw(i, &c.der, KeyRef::Handle(i as u32), state, *seq);
+                    // Inline keys (of every type) and handles alike: the rules read the
+                    // certificate, and an archived slot is never chosen whatever its key.
+                    let key = if inline[i] { c.key.clone() } else { KeyRef::Handle(i as u32) };
+                    table.insert_raw(i, &c.der, key, state, *seq);
                     picked[i] = Some((c, *archived, *seq));
                 }
             }

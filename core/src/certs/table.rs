@@ -67,8 +67,14 @@ pub enum InstallError {
     },
     /// The certificate could not be parsed.
     Malformed(CertError),
-    /// An inline key was given for a certificate whose key is not P-256.
-    InlineKeyNotP256(KeyAlgorithm),
+    /// The inline key's algorithm is not the certificate's (an RSA key for a P-256
+    /// certificate, say), or the certificate's key is one no inline key can be.
+    InlineKeyAlgorithm {
+        /// The certificate's public-key algorithm.
+        certificate: KeyAlgorithm,
+        /// The inline key's algorithm.
+        key: KeyAlgorithm,
+    },
     /// The inline private key does not belong to the certificate's public key.
     KeyMismatch,
     /// The very same certificate is already in this slot.
@@ -87,9 +93,9 @@ impl fmt::Display for InstallError {
                 "certificate not installed: {len} bytes, a slot holds at most {max}"
             ),
             InstallError::Malformed(e) => write!(f, "certificate not installed: {e}"),
-            InstallError::InlineKeyNotP256(alg) => write!(
+            InstallError::InlineKeyAlgorithm { certificate, key } => write!(
                 f,
-                "certificate not installed: its key is {alg}, an inline key must be P-256"
+                "certificate not installed: its key is {certificate}, the private key given is {key}"
             ),
             InstallError::KeyMismatch => f.write_str(
                 "certificate not installed: the private key does not match its public key",
@@ -350,9 +356,10 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         }
         let parsed = meta::parse(cert_der).map_err(InstallError::Malformed)?;
         if let KeyRef::Inline(inline) = &key {
-            let alg = parsed.meta.key_algorithm();
-            if alg != KeyAlgorithm::P256 {
-                return Err(InstallError::InlineKeyNotP256(alg));
+            let certificate = parsed.meta.key_algorithm();
+            let key = inline.algorithm();
+            if certificate != key {
+                return Err(InstallError::InlineKeyAlgorithm { certificate, key });
             }
             if !inline.matches_public_key(parsed.public_key) {
                 return Err(InstallError::KeyMismatch);
@@ -553,7 +560,10 @@ mod tests {
         let p384 = CertSpec::new("dev").p384().make();
         assert_eq!(
             table.install(&p384.der, good.key_ref()),
-            Err(InstallError::InlineKeyNotP256(KeyAlgorithm::P384))
+            Err(InstallError::InlineKeyAlgorithm {
+                certificate: KeyAlgorithm::P384,
+                key: KeyAlgorithm::P256
+            })
         );
         assert_eq!(
             table.install(&good.der, good.key_ref()),

@@ -77,11 +77,24 @@ impl Eku {
     }
 }
 
+/// The subject key's algorithm. RSA certificates all carry the fixed test key
+/// `tests/data/rsa2048-key.pkcs8.pem` (rcgen with ring cannot generate RSA keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    P256,
+    P384,
+    Rsa,
+}
+
+impl KeyType {
+    pub const ALL: [KeyType; 3] = [KeyType::P256, KeyType::P384, KeyType::Rsa];
+}
+
 pub struct CertSpec {
     cn: String,
     serial: Option<Vec<u8>>,
     eku: Eku,
-    p384: bool,
+    key: KeyType,
     padding: usize,
     issuer: usize,
     validity: ((i32, u8, u8), (i32, u8, u8)),
@@ -108,7 +121,7 @@ impl CertSpec {
             cn: cn.to_owned(),
             serial: None,
             eku: Eku::Client,
-            p384: false,
+            key: KeyType::P256,
             padding: 0,
             issuer: 0,
             validity: ((2020, 1, 1), (2040, 1, 1)),
@@ -123,11 +136,15 @@ impl CertSpec {
         self
     }
     pub fn p384(mut self) -> Self {
-        self.p384 = true;
+        self.key = KeyType::P384;
         self
     }
-    pub fn p384_if(mut self, yes: bool) -> Self {
-        self.p384 = yes;
+    pub fn rsa(mut self) -> Self {
+        self.key = KeyType::Rsa;
+        self
+    }
+    pub fn key_type(mut self, k: KeyType) -> Self {
+        self.key = k;
         self
     }
     pub fn padding(mut self, n: usize) -> Self {
@@ -174,12 +191,15 @@ impl CertSpec {
         params.not_after = date_time_ymd(to.0, to.1, to.2);
         let not_before = params.not_before.unix_timestamp() as u64;
         let not_after = params.not_after.unix_timestamp() as u64;
-        let alg = if self.p384 {
-            &PKCS_ECDSA_P384_SHA384
-        } else {
-            &PKCS_ECDSA_P256_SHA256
+        let key = match self.key {
+            KeyType::P256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap(),
+            KeyType::P384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap(),
+            KeyType::Rsa => KeyPair::from_pem(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/rsa2048-key.pkcs8.pem"
+            )))
+            .unwrap(),
         };
-        let key = KeyPair::generate_for(alg).unwrap();
         let ca = &cas()[self.issuer];
         let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
         Made {

@@ -16,7 +16,7 @@ use crate::certs::{
     KeyRef, SelectErrorKind, SelectionSummary, SignatureScheme, SlotSource, TimeSource,
 };
 use crate::hal::KeyStore;
-use crate::tls::provider::{EcdsaP256SigningKey, HalSigningKey};
+use crate::tls::provider::{HalSigningKey, InlineSigningKey};
 
 /// What happened when the server asked for a client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub(crate) struct CredentialResolver {
     asked: spin::Mutex<Option<ResolveRecord>>,
     /// Whether TLS 1.2 may be negotiated (see `has_certs`).
     tls12_offered: bool,
+    /// The supplicant's RNG (the provider's), for RSA signatures' salt and blinding.
+    rng: Option<&'static dyn rustls::crypto::SecureRandom>,
 }
 
 impl fmt::Debug for CredentialResolver {
@@ -76,7 +78,13 @@ impl CredentialResolver {
             time: spin::Mutex::new(TimeSource::Unknown),
             asked: spin::Mutex::new(None),
             tls12_offered,
+            rng: None,
         }
+    }
+
+    /// Sign with randomness from `rng` (the crypto provider's, which is the supplicant's RNG).
+    pub(crate) fn set_rng(&mut self, rng: &'static dyn rustls::crypto::SecureRandom) {
+        self.rng = Some(rng);
     }
 
     /// The table's persisted time floor.
@@ -140,18 +148,32 @@ impl CredentialResolver {
         hints
     }
 
-    fn signing_key(&self, key: KeyRef) -> Option<Arc<dyn SigningKey>> {
+    /// The signing key for the chosen slot's key, given the server's offer; the refusal when
+    /// there is none: the key store lacks the key, or the key can make no offered scheme.
+    fn signing_key(
+        &self,
+        key: KeyRef,
+        offered: &[rustls::SignatureScheme],
+    ) -> Result<Arc<dyn SigningKey>, SelectErrorKind> {
         match key {
             KeyRef::Inline(k) => {
-                let sk = p256::SecretKey::from_slice(k.expose_secret()).ok()?;
-                Some(Arc::new(EcdsaP256SigningKey::new(&sk)))
+                let key = InlineSigningKey::new(k, self.rng);
+                key.scheme_for(offered)
+                    .ok_or(SelectErrorKind::SchemeNotAccepted)?;
+                Ok(Arc::new(key))
             }
             KeyRef::Handle(h) => {
-                let store = self.key_store.as_ref()?;
+                let store = self
+                    .key_store
+                    .as_ref()
+                    .ok_or(SelectErrorKind::KeyUnavailable)?;
                 if !store.has_key(h) {
-                    return None;
+                    return Err(SelectErrorKind::KeyUnavailable);
                 }
-                Some(Arc::new(HalSigningKey::new(store.clone(), h)))
+                let key = HalSigningKey::new(store.clone(), h);
+                key.scheme_for(offered)
+                    .ok_or(SelectErrorKind::SchemeNotAccepted)?;
+                Ok(Arc::new(key))
             }
         }
     }
@@ -174,14 +196,14 @@ impl ResolvesClientCert for CredentialResolver {
         let time = *self.time.lock();
         let choice = self.table.choose(time, &hints, &schemes);
         let (chosen, refusal) = match choice.result {
-            Ok((der, key)) => match self.signing_key(key) {
-                Some(key) => {
+            Ok((der, key)) => match self.signing_key(key, sigschemes) {
+                Ok(key) => {
                     let mut chain = Vec::with_capacity(1 + self.intermediates.len());
                     chain.push(CertificateDer::from(der));
                     chain.extend(self.intermediates.iter().cloned());
                     (Some(Arc::new(CertifiedKey::new(chain, key))), None)
                 }
-                None => (None, Some(SelectErrorKind::KeyUnavailable)),
+                Err(kind) => (None, Some(kind)),
             },
             Err(kind) => (None, Some(kind)),
         };

@@ -76,8 +76,9 @@ impl TlsSetup {
         provider: Arc<CryptoProvider>,
         policy: &ServerPolicy,
         versions: VersionPolicy,
-        resolver: CredentialResolver,
+        mut resolver: CredentialResolver,
     ) -> Result<Self, SetupError> {
+        resolver.set_rng(provider.secure_random);
         let time = Arc::new(ValidationTime::default());
         let verifier = Arc::new(PolicyVerifier::new(
             policy,

@@ -47,8 +47,8 @@ fn ymd(y: i32, m: u8, d: u8) -> u64 {
 }
 
 /// The certificate pool: three renewals of "dev-a", two of "dev-b" (one from another CA), one
-/// with a P-384 key (kept by handle), one server-only certificate, one expired by 2031 and one
-/// not valid before 2031.
+/// with a P-384 key, one server-only certificate, one expired by 2031, one not valid before
+/// 2031, and one with an RSA-2048 key (inline keys of every type, or handles).
 fn pool() -> &'static [Made] {
     static POOL: OnceLock<Vec<Made>> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -66,6 +66,7 @@ fn pool() -> &'static [Made] {
             CertSpec::new("dev-e")
                 .validity((2031, 1, 1), (2045, 1, 1))
                 .make(),
+            CertSpec::new("dev-f").rsa().make(),
         ])
     })
 }
@@ -86,7 +87,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..9usize, any::<bool>()).prop_map(|(cert, by_handle)| Op::Install { cert, by_handle }),
+        4 => (0..10usize, any::<bool>()).prop_map(|(cert, by_handle)| Op::Install { cert, by_handle }),
         2 => (0..4usize).prop_map(Op::Archive),
         2 => (0..4usize).prop_map(Op::Restore),
         1 => (0..4usize).prop_map(Op::Remove),
@@ -100,8 +101,9 @@ fn apply(t: &mut Table, op: &Op, renewals: &mut usize) {
     match *op {
         Op::Install { cert, by_handle } => {
             let c = &pool()[cert];
-            // An inline key must be P-256; the P-384 certificate always goes by handle.
-            let key = if by_handle || cert == 5 {
+            // Builds without RSA or P-384 keep those certificates by handle.
+            let inline_ok = InlineKey::from_pkcs8_der(&c.pkcs8).is_ok();
+            let key = if by_handle || !inline_ok {
                 KeyRef::Handle(0x100 + cert as u32)
             } else {
                 c.key_ref()

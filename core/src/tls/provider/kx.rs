@@ -92,6 +92,86 @@ impl ActiveKeyExchange for P256KeyExchange {
     }
 }
 
+/// The secp384r1 group (feature `p384`), offered last. Besides ECDHE with servers that insist
+/// on it, listing it in supported_groups is what lets a TLS 1.2 server accept a P-384 client
+/// certificate: RFC 8422 §5.1 has the client's supported_groups name the curves of its ECDSA
+/// keys too, and OpenSSL-based servers refuse a client certificate on a curve the client did
+/// not list (`illegal_parameter`).
+#[cfg(feature = "p384")]
+pub struct Secp384r1 {
+    rng: &'static dyn SecureRandom,
+}
+
+#[cfg(feature = "p384")]
+impl Secp384r1 {
+    /// A secp384r1 group drawing from `rng`.
+    pub const fn new(rng: &'static dyn SecureRandom) -> Self {
+        Self { rng }
+    }
+}
+
+#[cfg(feature = "p384")]
+impl fmt::Debug for Secp384r1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secp384r1")
+    }
+}
+
+#[cfg(feature = "p384")]
+impl SupportedKxGroup for Secp384r1 {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
+        use p384::elliptic_curve::sec1::ToEncodedPoint as _;
+        let mut bytes = Zeroizing::new([0u8; 48]);
+        for _ in 0..MAX_DRAWS {
+            self.rng
+                .fill(bytes.as_mut())
+                .map_err(|_| Error::FailedToGetRandomBytes)?;
+            // Rejects 0 and values >= n; no modular bias.
+            if let Ok(secret) = p384::SecretKey::from_slice(bytes.as_ref()) {
+                let pub_key = secret.public_key().to_encoded_point(false);
+                return Ok(Box::new(P384KeyExchange { secret, pub_key }));
+            }
+        }
+        Err(Error::FailedToGetRandomBytes)
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::secp384r1
+    }
+}
+
+/// One secp384r1 ECDHE exchange in progress.
+#[cfg(feature = "p384")]
+struct P384KeyExchange {
+    secret: p384::SecretKey,
+    pub_key: p384::EncodedPoint,
+}
+
+#[cfg(feature = "p384")]
+impl ActiveKeyExchange for P384KeyExchange {
+    fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, Error> {
+        // Uncompressed only: 0x04 || X || Y, 97 bytes (RFC 8446 §4.2.8.2).
+        if peer_pub_key.len() != 97 || peer_pub_key.first() != Some(&0x04) {
+            return Err(PeerMisbehaved::InvalidKeyShare.into());
+        }
+        let peer = p384::PublicKey::from_sec1_bytes(peer_pub_key)
+            .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
+        let scalar = Zeroizing::new(self.secret.to_nonzero_scalar());
+        let shared = p384::ecdh::diffie_hellman(&*scalar, peer.as_affine());
+        Ok(SharedSecret::from(AsRef::<[u8]>::as_ref(
+            shared.raw_secret_bytes(),
+        )))
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        self.pub_key.as_bytes()
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::secp384r1
+    }
+}
+
 /// The X25519 group (RFC 7748). It draws its ephemeral keys from the RNG it was built with.
 #[cfg(feature = "x25519")]
 pub struct X25519 {

@@ -25,7 +25,10 @@ pub use self::kx::Secp256r1;
 pub use self::kx::X25519;
 pub use self::rng::SharedRng;
 pub(crate) use self::sign::KEY_UNAVAILABLE;
-pub use self::sign::{EcdsaP256SigningKey, HalSigningKey, KEY_PROVIDER};
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
+pub use self::sign::{
+    schemes_for, EcdsaP256SigningKey, HalSigningKey, InlineSigningKey, KEY_PROVIDER, RSA_SCHEMES,
+};
 pub use self::suites::*;
 pub use self::verify::*;
 
@@ -44,12 +47,18 @@ where
     // The first group gets the TLS 1.3 key share. X25519 goes first: OpenSSL-based servers
     // prefer it, so they accept the share without a HelloRetryRequest and send a shorter flight.
     #[cfg(feature = "x25519")]
-    let kx_groups: alloc::vec::Vec<&'static dyn rustls::crypto::SupportedKxGroup> = {
+    #[allow(unused_mut)]
+    let mut kx_groups: alloc::vec::Vec<&'static dyn rustls::crypto::SupportedKxGroup> = {
         let x25519: &'static X25519 = Box::leak(Box::new(X25519::new(rng)));
         vec![x25519, p256]
     };
     #[cfg(not(feature = "x25519"))]
-    let kx_groups: alloc::vec::Vec<&'static dyn rustls::crypto::SupportedKxGroup> = vec![p256];
+    #[allow(unused_mut)]
+    let mut kx_groups: alloc::vec::Vec<&'static dyn rustls::crypto::SupportedKxGroup> = vec![p256];
+    // secp384r1 last: never the TLS 1.3 key share, but listed so that a TLS 1.2 server takes
+    // a P-384 client certificate (see `Secp384r1`).
+    #[cfg(feature = "p384")]
+    kx_groups.push(Box::leak(Box::new(kx::Secp384r1::new(rng))));
     CryptoProvider {
         cipher_suites: ALL_CIPHER_SUITES.to_vec(),
         kx_groups,
