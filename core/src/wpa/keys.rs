@@ -101,6 +101,18 @@ impl<const N: usize> Secret<N> {
         })
     }
 
+    /// A key of exactly `len` bytes that is not all zero (a key the platform may install).
+    fn nonzero(src: &[u8], len: usize) -> Result<Self, KeyError> {
+        if src.len() != len {
+            return Err(KeyError::BadKeyLength { len: src.len() });
+        }
+        let s = Secret::new(src)?;
+        if s.is_all_zero() {
+            return Err(KeyError::AllZero);
+        }
+        Ok(s)
+    }
+
     fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
@@ -142,14 +154,7 @@ impl Pmk {
 
     /// A PMK given as is (a PSK, or one restored from storage); its length must be the AKM's.
     pub fn from_bytes(bytes: &[u8], akm: Akm) -> Result<Pmk, KeyError> {
-        if bytes.len() != akm.pmk_len() {
-            return Err(KeyError::BadKeyLength { len: bytes.len() });
-        }
-        let s = Secret::new(bytes)?;
-        if s.is_all_zero() {
-            return Err(KeyError::AllZero);
-        }
-        Ok(Pmk(s))
+        Ok(Pmk(Secret::nonzero(bytes, akm.pmk_len())?))
     }
 
     /// The key bytes (for a platform whose chip runs the 4-way handshake itself).
@@ -188,14 +193,7 @@ secret_debug!(Gtk);
 impl Gtk {
     /// A GTK of `cipher`'s length; refuses an all-zero key.
     pub fn new(bytes: &[u8], cipher: Cipher) -> Result<Gtk, KeyError> {
-        if bytes.len() != cipher.key_len() {
-            return Err(KeyError::BadKeyLength { len: bytes.len() });
-        }
-        let s = Secret::new(bytes)?;
-        if s.is_all_zero() {
-            return Err(KeyError::AllZero);
-        }
-        Ok(Gtk(s))
+        Ok(Gtk(Secret::nonzero(bytes, cipher.key_len())?))
     }
 
     /// The key bytes.
@@ -217,14 +215,7 @@ secret_debug!(Igtk);
 impl Igtk {
     /// An IGTK of `cipher`'s length; refuses an all-zero key.
     pub fn new(bytes: &[u8], cipher: MgmtCipher) -> Result<Igtk, KeyError> {
-        if bytes.len() != cipher.key_len() {
-            return Err(KeyError::BadKeyLength { len: bytes.len() });
-        }
-        let s = Secret::new(bytes)?;
-        if s.is_all_zero() {
-            return Err(KeyError::AllZero);
-        }
-        Ok(Igtk(s))
+        Ok(Igtk(Secret::nonzero(bytes, cipher.key_len())?))
     }
 
     /// The key bytes.
