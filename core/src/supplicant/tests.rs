@@ -150,6 +150,16 @@ fn success(id: u8) -> Vec<u8> {
     eapol(&[3, id, 0, 4])
 }
 
+/// Start, answer the Identity request (id 1) and the EAP-TLS Start (id 2): our ClientHello is
+/// the last frame sent, at virtual time 2 ms.
+fn to_client_hello(s: &mut Supplicant, air: &mut Air) {
+    assert!(s.start(at(0), air).is_none());
+    assert!(s
+        .handle_frame(at(1), AP, &identity_request(1), air)
+        .is_none());
+    assert!(s.handle_frame(at(2), AP, &tls_start(2), air).is_none());
+}
+
 fn failed(ev: Option<Event>) -> FailReason {
     match ev {
         Some(Event::Failed(r)) => r,
@@ -401,9 +411,7 @@ fn success_during_the_handshake_is_discarded_then_named_at_auth_period() {
     let k = kit();
     let mut s = supplicant(&k, quick());
     let mut air = Air::default();
-    let _ = s.start(at(0), &mut air);
-    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
-    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    to_client_hello(&mut s, &mut air);
     assert!(s.handle_frame(at(3), AP, &success(2), &mut air).is_none());
     assert_eq!(s.drops().early_success, 1);
     assert_eq!(s.state(), PaeState::Authenticating);
@@ -432,9 +440,7 @@ fn failure_answering_our_client_hello_fails_at_once_naming_the_versions() {
         let k = kit();
         let mut s = builder(&k).config(quick()).tls_versions(v).build().unwrap();
         let mut air = Air::default();
-        let _ = s.start(at(0), &mut air);
-        let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
-        let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+        to_client_hello(&mut s, &mut air);
         // The server refuses what it read: Access-Reject + EAP-Failure, no alert. No wait for
         // authPeriod: the verdict is taken at once.
         let r = failed(s.handle_frame(at(3), AP, &failure(2), &mut air));
@@ -472,9 +478,7 @@ fn our_client_hello_is_paced_by_the_servers_acks() {
     };
     let mut s = supplicant(&k, config);
     let mut air = Air::default();
-    let _ = s.start(at(0), &mut air);
-    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
-    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    to_client_hello(&mut s, &mut air);
     let first = air.last_eap();
     // First fragment: L and M flags, the whole length, then 64 bytes of TLS.
     assert_eq!(first[5] & 0xc0, 0xc0);
@@ -511,9 +515,7 @@ fn bad_record_from_the_server_fails_cleanly_with_our_alert() {
     let k = kit();
     let mut s = supplicant(&k, quick());
     let mut air = Air::default();
-    let _ = s.start(at(0), &mut air);
-    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
-    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    to_client_hello(&mut s, &mut air);
     air.take();
     let r = failed(s.handle_frame(
         at(3),
@@ -551,9 +553,7 @@ fn every_record_layer_error_fails_without_a_panic() {
         let k = kit();
         let mut s = supplicant(&k, quick());
         let mut air = Air::default();
-        let _ = s.start(at(0), &mut air);
-        let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
-        let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+        to_client_hello(&mut s, &mut air);
         let ev = s.handle_frame(at(3), AP, &tls_request(3, 0, data), &mut air);
         // A partial record is waited for; anything else fails with a typed kind.
         if let Some(ev) = ev {
@@ -568,9 +568,7 @@ fn oversize_announced_length_is_refused_before_buffering() {
     let k = kit();
     let mut s = supplicant(&k, quick());
     let mut air = Air::default();
-    let _ = s.start(at(0), &mut air);
-    let _ = s.handle_frame(at(1), AP, &identity_request(1), &mut air);
-    let _ = s.handle_frame(at(2), AP, &tls_start(2), &mut air);
+    to_client_hello(&mut s, &mut air);
     let r = failed(s.handle_frame(
         at(3),
         AP,
