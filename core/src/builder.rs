@@ -13,10 +13,11 @@ use rustls::pki_types::CertificateDer;
 
 use crate::certs::SlotSource;
 use crate::eap::peer::IdentityPrivacy;
+#[cfg(feature = "key-store")]
 use crate::hal::KeyStore;
 use crate::supplicant::{BufferStorage, Buffers, Config, Supplicant};
 use crate::tls::provider::{self, SharedRng};
-use crate::tls::resolver::CredentialResolver;
+use crate::tls::resolver::{CredentialResolver, KeyStoreRef};
 use crate::tls::setup::TlsSetup;
 use crate::tls::{ServerPolicy, SetupError, VersionPolicy};
 
@@ -58,7 +59,7 @@ pub struct SupplicantBuilder {
     policy: Option<ServerPolicy>,
     table: Option<Arc<dyn SlotSource>>,
     intermediates: Vec<CertificateDer<'static>>,
-    key_store: Option<Arc<dyn KeyStore>>,
+    key_store: KeyStoreRef,
     crypto: Option<Crypto>,
     versions: VersionPolicy,
     identity_error: bool,
@@ -100,7 +101,7 @@ impl SupplicantBuilder {
             policy: None,
             table: None,
             intermediates: Vec::new(),
-            key_store: None,
+            key_store: Default::default(),
             crypto: None,
             versions: VersionPolicy::Both,
             identity_error,
@@ -131,7 +132,9 @@ impl SupplicantBuilder {
         self
     }
 
-    /// Where keys held by handle ([`crate::certs::KeyRef::Handle`]) are signed with.
+    /// Where keys held by handle ([`crate::certs::KeyRef::Handle`]) are signed with (feature
+    /// `key-store`, on by default).
+    #[cfg(feature = "key-store")]
     pub fn key_store(mut self, store: impl KeyStore + 'static) -> Self {
         self.key_store = Some(Arc::new(store));
         self

@@ -92,7 +92,9 @@ pub use builder::{Crypto, SupplicantBuilder};
 pub use eap_tls::keys::{KeyMaterial, Msk};
 pub use kind::FailKind;
 pub use supplicant::{
-    Association, Authenticated, BufferStorage, Buffers, Config, Event, FailReason, KeyDrops,
-    KeyInstall, Now, PaeState, Rsn, Supplicant, PMKSA_CAPACITY, RX_BUFFER_SIZE,
+    Association, Authenticated, BufferStorage, Buffers, Config, Event, FailReason, Now, PaeState,
+    Supplicant, RX_BUFFER_SIZE,
 };
+#[cfg(feature = "wpa")]
+pub use supplicant::{KeyDrops, KeyInstall, Rsn, PMKSA_CAPACITY};
 pub use tls::SharedRng;

@@ -20,7 +20,9 @@
 //! message 1 names the PMKID the platform offered), replies go out through the radio, and the
 //! keys to install reach the platform as [`Event::InstallKeys`]. Without RSN information (a
 //! wired port, or a FullMAC chip that runs the handshake itself) EAPOL-Key frames are counted
-//! and dropped.
+//! and dropped. This part is feature `wpa` (on by default): built without it, the PAE links no
+//! key-handshake code (a wired port, or a FullMAC chip given the PMK from
+//! [`crate::eap_tls::keys::Msk::pmk`]).
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -37,10 +39,15 @@ use crate::kind::FailKind;
 use crate::log::{debug, info, warn_};
 use crate::tls::setup::TlsSetup;
 use crate::tls::{CipherSuite, ResolveRecord, ServerVerdict, TlsVersion};
-use crate::wpa::{self, Akm, Cipher, GroupKey, Handshake, IntegrityGroupKey, MgmtCipher, Pmkid};
+use crate::wpa;
+#[cfg(feature = "wpa")]
+use crate::wpa::{Akm, Cipher, GroupKey, Handshake, IntegrityGroupKey, MgmtCipher, Pmkid};
+#[cfg(feature = "wpa")]
 use crate::wpa::{PmksaCache, Tk};
 
+#[cfg(feature = "wpa")]
 /// PMKSAs the supplicant keeps (one per access point and AKM; the oldest is evicted).
+#[cfg(feature = "wpa")]
 pub const PMKSA_CAPACITY: usize = 8;
 
 /// The PAE group address (802.1X-2010 §11.1.1) used until the authenticator is known.
@@ -208,6 +215,7 @@ pub struct Authenticated {
     pub persist: bool,
 }
 
+#[cfg(feature = "wpa")]
 /// Keys from the 4-way or group-key handshake for the platform to install, in this order:
 /// pairwise first, then group and integrity group keys. The reply (message 4 or group message
 /// 2) has already been sent under the old keys, as §12.7.6.4 requires. A key already installed
@@ -232,6 +240,7 @@ pub struct KeyInstall {
     pub from_pmksa_cache: bool,
 }
 
+#[cfg(feature = "wpa")]
 impl fmt::Debug for KeyInstall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Keys only as fingerprints.
@@ -261,7 +270,7 @@ impl fmt::Debug for KeyInstall {
     }
 }
 
-#[cfg(feature = "defmt")]
+#[cfg(all(feature = "defmt", feature = "wpa"))]
 impl defmt::Format for KeyInstall {
     fn format(&self, f: defmt::Formatter<'_>) {
         let fp = crate::eap_tls::keys::fingerprint;
@@ -285,7 +294,8 @@ pub enum Event {
     /// handshake next; a FullMAC chip that runs it itself takes the PMK from
     /// `keys.msk.pmk(akm)` instead.
     Authenticated(Box<Authenticated>),
-    /// The key handshake produced keys to install (RSN associations only).
+    /// The key handshake produced keys to install (RSN associations only; feature `wpa`).
+    #[cfg(feature = "wpa")]
     InstallKeys(Box<KeyInstall>),
     /// Authentication failed, for this reason. [`Supplicant::conversation`] tells which
     /// certificate was offered and what the server check decided.
@@ -327,15 +337,18 @@ pub struct DropCounters {
     pub while_idle: u32,
     /// Frames from a station other than the authenticator of this conversation.
     pub foreign_source: u32,
-    /// EAPOL-Key frames the key handshake dropped, by reason.
+    /// EAPOL-Key frames the key handshake dropped, by reason (feature `wpa`).
+    #[cfg(feature = "wpa")]
     pub eapol_key: KeyDrops,
 }
 
+#[cfg(feature = "wpa")]
 /// EAPOL-Key frames dropped by the key handshake, one counter per [`wpa::DropReason`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct KeyDrops([u32; wpa::DropReason::COUNT]);
 
+#[cfg(feature = "wpa")]
 impl KeyDrops {
     /// Frames dropped for `reason`.
     pub fn get(&self, reason: wpa::DropReason) -> u32 {
@@ -364,8 +377,13 @@ pub struct Association<'a> {
     pub authenticator: MacAddr,
     /// Our own MAC address.
     pub own: MacAddr,
-    /// The RSN elements; `None` on a wired port or when the chip runs the key handshake.
+    /// The RSN elements; `None` on a wired port or when the chip runs the key handshake
+    /// (feature `wpa`).
+    #[cfg(feature = "wpa")]
     pub rsn: Option<Rsn<'a>>,
+    /// Built without feature `wpa` there are no RSN elements to borrow.
+    #[cfg(not(feature = "wpa"))]
+    rsn: core::marker::PhantomData<&'a [u8]>,
 }
 
 impl<'a> Association<'a> {
@@ -375,10 +393,14 @@ impl<'a> Association<'a> {
         Association {
             authenticator,
             own,
+            #[cfg(feature = "wpa")]
             rsn: None,
+            #[cfg(not(feature = "wpa"))]
+            rsn: core::marker::PhantomData,
         }
     }
 
+    #[cfg(feature = "wpa")]
     /// The same association on an RSN network, whose key handshakes the supplicant runs. The
     /// AKM, pairwise and group ciphers and PMF are the ones `our_rsne` names (its first AKM
     /// and pairwise cipher); they are checked against `ap_rsne` when the association is given.
@@ -390,6 +412,7 @@ impl<'a> Association<'a> {
     }
 }
 
+#[cfg(feature = "wpa")]
 /// The RSN elements of an association (IEEE 802.11-2020 §9.4.2.24), whole elements (ID and
 /// length included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -562,9 +585,12 @@ pub struct Supplicant<B: BufferStorage = Box<Buffers>> {
     early_success: bool,
     time: TimeSource,
     /// The key handshake of the current RSN association.
+    #[cfg(feature = "wpa")]
     wpa: Option<Handshake>,
     /// The 4-way handshake completed on this association: the controlled port is open.
+    #[cfg(feature = "wpa")]
     port_open: bool,
+    #[cfg(feature = "wpa")]
     pmksa: PmksaCache<PMKSA_CAPACITY>,
     bufs: B,
 }
@@ -605,8 +631,11 @@ impl<B: BufferStorage> Supplicant<B> {
             last_drop: None,
             early_success: false,
             time: TimeSource::Unknown,
+            #[cfg(feature = "wpa")]
             wpa: None,
+            #[cfg(feature = "wpa")]
             port_open: false,
+            #[cfg(feature = "wpa")]
             pmksa: PmksaCache::new(),
             bufs,
         }
@@ -654,27 +683,32 @@ impl<B: BufferStorage> Supplicant<B> {
         }
     }
 
+    #[cfg(feature = "wpa")]
     /// The key handshake of the current RSN association (AKM, ciphers, PMF, state), if any.
     pub fn key_handshake(&self) -> Option<&Handshake> {
         self.wpa.as_ref()
     }
 
+    #[cfg(feature = "wpa")]
     /// Whether the 4-way handshake completed on this association (the keys of the last
     /// [`KeyInstall`] with `port_open` are in force).
     pub fn port_open(&self) -> bool {
         self.port_open
     }
 
+    #[cfg(feature = "wpa")]
     /// The PMKSA cache (PMKs of completed handshakes, by access point and AKM).
     pub fn pmksa_cache(&self) -> &PmksaCache<PMKSA_CAPACITY> {
         &self.pmksa
     }
 
+    #[cfg(feature = "wpa")]
     /// The PMKSA cache, to flush or expire entries.
     pub fn pmksa_cache_mut(&mut self) -> &mut PmksaCache<PMKSA_CAPACITY> {
         &mut self.pmksa
     }
 
+    #[cfg(feature = "wpa")]
     /// The PMKID to put in our RSNE's PMKID list for a (re)association to `aa` with `akm`: a
     /// live cached PMKSA that has not reached its re-authentication threshold (past it a full
     /// EAP authentication runs instead). `now.ms` is the cache's clock.
@@ -722,9 +756,14 @@ impl<B: BufferStorage> Supplicant<B> {
         self.begin_conversation(now);
         self.state = PaeState::Connecting;
         self.start_count = 0;
-        self.wpa = None;
-        self.port_open = false;
+        #[cfg(feature = "wpa")]
+        {
+            self.wpa = None;
+            self.port_open = false;
+        }
+        #[cfg_attr(not(feature = "wpa"), allow(unused_mut))]
         let mut cached = false;
+        #[cfg(feature = "wpa")]
         if let Some(rsn) = assoc.rsn {
             let wa = wpa::Association {
                 aa: assoc.authenticator,
@@ -749,6 +788,7 @@ impl<B: BufferStorage> Supplicant<B> {
         }
     }
 
+    #[cfg(feature = "wpa")]
     /// Arms `hs` with the cached PMKSA whose PMKID our RSNE offers, if one is live.
     fn offer_cached(&self, now: Now, hs: &mut Handshake, our_rsne: &[u8]) -> bool {
         let Ok(ours) = wpa::rsne::Rsne::parse(our_rsne) else {
@@ -770,8 +810,11 @@ impl<B: BufferStorage> Supplicant<B> {
         self.peer802 = Peer802::Unknown;
         self.own = None;
         self.state = PaeState::Disconnected;
-        self.wpa = None;
-        self.port_open = false;
+        #[cfg(feature = "wpa")]
+        {
+            self.wpa = None;
+            self.port_open = false;
+        }
     }
 
     /// Log off (802.1X-2010 §8.5.10 LOGOFF): send EAPOL-Logoff to the authenticator (or the
@@ -784,9 +827,12 @@ impl<B: BufferStorage> Supplicant<B> {
         self.begin_conversation(now);
         self.state = PaeState::Logoff;
         // The authenticator unauthorizes the port: keys from here would be stale.
-        self.port_open = false;
-        if let Some(hs) = self.wpa.as_mut() {
-            hs.forget_pmk();
+        #[cfg(feature = "wpa")]
+        {
+            self.port_open = false;
+            if let Some(hs) = self.wpa.as_mut() {
+                hs.forget_pmk();
+            }
         }
         match sent {
             Ok(()) => None,
@@ -843,6 +889,7 @@ impl<B: BufferStorage> Supplicant<B> {
             self.drops.malformed_eapol = self.drops.malformed_eapol.saturating_add(1);
             return None;
         };
+        #[cfg(feature = "wpa")]
         if pkt.packet_type() == PacketType::Key && self.wpa.is_some() {
             return self.handle_key(now, src, frame, radio);
         }
@@ -919,6 +966,7 @@ impl<B: BufferStorage> Supplicant<B> {
         }
     }
 
+    #[cfg(feature = "wpa")]
     /// An EAPOL-Key frame on an RSN association: to the key handshake, its reply to the
     /// authenticator, its keys to the platform.
     fn handle_key<R: Radio>(
@@ -993,6 +1041,7 @@ impl<B: BufferStorage> Supplicant<B> {
         Some(Event::InstallKeys(Box::new(install)))
     }
 
+    #[cfg(feature = "wpa")]
     fn key_dropped(&mut self, now: Now, reason: wpa::DropReason) -> Option<Event> {
         warn_!("EAPOL-Key frame dropped: {}", reason.kind());
         self.drops.eapol_key.count(reason);
@@ -1020,6 +1069,7 @@ impl<B: BufferStorage> Supplicant<B> {
             );
         };
         self.state = PaeState::Authenticated;
+        #[cfg(feature = "wpa")]
         if let Some(hs) = self.wpa.as_mut() {
             // The 4-way handshake starts from the PMK of this authentication.
             match keys.msk.pmk(hs.akm()) {
@@ -1139,8 +1189,10 @@ impl<B: BufferStorage> Supplicant<B> {
     }
 }
 
+#[cfg(feature = "wpa")]
 /// Logs what is about to be installed, keys only as fingerprints.
 #[cfg_attr(not(any(feature = "log", feature = "defmt")), allow(unused_variables))]
+#[cfg(feature = "wpa")]
 fn log_install(k: &KeyInstall) {
     let fp = crate::eap_tls::keys::fingerprint;
     if let Some((tk, _)) = &k.pairwise {
@@ -1165,15 +1217,18 @@ fn log_install(k: &KeyInstall) {
     }
 }
 
+#[cfg(feature = "wpa")]
 const RNG_FAILED: core::num::NonZeroU32 =
     match core::num::NonZeroU32::new(rand_core::Error::CUSTOM_START) {
         Some(n) => n,
         None => core::num::NonZeroU32::MIN,
     };
 
+#[cfg(feature = "wpa")]
 /// The platform's RNG, as the TLS engine's provider holds it, for the SNonce.
 struct ProviderRng(&'static dyn rustls::crypto::SecureRandom);
 
+#[cfg(feature = "wpa")]
 impl rand_core::RngCore for ProviderRng {
     fn next_u32(&mut self) -> u32 {
         rand_core::impls::next_u32_via_fill(self)
@@ -1193,6 +1248,7 @@ impl rand_core::RngCore for ProviderRng {
     }
 }
 
+#[cfg(feature = "wpa")]
 impl rand_core::CryptoRng for ProviderRng {}
 
 fn emit_and_send<R: Radio>(

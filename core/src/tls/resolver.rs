@@ -15,8 +15,18 @@ use rustls::sign::{CertifiedKey, SigningKey};
 use crate::certs::{
     KeyRef, SelectErrorKind, SelectionSummary, SignatureScheme, SlotSource, TimeSource,
 };
+#[cfg(feature = "key-store")]
 use crate::hal::KeyStore;
-use crate::tls::provider::{HalSigningKey, InlineSigningKey};
+#[cfg(feature = "key-store")]
+use crate::tls::provider::HalSigningKey;
+use crate::tls::provider::InlineSigningKey;
+
+/// The platform's key store, for slots whose key is a handle (feature `key-store`).
+#[cfg(feature = "key-store")]
+pub(crate) type KeyStoreRef = Option<Arc<dyn KeyStore>>;
+/// Built without feature `key-store`: no key store, so a handle slot is `key-unavailable`.
+#[cfg(not(feature = "key-store"))]
+pub(crate) type KeyStoreRef = ();
 
 /// What happened when the server asked for a client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +51,8 @@ pub(crate) struct CredentialResolver {
     /// (subject, issuer) Name DER of each intermediate, for walking the server's CA hints
     /// down to the CA that issued our leaves.
     links: Vec<(Vec<u8>, Vec<u8>)>,
-    key_store: Option<Arc<dyn KeyStore>>,
+    #[cfg_attr(not(feature = "key-store"), allow(dead_code))]
+    key_store: KeyStoreRef,
     time: spin::Mutex<TimeSource>,
     asked: spin::Mutex<Option<ResolveRecord>>,
     /// Whether TLS 1.2 may be negotiated (see `has_certs`).
@@ -66,7 +77,7 @@ impl CredentialResolver {
     pub(crate) fn new(
         table: Arc<dyn SlotSource>,
         intermediates: Vec<CertificateDer<'static>>,
-        key_store: Option<Arc<dyn KeyStore>>,
+        key_store: KeyStoreRef,
         tls12_offered: bool,
     ) -> Self {
         let links = intermediates.iter().filter_map(|c| name_link(c)).collect();
@@ -162,20 +173,40 @@ impl CredentialResolver {
                     .ok_or(SelectErrorKind::SchemeNotAccepted)?;
                 Ok(Arc::new(key))
             }
-            KeyRef::Handle(h) => {
-                let store = self
-                    .key_store
-                    .as_ref()
-                    .ok_or(SelectErrorKind::KeyUnavailable)?;
-                if !store.has_key(h) {
-                    return Err(SelectErrorKind::KeyUnavailable);
-                }
-                let key = HalSigningKey::new(store.clone(), h);
-                key.scheme_for(offered)
-                    .ok_or(SelectErrorKind::SchemeNotAccepted)?;
-                Ok(Arc::new(key))
-            }
+            KeyRef::Handle(h) => self.handle_key(h, offered),
         }
+    }
+}
+
+impl CredentialResolver {
+    /// The signing key for a key held by handle in the platform's key store.
+    #[cfg(feature = "key-store")]
+    fn handle_key(
+        &self,
+        h: u32,
+        offered: &[rustls::SignatureScheme],
+    ) -> Result<Arc<dyn SigningKey>, SelectErrorKind> {
+        let store = self
+            .key_store
+            .as_ref()
+            .ok_or(SelectErrorKind::KeyUnavailable)?;
+        if !store.has_key(h) {
+            return Err(SelectErrorKind::KeyUnavailable);
+        }
+        let key = HalSigningKey::new(store.clone(), h);
+        key.scheme_for(offered)
+            .ok_or(SelectErrorKind::SchemeNotAccepted)?;
+        Ok(Arc::new(key))
+    }
+
+    /// Built without feature `key-store`: there is no key store to sign with.
+    #[cfg(not(feature = "key-store"))]
+    fn handle_key(
+        &self,
+        _h: u32,
+        _offered: &[rustls::SignatureScheme],
+    ) -> Result<Arc<dyn SigningKey>, SelectErrorKind> {
+        Err(SelectErrorKind::KeyUnavailable)
     }
 }
 
@@ -251,4 +282,23 @@ fn strip_sequence(n: &[u8]) -> Option<&[u8]> {
     let body = r.read_slice(header.length).ok()?;
     r.finish(()).ok()?;
     Some(body)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::certs::{SharedSlotTable, SlotTable};
+
+    /// With no key store given (or built without feature `key-store`), a slot whose key is a
+    /// handle is refused as `key-unavailable`, never "no certificate qualifies".
+    #[test]
+    fn handle_slot_without_a_key_store_is_key_unavailable() {
+        let table: SharedSlotTable = SharedSlotTable::new(SlotTable::new());
+        let table: Arc<dyn SlotSource> = Arc::new(table);
+        let r = CredentialResolver::new(table, Vec::new(), Default::default(), true);
+        let offered = [rustls::SignatureScheme::ECDSA_NISTP256_SHA256];
+        let refusal = r.signing_key(KeyRef::Handle(3), &offered).err();
+        assert_eq!(refusal, Some(SelectErrorKind::KeyUnavailable));
+    }
 }

@@ -24,10 +24,13 @@ pub use self::kx::Secp256r1;
 #[cfg(feature = "x25519")]
 pub use self::kx::X25519;
 pub use self::rng::SharedRng;
+#[cfg(feature = "key-store")]
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
+pub use self::sign::HalSigningKey;
 pub(crate) use self::sign::KEY_UNAVAILABLE;
 #[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use self::sign::{
-    schemes_for, EcdsaP256SigningKey, HalSigningKey, InlineSigningKey, KEY_PROVIDER, RSA_SCHEMES,
+    schemes_for, EcdsaP256SigningKey, InlineSigningKey, KEY_PROVIDER, RSA_SCHEMES,
 };
 pub use self::suites::*;
 pub use self::verify::*;

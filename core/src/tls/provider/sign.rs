@@ -23,6 +23,7 @@ use rustls::{Error, SignatureAlgorithm, SignatureScheme};
 use zeroize::Zeroize;
 
 use crate::certs::{InlineKey, KeyAlgorithm};
+#[cfg(feature = "key-store")]
 use crate::hal;
 
 /// The P-256 scheme.
@@ -222,7 +223,9 @@ struct InlineSigner {
 
 impl fmt::Debug for InlineSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InlineSigner({:?})", self.scheme)
+        // The IANA number, not rustls' Debug name: rustls reaches this through the `Signer`
+        // vtable, so a name table here is linked into every image (336 B on thumbv7em).
+        write!(f, "InlineSigner(scheme {})", u16::from(self.scheme))
     }
 }
 
@@ -369,6 +372,7 @@ fn rsa_sign(
     signed.map_err(|_| Error::General(String::from("RSA signing failed")))
 }
 
+#[cfg(feature = "key-store")]
 /// A key held by the platform's [`hal::KeyStore`] (secure element, TPM), as a rustls
 /// `SigningKey`: every signature is made by the store, under the slot's key handle, with the
 /// first of our preferred schemes that the server offered and the store supports.
@@ -377,6 +381,7 @@ pub struct HalSigningKey {
     handle: u32,
 }
 
+#[cfg(feature = "key-store")]
 impl HalSigningKey {
     /// The key behind `handle` in `store`.
     pub fn new(store: Arc<dyn hal::KeyStore>, handle: u32) -> Self {
@@ -404,12 +409,14 @@ impl HalSigningKey {
     }
 }
 
+#[cfg(feature = "key-store")]
 impl fmt::Debug for HalSigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HalSigningKey(handle {})", self.handle)
     }
 }
 
+#[cfg(feature = "key-store")]
 impl SigningKey for HalSigningKey {
     fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
         let scheme = self.scheme_for(offered)?;
@@ -426,12 +433,14 @@ impl SigningKey for HalSigningKey {
     }
 }
 
+#[cfg(feature = "key-store")]
 struct HalSigner {
     store: Arc<dyn hal::KeyStore>,
     handle: u32,
     scheme: SignatureScheme,
 }
 
+#[cfg(feature = "key-store")]
 impl fmt::Debug for HalSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HalSigner(handle {}, {:?})", self.handle, self.scheme)
@@ -442,6 +451,7 @@ impl fmt::Debug for HalSigner {
 /// `key-unavailable` (see `tls::engine`).
 pub(crate) const KEY_UNAVAILABLE: &str = "client key unavailable";
 
+#[cfg(feature = "key-store")]
 impl Signer for HalSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         let mut out = alloc::vec![0u8; hal::MAX_SIGNATURE_LEN];
@@ -546,9 +556,11 @@ mod tests {
         assert!(KEY_PROVIDER.load_private_key(junk).is_err());
     }
 
+    #[cfg(feature = "key-store")]
     /// A key store holding one P-256 key under handle 7.
     struct Hal(Option<p256::ecdsa::SigningKey>);
 
+    #[cfg(feature = "key-store")]
     impl hal::KeyStore for Hal {
         fn has_key(&self, handle: u32) -> bool {
             handle == 7 && self.0.is_some()
@@ -582,6 +594,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "key-store")]
     #[test]
     fn hal_signer_adapter_signs_and_maps_errors() {
         let s = secret();
