@@ -5,13 +5,21 @@
 //!
 //! The credentials come from the provisioning record (`provision`) when the device has one,
 //! else from the size-measurement PKI built into the image (firmware/pki/).
+//!
+//! With feature `semihosting-flash` (QEMU) the slot table lives in flash (`hostflash`): loaded
+//! at boot when a committed image is there, else filled from the provisioning record and
+//! committed; committed again whenever it changes (the time floor raised).
 
 use core::mem::MaybeUninit;
 
+#[cfg(feature = "semihosting-flash")]
+use latchkey_core::certs::{CommitError, FlashLayout, LoadError, LoadReport, Region};
 use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
 use latchkey_core::tls::{NameMatch, ServerPolicy, SharedRng};
 use latchkey_core::{Buffers, Supplicant};
 
+#[cfg(feature = "semihosting-flash")]
+use crate::hostflash::{HostFlash, ERASE_SIZE};
 use crate::provision::{self, Provisioned, SlotState};
 use crate::rng::{BoardRng, InsecureCounterRng};
 
@@ -35,7 +43,22 @@ const TIME_FLOOR: u64 = 1_764_028_800;
 /// The randomness rustls draws from (the board's source: see `rng`).
 pub static RNG: SharedRng<BoardRng> = SharedRng::new(InsecureCounterRng::new(0x4c61_7463));
 
-type Table = SharedSlotTable<SLOTS, CERT_MAX>;
+pub type Table = SharedSlotTable<SLOTS, CERT_MAX>;
+
+/// Each of the table's two image regions: the largest image, rounded up to erase sectors.
+#[cfg(feature = "semihosting-flash")]
+const REGION: u32 = {
+    let max = SlotTable::<SLOTS, CERT_MAX>::max_image_len();
+    (max.div_ceil(ERASE_SIZE) * ERASE_SIZE) as u32
+};
+
+/// Where the table's images live in the flash.
+#[cfg(feature = "semihosting-flash")]
+pub const LAYOUT: FlashLayout = FlashLayout {
+    region_a: 0,
+    region_b: REGION,
+    region_size: REGION,
+};
 
 /// The supplicant as this image holds it: its buffers in a `static`.
 pub type ImageSupplicant = Supplicant<&'static mut Buffers>;
@@ -57,6 +80,51 @@ pub enum Source {
     Provisioned,
     /// No record (why): the PKI built into the image.
     BuiltIn(provision::ProvisionError),
+}
+
+/// Where the slot table came from at boot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// Built without persistence: from the settings, kept in RAM only.
+    #[cfg(not(feature = "semihosting-flash"))]
+    None,
+    /// Loaded from flash: the committed image with this sequence number.
+    #[cfg(feature = "semihosting-flash")]
+    Loaded(u64),
+    /// Flash held no table (a new device): filled from the settings and committed.
+    #[cfg(feature = "semihosting-flash")]
+    New(Result<Region, CommitError>),
+    /// Flash could not be read (why): filled from the settings and committed.
+    #[cfg(feature = "semihosting-flash")]
+    Unreadable(LoadError, Result<Region, CommitError>),
+}
+
+/// The device's flash, when the image persists its table.
+#[cfg(feature = "semihosting-flash")]
+pub type Flash = Option<HostFlash>;
+/// Built without persistence: no flash.
+#[cfg(not(feature = "semihosting-flash"))]
+pub type Flash = ();
+
+/// Everything `setup` makes for the main loop.
+pub struct Device {
+    /// The supplicant.
+    pub supplicant: &'static mut ImageSupplicant,
+    /// Its slot table (shared with the supplicant).
+    pub table: &'static Table,
+    /// Where the table is committed.
+    pub flash: Flash,
+    /// Where the credentials came from.
+    pub source: Source,
+    /// Where the table came from.
+    pub store: Store,
+}
+
+/// Commits the table to flash (when the image has flash).
+#[cfg(feature = "semihosting-flash")]
+pub fn commit(table: &Table, flash: &mut Flash) -> Option<Result<Region, CommitError>> {
+    let flash = flash.as_mut()?;
+    Some(table.with(|t| t.commit(flash, &LAYOUT)))
 }
 
 /// The provisioning record, if the region holds a valid one.
@@ -93,7 +161,7 @@ fn built_in() -> Option<Provisioned<'static>> {
 /// temporaries, which must be given back before the authentication runs (inlined into `main`,
 /// they stayed in `main`'s frame for good).
 #[inline(never)]
-pub fn setup() -> Option<(&'static mut ImageSupplicant, Source)> {
+pub fn setup() -> Option<Device> {
     let (settings, source) = match provisioned() {
         Ok(p) => (p, Source::Provisioned),
         Err(why) => (built_in()?, Source::BuiltIn(why)),
@@ -101,17 +169,42 @@ pub fn setup() -> Option<(&'static mut ImageSupplicant, Source)> {
     // SAFETY: called once, before anything else refers to `TABLE`.
     let table: &'static Table =
         unsafe { (*core::ptr::addr_of_mut!(TABLE)).write(SharedSlotTable::new(SlotTable::new())) };
-    table.with(|t| {
-        t.observe_time(TIME_FLOOR);
-        for slot in &settings.slots {
-            let key = InlineKey::from_pkcs8_der(slot.key).ok()?;
-            let index = t.install(slot.cert, KeyRef::Inline(key)).ok()?;
-            if slot.state == SlotState::Archived {
-                t.archive(index).ok()?;
+    #[cfg(feature = "semihosting-flash")]
+    let mut flash = HostFlash::open(2 * REGION as usize).ok();
+    // The committed table, loaded straight into `TABLE` (a table is 8.5 KB: every move of it
+    // is that much stack).
+    #[cfg(feature = "semihosting-flash")]
+    let from_flash = flash.as_mut().and_then(|f| {
+        table.with(|t| match SlotTable::load(f, &LAYOUT) {
+            Ok((loaded, LoadReport::Loaded { sequence, .. })) => {
+                *t = loaded;
+                Some(Ok(sequence))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+    });
+    #[cfg(not(feature = "semihosting-flash"))]
+    let flash = ();
+    #[cfg(feature = "semihosting-flash")]
+    let store = match from_flash {
+        Some(Ok(sequence)) => Store::Loaded(sequence),
+        other => {
+            fill(table, &settings)?;
+            let committed = commit(table, &mut flash).unwrap_or(Err(CommitError::Flash(
+                latchkey_core::certs::FlashFault::Other,
+            )));
+            match other {
+                Some(Err(e)) => Store::Unreadable(e, committed),
+                _ => Store::New(committed),
             }
         }
-        Some(())
-    })?;
+    };
+    #[cfg(not(feature = "semihosting-flash"))]
+    let store = {
+        fill(table, &settings)?;
+        Store::None
+    };
 
     let mut policy = ServerPolicy::new(NameMatch::exact(settings.server_name).ok()?);
     for anchor in &settings.anchors {
@@ -127,5 +220,26 @@ pub fn setup() -> Option<(&'static mut ImageSupplicant, Source)> {
         .ok()?;
     // SAFETY: called once, before anything else refers to `SUPPLICANT`.
     let slot = unsafe { &mut *core::ptr::addr_of_mut!(SUPPLICANT) };
-    Some((slot.write(supplicant), source))
+    Some(Device {
+        supplicant: slot.write(supplicant),
+        table,
+        flash,
+        source,
+        store,
+    })
+}
+
+/// Fills an empty table from the settings: the persisted time floor, then each slot.
+fn fill(table: &Table, settings: &Provisioned<'_>) -> Option<()> {
+    table.with(|t| {
+        t.observe_time(TIME_FLOOR);
+        for slot in &settings.slots {
+            let key = InlineKey::from_pkcs8_der(slot.key).ok()?;
+            let index = t.install(slot.cert, KeyRef::Inline(key)).ok()?;
+            if slot.state == SlotState::Archived {
+                t.archive(index).ok()?;
+            }
+        }
+        Some(())
+    })
 }

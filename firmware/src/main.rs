@@ -10,8 +10,18 @@
 //! tick. So startPeriod, authPeriod, maxStart and heldPeriod run as they would on a device.
 //!
 //! Status lines go out as frames to the all-zero MAC, holding text (never key material):
-//! - `BOOT cred=provisioned|built-in:<why> heap=<bytes in use> heap-peak=<bytes>
-//!   stack-peak=<bytes>` once configured (peaks of the configuration);
+//! - `BOOT cred=provisioned|built-in:<why> store=<where the slot table came from> floor=<its
+//!   time floor> heap=<bytes in use> heap-peak=<bytes> stack-peak=<bytes>` once configured
+//!   (peaks of the configuration); `store` is `ram` (built without `semihosting-flash`),
+//!   `flash:<sequence>` (loaded), `new:<A|B|commit error>` (a blank flash, filled from the
+//!   settings and committed) or `unreadable:<load error>:<commit>`;
+//! - `COMMIT <A|B> floor=<unix>` or `COMMIT-FAILED <why>` each time the table is committed: when
+//!   the time floor rises (a `TIME` command, or an authentication that raised it);
+//! - `TIME floor=<unix> unchanged` when a `TIME` command did not raise the floor.
+//!
+//! Frames from the all-zero MAC are commands from the host, as text: `TIME <unix seconds>` sets
+//! the wall clock (what a device learns from its network time service once connected); the
+//! table's persisted floor follows it, and the table is committed when it rises.
 //! - `AUTH 1.2|1.3 rt=<EAP round trips> msk-fp=<16 hex digits>` when authenticated, where the
 //!   fingerprint is the first 8 bytes of SHA-256 of the MSK (latchkey-core's `fingerprint`),
 //!   enough to check both ends derived the same key and useless to recover it;
@@ -31,14 +41,18 @@ extern crate alloc;
 
 mod app;
 mod board;
+#[cfg(feature = "semihosting-flash")]
+mod hostflash;
 mod measure;
 mod provision;
 mod rng;
 
 use core::fmt::Write as _;
 use core::mem::MaybeUninit;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
+use latchkey_core::certs::SlotSource;
 use latchkey_core::hal::Radio;
 use latchkey_core::tls::TlsVersion;
 use latchkey_core::{Event, Now};
@@ -74,7 +88,14 @@ fn main() -> ! {
     board::start_clock(cp.SYST);
     uart.enable_rx_wakeup(&mut cp.NVIC);
 
-    let Some((supplicant, source)) = app::setup() else {
+    let Some(app::Device {
+        supplicant,
+        table,
+        mut flash,
+        source,
+        store,
+    }) = app::setup()
+    else {
         line(&mut uart, format_args!("FAULT setup"));
         halt();
     };
@@ -85,7 +106,9 @@ fn main() -> ! {
     line(
         &mut uart,
         format_args!(
-            "BOOT cred={cred}{why} heap={} heap-peak={} stack-peak={}",
+            "BOOT cred={cred}{why} store={} floor={} heap={} heap-peak={} stack-peak={}",
+            StoreText(store),
+            table.with(|t| t.time_floor()),
             HEAP.used(),
             HEAP.peak(),
             boot_stack.peak()
@@ -104,6 +127,11 @@ fn main() -> ! {
     loop {
         if let Some(e) = event.take() {
             report(&mut uart, &e);
+            if let Event::Authenticated(a) = &e {
+                if a.persist {
+                    commit(&mut uart, table, &mut flash);
+                }
+            }
             line(
                 &mut uart,
                 format_args!(
@@ -126,6 +154,10 @@ fn main() -> ! {
         while event.is_none() {
             let Some(b) = uart.try_read_byte() else { break };
             if let Some((src, frame)) = framer.push(b) {
+                if src == [0; 6] {
+                    command(&mut uart, frame, table, &mut flash);
+                    continue;
+                }
                 let mut radio = UartRadio(&mut uart);
                 event = cost.measure(|| supplicant.handle_frame(now(), src, frame, &mut radio));
             }
@@ -152,10 +184,88 @@ fn main() -> ! {
     }
 }
 
+/// Unix time at SysTick zero, once the host has told it (`TIME`); 0 until then. (A u32 holds
+/// Unix seconds to 2106; the M4 has no 64-bit atomics.)
+static WALL_AT_ZERO: AtomicU32 = AtomicU32::new(0);
+
 fn now() -> Now {
+    let ms = board::now_ms();
+    let base = u64::from(WALL_AT_ZERO.load(Ordering::Relaxed));
     Now {
-        ms: board::now_ms(),
-        unix: None,
+        ms,
+        unix: (base != 0).then(|| base.saturating_add(ms / 1000)),
+    }
+}
+
+/// A command from the host (a frame from the all-zero MAC).
+fn command(uart: &mut Uart, frame: &[u8], table: &app::Table, flash: &mut app::Flash) {
+    let text = core::str::from_utf8(frame).unwrap_or("");
+    let Some(t) = text
+        .strip_prefix("TIME ")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        line(uart, format_args!("COMMAND-REFUSED"));
+        return;
+    };
+    let base = t.saturating_sub(board::now_ms() / 1000).max(1);
+    WALL_AT_ZERO.store(u32::try_from(base).unwrap_or(u32::MAX), Ordering::Relaxed);
+    if table.observe_time(t) {
+        commit(uart, table, flash);
+    } else {
+        line(
+            uart,
+            format_args!("TIME floor={} unchanged", table.with(|x| x.time_floor())),
+        );
+    }
+}
+
+/// Commits the table (the floor rose) and says how it went.
+#[cfg(feature = "semihosting-flash")]
+fn commit(uart: &mut Uart, table: &app::Table, flash: &mut app::Flash) {
+    let floor = table.with(|t| t.time_floor());
+    match app::commit(table, flash) {
+        Some(Ok(region)) => line(uart, format_args!("COMMIT {region:?} floor={floor}")),
+        Some(Err(e)) => line(uart, format_args!("COMMIT-FAILED {e:?}")),
+        None => line(uart, format_args!("COMMIT-FAILED no-flash")),
+    }
+}
+
+/// Built without persistence: the table lives in RAM only.
+#[cfg(not(feature = "semihosting-flash"))]
+fn commit(uart: &mut Uart, _table: &app::Table, _flash: &mut app::Flash) {
+    line(uart, format_args!("COMMIT-FAILED no-flash"));
+}
+
+/// The BOOT line's `store=` value.
+struct StoreText(app::Store);
+
+impl core::fmt::Display for StoreText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            #[cfg(not(feature = "semihosting-flash"))]
+            app::Store::None => f.write_str("ram"),
+            #[cfg(feature = "semihosting-flash")]
+            app::Store::Loaded(seq) => write!(f, "flash:{seq}"),
+            #[cfg(feature = "semihosting-flash")]
+            app::Store::New(c) => write!(f, "new:{}", CommitText(c)),
+            #[cfg(feature = "semihosting-flash")]
+            app::Store::Unreadable(e, c) => write!(f, "unreadable:{e:?}:{}", CommitText(c)),
+        }
+    }
+}
+
+#[cfg(feature = "semihosting-flash")]
+struct CommitText(
+    Result<latchkey_core::certs::Region, latchkey_core::certs::CommitError>,
+);
+
+#[cfg(feature = "semihosting-flash")]
+impl core::fmt::Display for CommitText {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Ok(r) => write!(f, "{r:?}"),
+            Err(e) => write!(f, "{e:?}"),
+        }
     }
 }
 

@@ -30,6 +30,9 @@ pub const PROVISION_LEN: usize = 16 * 1024;
 /// The record's magic (firmware/src/provision.rs).
 const MAGIC: &[u8; 8] = b"LKPROV01";
 
+/// The image's flash file (firmware/src/hostflash.rs), in the directory QEMU runs in.
+pub const FLASH_FILE: &str = "latchkey-flash.bin";
+
 /// Longest any QEMU run may live, whatever happens to the test process (`timeout`'s bound).
 pub const QEMU_LIFETIME: Duration = Duration::from_secs(180);
 
@@ -75,8 +78,9 @@ pub fn build_firmware() -> Result<PathBuf, QemuError> {
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
         .args(["build", "-q", "--release", "--target", TARGET])
-        // The QEMU stand-in for a TRNG (firmware/src/rng.rs): QEMU's board has none.
-        .args(["--features", "insecure-counter-rng"])
+        // The QEMU stand-in for a TRNG (firmware/src/rng.rs): QEMU's board has none. The slot
+        // table's flash as a host file through semihosting (firmware/src/hostflash.rs).
+        .args(["--features", "insecure-counter-rng,semihosting-flash"])
         .arg("--manifest-path")
         .arg(root.join("firmware/Cargo.toml"));
     cmd.env_clear();
@@ -228,6 +232,8 @@ pub struct Qemu {
 impl Qemu {
     /// Boots `elf` on `mps2-an386` with UART0 on a Unix socket in `dir`, and, when given, the
     /// provisioning record loaded at [`PROVISION_ADDR`]. Waits (bounded) for QEMU to connect.
+    /// QEMU runs in `dir` with semihosting on: the image's flash is `dir`/[`FLASH_FILE`], so a
+    /// second boot in the same `dir` finds what the first committed.
     pub fn boot(
         elf: &Path,
         dir: &Path,
@@ -245,9 +251,11 @@ impl Qemu {
         let out = std::fs::File::create(&log).map_err(|e| QemuError::Io("QEMU log", e))?;
         let err = out.try_clone().map_err(|e| QemuError::Io("QEMU log", e))?;
         let mut cmd = Command::new("timeout");
-        cmd.args(["-k", "5", &QEMU_LIFETIME.as_secs().to_string()])
+        cmd.current_dir(dir)
+            .args(["-k", "5", &QEMU_LIFETIME.as_secs().to_string()])
             .arg("qemu-system-arm")
             .args(["-M", "mps2-an386", "-display", "none", "-monitor", "none"])
+            .args(["-semihosting-config", "enable=on,target=native"])
             .arg("-chardev")
             .arg(format!("socket,id=uart0,path={}", sock.display()))
             .args(["-serial", "chardev:uart0"])
@@ -310,6 +318,12 @@ impl Qemu {
     /// What QEMU printed.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Cuts the power: stops QEMU at once, wherever the image is (a semihosting write in flight
+    /// completes; nothing after it runs), and waits for it to exit.
+    pub fn power_cut(mut self) {
+        self.stop();
     }
 
     fn stop(&mut self) {

@@ -6,9 +6,12 @@
 //! active). And the image's timers alone: no authenticator, maxStart EAPOL-Starts, then the
 //! typed `no-authenticator` failure, in QEMU virtual time. Needs root (CI runs as root).
 
-use std::io;
+use std::io::{self, Write as _};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use latchkey_core::certs::{LoadReport, Region, RegionStatus, SlotState};
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
@@ -19,8 +22,8 @@ use latchkey_tests::hostapd_wired::{Backend, WiredAuthenticator, WIRED_PACKAGES}
 use latchkey_tests::netns::{in_netns, require_root, VethPair};
 use latchkey_tests::pki_files::FilePki;
 use latchkey_tests::qemu::{
-    build_firmware, field, read_uart_frame, Bridge, Clock, EthernetPort, ProvisionRecord, Qemu,
-    QEMU_PACKAGES, STATUS_MAC,
+    build_firmware, field, read_uart_frame, write_uart_frame, Bridge, Clock, EthernetPort,
+    ProvisionRecord, Qemu, FLASH_FILE, QEMU_PACKAGES, STATUS_MAC,
 };
 use latchkey_tests::server_process::ServerTls;
 
@@ -61,6 +64,10 @@ enum Table {
     /// Only the old, revoked certificate, active: the control that the server enforces its CRL
     /// (so that `Renewed` succeeding shows the old one was not presented).
     RevokedOnly,
+    /// `Renewed`, committed to flash at the first boot; then a power cut and a boot with a
+    /// provisioning record holding only the revoked certificate: the table from flash wins,
+    /// so the image still authenticates (with the record's table it would be refused).
+    PersistedAcrossReboot,
 }
 
 /// The image authenticates through hostapd and FreeRADIUS with `tls`: the renewed certificate
@@ -99,15 +106,17 @@ fn image_authenticates(tls: ServerTls, table: Table) {
     let mac = mac_string(&link.mac());
 
     let slots = match table {
-        Table::Renewed => vec![(true, &pki.client_old), (false, &pki.client_new)],
+        Table::Renewed | Table::PersistedAcrossReboot => {
+            vec![(true, &pki.client_old), (false, &pki.client_new)]
+        }
         Table::RevokedOnly => vec![(false, &pki.client_old)],
     };
     let record = ProvisionRecord::from_pki(&pki, &slots).unwrap_or_else(|e| panic!("{e}"));
     let qemu_dir = tmp.path().join("qemu");
     std::fs::create_dir_all(&qemu_dir).expect("qemu dir");
-    let qemu = Qemu::boot(&elf, &qemu_dir, Some(&record), Clock::RealTime)
+    let mut qemu = Qemu::boot(&elf, &qemu_dir, Some(&record), Clock::RealTime)
         .unwrap_or_else(|e| panic!("{e}"));
-    let started = Instant::now();
+    let mut started = Instant::now();
     let mut bridge = Bridge::start(qemu.uart().expect("uart"), Port(link)).expect("bridge");
 
     let context = |bridge: &Bridge, qemu: &Qemu| {
@@ -123,9 +132,34 @@ fn image_authenticates(tls: ServerTls, table: Table) {
         .wait_status(&["BOOT", "FAULT"], Duration::from_secs(20))
         .unwrap_or_else(|seen| panic!("no BOOT line: {seen}\n{}", context(&bridge, &qemu)));
     assert!(
-        boot.starts_with("BOOT cred=provisioned"),
-        "the image did not take the provisioned credentials: {boot}"
+        boot.starts_with("BOOT cred=provisioned store=new:A "),
+        "the image did not take the provisioned credentials into a blank flash: {boot}"
     );
+    let mut boot = boot;
+    if table == Table::PersistedAcrossReboot {
+        let first = bridge
+            .wait_status(&["AUTH", "FAIL", "FAULT"], Duration::from_secs(60))
+            .unwrap_or_else(|seen| panic!("no result: {seen}\n{}", context(&bridge, &qemu)));
+        assert!(first.starts_with("AUTH "), "{first}");
+        drop(bridge);
+        qemu.power_cut();
+        let revoked_only = ProvisionRecord::from_pki(&pki, &[(false, &pki.client_old)])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let link = in_netns(&pair.sup_ns, || EapolLink::open(&sup_if))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        qemu = Qemu::boot(&elf, &qemu_dir, Some(&revoked_only), Clock::RealTime)
+            .unwrap_or_else(|e| panic!("{e}"));
+        started = Instant::now();
+        bridge = Bridge::start(qemu.uart().expect("uart"), Port(link)).expect("bridge");
+        boot = bridge
+            .wait_status(&["BOOT", "FAULT"], Duration::from_secs(20))
+            .unwrap_or_else(|seen| panic!("no BOOT line: {seen}\n{}", context(&bridge, &qemu)));
+        assert!(
+            boot.starts_with("BOOT cred=provisioned store=flash:"),
+            "the second boot did not load the committed table: {boot}"
+        );
+    }
     let result = bridge
         .wait_status(&["AUTH", "FAIL", "FAULT"], Duration::from_secs(60))
         .unwrap_or_else(|seen| panic!("no result: {seen}\n{}", context(&bridge, &qemu)));
@@ -230,6 +264,170 @@ fn firmware_revoked_certificate_refused_via_freeradius() {
     image_authenticates(ServerTls::V13, Table::RevokedOnly);
 }
 
+#[test]
+fn firmware_slot_table_outlives_a_reboot_and_wins_over_the_record() {
+    image_authenticates(ServerTls::V12, Table::PersistedAcrossReboot);
+}
+
+/// Reads status lines from the image's UART until one starts with `prefix`.
+fn status_line(uart: &mut impl io::Read, prefix: &str) -> Result<String, String> {
+    let mut seen = Vec::new();
+    loop {
+        let (dst, frame) = read_uart_frame(uart).map_err(|e| format!("{e}; seen {seen:?}"))?;
+        if dst != STATUS_MAC {
+            continue;
+        }
+        let line = String::from_utf8_lossy(&frame).into_owned();
+        if line.starts_with(prefix) || line.starts_with("FAULT") {
+            return Ok(line);
+        }
+        seen.push(line);
+    }
+}
+
+/// Random power cuts while the image commits its slot table, each followed by a reboot from
+/// the same flash file: every boot loads the table of the last acknowledged commit or of the
+/// one in flight, never anything else, with its slots intact; latchkey-core's loader reads the
+/// same table from the file on the host. The host sends `TIME` (a rising wall clock, as a
+/// network time service would) as soon as the previous commit is acknowledged, so the image is
+/// almost always mid-commit when the power goes.
+#[test]
+fn firmware_power_cuts_during_commits_leave_the_old_or_the_new_table() {
+    if let Err(e) = apt::ensure_installed(QEMU_PACKAGES) {
+        panic!("{e}");
+    }
+    const ROUNDS: u64 = 40;
+    let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pki = FilePki::generate(&tmp.path().join("pki")).expect("file pki");
+    let record =
+        ProvisionRecord::from_pki(&pki, &[(true, &pki.client_old), (false, &pki.client_new)])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path().join("qemu");
+    std::fs::create_dir_all(&dir).expect("qemu dir");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1;
+    let mut rng = seed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    eprintln!("power-cut seed {seed}");
+    let mut clock = 1_800_000_000u64;
+    // (last acknowledged floor, last floor sent): commits run in order, so the next boot
+    // finds the last acknowledged one or a later one that completed while its line was on
+    // the way, and never an incomplete one.
+    let mut allowed: Option<(u64, u64)> = None;
+    let (mut torn, mut commits) = (0, 0);
+    for round in 0..ROUNDS {
+        let qemu =
+            Qemu::boot(&elf, &dir, Some(&record), Clock::Warp).unwrap_or_else(|e| panic!("{e}"));
+        let mut uart = qemu.uart().expect("uart");
+        uart.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let boot = status_line(&mut uart, "BOOT")
+            .unwrap_or_else(|e| panic!("round {round}: {e}\n{}", qemu.log_text()));
+        let floor = field(&boot, "floor").unwrap_or_else(|| panic!("{boot}"));
+        match allowed {
+            None => assert!(boot.contains(" store=new:A "), "{boot}"),
+            Some((acked, last_sent)) => {
+                assert!(boot.contains(" store=flash:"), "round {round}: {boot}");
+                assert!(
+                    (acked..=last_sent).contains(&floor),
+                    "round {round}: booted with floor {floor}; the last commit acknowledged \
+                     {acked}, the last sent {last_sent} (seed {seed})"
+                );
+            }
+        }
+        // The host's view of the same flash: latchkey-core's loader finds the same table,
+        // both certificates in their states.
+        let (table, report) =
+            load_flash_file(&dir).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(table.time_floor(), floor, "round {round}");
+        let slots: Vec<(SlotState, Vec<u8>)> = table
+            .list()
+            .map(|s| (s.state(), s.der().to_vec()))
+            .collect();
+        assert_eq!(
+            slots,
+            vec![
+                (SlotState::Archived, pki.client_old.der.clone()),
+                (SlotState::Active, pki.client_new.der.clone())
+            ],
+            "round {round}"
+        );
+        // What the cut left in the region the image was writing: the previous image (no
+        // commit was in its writes), all erased, or a torn, half-written image.
+        let LoadReport::Loaded { region, other, .. } = report else {
+            panic!("round {round}: no image loaded: {report:?}");
+        };
+        let bytes = std::fs::read(dir.join(FLASH_FILE)).expect("flash file");
+        let (a, b) = bytes.split_at(bytes.len() / 2);
+        let written = if region == Region::A { b } else { a };
+        if !matches!(other, RegionStatus::Valid { .. }) && written.iter().any(|&x| x != 0xff) {
+            torn += 1;
+        }
+        // Commit after commit until the power goes: TIME commands queued back to back (the
+        // UART takes one byte at a time, so they wait in QEMU's socket), each raising the
+        // floor by a second, so the image spends nearly all its time inside commits.
+        const QUEUED: u64 = 400;
+        let first = clock + 1;
+        let mut commands = Vec::new();
+        for t in first..first + QUEUED {
+            write_uart_frame(&mut commands, STATUS_MAC, format!("TIME {t}").as_bytes())
+                .expect("frame");
+        }
+        let acked = Arc::new(Mutex::new((floor, 0u64)));
+        let mut reader = qemu.uart().expect("uart");
+        let state = acked.clone();
+        let pump = std::thread::spawn(move || {
+            let mut want = first;
+            while let Ok(line) = status_line(&mut reader, "COMMIT") {
+                assert!(
+                    line == format!("COMMIT A floor={want}")
+                        || line == format!("COMMIT B floor={want}"),
+                    "expected the commit of floor {want}, got {line}"
+                );
+                if let Ok(mut s) = state.lock() {
+                    *s = (want, s.1 + 1);
+                }
+                want += 1;
+            }
+        });
+        let mut writer = qemu.uart().expect("uart");
+        writer.write_all(&commands).expect("commands");
+        let cut_after = Duration::from_millis(20 + next() % 400);
+        std::thread::sleep(cut_after);
+        qemu.power_cut();
+        pump.join().expect("pump thread");
+        let (last, n) = *acked.lock().expect("lock");
+        commits += n;
+        assert!(
+            last < first + QUEUED - 1,
+            "the image ran out of commands before the cut"
+        );
+        clock = first + QUEUED;
+        allowed = Some((last, first + QUEUED - 1));
+    }
+    eprintln!(
+        "{ROUNDS} power cuts: {commits} commits acknowledged, {torn} boots found the other \
+         region half written (seed {seed})"
+    );
+    assert!(
+        commits >= ROUNDS,
+        "too few commits to mean anything: {commits}"
+    );
+    assert!(
+        torn >= 1,
+        "no cut landed inside a commit's writes (seed {seed})"
+    );
+}
+
 /// The image's timers on the board: nothing answers, so it sends maxStart (3) EAPOL-Starts
 /// to the PAE group address, startPeriod (30 s) apart, then fails with `no-authenticator` at
 /// 90 s of virtual time; QEMU warps the idle time, so it takes about a second.
@@ -283,4 +481,62 @@ fn firmware_no_authenticator_after_max_start() {
          {:?} wall",
         started.elapsed()
     );
+}
+
+/// The firmware's slot table type (firmware/src/app.rs: 4 slots of up to 2 KiB).
+type ImageTable = latchkey_core::certs::SlotTable<4, 2048>;
+
+/// The image's flash file as NOR flash on the host (4-byte words, 4 KiB sectors, as
+/// firmware/src/hostflash.rs), to load what the image committed with latchkey-core's own
+/// loader.
+struct FlashImage(Vec<u8>);
+
+#[derive(Debug)]
+struct FlashImageError;
+
+impl embedded_storage::nor_flash::NorFlashError for FlashImageError {
+    fn kind(&self) -> embedded_storage::nor_flash::NorFlashErrorKind {
+        embedded_storage::nor_flash::NorFlashErrorKind::OutOfBounds
+    }
+}
+
+impl embedded_storage::nor_flash::ErrorType for FlashImage {
+    type Error = FlashImageError;
+}
+
+impl embedded_storage::nor_flash::ReadNorFlash for FlashImage {
+    const READ_SIZE: usize = 1;
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), Self::Error> {
+        let at = offset as usize;
+        let src = self.0.get(at..at + bytes.len()).ok_or(FlashImageError)?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl embedded_storage::nor_flash::NorFlash for FlashImage {
+    const WRITE_SIZE: usize = 4;
+    const ERASE_SIZE: usize = 4096;
+    fn erase(&mut self, _from: u32, _to: u32) -> Result<(), Self::Error> {
+        Err(FlashImageError)
+    }
+    fn write(&mut self, _offset: u32, _bytes: &[u8]) -> Result<(), Self::Error> {
+        Err(FlashImageError)
+    }
+}
+
+/// Loads the slot table the image committed to `dir`/[`FLASH_FILE`] (two equal regions, A
+/// then B), with what each region holds.
+fn load_flash_file(dir: &Path) -> Result<(ImageTable, latchkey_core::certs::LoadReport), String> {
+    let bytes = std::fs::read(dir.join(FLASH_FILE)).map_err(|e| format!("flash file: {e}"))?;
+    let half = u32::try_from(bytes.len() / 2).map_err(|_| "flash file too large".to_string())?;
+    let layout = latchkey_core::certs::FlashLayout {
+        region_a: 0,
+        region_b: half,
+        region_size: half,
+    };
+    ImageTable::load(&mut FlashImage(bytes), &layout).map_err(|e| format!("{e}"))
 }

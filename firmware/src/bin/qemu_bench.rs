@@ -12,6 +12,9 @@ mod app;
 #[allow(dead_code)] // the UART and radio are the main image's
 #[path = "../board.rs"]
 mod board;
+#[cfg(feature = "semihosting-flash")]
+#[path = "../hostflash.rs"]
+mod hostflash;
 #[allow(dead_code)] // the boot line's error names are the main image's
 #[path = "../provision.rs"]
 mod provision;
@@ -121,7 +124,7 @@ fn run() -> bool {
         elapsed(t1, t2) * INSTR_PER_TICK
     );
 
-    let Some((supplicant, _)) = app::setup() else {
+    let Some(device) = app::setup() else {
         hprintln!("configuration failed");
         return false;
     };
@@ -131,7 +134,7 @@ fn run() -> bool {
         HEAP.used(),
         HEAP_SIZE
     );
-    let _ = supplicant;
+    let _ = device;
 
     let p = provider(&RNG);
     for group in &p.kx_groups {
