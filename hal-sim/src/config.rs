@@ -55,7 +55,8 @@ pub enum SlotStateArg {
 pub struct SlotSpec {
     /// The state the slot is loaded in.
     pub state: SlotStateArg,
-    /// PEM certificate file (the leaf).
+    /// PEM certificate file: the leaf, then optionally its intermediate CA certificates (each
+    /// the issuer of the one before; the root left out).
     pub cert: PathBuf,
     /// PEM private key file (PKCS#8, SEC1 or PKCS#1; ECDSA P-256 or P-384, RSA 2048-4096).
     pub key: PathBuf,
@@ -444,16 +445,19 @@ impl ClientArgs {
             for s in &self.slots {
                 let cert = read_certs("certificate", &s.cert)?;
                 let key = read_key(&s.key)?;
-                let leaf = cert.first().ok_or(ConfigError::NoPem {
+                let (leaf, intermediates) = cert.split_first().ok_or(ConfigError::NoPem {
                     what: "certificate",
                     path: s.cert.clone(),
                 })?;
-                let index =
-                    t.install(leaf, KeyRef::Inline(key))
-                        .map_err(|e| ConfigError::Slot {
-                            path: s.cert.clone(),
-                            reason: e.to_string(),
-                        })?;
+                // Certificates after the leaf in its file are its chain, kept in the slot and
+                // sent after it (as Windows and most CAs export a certificate with its chain).
+                let intermediates: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
+                let index = t
+                    .install_chain(leaf, &intermediates, KeyRef::Inline(key))
+                    .map_err(|e| ConfigError::Slot {
+                        path: s.cert.clone(),
+                        reason: e.to_string(),
+                    })?;
                 slots.push((index, s));
             }
             // Installing a renewal archives its predecessor; now set what was asked for:
@@ -580,6 +584,50 @@ mod tests {
             "--slot".into(),
             format!("{state}:{}:{}", c.0.display(), c.1.display()),
         ]
+    }
+
+    #[test]
+    fn intermediates_in_the_certificate_file_go_into_the_slot_and_must_link() {
+        let f = files();
+        let pki = TestPki::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("dev.key");
+        std::fs::write(&key, &pki.client.key_pem).unwrap();
+        let with_chain = dir.path().join("chain.pem");
+        std::fs::write(
+            &with_chain,
+            format!("{}{}", pki.client.cert_pem, pki.intermediate.cert_pem),
+        )
+        .unwrap();
+        let a = args(&f, &slot("active", &(with_chain, key.clone()))).unwrap();
+        let built = a.build().unwrap();
+        let intermediates: Vec<Vec<u8>> = built.table.with(|t| {
+            t.get(built.slots[0].index)
+                .unwrap()
+                .intermediates()
+                .map(<[u8]>::to_vec)
+                .collect()
+        });
+        assert_eq!(intermediates, [pki.intermediate.cert.to_vec()]);
+
+        // The root did not issue the leaf: refused at install, one line naming the fix.
+        let unlinked = dir.path().join("unlinked.pem");
+        std::fs::write(
+            &unlinked,
+            format!("{}{}", pki.client.cert_pem, pki.root.cert_pem),
+        )
+        .unwrap();
+        let a = args(&f, &slot("active", &(unlinked.clone(), key))).unwrap();
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "slot-refused");
+        let line = e.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with(&format!("{}: ", unlinked.display()))
+                && line.contains("intermediate 1 is not the issuer of the certificate before it")
+                && line.contains("leaf first"),
+            "{line}"
+        );
     }
 
     #[test]

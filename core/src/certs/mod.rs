@@ -46,5 +46,7 @@ pub use select::{
     SkipReason,
 };
 pub use shared::{Choice, SelectionSummary, SharedSlotTable, SlotSource, MAX_REPORTED_SLOTS};
-pub use table::{AdminError, InstallError, SlotIndex, SlotInfo, SlotState, SlotTable};
+pub use table::{
+    AdminError, InstallError, SlotIndex, SlotInfo, SlotState, SlotTable, MAX_INTERMEDIATES,
+};
 pub use time::{TimeSource, UtcTime};

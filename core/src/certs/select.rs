@@ -9,7 +9,7 @@ use core::fmt;
 
 use super::key::KeyRef;
 use super::meta::{KeyAlgorithm, Metadata, NameRef};
-use super::table::{ActiveSlot, Liveness, Occupied, SlotIndex, SlotTable};
+use super::table::{ActiveSlot, Certs, Liveness, Occupied, SlotIndex, SlotTable};
 use super::time::TimeSource;
 
 /// A TLS SignatureScheme code point (RFC 8446 §4.2.3), kept as a number so this module does not
@@ -163,6 +163,7 @@ impl<const SLOTS: usize> fmt::Display for Explanation<SLOTS> {
 pub struct Selected<'a, const SLOTS: usize> {
     index: SlotIndex,
     der: &'a [u8],
+    chain: &'a [u8],
     key: &'a KeyRef,
     meta: &'a Metadata,
     explanation: Explanation<SLOTS>,
@@ -180,6 +181,7 @@ impl<'a, const SLOTS: usize> Selected<'a, SLOTS> {
         Selected {
             index: slot.index,
             der: slot.der,
+            chain: slot.chain,
             key: slot.key,
             meta: slot.meta,
             explanation,
@@ -192,6 +194,10 @@ impl<'a, const SLOTS: usize> Selected<'a, SLOTS> {
     /// The certificate DER to send.
     pub fn der(&self) -> &'a [u8] {
         self.der
+    }
+    /// The intermediate CA certificates to send after it, in order (the leaf's issuer first).
+    pub fn intermediates(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        Certs(self.chain)
     }
     /// The key to sign CertificateVerify with.
     pub fn key(&self) -> &'a KeyRef {
@@ -294,6 +300,13 @@ impl<const SLOTS: usize> fmt::Display for SelectError<SLOTS> {
     }
 }
 
+/// Whether the server's acceptable-CA list names a CA of the slot's chain: the leaf's issuer
+/// or the issuer of any intermediate stored with it (up to the root).
+fn names_a_hint<const CERT_MAX: usize>(slot: &Occupied<CERT_MAX>, hints: &[&[u8]]) -> bool {
+    slot.chain_names()
+        .any(|name: NameRef<'_>| hints.iter().any(|h| name.matches_hint(h)))
+}
+
 /// Every rule but the state, in a fixed order; the first failure is the reason.
 fn check_rules<const CERT_MAX: usize>(
     slot: &Occupied<CERT_MAX>,
@@ -309,9 +322,7 @@ fn check_rules<const CERT_MAX: usize>(
     if !meta.extended_key_usage().permits_client_auth() {
         return Err(SkipReason::NoClientAuthUsage);
     }
-    let issuer: NameRef<'_> = slot.issuer();
-    if !ctx.acceptable_cas.is_empty() && !ctx.acceptable_cas.iter().any(|h| issuer.matches_hint(h))
-    {
+    if !ctx.acceptable_cas.is_empty() && !names_a_hint(slot, ctx.acceptable_cas) {
         return Err(SkipReason::IssuerNotAccepted);
     }
     let alg = meta.key_algorithm();
@@ -547,6 +558,44 @@ mod tests {
             table.select(&cx).unwrap_err().kind(),
             SelectErrorKind::SchemeNotAccepted
         );
+    }
+
+    #[test]
+    fn hint_naming_the_root_or_intermediate_of_a_slot_chain_matches_it() {
+        use crate::certs::testutil::{intermediate_der, intermediate_subject};
+        let leaf = CertSpec::new("dev").via_intermediate().make();
+        let int = intermediate_der();
+        let root = ca_subject(0);
+        let issuing = intermediate_subject();
+        let other = ca_subject(2);
+        let mut chained = SlotTable::<2, 2048>::new();
+        let i = chained
+            .install_chain(&leaf.der, &[&int], leaf.key_ref())
+            .unwrap();
+        let mut bare = SlotTable::<2, 2048>::new();
+        bare.install(&leaf.der, leaf.key_ref()).unwrap();
+        for hint in [&root, &issuing] {
+            let hints: [&[u8]; 2] = [&other, hint];
+            let mut cx = ctx(TimeSource::Unknown);
+            cx.acceptable_cas = &hints;
+            let sel = chained.select(&cx).unwrap();
+            assert_eq!(sel.index(), i);
+            assert_eq!(sel.intermediates().collect::<Vec<_>>(), [int.as_slice()]);
+        }
+        // The leaf alone names only its direct issuer: the root hint does not reach it.
+        let mut cx = ctx(TimeSource::Unknown);
+        let hints: [&[u8]; 1] = [&root];
+        cx.acceptable_cas = &hints;
+        assert_eq!(
+            bare.select(&cx)
+                .unwrap_err()
+                .explanation()
+                .reason(SlotIndex::new(0)),
+            Some(SkipReason::IssuerNotAccepted)
+        );
+        let hints: [&[u8]; 1] = [&issuing];
+        cx.acceptable_cas = &hints;
+        assert!(bare.select(&cx).is_ok());
     }
 
     #[test]

@@ -67,6 +67,9 @@ impl fmt::Display for SelectionSummary {
 pub struct Choice {
     /// The chosen slot's certificate DER and key, or why nothing qualified.
     pub result: Result<(Vec<u8>, KeyRef), SelectErrorKind>,
+    /// The chosen slot's intermediate CA certificates (DER), in the order they are sent after
+    /// the leaf; empty when the slot holds none or nothing was chosen.
+    pub intermediates: Vec<Vec<u8>>,
     /// The chosen slot and every other slot's reason, and the time used.
     pub summary: SelectionSummary,
 }
@@ -158,6 +161,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotSource for SharedSlotTable<S
         match table.select(&ctx) {
             Ok(sel) => Choice {
                 result: Ok((sel.der().to_vec(), sel.key().clone())),
+                intermediates: sel.intermediates().map(<[u8]>::to_vec).collect(),
                 summary: SelectionSummary::from_reasons(
                     time,
                     Some(sel.index()),
@@ -166,6 +170,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotSource for SharedSlotTable<S
             },
             Err(e) => Choice {
                 result: Err(e.kind()),
+                intermediates: Vec::new(),
                 summary: SelectionSummary::from_reasons(time, None, e.explanation().iter()),
             },
         }
