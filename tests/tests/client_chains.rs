@@ -76,5 +76,70 @@ fn without_the_slot_chain_the_server_has_no_path_to_its_root() {
             !matches!(o.event, Some(Event::Authenticated(_))),
             "{v:?}: authenticated without the intermediate"
         );
+        // The root hint names no CA of the bare leaf's chain; it is sent all the same (hints
+        // rank, never veto), and the server is the one that refuses it.
+        assert_eq!(o.client_cert_seen.as_ref(), Some(&pki.client.cert), "{v:?}");
+    }
+}
+
+/// A server that trusts the test root but names another CA in its CertificateRequest (as a
+/// RADIUS server whose CA list is configured apart from what it accepts does).
+fn server_naming_another_ca(pki: &TestPki, v: VersionPolicy) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.root.cert.clone()).unwrap();
+    // The server certificate's subject names no CA of the client's chain.
+    let mut unrelated = rustls::RootCertStore::empty();
+    unrelated.add(pki.server.cert.clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .clear_root_hint_subjects()
+    .add_root_hint_subjects(unrelated.subjects())
+    .build()
+    .unwrap();
+    let versions: &[&rustls::SupportedProtocolVersion] = match v {
+        VersionPolicy::Tls12Only => &[&rustls::version::TLS12],
+        _ => &[&rustls::version::TLS13],
+    };
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![pki.server.cert.clone(), pki.intermediate.cert.clone()],
+            pki.server.private_key(),
+        )
+        .unwrap();
+    cfg.send_tls13_tickets = 0;
+    Arc::new(cfg)
+}
+
+#[test]
+fn a_ca_hint_that_names_none_of_our_chains_ranks_and_does_not_veto() {
+    use latchkey_core::certs::HintMatch;
+    let pki = TestPki::generate().unwrap();
+    for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
+        let scenario = Scenario {
+            client_versions: v,
+            server_versions: v,
+            ..Scenario::default()
+        };
+        let sup = supplicant(&pki, &scenario, table(&pki, true));
+        let o = sim::run_with(sup, &server_naming_another_ca(&pki, v), &scenario).unwrap();
+        let Some(Event::Authenticated(a)) = &o.event else {
+            panic!("{v:?}: {:?} / server: {:?}", o.event, o.server_failure)
+        };
+        let k = o.server_keys.as_ref().expect("server keys");
+        assert_eq!(&a.keys.msk.as_bytes()[..], &k.msk[..], "{v:?} MSK");
+        let rec = a.certificate.as_ref().expect("the server asked");
+        assert_eq!(rec.ca_hints, 1);
+        assert_eq!(rec.selection.hint, HintMatch::NotMatched, "{v:?}");
+        let said = rec.selection.to_string();
+        assert!(
+            said.starts_with("slot 0 chosen (the server's CA list names none of our chains"),
+            "{said}"
+        );
     }
 }

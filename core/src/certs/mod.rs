@@ -42,8 +42,8 @@ pub use persist::{
     CommitError, FlashFault, FlashLayout, LayoutError, LoadError, LoadReport, Region, RegionStatus,
 };
 pub use select::{
-    Explanation, SelectError, SelectErrorKind, Selected, SelectionContext, SignatureScheme,
-    SkipReason,
+    Explanation, HintMatch, SelectError, SelectErrorKind, Selected, SelectionContext,
+    SignatureScheme, SkipReason,
 };
 pub use shared::{Choice, SelectionSummary, SharedSlotTable, SlotSource, MAX_REPORTED_SLOTS};
 pub use table::{
