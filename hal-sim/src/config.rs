@@ -27,10 +27,10 @@ use crate::sim::host_crypto;
 pub const FILE_SLOTS: usize = 4;
 
 /// The slot table the command line fills: 4 slots (a renewal needs two; room for restores) of
-/// up to 2 KiB certificates with their intermediates (a P-256 leaf is ~0.6 KB, an RSA-2048 leaf
-/// ~1.3 KB). A larger certificate is refused with a typed error; the table is 8.5 KB of the
-/// tool's ~50 KB heap.
-pub type FileSlotTable = SharedSlotTable<FILE_SLOTS, 2048>;
+/// up to 4 KiB of certificates each, leaf and intermediates: an RSA-2048 leaf is ~1.3 KB and an
+/// RSA-2048 issuing CA signed by an RSA-4096 root ~1.4 KB, which 2 KiB would not hold. A
+/// larger chain is refused with a typed error; the table is about 17 KB of host memory.
+pub type FileSlotTable = SharedSlotTable<FILE_SLOTS, 4096>;
 
 /// Where the password of an encrypted key or PKCS#12 file comes from, in the syntax of
 /// openssl's `-passin`: `env:VAR`, `file:PATH` (its first line), `pass:PASSWORD` (visible to
