@@ -944,6 +944,31 @@ mod tests {
         assert!(line.contains("intermediate 1 is not the issuer"), "{line}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn random_bytes_as_an_intermediate_are_a_typed_refusal(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            sequence_header in proptest::prelude::any::<bool>(),
+        ) {
+            let leaf = CertSpec::new("dev").via_intermediate().make();
+            let mut table = SlotTable::<2, 4096>::new();
+            let before = table.clone();
+            // Half the cases look like a DER SEQUENCE of the right length, to reach the
+            // certificate parser rather than stop at the header.
+            let mut junk = bytes;
+            if sequence_header && junk.len() < 0x80 {
+                junk.splice(0..0, [0x30, junk.len() as u8]);
+            }
+            let r = table.install_chain(&leaf.der, &[&junk], leaf.key_ref());
+            proptest::prop_assert!(
+                matches!(r, Err(InstallError::IntermediateMalformed { position: 0, .. })),
+                "{:?}", r
+            );
+            proptest::prop_assert_eq!(table, before);
+        }
+    }
+
     #[test]
     fn size_of_slot_table_8_by_2048() {
         extern crate std;
