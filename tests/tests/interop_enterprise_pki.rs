@@ -1,5 +1,5 @@
 //! An enterprise-like PKI, built with openssl as an AD CS deployment issues it, against
-//! FreeRADIUS 3.2 (TLS 1.2 and 1.3, on loopback): an RSA-4096 root, an RSA-2048 issuing CA, an
+//! FreeRADIUS 3.2 and hostapd's EAP server (TLS 1.2 and 1.3, on loopback): an RSA-4096 root, an RSA-2048 issuing CA, an
 //! RSA-2048 RADIUS server certificate and an RSA-2048 device certificate carrying a UPN
 //! `otherName` SAN and the Microsoft certificate-template extension, exported with its chain
 //! as a password-protected PKCS#12 file the way Windows exports a `.pfx`. The device is given
@@ -13,6 +13,7 @@ use latchkey_sim::config::{ClientArgs, PassSource, SlotSpec, SlotStateArg, TlsAr
 use latchkey_sim::relay::RadiusArgs;
 use latchkey_tests::apt;
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
+use latchkey_tests::hostapd::{self, HostapdOptions};
 use latchkey_tests::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
 use latchkey_tests::server_process::ServerTls;
 
@@ -257,13 +258,22 @@ fn build(dir: &Path) -> Enterprise {
     }
 }
 
-fn against_freeradius(tls: ServerTls) {
+#[derive(Clone, Copy)]
+enum Server {
+    FreeRadius,
+    Hostapd,
+}
+
+fn against(server: Server, tls: ServerTls) {
     apt::require(apt::SERVER_PACKAGES);
     apt::require(&["openssl"]);
     let tmp = tempfile::tempdir().unwrap();
     let e = build(&tmp.path().join("pki"));
-    let proc = freeradius::start(tmp.path(), &e.pki, &FreeRadiusOptions::new(tls))
-        .unwrap_or_else(|err| panic!("{err}"));
+    let proc = match server {
+        Server::FreeRadius => freeradius::start(tmp.path(), &e.pki, &FreeRadiusOptions::new(tls)),
+        Server::Hostapd => hostapd::start(tmp.path(), &e.pki, &HostapdOptions::new(tls)),
+    }
+    .unwrap_or_else(|err| panic!("{err}"));
     let radius = RadiusArgs {
         server: proc.addr(),
         secret: Some(proc.secret.clone()),
@@ -327,10 +337,20 @@ fn against_freeradius(tls: ServerTls) {
 
 #[test]
 fn enterprise_rsa_pki_pfx_against_freeradius_tls12() {
-    against_freeradius(ServerTls::V12);
+    against(Server::FreeRadius, ServerTls::V12);
 }
 
 #[test]
 fn enterprise_rsa_pki_pfx_against_freeradius_tls13() {
-    against_freeradius(ServerTls::V13);
+    against(Server::FreeRadius, ServerTls::V13);
+}
+
+#[test]
+fn enterprise_rsa_pki_pfx_against_hostapd_tls12() {
+    against(Server::Hostapd, ServerTls::V12);
+}
+
+#[test]
+fn enterprise_rsa_pki_pfx_against_hostapd_tls13() {
+    against(Server::Hostapd, ServerTls::V13);
 }
