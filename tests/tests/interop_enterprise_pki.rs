@@ -5,6 +5,11 @@
 //! as a password-protected PKCS#12 file the way Windows exports a `.pfx`. The device is given
 //! only the `.pfx` (`--slot active:device.pfx --key-pass file:...`): its certificate, key and
 //! issuing CA come from it. It must authenticate with the MSK equal to the MS-MPPE keys.
+//!
+//! Then the KB932521 renewal: the device's previous certificate (same subject, RSA-2048,
+//! revoked by the issuing CA's CRL) is loaded archived next to the renewed `.pfx`: the renewed
+//! one authenticates; and, as a control that the server enforces the CRL, the revoked one made
+//! active is refused.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -168,6 +173,16 @@ fn build(dir: &Path) -> Enterprise {
         "server",
         "0x5e01",
     );
+    // The certificate the renewal replaced: same subject, its own key, revoked below.
+    rsa_key(dir, "device-old.key", 2048);
+    issue(
+        dir,
+        "device-old",
+        "/DC=test/DC=latchkey/DC=corp/OU=Devices/CN=device-0042",
+        "issuing",
+        "user",
+        "0x7a0041",
+    );
     rsa_key(dir, "device.key", 2048);
     issue(
         dir,
@@ -180,6 +195,22 @@ fn build(dir: &Path) -> Enterprise {
     // The issuing CA's CRL (FreeRADIUS checks the device certificate's issuer's CRL).
     std::fs::write(dir.join("index.txt"), "").unwrap();
     std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "ca",
+            "-config",
+            "ext.cnf",
+            "-keyfile",
+            "issuing.key",
+            "-cert",
+            "issuing.pem",
+            "-revoke",
+            "device-old.pem",
+            "-crl_reason",
+            "superseded",
+        ],
+    );
     openssl(
         dir,
         &[
@@ -250,7 +281,11 @@ fn build(dir: &Path) -> Enterprise {
                 key: dir.join("server.key"),
                 der: der("server.pem"),
             },
-            client_old: device.clone(),
+            client_old: CertFiles {
+                cert: dir.join("device-old.pem"),
+                key: dir.join("device-old.key"),
+                der: der("device-old.pem"),
+            },
             client_new: device,
         },
         pfx: dir.join("device.pfx"),
@@ -332,6 +367,34 @@ fn against(server: Server, tls: ServerTls) {
     assert_eq!(
         r.slot_file.as_deref(),
         Some(e.pfx.display().to_string().as_str())
+    );
+
+    // KB932521: the revoked predecessor archived, the renewal from the .pfx active.
+    let old = |state| SlotSpec {
+        state,
+        cert: e.pki.client_old.cert.clone(),
+        key: e.pki.client_old.key.clone(),
+    };
+    let mut renewed = client.clone();
+    renewed.slots = vec![old(SlotStateArg::Archived), client.slots[0].clone()];
+    let mut log = Vec::new();
+    let r = latchkey_sim::report::run_radius(&radius, &renewed, &mut |l| log.push(l));
+    assert!(r.ok(), "renewal:\n{}\n{}", log.join("\n"), proc.log_tail());
+    assert_eq!(r.slot, Some(1), "{}", r.summary());
+    assert_eq!(
+        r.slot_file.as_deref(),
+        Some(e.pfx.display().to_string().as_str())
+    );
+    // Control: the server enforces the issuing CA's CRL on the revoked certificate.
+    let mut revoked = client.clone();
+    revoked.slots = vec![old(SlotStateArg::Active)];
+    let r = latchkey_sim::report::run_radius(&radius, &revoked, &mut |_| {});
+    assert_eq!(r.outcome, "failed", "{}", r.summary());
+    assert_eq!(
+        r.error_kind.as_deref(),
+        Some("rejected-certificate"),
+        "{}",
+        r.summary()
     );
 }
 
