@@ -23,10 +23,83 @@ use sec1::EcPrivateKey;
 
 use crate::sim::host_crypto;
 
+/// How many `--slot` flags the command line takes: the slots of [`FileSlotTable`].
+pub const FILE_SLOTS: usize = 4;
+
 /// The slot table the command line fills: 4 slots (a renewal needs two; room for restores) of
-/// up to 2 KiB certificates (a P-256 leaf is ~0.6 KB, an RSA-2048 leaf ~1.3 KB). A larger
-/// certificate is refused with a typed error; the table is 8.5 KB of the tool's ~50 KB heap.
-pub type FileSlotTable = SharedSlotTable<4, 2048>;
+/// up to 4 KiB of certificates each, leaf and intermediates: an RSA-2048 leaf is ~1.3 KB and an
+/// RSA-2048 issuing CA signed by an RSA-4096 root ~1.4 KB, which 2 KiB would not hold. A
+/// larger chain is refused with a typed error; the table is about 17 KB of host memory.
+pub type FileSlotTable = SharedSlotTable<FILE_SLOTS, 4096>;
+
+/// Where the password of an encrypted key or PKCS#12 file comes from, in the syntax of
+/// openssl's `-passin`: `env:VAR`, `file:PATH` (its first line), `pass:PASSWORD` (visible to
+/// other users of the machine: prefer the others) or `stdin` (one line).
+#[derive(Clone, PartialEq, Eq)]
+pub enum PassSource {
+    /// An environment variable.
+    Env(String),
+    /// The first line of a file.
+    File(PathBuf),
+    /// The password itself.
+    Literal(zeroize::Zeroizing<String>),
+    /// One line read from standard input.
+    Stdin,
+}
+
+impl std::fmt::Debug for PassSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PassSource::Env(v) => write!(f, "env:{v}"),
+            PassSource::File(p) => write!(f, "file:{}", p.display()),
+            // Never printed.
+            PassSource::Literal(_) => f.write_str("pass:<hidden>"),
+            PassSource::Stdin => f.write_str("stdin"),
+        }
+    }
+}
+
+impl std::str::FromStr for PassSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some(("env", v)) if !v.is_empty() => Ok(PassSource::Env(v.into())),
+            Some(("file", p)) if !p.is_empty() => Ok(PassSource::File(p.into())),
+            Some(("pass", p)) => Ok(PassSource::Literal(zeroize::Zeroizing::new(p.into()))),
+            None if s == "stdin" => Ok(PassSource::Stdin),
+            _ => Err("expected env:VAR, file:PATH, pass:PASSWORD or stdin".into()),
+        }
+    }
+}
+
+impl PassSource {
+    /// The password (a trailing newline removed).
+    fn read(&self) -> Result<zeroize::Zeroizing<String>, ConfigError> {
+        let failed = |reason: String| ConfigError::PassSource {
+            source: format!("{self:?}"),
+            reason,
+        };
+        let mut text = zeroize::Zeroizing::new(match self {
+            PassSource::Env(v) => {
+                std::env::var(v).map_err(|_| failed("the variable is not set".into()))?
+            }
+            PassSource::File(p) => std::fs::read_to_string(p).map_err(|e| failed(e.to_string()))?,
+            PassSource::Literal(p) => p.to_string(),
+            PassSource::Stdin => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| failed(e.to_string()))?;
+                line
+            }
+        });
+        if let Some(end) = text.find(['\r', '\n']) {
+            text.truncate(end);
+        }
+        Ok(text)
+    }
+}
 
 /// The TLS versions offered, on the command line (as `latchkey-sim demo --tls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,9 +128,12 @@ pub enum SlotStateArg {
 pub struct SlotSpec {
     /// The state the slot is loaded in.
     pub state: SlotStateArg,
-    /// PEM certificate file (the leaf).
+    /// Certificate file, PEM or DER: the leaf, then optionally its intermediate CA
+    /// certificates (each the issuer of the one before; the root left out). Or a PKCS#12
+    /// (.p12/.pfx) file holding the certificate, its chain and its key.
     pub cert: PathBuf,
-    /// PEM private key file (PKCS#8, SEC1 or PKCS#1; ECDSA P-256 or P-384, RSA 2048-4096).
+    /// Private key file, PEM or DER (PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1; ECDSA P-256 or
+    /// P-384, RSA 2048-4096). The certificate file itself when that is PKCS#12.
     pub key: PathBuf,
 }
 
@@ -68,7 +144,15 @@ impl std::str::FromStr for SlotSpec {
         let mut parts = s.splitn(3, ':');
         let (state, cert, key) = match (parts.next(), parts.next(), parts.next()) {
             (Some(st), Some(c), Some(k)) if !c.is_empty() && !k.is_empty() => (st, c, k),
-            _ => return Err("expected STATE:CERT_FILE:KEY_FILE (STATE active or archived)".into()),
+            // STATE:FILE: a PKCS#12 file holds both (checked when it is read).
+            (Some(st), Some(c), None) if !c.is_empty() => (st, c, c),
+            _ => {
+                return Err(
+                    "expected STATE:CERT_FILE:KEY_FILE or STATE:PKCS12_FILE (STATE \
+                            active or archived)"
+                        .into(),
+                )
+            }
         };
         let state = match state {
             "active" => SlotStateArg::Active,
@@ -134,11 +218,17 @@ pub struct ClientArgs {
     /// repeatable (any one matching is enough).
     #[arg(long = "pin", value_name = "cert:HEX|spki:HEX", value_parser = parse_pin)]
     pub pins: Vec<Pin>,
-    /// A slot of the certificate table: STATE:CERT_FILE:KEY_FILE, STATE `active` or `archived`;
-    /// repeatable, in enrollment order (oldest first). Keys: PEM, PKCS#8 (ECDSA P-256/P-384,
-    /// RSA 2048-4096), SEC1 (P-256/P-384) or PKCS#1 (RSA).
+    /// A slot of the certificate table: STATE:CERT_FILE:KEY_FILE, or STATE:FILE.pfx for a
+    /// PKCS#12 file holding both; STATE `active` or `archived`; repeatable (at most 4), in
+    /// enrollment order (oldest first). Certificates: PEM or DER, intermediates after the leaf.
+    /// Keys: PEM or DER, PKCS#8 (ECDSA P-256/P-384, RSA 2048-4096; encrypted too), SEC1
+    /// (P-256/P-384) or PKCS#1 (RSA).
     #[arg(long = "slot", value_name = "STATE:CERT:KEY", required = true)]
     pub slots: Vec<SlotSpec>,
+    /// The password of encrypted key files and PKCS#12 files, as openssl's -passin:
+    /// env:VAR, file:PATH, pass:PASSWORD or stdin.
+    #[arg(long = "key-pass", value_name = "SOURCE")]
+    pub key_pass: Option<PassSource>,
     /// Intermediate CA certificate file (PEM) sent after the chosen client certificate;
     /// repeatable.
     #[arg(long = "chain", value_name = "FILE")]
@@ -173,6 +263,45 @@ pub enum ConfigError {
         what: &'static str,
         /// The file.
         path: PathBuf,
+    },
+    /// A file is in a format other than the one expected there (a PKCS#12 file given as a
+    /// key, a certificate given as a key...).
+    WrongFormat {
+        /// The file.
+        path: PathBuf,
+        /// What it is, and what to do.
+        hint: &'static str,
+    },
+    /// An encrypted key or PKCS#12 file, and no `--key-pass`.
+    PasswordRequired {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The password does not open the file.
+    WrongPassword {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The `--key-pass` source could not be read.
+    PassSource {
+        /// The source, as given (a literal password is not shown).
+        source: String,
+        /// Why.
+        reason: String,
+    },
+    /// A PKCS#12 file that could not be used.
+    Pkcs12 {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// More `--slot` flags than the table has slots.
+    TooManySlots {
+        /// How many were given.
+        given: usize,
+        /// How many the table holds.
+        max: usize,
     },
     /// A private key the table cannot hold (its format, algorithm or size).
     BadKey {
@@ -216,6 +345,31 @@ impl std::fmt::Display for ConfigError {
             ConfigError::NoPem { what, path } => {
                 write!(f, "no PEM {what} found in {}", path.display())
             }
+            ConfigError::WrongFormat { path, hint } => write!(f, "{}: {hint}", path.display()),
+            ConfigError::PasswordRequired { path } => write!(
+                f,
+                "{} is encrypted: give its password with --key-pass env:VAR, file:PATH or stdin",
+                path.display()
+            ),
+            ConfigError::WrongPassword { path } => write!(
+                f,
+                "{}: wrong password (the --key-pass given does not open it)",
+                path.display()
+            ),
+            ConfigError::PassSource { source, reason } => {
+                write!(
+                    f,
+                    "cannot read the password from --key-pass {source}: {reason}"
+                )
+            }
+            ConfigError::Pkcs12 { path, reason } => {
+                write!(f, "PKCS#12 file {} unusable: {reason}", path.display())
+            }
+            ConfigError::TooManySlots { given, max } => write!(
+                f,
+                "{given} --slot flags, the table holds {max}: give at most {max} (drop the \
+                 oldest archived ones)"
+            ),
             ConfigError::BadKey { path, reason } => {
                 write!(f, "private key {} unusable: {reason}", path.display())
             }
@@ -252,6 +406,12 @@ impl ConfigError {
         match self {
             ConfigError::Unreadable { .. } => "unreadable-file",
             ConfigError::NoPem { .. } => "no-pem",
+            ConfigError::WrongFormat { .. } => "wrong-format",
+            ConfigError::PasswordRequired { .. } => "password-required",
+            ConfigError::WrongPassword { .. } => "wrong-password",
+            ConfigError::PassSource { .. } => "password-source",
+            ConfigError::Pkcs12 { .. } => "bad-pkcs12",
+            ConfigError::TooManySlots { .. } => "too-many-slots",
             ConfigError::BadKey { .. } => "bad-key",
             ConfigError::Slot { .. } => "slot-refused",
             ConfigError::ActiveConflict { .. } => "active-conflict",
@@ -301,22 +461,241 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
     })
 }
 
-/// Every certificate in a PEM file (at least one).
+/// Every certificate in a PEM file, or in a DER file of certificates back to back (at least
+/// one).
 pub fn read_certs(
     what: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let bytes = read(what, path)?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+    certs_from(what, path, &bytes)
+}
+
+fn certs_from(
+    what: &'static str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(bytes)
         .filter_map(Result::ok)
         .collect();
-    if certs.is_empty() {
-        return Err(ConfigError::NoPem {
-            what,
+    if !certs.is_empty() {
+        return Ok(certs);
+    }
+    let wrong = |hint| ConfigError::WrongFormat {
+        path: path.to_owned(),
+        hint,
+    };
+    if !is_pem(bytes) {
+        if let Some(certs) = der_certs(bytes) {
+            return Ok(certs);
+        }
+        if is_pkcs12(bytes) {
+            return Err(wrong(
+                "file is PKCS#12 (.p12/.pfx): give it as the whole slot, --slot STATE:FILE",
+            ));
+        }
+        if PrivateKeyDer::try_from(bytes).is_ok() || is_encrypted_pkcs8(bytes) {
+            return Err(wrong("file is a DER private key, not a certificate"));
+        }
+    } else if bytes.windows(11).any(|w| w == b"PRIVATE KEY") {
+        return Err(wrong("file holds a private key, not a certificate"));
+    }
+    Err(ConfigError::NoPem {
+        what,
+        path: path.to_owned(),
+    })
+}
+
+/// Whether the bytes hold a PEM armour line.
+fn is_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+/// DER certificates back to back, if that is what `bytes` is (each one checked to parse as an
+/// X.509 certificate).
+fn der_certs(mut bytes: &[u8]) -> Option<Vec<CertificateDer<'static>>> {
+    let mut certs = Vec::new();
+    while !bytes.is_empty() {
+        let len = der_len(bytes)?;
+        let (one, rest) = bytes.split_at_checked(len)?;
+        let cert = CertificateDer::from(one.to_vec());
+        webpki::EndEntityCert::try_from(&cert).ok()?;
+        certs.push(cert);
+        bytes = rest;
+    }
+    (!certs.is_empty()).then_some(certs)
+}
+
+/// The length, header included, of the DER SEQUENCE `bytes` starts with.
+fn der_len(bytes: &[u8]) -> Option<usize> {
+    use p256::pkcs8::der::{Encode, Header, SliceReader, Tag};
+    let mut r = SliceReader::new(bytes).ok()?;
+    let header = Header::decode(&mut r).ok()?;
+    if header.tag != Tag::Sequence {
+        return None;
+    }
+    let total = (header.encoded_len().ok()? + header.length).ok()?;
+    let total = usize::try_from(total).ok()?;
+    (total <= bytes.len()).then_some(total)
+}
+
+/// Whether `bytes` is a PKCS#12 PFX (RFC 7292 §4: SEQUENCE { version INTEGER (3), ... }).
+fn is_pkcs12(bytes: &[u8]) -> bool {
+    use p256::pkcs8::der::{Header, SliceReader, Tag};
+    let Ok(mut r) = SliceReader::new(bytes) else {
+        return false;
+    };
+    match Header::decode(&mut r) {
+        Ok(h) if h.tag == Tag::Sequence => {}
+        _ => return false,
+    }
+    matches!(u8::decode(&mut r), Ok(3))
+}
+
+/// Whether `bytes` is a DER EncryptedPrivateKeyInfo (RFC 5958 §3).
+fn is_encrypted_pkcs8(bytes: &[u8]) -> bool {
+    pkcs8::EncryptedPrivateKeyInfo::try_from(bytes).is_ok()
+}
+
+/// The DER of the first `-----BEGIN ENCRYPTED PRIVATE KEY-----` block, if any.
+fn encrypted_pem(bytes: &[u8]) -> Option<Result<Vec<u8>, ()>> {
+    const BEGIN: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &[u8] = b"-----END ENCRYPTED PRIVATE KEY-----";
+    let start = bytes.windows(BEGIN.len()).position(|w| w == BEGIN)?;
+    let tail = bytes.get(start..)?;
+    let Some(end) = tail.windows(END.len()).position(|w| w == END) else {
+        return Some(Err(()));
+    };
+    let block = tail.get(..end + END.len())?;
+    Some(
+        pkcs8::der::pem::decode_vec(block)
+            .map(|(_, der)| der)
+            .map_err(|_| ()),
+    )
+}
+
+/// The password for `path`, read from `--key-pass` once per build.
+struct Password<'a> {
+    source: Option<&'a PassSource>,
+    read: Option<zeroize::Zeroizing<String>>,
+}
+
+impl Password<'_> {
+    /// The password; `PasswordRequired` naming `path` when none was given.
+    fn get(&mut self, path: &Path) -> Result<&str, ConfigError> {
+        if self.read.is_none() {
+            let source = self.source.ok_or_else(|| ConfigError::PasswordRequired {
+                path: path.to_owned(),
+            })?;
+            self.read = Some(source.read()?);
+        }
+        Ok(self.read.as_deref().map(String::as_str).unwrap_or(""))
+    }
+}
+
+/// An encrypted PKCS#8 key (PBES2, RFC 8018) decrypted with the password.
+fn decrypt_pkcs8(
+    der: &[u8],
+    path: &Path,
+    password: &mut Password<'_>,
+) -> Result<InlineKey, ConfigError> {
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der).map_err(|_| ConfigError::BadKey {
+        path: path.to_owned(),
+        reason: "not an encrypted PKCS#8 key".into(),
+    })?;
+    let pass = password.get(path)?;
+    // A wrong password shows as a padding or structure error of the decrypted data.
+    let doc = info
+        .decrypt(pass.as_bytes())
+        .map_err(|_| ConfigError::WrongPassword {
             path: path.to_owned(),
+        })?;
+    key_from_der(PrivateKeyDer::Pkcs8(doc.as_bytes().to_vec().into()), path)
+}
+
+/// The leaf, its intermediates and its key from a PKCS#12 file (RFC 7292). A root CA in the
+/// file (self-signed) is left out: it is never sent.
+fn read_pkcs12(
+    bytes: &[u8],
+    path: &Path,
+    password: &mut Password<'_>,
+) -> Result<(Vec<CertificateDer<'static>>, InlineKey), ConfigError> {
+    use p12_keystore::error::Error as P12Error;
+    use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy};
+    let open = |pass: &str| KeyStore::from_pkcs12(bytes, pass, Pkcs12ImportPolicy::Strict);
+    let bad_password = |e: &P12Error| {
+        matches!(
+            e,
+            P12Error::MacError(_) | P12Error::UnpadError | P12Error::Pkcs5Error(_)
+        )
+    };
+    let store = match (password.source, open("")) {
+        // Exported without a password: no --key-pass needed.
+        (None, Ok(store)) => store,
+        (None, Err(e)) if bad_password(&e) => {
+            return Err(ConfigError::PasswordRequired {
+                path: path.to_owned(),
+            })
+        }
+        _ => match open(password.get(path)?) {
+            Ok(store) => store,
+            Err(e) if bad_password(&e) => {
+                return Err(ConfigError::WrongPassword {
+                    path: path.to_owned(),
+                })
+            }
+            Err(e) => {
+                return Err(ConfigError::Pkcs12 {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })
+            }
+        },
+    };
+    let chains: Vec<_> = store
+        .entries()
+        .filter_map(|(_, e)| match e {
+            KeyStoreEntry::PrivateKeyChain(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let chain = match chains.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(ConfigError::Pkcs12 {
+                path: path.to_owned(),
+                reason: "it holds no private key with its certificate".into(),
+            })
+        }
+        many => {
+            return Err(ConfigError::Pkcs12 {
+                path: path.to_owned(),
+                reason: format!(
+                    "it holds {} keys; export the one certificate wanted",
+                    many.len()
+                ),
+            })
+        }
+    };
+    let mut certs = Vec::new();
+    for (i, c) in chain.certs().iter().enumerate() {
+        if i > 0 && c.subject() == c.issuer() {
+            continue;
+        }
+        certs.push(CertificateDer::from(c.as_der().to_vec()));
+    }
+    if certs.is_empty() {
+        return Err(ConfigError::Pkcs12 {
+            path: path.to_owned(),
+            reason: "its key has no certificate".into(),
         });
     }
-    Ok(certs)
+    let key = key_from_der(
+        PrivateKeyDer::Pkcs8(chain.key().as_der().to_vec().into()),
+        path,
+    )?;
+    Ok((certs, key))
 }
 
 /// secp256r1 (RFC 5480 §2.1.1.1).
@@ -330,9 +709,72 @@ fn scalar(bytes: &[u8]) -> Option<InlineKey> {
 }
 
 /// A private key from a PEM file: PKCS#8 ("PRIVATE KEY": ECDSA P-256 or P-384, RSA 2048-4096),
-/// SEC1 ("EC PRIVATE KEY": P-256 or P-384) or PKCS#1 ("RSA PRIVATE KEY").
+/// SEC1 ("EC PRIVATE KEY": P-256 or P-384) or PKCS#1 ("RSA PRIVATE KEY"); or the same in DER.
+/// An encrypted key needs [`read_key_with`].
 pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
+    read_key_with(path, None)
+}
+
+/// [`read_key`], opening an encrypted PKCS#8 key ("ENCRYPTED PRIVATE KEY", PBES2) with the
+/// password from `pass`.
+pub fn read_key_with(path: &Path, pass: Option<&PassSource>) -> Result<InlineKey, ConfigError> {
     let bytes = read("private key", path)?;
+    let mut password = Password {
+        source: pass,
+        read: None,
+    };
+    key_from_file(&bytes, path, &mut password)
+}
+
+fn key_from_file(
+    bytes: &[u8],
+    path: &Path,
+    password: &mut Password<'_>,
+) -> Result<InlineKey, ConfigError> {
+    let wrong = |hint| ConfigError::WrongFormat {
+        path: path.to_owned(),
+        hint,
+    };
+    if let Some(der) = encrypted_pem(bytes) {
+        let der = der.map_err(|()| ConfigError::BadKey {
+            path: path.to_owned(),
+            reason: "its ENCRYPTED PRIVATE KEY block is not valid PEM".into(),
+        })?;
+        return decrypt_pkcs8(&der, path, password);
+    }
+    if is_pem(bytes) {
+        return match PrivateKeyDer::from_pem_slice(bytes) {
+            Ok(key) => key_from_der(key, path),
+            Err(_) if bytes.windows(11).any(|w| w == b"CERTIFICATE") => {
+                Err(wrong("file holds a certificate, not a private key"))
+            }
+            Err(_) => Err(ConfigError::NoPem {
+                what: "private key",
+                path: path.to_owned(),
+            }),
+        };
+    }
+    // Not PEM: DER, as Windows and Java tools often write.
+    if is_pkcs12(bytes) {
+        return read_pkcs12(bytes, path, password).map(|(_, key)| key);
+    }
+    if is_encrypted_pkcs8(bytes) {
+        return decrypt_pkcs8(bytes, path, password);
+    }
+    if let Ok(key) = PrivateKeyDer::try_from(bytes) {
+        return key_from_der(key.clone_key(), path);
+    }
+    if der_certs(bytes).is_some() {
+        return Err(wrong("file is a DER certificate, not a private key"));
+    }
+    Err(ConfigError::NoPem {
+        what: "private key",
+        path: path.to_owned(),
+    })
+}
+
+/// A decoded private key as an [`InlineKey`].
+fn key_from_der(key: PrivateKeyDer<'_>, path: &Path) -> Result<InlineKey, ConfigError> {
     let bad = |reason: &str| ConfigError::BadKey {
         path: path.to_owned(),
         reason: reason.into(),
@@ -341,10 +783,6 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
         path: path.to_owned(),
         reason: e.to_string(),
     };
-    let key = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| ConfigError::NoPem {
-        what: "private key",
-        path: path.to_owned(),
-    })?;
     match key {
         // A P-256 scalar is taken out of PKCS#8 / SEC1 without deriving the public key here:
         // installing the slot checks it against the certificate's, once (that check is a
@@ -375,6 +813,40 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
         PrivateKeyDer::Pkcs1(k) => InlineKey::from_pkcs1_der(k.secret_pkcs1_der()).map_err(refused),
         _ => Err(bad("unknown private key format")),
     }
+}
+
+/// A slot's certificates (leaf first) and key, read from its files.
+fn read_slot(
+    s: &SlotSpec,
+    password: &mut Password<'_>,
+) -> Result<(Vec<CertificateDer<'static>>, InlineKey), ConfigError> {
+    let bytes = read("certificate", &s.cert)?;
+    if !is_pem(&bytes) && is_pkcs12(&bytes) {
+        if s.key != s.cert {
+            return Err(ConfigError::WrongFormat {
+                path: s.cert.clone(),
+                hint: "file is PKCS#12 and holds its own key: give it alone, --slot STATE:FILE",
+            });
+        }
+        return read_pkcs12(&bytes, &s.cert, password);
+    }
+    let certs = certs_from("certificate", &s.cert, &bytes)?;
+    let key = if s.key == s.cert {
+        // STATE:FILE with a PEM or DER file: it must hold the key as well.
+        key_from_file(&bytes, &s.cert, password).map_err(|e| match e {
+            ConfigError::NoPem { .. } | ConfigError::WrongFormat { .. } => {
+                ConfigError::WrongFormat {
+                    path: s.cert.clone(),
+                    hint: "no private key in it: give the key file too, --slot STATE:CERT:KEY",
+                }
+            }
+            e => e,
+        })?
+    } else {
+        let key_bytes = read("private key", &s.key)?;
+        key_from_file(&key_bytes, &s.key, password)?
+    };
+    Ok((certs, key))
 }
 
 impl ClientArgs {
@@ -429,6 +901,12 @@ impl ClientArgs {
         config.method.fragment_size = self.fragment_size;
         config.auth_period_ms = self.auth_period_ms;
 
+        if self.slots.len() > FILE_SLOTS {
+            return Err(ConfigError::TooManySlots {
+                given: self.slots.len(),
+                max: FILE_SLOTS,
+            });
+        }
         let policy = self.server_policy()?;
         let mut chain = Vec::new();
         for p in &self.chain {
@@ -440,20 +918,30 @@ impl ClientArgs {
 
         let table: Arc<FileSlotTable> = Arc::new(SharedSlotTable::new(SlotTable::new()));
         let mut slots = Vec::new();
+        let mut password = Password {
+            source: self.key_pass.as_ref(),
+            read: None,
+        };
+        // Every file is read and checked before the table is touched.
+        let mut loaded = Vec::new();
+        for s in &self.slots {
+            loaded.push(read_slot(s, &mut password)?);
+        }
         table.with(|t| -> Result<(), ConfigError> {
-            for s in &self.slots {
-                let cert = read_certs("certificate", &s.cert)?;
-                let key = read_key(&s.key)?;
-                let leaf = cert.first().ok_or(ConfigError::NoPem {
+            for (s, (cert, key)) in self.slots.iter().zip(loaded) {
+                let (leaf, intermediates) = cert.split_first().ok_or(ConfigError::NoPem {
                     what: "certificate",
                     path: s.cert.clone(),
                 })?;
-                let index =
-                    t.install(leaf, KeyRef::Inline(key))
-                        .map_err(|e| ConfigError::Slot {
-                            path: s.cert.clone(),
-                            reason: e.to_string(),
-                        })?;
+                // Certificates after the leaf in its file are its chain, kept in the slot and
+                // sent after it (as Windows and most CAs export a certificate with its chain).
+                let intermediates: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
+                let index = t
+                    .install_chain(leaf, &intermediates, KeyRef::Inline(key))
+                    .map_err(|e| ConfigError::Slot {
+                        path: s.cert.clone(),
+                        reason: e.to_string(),
+                    })?;
                 slots.push((index, s));
             }
             // Installing a renewal archives its predecessor; now set what was asked for:
@@ -583,6 +1071,360 @@ mod tests {
     }
 
     #[test]
+    fn intermediates_in_the_certificate_file_go_into_the_slot_and_must_link() {
+        let f = files();
+        let pki = TestPki::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("dev.key");
+        std::fs::write(&key, &pki.client.key_pem).unwrap();
+        let with_chain = dir.path().join("chain.pem");
+        std::fs::write(
+            &with_chain,
+            format!("{}{}", pki.client.cert_pem, pki.intermediate.cert_pem),
+        )
+        .unwrap();
+        let a = args(&f, &slot("active", &(with_chain, key.clone()))).unwrap();
+        let built = a.build().unwrap();
+        let intermediates: Vec<Vec<u8>> = built.table.with(|t| {
+            t.get(built.slots[0].index)
+                .unwrap()
+                .intermediates()
+                .map(<[u8]>::to_vec)
+                .collect()
+        });
+        assert_eq!(intermediates, [pki.intermediate.cert.to_vec()]);
+
+        // The root did not issue the leaf: refused at install, one line naming the fix.
+        let unlinked = dir.path().join("unlinked.pem");
+        std::fs::write(
+            &unlinked,
+            format!("{}{}", pki.client.cert_pem, pki.root.cert_pem),
+        )
+        .unwrap();
+        let a = args(&f, &slot("active", &(unlinked.clone(), key))).unwrap();
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "slot-refused");
+        let line = e.to_string();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(
+            line.starts_with(&format!("{}: ", unlinked.display()))
+                && line.contains("intermediate 1 is not the issuer of the certificate before it")
+                && line.contains("leaf first"),
+            "{line}"
+        );
+    }
+
+    /// `openssl ARGS`, which must succeed.
+    fn openssl_run(args: &[&std::ffi::OsStr]) {
+        let st = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{args:?}: {st:?}");
+    }
+
+    /// A PKI's device certificate as enterprises hand it out, in a temporary directory.
+    struct Enterprise {
+        dir: tempfile::TempDir,
+        pki: TestPki,
+    }
+
+    impl Enterprise {
+        fn new() -> Self {
+            let pki = TestPki::generate().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let e = Enterprise { dir, pki };
+            std::fs::write(e.path("leaf.pem"), &e.pki.client.cert_pem).unwrap();
+            std::fs::write(e.path("key.pem"), &e.pki.client.key_pem).unwrap();
+            std::fs::write(e.path("int.pem"), &e.pki.intermediate.cert_pem).unwrap();
+            std::fs::write(
+                e.path("cas.pem"),
+                format!("{}{}", e.pki.intermediate.cert_pem, e.pki.root.cert_pem),
+            )
+            .unwrap();
+            e
+        }
+        fn path(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+        /// `openssl pkcs12 -export` of the device certificate, its key and (with `chain`) the
+        /// intermediate and root, protected by `pass` with the given extra options.
+        fn pfx(&self, name: &str, pass: &str, chain: bool, extra: &[&str]) -> PathBuf {
+            let out = self.path(name);
+            let mut args: Vec<std::ffi::OsString> = vec![
+                "pkcs12".into(),
+                "-export".into(),
+                "-in".into(),
+                self.path("leaf.pem").into(),
+                "-inkey".into(),
+                self.path("key.pem").into(),
+                "-passout".into(),
+                format!("pass:{pass}").into(),
+                "-out".into(),
+                out.clone().into(),
+            ];
+            if chain {
+                args.extend(["-certfile".into(), self.path("cas.pem").into()]);
+            }
+            args.extend(extra.iter().map(|a| (*a).into()));
+            let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            openssl_run(&refs);
+            out
+        }
+        fn args(&self, slot: &str, extra: &[&str]) -> Result<ClientArgs, clap::Error> {
+            let ca = self.path("ca.pem");
+            std::fs::write(&ca, &self.pki.root.cert_pem).unwrap();
+            let mut v: Vec<String> = vec![
+                "x".into(),
+                "--ca".into(),
+                ca.display().to_string(),
+                "--server-name".into(),
+                "radius.latchkey.test".into(),
+                "--identity".into(),
+                "device-0001".into(),
+                "--slot".into(),
+                slot.into(),
+            ];
+            v.extend(extra.iter().map(|s| s.to_string()));
+            Cli::try_parse_from(v).map(|c| c.client)
+        }
+        /// The one slot built from `slot`, as (leaf, intermediates).
+        fn load(&self, slot: &str, extra: &[&str]) -> Result<(Vec<u8>, Vec<Vec<u8>>), ConfigError> {
+            let built = self.args(slot, extra).unwrap().build()?;
+            Ok(built.table.with(|t| {
+                let s = t.get(built.slots[0].index).unwrap();
+                (
+                    s.der().to_vec(),
+                    s.intermediates().map(<[u8]>::to_vec).collect(),
+                )
+            }))
+        }
+    }
+
+    /// One line, naming the file, the problem and (via `fix`) what to do.
+    fn one_line(e: &ConfigError, kind: &str, path: &Path, fix: &str) {
+        let line = e.to_string();
+        assert_eq!(e.kind(), kind, "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains(&path.display().to_string()), "{line}");
+        assert!(line.contains(fix), "{line}");
+    }
+
+    #[test]
+    fn der_certificate_and_key_files_load_like_pem() {
+        let e = Enterprise::new();
+        let cert_der = e.path("leaf.der");
+        let key_der = e.path("key.der");
+        openssl(
+            &["x509", "-outform", "DER", "-in"],
+            &e.path("leaf.pem"),
+            &cert_der,
+        );
+        openssl(
+            &["pkey", "-outform", "DER", "-in"],
+            &e.path("key.pem"),
+            &key_der,
+        );
+        let pem = e
+            .load(
+                &format!(
+                    "active:{}:{}",
+                    e.path("leaf.pem").display(),
+                    e.path("key.pem").display()
+                ),
+                &[],
+            )
+            .unwrap();
+        let der = e
+            .load(
+                &format!("active:{}:{}", cert_der.display(), key_der.display()),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(der, pem);
+        assert_eq!(der.0, e.pki.client.cert.to_vec());
+        // The files swapped: each says what it is.
+        let err = e
+            .load(
+                &format!("active:{}:{}", key_der.display(), cert_der.display()),
+                &[],
+            )
+            .unwrap_err();
+        one_line(
+            &err,
+            "wrong-format",
+            &key_der,
+            "DER private key, not a certificate",
+        );
+        let err = e
+            .load(
+                &format!(
+                    "active:{}:{}",
+                    e.path("leaf.pem").display(),
+                    cert_der.display()
+                ),
+                &[],
+            )
+            .unwrap_err();
+        one_line(
+            &err,
+            "wrong-format",
+            &cert_der,
+            "DER certificate, not a private key",
+        );
+    }
+
+    #[test]
+    fn pkcs12_with_its_chain_and_a_password_from_env_or_file() {
+        let e = Enterprise::new();
+        // OpenSSL 3's default (PBES2, AES-256-CBC, HMAC-SHA256), as Windows exports "AES256".
+        let pfx = e.pfx("dev.pfx", "s3cret", true, &[]);
+        std::env::set_var("LATCHKEY_TEST_PFX_PASS", "s3cret");
+        let spec = format!("active:{}", pfx.display());
+        let (leaf, chain) = e
+            .load(&spec, &["--key-pass", "env:LATCHKEY_TEST_PFX_PASS"])
+            .unwrap();
+        assert_eq!(leaf, e.pki.client.cert.to_vec());
+        // The intermediate kept, the self-signed root left out.
+        assert_eq!(chain, [e.pki.intermediate.cert.to_vec()]);
+        // Legacy 3DES/SHA-1, as older Windows exports, password from a file.
+        let legacy = e.pfx(
+            "legacy.p12",
+            "s3cret",
+            false,
+            &[
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+            ],
+        );
+        let pass_file = e.path("pass.txt");
+        std::fs::write(&pass_file, "s3cret\n").unwrap();
+        let file_arg = format!("file:{}", pass_file.display());
+        let (leaf, chain) = e
+            .load(
+                &format!("archived:{}", legacy.display()),
+                &["--key-pass", &file_arg],
+            )
+            .unwrap();
+        assert_eq!(leaf, e.pki.client.cert.to_vec());
+        assert!(chain.is_empty());
+        // The same file as both CERT and KEY is accepted; a different key file is not.
+        let same = format!("active:{}:{}", pfx.display(), pfx.display());
+        assert!(e.load(&same, &["--key-pass", "pass:s3cret"]).is_ok());
+        let other = format!("active:{}:{}", pfx.display(), e.path("key.pem").display());
+        let err = e.load(&other, &["--key-pass", "pass:s3cret"]).unwrap_err();
+        one_line(
+            &err,
+            "wrong-format",
+            &pfx,
+            "give it alone, --slot STATE:FILE",
+        );
+    }
+
+    #[test]
+    fn pkcs12_wrong_or_missing_password_is_one_line() {
+        let e = Enterprise::new();
+        let pfx = e.pfx("dev.pfx", "s3cret", true, &[]);
+        let spec = format!("active:{}", pfx.display());
+        let err = e.load(&spec, &["--key-pass", "pass:wrong"]).unwrap_err();
+        one_line(&err, "wrong-password", &pfx, "wrong password");
+        let err = e.load(&spec, &[]).unwrap_err();
+        one_line(&err, "password-required", &pfx, "--key-pass env:VAR");
+        // An unset variable names the source, not a wrong password.
+        let err = e
+            .load(&spec, &["--key-pass", "env:LATCHKEY_TEST_UNSET_VARIABLE"])
+            .unwrap_err();
+        assert_eq!(err.kind(), "password-source", "{err}");
+        assert!(err.to_string().contains("env:LATCHKEY_TEST_UNSET_VARIABLE"));
+        // A literal password is never printed back.
+        let a = e.args(&spec, &["--key-pass", "pass:s3cret"]).unwrap();
+        assert!(!format!("{a:?}").contains("s3cret"));
+        // A PKCS#12 file exported without a password needs none.
+        let open = e.pfx("open.pfx", "", false, &[]);
+        assert!(e.load(&format!("active:{}", open.display()), &[]).is_ok());
+        // Given as the certificate of a STATE:CERT:KEY slot with a PEM key, or as a CA file.
+        let err = read_certs("certificate", &pfx).unwrap_err();
+        one_line(&err, "wrong-format", &pfx, "file is PKCS#12");
+    }
+
+    #[test]
+    fn encrypted_pkcs8_key_opens_with_the_password() {
+        let e = Enterprise::new();
+        let enc = e.path("key.enc.pem");
+        openssl_run(&[
+            "pkcs8".as_ref(),
+            "-topk8".as_ref(),
+            "-v2".as_ref(),
+            "aes-256-cbc".as_ref(),
+            "-passout".as_ref(),
+            "pass:k3y".as_ref(),
+            "-in".as_ref(),
+            e.path("key.pem").as_os_str(),
+            "-out".as_ref(),
+            enc.as_os_str(),
+        ]);
+        assert!(std::fs::read_to_string(&enc)
+            .unwrap()
+            .contains("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+        let plain = read_key(&e.path("key.pem")).unwrap();
+        let pass = PassSource::Literal(zeroize::Zeroizing::new("k3y".into()));
+        assert_eq!(read_key_with(&enc, Some(&pass)).unwrap(), plain);
+        // The same in DER.
+        let enc_der = e.path("key.enc.der");
+        openssl_run(&[
+            "pkcs8".as_ref(),
+            "-topk8".as_ref(),
+            "-v2".as_ref(),
+            "aes-256-cbc".as_ref(),
+            "-passout".as_ref(),
+            "pass:k3y".as_ref(),
+            "-outform".as_ref(),
+            "DER".as_ref(),
+            "-in".as_ref(),
+            e.path("key.pem").as_os_str(),
+            "-out".as_ref(),
+            enc_der.as_os_str(),
+        ]);
+        assert_eq!(read_key_with(&enc_der, Some(&pass)).unwrap(), plain);
+        let spec = format!("active:{}:{}", e.path("leaf.pem").display(), enc.display());
+        let err = e.load(&spec, &[]).unwrap_err();
+        one_line(&err, "password-required", &enc, "--key-pass");
+        let err = e.load(&spec, &["--key-pass", "pass:nope"]).unwrap_err();
+        one_line(&err, "wrong-password", &enc, "wrong password");
+        assert!(e.load(&spec, &["--key-pass", "pass:k3y"]).is_ok());
+    }
+
+    #[test]
+    fn more_slots_than_the_table_holds_is_an_error_not_an_eviction() {
+        let f = files();
+        let mut flags = Vec::new();
+        for _ in 0..FILE_SLOTS {
+            flags.extend(slot("archived", &f.old));
+        }
+        flags.extend(slot("active", &f.new));
+        let e = args(&f, &flags).unwrap().build().err().unwrap();
+        assert_eq!(e.kind(), "too-many-slots");
+        let line = e.to_string();
+        assert_eq!(
+            line,
+            "5 --slot flags, the table holds 4: give at most 4 (drop the oldest archived ones)"
+        );
+        // Nothing is read before the count is checked: a fifth slot naming a missing file
+        // still reports the count.
+        let mut missing = flags[..2 * FILE_SLOTS].to_vec();
+        missing.extend([
+            "--slot".into(),
+            "active:/nonexistent/c.pem:/nonexistent/k".into(),
+        ]);
+        let e = args(&f, &missing).unwrap().build().err().unwrap();
+        assert_eq!(e.kind(), "too-many-slots");
+    }
+
+    #[test]
     fn renewed_table_loads_with_requested_states() {
         let f = files();
         let a = args(
@@ -643,7 +1485,19 @@ mod tests {
     #[test]
     fn key_file_without_pem_and_mismatched_key_are_refused() {
         let f = files();
-        let a = args(&f, &slot("active", &(f.new.0.clone(), f.new.0.clone()))).unwrap();
+        // A certificate given as the key says what it is.
+        let a = args(&f, &slot("active", &(f.new.0.clone(), f.ca.clone()))).unwrap();
+        let e = a.build().err().unwrap();
+        assert_eq!(e.kind(), "wrong-format", "{e}");
+        assert!(
+            e.to_string()
+                .contains("holds a certificate, not a private key"),
+            "{e}"
+        );
+        // A file that is neither PEM nor DER.
+        let junk = f.ca.with_extension("junk");
+        std::fs::write(&junk, "not a key").unwrap();
+        let a = args(&f, &slot("active", &(f.new.0.clone(), junk))).unwrap();
         assert_eq!(a.build().err().unwrap().kind(), "no-pem");
         let a = args(&f, &slot("active", &(f.new.0.clone(), f.old.1.clone()))).unwrap();
         let e = a.build().err().unwrap();
@@ -780,7 +1634,19 @@ mod tests {
     fn bad_slot_syntax_and_tls_choice_are_refused() {
         let f = files();
         assert!(args(&f, &["--slot".into(), "current:a:b".into()]).is_err());
-        assert!(args(&f, &["--slot".into(), "active:a".into()]).is_err());
+        assert!(args(&f, &["--slot".into(), "active".into()]).is_err());
+        assert!(args(&f, &["--slot".into(), "active:".into()]).is_err());
+        // STATE:FILE is a PKCS#12 file (or a PEM holding certificate and key).
+        let one = args(&f, &["--slot".into(), "active:a.pfx".into()]).unwrap();
+        assert_eq!(one.slots[0].cert, one.slots[0].key);
+        // A PEM certificate alone, without its key, says to give the key file.
+        let alone = args(
+            &f,
+            &["--slot".into(), format!("active:{}", f.new.0.display())],
+        );
+        let e = alone.unwrap().build().err().unwrap();
+        assert_eq!(e.kind(), "wrong-format", "{e}");
+        assert!(e.to_string().contains("--slot STATE:CERT:KEY"), "{e}");
         let mut extra = slot("active", &f.new);
         extra.extend(["--tls".into(), "1.1".into()]);
         assert!(args(&f, &extra).is_err());

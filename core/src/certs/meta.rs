@@ -384,6 +384,28 @@ impl<'a> CertFields<'a> {
     }
 }
 
+/// The length in bytes (header included) of the DER SEQUENCE `der` starts with, which may be
+/// followed by more data: how a stored chain of certificates is split back into certificates.
+pub(crate) fn first_tlv_len(der: &[u8]) -> Result<usize, CertError> {
+    use der::Encode;
+    let mut reader = SliceReader::new(der)?;
+    let header = der::Header::decode(&mut reader)?;
+    if header.tag != der::Tag::Sequence {
+        return Err(CertError::Malformed);
+    }
+    let total = (header.encoded_len()? + header.length)?;
+    let total = usize::try_from(total)?;
+    if total > der.len() {
+        return Err(CertError::Malformed);
+    }
+    Ok(total)
+}
+
+/// The issuer Name DER of a certificate (None when it does not parse).
+pub(crate) fn issuer_of(der: &[u8]) -> Option<&[u8]> {
+    CertFields::parse(der).ok().map(|f| f.issuer)
+}
+
 /// Parse `der` as one X.509 certificate, with nothing after it.
 pub(crate) fn parse(der: &[u8]) -> Result<Parsed<'_>, CertError> {
     if der.len() > usize::from(u16::MAX) {

@@ -42,9 +42,11 @@ pub use persist::{
     CommitError, FlashFault, FlashLayout, LayoutError, LoadError, LoadReport, Region, RegionStatus,
 };
 pub use select::{
-    Explanation, SelectError, SelectErrorKind, Selected, SelectionContext, SignatureScheme,
-    SkipReason,
+    Explanation, HintMatch, SelectError, SelectErrorKind, Selected, SelectionContext,
+    SignatureScheme, SkipReason,
 };
 pub use shared::{Choice, SelectionSummary, SharedSlotTable, SlotSource, MAX_REPORTED_SLOTS};
-pub use table::{AdminError, InstallError, SlotIndex, SlotInfo, SlotState, SlotTable};
+pub use table::{
+    AdminError, InstallError, SlotIndex, SlotInfo, SlotState, SlotTable, MAX_INTERMEDIATES,
+};
 pub use time::{TimeSource, UtcTime};

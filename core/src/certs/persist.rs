@@ -4,17 +4,22 @@
 //!
 //! Image layout, little-endian, no padding:
 //! ```text
-//! header   magic "LKST" | version u16 = 2 | 0 u16 | sequence u64 | payload length u32 | 0 u32
+//! header   magic "LKST" | version u16 = 3 | 0 u16 | sequence u64 | payload length u32 | 0 u32
 //! payload  time floor u64 | next enrollment u64 | record count u16 | 0 u16
 //!          per occupied slot: index u16 | state u8 (1 active, 2 archived)
 //!                             | key kind u8 (1 inline P-256, 2 handle, 3 inline P-384,
 //!                               4 inline RSA) | enrollment u64
 //!                             | key length u16 | certificate length u16
+//!                             | intermediates length u16
 //!                             | key (P-256 scalar 32 bytes, P-384 scalar 48 bytes, handle u32,
 //!                               or RSA e u32 big-endian + p + q, same length each)
-//!                             | certificate DER
+//!                             | certificate DER | intermediate certificates' DER, back to back
 //! trailer  SHA-256 over header and payload (32 bytes)
 //! ```
+//! Version 2 is version 3 without the intermediates length (slots without a chain); it is
+//! still read, so a device updated in the field keeps its table, and the next commit writes
+//! version 3. A loaded chain is split and checked again as at install: a record whose chain
+//! does not parse or link is refused.
 //! SHA-256 rather than a CRC: `sha2` is already linked for TLS, and a torn write that leaves
 //! erased 0xFF bytes cannot pass it by accident. Inline private keys are stored in the image:
 //! this is the device's own flash, protect it as such (or keep keys in a secure element).
@@ -29,13 +34,17 @@ use zeroize::Zeroize;
 
 use super::key::{InlineKey, KeyRef, StoredKey, STORED_KEY_MAX};
 use super::meta::{self, KeyAlgorithm};
-use super::table::{Liveness, Occupied, SlotTable};
+use super::table::{link_chain, Liveness, Occupied, SlotTable};
 
 const MAGIC: [u8; 4] = *b"LKST";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
+/// The previous version, read but no longer written.
+const VERSION_2: u16 = 2;
 const HEADER_LEN: usize = 24;
 const TABLE_HEAD_LEN: usize = 20;
-const RECORD_HEAD_LEN: usize = 16;
+const RECORD_HEAD_LEN: usize = 18;
+/// Version 2 records lack the intermediates length.
+const RECORD_HEAD_LEN_V2: usize = 16;
 const TRAILER_LEN: usize = 32;
 /// Flash is read and written through a buffer of this size; WRITE_SIZE and READ_SIZE must
 /// divide it.
@@ -417,6 +426,7 @@ impl<F: NorFlash> Drop for FlashReader<'_, F> {
 }
 
 struct Header {
+    version: u16,
     sequence: u64,
     payload_len: usize,
 }
@@ -426,13 +436,15 @@ fn parse_header(bytes: &[u8; HEADER_LEN], region_size: u32) -> Option<Header> {
     if field(0..4)? != MAGIC {
         return None;
     }
-    if u16::from_le_bytes(field(4..6)?.try_into().ok()?) != VERSION {
+    let version = u16::from_le_bytes(field(4..6)?.try_into().ok()?);
+    if version != VERSION && version != VERSION_2 {
         return None;
     }
     let sequence = u64::from_le_bytes(field(8..16)?.try_into().ok()?);
     let payload_len = u32::from_le_bytes(field(16..20)?.try_into().ok()?) as usize;
     let room = (region_size as usize).checked_sub(HEADER_LEN + TRAILER_LEN)?;
     (payload_len <= room).then_some(Header {
+        version,
         sequence,
         payload_len,
     })
@@ -573,13 +585,18 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             + TRAILER_LEN
     }
 
-    fn payload_len(&self) -> usize {
+    fn payload_len(&self, version: u16) -> usize {
+        let head = if version == VERSION_2 {
+            RECORD_HEAD_LEN_V2
+        } else {
+            RECORD_HEAD_LEN
+        };
         TABLE_HEAD_LEN
             + self
                 .slots
                 .iter()
                 .flatten()
-                .map(|o| RECORD_HEAD_LEN + stored_key_len(&o.key) + o.der.len())
+                .map(|o| head + stored_key_len(&o.key) + o.der.len())
                 .sum::<usize>()
     }
 
@@ -600,8 +617,18 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         flash: &mut F,
         layout: &FlashLayout,
     ) -> Result<Region, CommitError> {
+        self.commit_version(flash, layout, VERSION)
+    }
+
+    /// [`Self::commit`] writing image `version` (tests write version 2 to check it is read).
+    fn commit_version<F: NorFlash>(
+        &self,
+        flash: &mut F,
+        layout: &FlashLayout,
+        version: u16,
+    ) -> Result<Region, CommitError> {
         layout.check(flash).map_err(CommitError::Layout)?;
-        let payload_len = self.payload_len();
+        let payload_len = self.payload_len(version);
         let image_len = HEADER_LEN + payload_len + TRAILER_LEN;
         let padded = image_len.div_ceil(F::WRITE_SIZE) * F::WRITE_SIZE;
         let capacity = layout.region_size as usize;
@@ -627,7 +654,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         flash
             .erase(base, base + size)
             .map_err(|e| CommitError::Flash(fault(e)))?;
-        self.write_image(flash, base, sequence, payload_len)
+        self.write_image(flash, base, sequence, payload_len, version)
             .map_err(CommitError::Flash)?;
         match probe(flash, base, size).map_err(CommitError::Flash)? {
             RegionStatus::Valid { sequence: s } if s == sequence => {}
@@ -658,6 +685,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         base: u32,
         sequence: u64,
         payload_len: usize,
+        version: u16,
     ) -> Result<(), FlashFault> {
         let mut w = FlashWriter {
             flash,
@@ -668,7 +696,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         };
         let payload_len = u32::try_from(payload_len).map_err(|_| FlashFault::OutOfBounds)?;
         w.put(&MAGIC)?;
-        w.put(&VERSION.to_le_bytes())?;
+        w.put(&version.to_le_bytes())?;
         w.put(&[0; 2])?;
         w.put(&sequence.to_le_bytes())?;
         w.put(&payload_len.to_le_bytes())?;
@@ -682,7 +710,17 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         for (i, slot) in self.slots.iter().enumerate() {
             let Some(occ) = slot else { continue };
             let index = u16::try_from(i).map_err(|_| FlashFault::OutOfBounds)?;
-            let cert_len = u16::try_from(occ.der.len()).map_err(|_| FlashFault::OutOfBounds)?;
+            let leaf_len = occ.leaf().len();
+            let cert_len = u16::try_from(leaf_len).map_err(|_| FlashFault::OutOfBounds)?;
+            let chain_len = occ
+                .der
+                .len()
+                .checked_sub(leaf_len)
+                .and_then(|n| u16::try_from(n).ok())
+                .ok_or(FlashFault::OutOfBounds)?;
+            if version == VERSION_2 && chain_len != 0 {
+                return Err(FlashFault::OutOfBounds);
+            }
             w.put(&index.to_le_bytes())?;
             w.put(&[match occ.state {
                 Liveness::Active => 1,
@@ -695,6 +733,9 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             w.put(&occ.enrollment.to_le_bytes())?;
             w.put(&key_len.to_le_bytes())?;
             w.put(&cert_len.to_le_bytes())?;
+            if version != VERSION_2 {
+                w.put(&chain_len.to_le_bytes())?;
+            }
             w.put(key.as_slice())?;
             w.put(&occ.der)?;
         }
@@ -759,6 +800,11 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             let enrollment = r.u64().map_err(read_err)?;
             let key_len = usize::from(r.u16().map_err(read_err)?);
             let cert_len = usize::from(r.u16().map_err(read_err)?);
+            let chain_len = if h.version == VERSION_2 {
+                0
+            } else {
+                usize::from(r.u16().map_err(read_err)?)
+            };
             if key_len > STORED_KEY_MAX {
                 return Err(LoadError::BadRecord);
             }
@@ -791,14 +837,17 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 2 => Liveness::Archived,
                 _ => return Err(LoadError::BadRecord),
             };
-            if cert_len > CERT_MAX {
+            let total = cert_len + chain_len;
+            if total > CERT_MAX {
                 return Err(LoadError::ImageDoesNotFit);
             }
             let mut der = heapless::Vec::<u8, CERT_MAX>::new();
-            der.resize(cert_len, 0)
+            der.resize(total, 0)
                 .map_err(|_| LoadError::ImageDoesNotFit)?;
             r.read(&mut der).map_err(read_err)?;
-            let meta = meta::parse(&der).map_err(|_| LoadError::BadRecord)?.meta;
+            let leaf = der.get(..cert_len).ok_or(LoadError::BadRecord)?;
+            let meta = meta::parse(leaf).map_err(|_| LoadError::BadRecord)?.meta;
+            link_chain(&der, cert_len).map_err(|_| LoadError::BadRecord)?;
             let slot = table
                 .slots
                 .get_mut(index)
@@ -868,6 +917,10 @@ mod tests {
             };
             t.install(&c.der, key).unwrap();
         }
+        // A slot with its intermediate, so the sweeps cover chain records too.
+        let leaf = CertSpec::new("chained").via_intermediate().make();
+        let int = crate::certs::testutil::intermediate_der();
+        t.install_chain(&leaf.der, &[&int], leaf.key_ref()).unwrap();
         t.observe_time(1_900_000_000);
         t
     }
@@ -929,6 +982,71 @@ mod tests {
         }
         assert_eq!(loaded.slots[3].as_ref().unwrap().key, KeyRef::Inline(big));
         assert!(Big::max_image_len() <= 8192);
+    }
+
+    #[test]
+    fn chain_round_trips_and_corrupt_chain_is_refused() {
+        use crate::certs::testutil::intermediate_der;
+        let t = sample(&["a"]);
+        let chained = t.list().find(|s| s.intermediates().count() == 1).unwrap();
+        let int = intermediate_der();
+        assert_eq!(chained.intermediates().next().unwrap(), int.as_slice());
+        let mut flash = MockFlash::<4>::new(8192);
+        t.commit(&mut flash, &LAYOUT).unwrap();
+        let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        let slot = loaded.get(chained.index()).unwrap();
+        assert_eq!(slot.intermediates().collect::<Vec<_>>(), [int.as_slice()]);
+        assert_eq!(slot.der(), chained.der());
+
+        // A record whose chain does not link (here: the intermediate's subject altered, with
+        // the checksum made valid again) is refused at load, not trusted.
+        let mut bad = t.clone();
+        let occ = bad
+            .slots
+            .iter_mut()
+            .flatten()
+            .find(|o| !o.chain().is_empty());
+        let occ = occ.unwrap();
+        let at = occ.der.len() - int.len();
+        let cn = occ.der[at..]
+            .windows(b"Test Issuing CA".len())
+            .position(|w| w == b"Test Issuing CA")
+            .unwrap();
+        // Two occurrences (issuer is "Test CA 0"): the first is the subject's CN.
+        occ.der[at + cn] ^= 0x20;
+        let mut flash = MockFlash::<4>::new(8192);
+        let base = LAYOUT.base(Region::A);
+        bad.write_image(&mut flash, base, 1, bad.payload_len(VERSION), VERSION)
+            .unwrap();
+        assert_eq!(Table::load(&mut flash, &LAYOUT), Err(LoadError::BadRecord));
+    }
+
+    #[test]
+    fn version_2_image_still_loads() {
+        let t = sample(&["a", "b", "a"]);
+        let mut v2 = t.clone();
+        // Version 2 cannot hold chains.
+        for s in v2.slots.iter_mut() {
+            if s.as_ref().is_some_and(|o| !o.chain().is_empty()) {
+                *s = None;
+            }
+        }
+        let mut flash = MockFlash::<4>::new(8192);
+        assert_eq!(
+            t.commit_version(&mut flash, &LAYOUT, VERSION_2),
+            Err(CommitError::Flash(FlashFault::OutOfBounds))
+        );
+        let mut flash = MockFlash::<4>::new(8192);
+        v2.commit_version(&mut flash, &LAYOUT, VERSION_2).unwrap();
+        assert_eq!(&flash.mem[4..6], &2u16.to_le_bytes());
+        let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, v2);
+        // The next commit writes version 3 over it.
+        loaded.commit(&mut flash, &LAYOUT).unwrap();
+        let (again, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(again, v2);
+        assert_eq!(&flash.mem[4096 + 4..4096 + 6], &3u16.to_le_bytes());
     }
 
     #[test]
@@ -1027,7 +1145,7 @@ mod tests {
         let base = LAYOUT.base(region);
         flash.erase(base, base + LAYOUT.region_size).unwrap();
         table
-            .write_image(flash, base, seq, table.payload_len())
+            .write_image(flash, base, seq, table.payload_len(VERSION), VERSION)
             .unwrap();
         assert_eq!(
             probe(flash, base, LAYOUT.region_size).unwrap(),
@@ -1153,7 +1271,7 @@ mod tests {
         let mut flash = MockFlash::<8>::new(8192);
         old.commit(&mut flash, &LAYOUT).unwrap();
         new.commit(&mut flash, &LAYOUT).unwrap();
-        let image_len = HEADER_LEN + new.payload_len() + TRAILER_LEN;
+        let image_len = HEADER_LEN + new.payload_len(VERSION) + TRAILER_LEN;
         let positions: Vec<usize> = (0..image_len).step_by(7).chain([image_len - 1]).collect();
         for pos in positions {
             let mut damaged = flash.clone();

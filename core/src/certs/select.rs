@@ -1,15 +1,19 @@
 //! Certificate selection for a TLS CertificateRequest (RFC 5246 §7.4.4, RFC 8446 §4.3.2),
 //! applied to every slot with the reason each skipped slot lost. The rules: only an active slot
 //! qualifies (an archived one is never chosen, whatever matches); it must be valid at the time in
-//! use (wall clock, or the persisted floor: see [`TimeSource`]), allow client authentication,
-//! have a key that can make a signature scheme the server accepts, and be issued by a CA the
-//! server names when it names any; among the qualifying slots the newest enrollment wins.
+//! use (wall clock, or the persisted floor: see [`TimeSource`]), allow client authentication and
+//! have a key that can make a signature scheme the server accepts. The server's acceptable-CA
+//! list ranks the qualifying slots but never vetoes them: in TLS 1.2 a certificate of the
+//! chain SHOULD be issued by a listed CA (RFC 5246 §7.4.6), in TLS 1.3 the list is a hint
+//! (RFC 8446 §4.2.4), and servers often list only some of the CAs they accept. A slot whose chain the hint names wins over one it does
+//! not; then the newest enrollment wins. When none is named the best usable slot is still sent
+//! and the explanation says the hint did not match, as `eapol_test` (wpa_supplicant) does.
 
 use core::fmt;
 
 use super::key::KeyRef;
 use super::meta::{KeyAlgorithm, Metadata, NameRef};
-use super::table::{ActiveSlot, Liveness, Occupied, SlotIndex, SlotTable};
+use super::table::{ActiveSlot, Certs, Liveness, Occupied, SlotIndex, SlotTable};
 use super::time::TimeSource;
 
 /// A TLS SignatureScheme code point (RFC 8446 §4.2.3), kept as a number so this module does not
@@ -85,8 +89,12 @@ pub enum SkipReason {
     NotYetValid,
     /// The extended key usage does not allow TLS client authentication.
     NoClientAuthUsage,
-    /// Its issuer is not among the CAs the server named.
-    IssuerNotAccepted,
+    /// It qualified, but the server's CA list named another slot's chain and not this one's,
+    /// so that slot was preferred.
+    IssuerNotNamed {
+        /// The slot that was selected.
+        by: SlotIndex,
+    },
     /// The server accepts no signature scheme this key can make.
     SchemeNotAccepted,
     /// It qualified, but a newer enrollment in another slot won.
@@ -106,9 +114,10 @@ impl fmt::Display for SkipReason {
             SkipReason::NoClientAuthUsage => {
                 f.write_str("certificate usage does not allow client authentication")
             }
-            SkipReason::IssuerNotAccepted => {
-                f.write_str("issuer is not among the CAs the server accepts")
-            }
+            SkipReason::IssuerNotNamed { by } => write!(
+                f,
+                "issuer not among the CAs the server named; {by}, whose CA it named, preferred"
+            ),
             SkipReason::SchemeNotAccepted => {
                 f.write_str("server accepts no signature scheme this key can make")
             }
@@ -117,11 +126,39 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// How the server's acceptable-CA list bore on a selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum HintMatch {
+    /// The server named no CA (or nothing was selected): nothing to match.
+    NoHint,
+    /// The selected slot's chain leads to a CA the server named.
+    Matched,
+    /// The server named CAs, none of them in the selected slot's chain (nor in any other
+    /// usable slot's): the best usable certificate was sent anyway.
+    NotMatched,
+}
+
+impl fmt::Display for HintMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HintMatch::NoHint => "the server named no CA",
+            HintMatch::Matched => "the server's CA list names its chain",
+            HintMatch::NotMatched => {
+                "the server's CA list names none of our chains; sent the best usable \
+                 certificate anyway"
+            }
+        })
+    }
+}
+
 /// The per-slot verdicts of one selection and the time they used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Explanation<const SLOTS: usize> {
     time: TimeSource,
+    hint: HintMatch,
     reasons: [Option<SkipReason>; SLOTS],
 }
 
@@ -129,6 +166,10 @@ impl<const SLOTS: usize> Explanation<SLOTS> {
     /// The time the validity checks used.
     pub fn time(&self) -> TimeSource {
         self.time
+    }
+    /// Whether the server's CA list named the selected slot's chain.
+    pub fn hint(&self) -> HintMatch {
+        self.hint
     }
     /// Why slot `i` was skipped; `None` for the selected slot (or an index out of range).
     pub fn reason(&self, i: SlotIndex) -> Option<SkipReason> {
@@ -146,6 +187,9 @@ impl<const SLOTS: usize> Explanation<SLOTS> {
 impl<const SLOTS: usize> fmt::Display for Explanation<SLOTS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "time: {}", self.time)?;
+        if self.hint == HintMatch::NotMatched {
+            write!(f, "; {}", self.hint)?;
+        }
         for (i, reason) in self.iter() {
             match reason {
                 Some(r) => write!(f, "; {i}: {r}")?,
@@ -163,6 +207,7 @@ impl<const SLOTS: usize> fmt::Display for Explanation<SLOTS> {
 pub struct Selected<'a, const SLOTS: usize> {
     index: SlotIndex,
     der: &'a [u8],
+    chain: &'a [u8],
     key: &'a KeyRef,
     meta: &'a Metadata,
     explanation: Explanation<SLOTS>,
@@ -180,6 +225,7 @@ impl<'a, const SLOTS: usize> Selected<'a, SLOTS> {
         Selected {
             index: slot.index,
             der: slot.der,
+            chain: slot.chain,
             key: slot.key,
             meta: slot.meta,
             explanation,
@@ -192,6 +238,10 @@ impl<'a, const SLOTS: usize> Selected<'a, SLOTS> {
     /// The certificate DER to send.
     pub fn der(&self) -> &'a [u8] {
         self.der
+    }
+    /// The intermediate CA certificates to send after it, in order (the leaf's issuer first).
+    pub fn intermediates(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        Certs(self.chain)
     }
     /// The key to sign CertificateVerify with.
     pub fn key(&self) -> &'a KeyRef {
@@ -224,8 +274,6 @@ pub enum SelectErrorKind {
     AllNotYetValid,
     /// No active certificate allows client authentication.
     NoClientAuthUsage,
-    /// No active certificate is issued by a CA the server accepts.
-    IssuerNotAccepted,
     /// The server accepts no signature scheme any active key can make.
     SchemeNotAccepted,
     /// Active certificates fail for different reasons; see the explanation.
@@ -249,9 +297,6 @@ impl fmt::Display for SelectErrorKind {
             SelectErrorKind::AllNotYetValid => "no active client certificate is valid yet",
             SelectErrorKind::NoClientAuthUsage => {
                 "no active certificate allows client authentication (extended key usage)"
-            }
-            SelectErrorKind::IssuerNotAccepted => {
-                "no active certificate is issued by a CA the server accepts"
             }
             SelectErrorKind::SchemeNotAccepted => {
                 "the server accepts no signature scheme our keys can make"
@@ -294,7 +339,14 @@ impl<const SLOTS: usize> fmt::Display for SelectError<SLOTS> {
     }
 }
 
-/// Every rule but the state, in a fixed order; the first failure is the reason.
+/// Whether the server's acceptable-CA list names a CA of the slot's chain: the leaf's issuer
+/// or the issuer of any intermediate stored with it (up to the root).
+fn names_a_hint<const CERT_MAX: usize>(slot: &Occupied<CERT_MAX>, hints: &[&[u8]]) -> bool {
+    slot.chain_names()
+        .any(|name: NameRef<'_>| hints.iter().any(|h| name.matches_hint(h)))
+}
+
+/// Every rule but the state and the CA hint, in a fixed order; the first failure is the reason.
 fn check_rules<const CERT_MAX: usize>(
     slot: &Occupied<CERT_MAX>,
     ctx: &SelectionContext<'_>,
@@ -309,11 +361,6 @@ fn check_rules<const CERT_MAX: usize>(
     if !meta.extended_key_usage().permits_client_auth() {
         return Err(SkipReason::NoClientAuthUsage);
     }
-    let issuer: NameRef<'_> = slot.issuer();
-    if !ctx.acceptable_cas.is_empty() && !ctx.acceptable_cas.iter().any(|h| issuer.matches_hint(h))
-    {
-        return Err(SkipReason::IssuerNotAccepted);
-    }
     let alg = meta.key_algorithm();
     if !ctx.schemes.iter().any(|s| s.usable_with(alg)) {
         return Err(SkipReason::SchemeNotAccepted);
@@ -323,23 +370,33 @@ fn check_rules<const CERT_MAX: usize>(
 
 impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// Choose the certificate for a CertificateRequest. Candidates are active slots within
-    /// validity (against `ctx.time`; see [`TimeSource`]), allowing client authentication, issued
-    /// by a CA the server named (when it named any), with a key usable with an accepted scheme.
-    /// Among them the highest enrollment number wins, then the latest notBefore, then the lowest
-    /// index. Archived slots are never candidates.
+    /// validity (against `ctx.time`; see [`TimeSource`]), allowing client authentication, with a
+    /// key usable with an accepted scheme. Among them a slot whose chain the server's CA list
+    /// names wins (when it names any), then the highest enrollment number, then the latest
+    /// notBefore, then the lowest index. The CA list only ranks: when it names no candidate's
+    /// chain the best candidate is still chosen, and [`Explanation::hint`] says
+    /// [`HintMatch::NotMatched`]. Archived slots are never candidates.
     pub fn select(
         &self,
         ctx: &SelectionContext<'_>,
     ) -> Result<Selected<'_, SLOTS>, SelectError<SLOTS>> {
         let mut reasons: [Option<SkipReason>; SLOTS] = [None; SLOTS];
-        let mut best: Option<(u64, u64, usize)> = None;
+        // Which qualifying slots the CA list names (all of them when it names none).
+        let mut named = [false; SLOTS];
+        let mut best: Option<((bool, u64, u64), usize)> = None;
         let mut any_occupied = false;
         let mut any_active = false;
         let mut archived_would_match = false;
         // The reason shared by every failing active slot, if they all share one.
         let mut common: Option<Option<SkipReason>> = None;
 
-        for (i, (slot, reason)) in self.slots.iter().zip(reasons.iter_mut()).enumerate() {
+        for (i, ((slot, reason), named)) in self
+            .slots
+            .iter()
+            .zip(reasons.iter_mut())
+            .zip(named.iter_mut())
+            .enumerate()
+        {
             let Some(occ) = slot else {
                 *reason = Some(SkipReason::Empty);
                 continue;
@@ -363,10 +420,12 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                             };
                         }
                         Ok(()) => {
-                            let rank = (occ.enrollment, occ.meta.not_before());
+                            *named = ctx.acceptable_cas.is_empty()
+                                || names_a_hint(occ, ctx.acceptable_cas);
+                            let rank = (*named, occ.enrollment, occ.meta.not_before());
                             // Strictly greater: ties keep the lower index.
-                            if best.is_none_or(|(e, nb, _)| rank > (e, nb)) {
-                                best = Some((rank.0, rank.1, i));
+                            if best.is_none_or(|(r, _)| rank > r) {
+                                best = Some((rank, i));
                             }
                         }
                     }
@@ -374,15 +433,27 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             }
         }
 
-        if let Some((_, _, winner)) = best {
+        if let Some(((winner_named, _, _), winner)) = best {
             let by = SlotIndex::new(winner);
-            for (i, reason) in reasons.iter_mut().enumerate() {
+            for (i, (reason, named)) in reasons.iter_mut().zip(named).enumerate() {
                 if reason.is_none() && i != winner {
-                    *reason = Some(SkipReason::Superseded { by });
+                    *reason = Some(if winner_named && !named {
+                        SkipReason::IssuerNotNamed { by }
+                    } else {
+                        SkipReason::Superseded { by }
+                    });
                 }
             }
+            let hint = if ctx.acceptable_cas.is_empty() {
+                HintMatch::NoHint
+            } else if winner_named {
+                HintMatch::Matched
+            } else {
+                HintMatch::NotMatched
+            };
             let explanation = Explanation {
                 time: ctx.time,
+                hint,
                 reasons,
             };
             if let Some(slot) = self.active_slot(winner) {
@@ -401,7 +472,6 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 Some(SkipReason::Expired) => SelectErrorKind::AllExpired,
                 Some(SkipReason::NotYetValid) => SelectErrorKind::AllNotYetValid,
                 Some(SkipReason::NoClientAuthUsage) => SelectErrorKind::NoClientAuthUsage,
-                Some(SkipReason::IssuerNotAccepted) => SelectErrorKind::IssuerNotAccepted,
                 Some(SkipReason::SchemeNotAccepted) => SelectErrorKind::SchemeNotAccepted,
                 _ => SelectErrorKind::NoneQualify,
             }
@@ -410,6 +480,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             kind,
             explanation: Explanation {
                 time: ctx.time,
+                hint: HintMatch::NoHint,
                 reasons,
             },
         })
@@ -537,15 +608,107 @@ mod tests {
         let mut cx = ctx(TimeSource::Unknown);
         cx.acceptable_cas = &hints;
         assert!(table.select(&cx).is_ok());
+        assert_eq!(
+            table.select(&cx).unwrap().explanation().hint(),
+            HintMatch::Matched
+        );
+        // A hint naming another CA ranks, it does not veto: the only usable slot is still
+        // chosen, and the explanation says the hint did not match.
         let hints: [&[u8]; 1] = [&ca2];
         cx.acceptable_cas = &hints;
-        let err = table.select(&cx).unwrap_err();
-        assert_eq!(err.kind(), SelectErrorKind::IssuerNotAccepted);
+        let sel = table.select(&cx).unwrap();
+        assert_eq!(sel.explanation().hint(), HintMatch::NotMatched);
+        let shown = alloc::format!("{}", sel.explanation());
+        assert!(shown.contains("names none of our chains"), "{shown}");
         cx.acceptable_cas = &[];
         cx.schemes = &[SignatureScheme::ECDSA_NISTP384_SHA384];
         assert_eq!(
             table.select(&cx).unwrap_err().kind(),
             SelectErrorKind::SchemeNotAccepted
+        );
+    }
+
+    #[test]
+    fn hint_naming_the_root_or_intermediate_of_a_slot_chain_matches_it() {
+        use crate::certs::testutil::{intermediate_der, intermediate_subject};
+        let leaf = CertSpec::new("dev").via_intermediate().make();
+        let int = intermediate_der();
+        let root = ca_subject(0);
+        let issuing = intermediate_subject();
+        let other = ca_subject(2);
+        let mut chained = SlotTable::<2, 2048>::new();
+        let i = chained
+            .install_chain(&leaf.der, &[&int], leaf.key_ref())
+            .unwrap();
+        let mut bare = SlotTable::<2, 2048>::new();
+        bare.install(&leaf.der, leaf.key_ref()).unwrap();
+        for hint in [&root, &issuing] {
+            let hints: [&[u8]; 2] = [&other, hint];
+            let mut cx = ctx(TimeSource::Unknown);
+            cx.acceptable_cas = &hints;
+            let sel = chained.select(&cx).unwrap();
+            assert_eq!(sel.index(), i);
+            assert_eq!(sel.intermediates().collect::<Vec<_>>(), [int.as_slice()]);
+        }
+        // The leaf alone names only its direct issuer: the root hint does not reach it (it
+        // is still sent, as the only usable certificate).
+        let mut cx = ctx(TimeSource::Unknown);
+        let hints: [&[u8]; 1] = [&root];
+        cx.acceptable_cas = &hints;
+        assert_eq!(
+            bare.select(&cx).unwrap().explanation().hint(),
+            HintMatch::NotMatched
+        );
+        let hints: [&[u8]; 1] = [&issuing];
+        cx.acceptable_cas = &hints;
+        assert_eq!(
+            bare.select(&cx).unwrap().explanation().hint(),
+            HintMatch::Matched
+        );
+    }
+
+    #[test]
+    fn hints_rank_named_chains_first_and_never_veto() {
+        // Slot 0: an older certificate from CA 1; slot 1: a newer one from CA 2 (another
+        // identity, so both stay active); slot 2: archived, from CA 1.
+        let mut table = SlotTable::<3, 1024>::new();
+        let from1 = CertSpec::new("one").issuer(1).make();
+        let from2 = CertSpec::new("two").issuer(2).make();
+        let old1 = CertSpec::new("old").issuer(1).make();
+        table.insert_raw(0, &from1.der, from1.key_ref(), SlotState::Active, 1);
+        table.insert_raw(1, &from2.der, from2.key_ref(), SlotState::Active, 2);
+        table.insert_raw(2, &old1.der, old1.key_ref(), SlotState::Archived, 9);
+        let (ca1, ca2, ca0) = (ca_subject(1), ca_subject(2), ca_subject(0));
+        let pick = |hints: &[&[u8]]| {
+            let mut cx = ctx(TimeSource::Unknown);
+            cx.acceptable_cas = hints;
+            let sel = table.select(&cx).unwrap();
+            (sel.index().get(), *sel.explanation())
+        };
+        // No hint: the newest enrollment wins.
+        let (i, why) = pick(&[]);
+        assert_eq!((i, why.hint()), (1, HintMatch::NoHint));
+        // A hint naming CA 1 puts the older slot first; the newer one lost to the hint.
+        let (i, why) = pick(&[&ca1]);
+        assert_eq!((i, why.hint()), (0, HintMatch::Matched));
+        assert_eq!(
+            why.reason(SlotIndex::new(1)),
+            Some(SkipReason::IssuerNotNamed {
+                by: SlotIndex::new(0)
+            })
+        );
+        // The archived slot matches the hint too, and is still never chosen.
+        assert_eq!(why.reason(SlotIndex::new(2)), Some(SkipReason::Archived));
+        let (i, _) = pick(&[&ca2]);
+        assert_eq!(i, 1);
+        // A hint naming neither: the best usable slot is sent, and said not to match.
+        let (i, why) = pick(&[&ca0]);
+        assert_eq!((i, why.hint()), (1, HintMatch::NotMatched));
+        assert_eq!(
+            why.reason(SlotIndex::new(0)),
+            Some(SkipReason::Superseded {
+                by: SlotIndex::new(1)
+            })
         );
     }
 
@@ -682,13 +845,9 @@ mod tests {
         })
     }
 
-    /// The rules, restated from the pool's known attributes (not from parsed metadata).
-    fn oracle(
-        c: &PoolCert,
-        time: TimeSource,
-        hints: &[usize],
-        schemes: &[u16],
-    ) -> Option<SkipReason> {
+    /// The rules, restated from the pool's known attributes (not from parsed metadata). The CA
+    /// hints are not a rule: they rank (see `named`).
+    fn oracle(c: &PoolCert, time: TimeSource, schemes: &[u16]) -> Option<SkipReason> {
         match time {
             TimeSource::Wall(t) if t > c.not_after => return Some(SkipReason::Expired),
             TimeSource::Wall(t) if t < c.not_before => return Some(SkipReason::NotYetValid),
@@ -697,9 +856,6 @@ mod tests {
         }
         if !c.eku.permits_client() {
             return Some(SkipReason::NoClientAuthUsage);
-        }
-        if !hints.is_empty() && !hints.contains(&c.issuer) {
-            return Some(SkipReason::IssuerNotAccepted);
         }
         let usable: &[u16] = match c.kind {
             KeyType::P256 => &[0x0403],
@@ -754,7 +910,7 @@ mod tests {
             let cx = SelectionContext { time, acceptable_cas: &hint_bytes, schemes: &scheme_list };
 
             let verdicts: Vec<Option<Option<SkipReason>>> = picked.iter()
-                .map(|p| p.map(|(c, _, _)| oracle(c, time, &hint_cas, &schemes)))
+                .map(|p| p.map(|(c, _, _)| oracle(c, time, &schemes)))
                 .collect();
             let passes = |i: usize| matches!(verdicts[i], Some(None));
             let archived = |i: usize| matches!(picked[i], Some((_, true, _)));
@@ -766,13 +922,21 @@ mod tests {
                     let i = sel.index().get();
                     prop_assert_eq!(table.state(sel.index()), Some(SlotState::Active));
                     prop_assert!(passes(i));
-                    let rank = |j: usize| picked[j].map(|(c, _, seq)| (seq, c.not_before, core::cmp::Reverse(j)));
+                    let named = |j: usize| picked[j].is_some_and(|(c, _, _)| hint_cas.is_empty() || hint_cas.contains(&c.issuer));
+                    let rank = |j: usize| picked[j].map(|(c, _, seq)| (named(j), seq, c.not_before, core::cmp::Reverse(j)));
                     let best = active_passing.iter().copied().max_by_key(|&j| rank(j));
                     prop_assert_eq!(Some(i), best);
+                    let hint = if hint_cas.is_empty() { HintMatch::NoHint } else if named(i) { HintMatch::Matched } else { HintMatch::NotMatched };
+                    prop_assert_eq!(sel.explanation().hint(), hint);
                     prop_assert_eq!(sel.der(), picked[i].map(|(c, _, _)| c.der.as_slice()).unwrap_or(&[]));
                     prop_assert_eq!(sel.explanation().reason(sel.index()), None);
                     for &j in active_passing.iter().filter(|&&j| j != i) {
-                        prop_assert_eq!(sel.explanation().reason(SlotIndex::new(j)), Some(SkipReason::Superseded { by: sel.index() }));
+                        let lost = if named(i) && !named(j) {
+                            SkipReason::IssuerNotNamed { by: sel.index() }
+                        } else {
+                            SkipReason::Superseded { by: sel.index() }
+                        };
+                        prop_assert_eq!(sel.explanation().reason(SlotIndex::new(j)), Some(lost));
                     }
                     *sel.explanation()
                 }

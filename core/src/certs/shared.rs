@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::key::KeyRef;
-use super::select::{SelectErrorKind, SelectionContext, SignatureScheme, SkipReason};
+use super::select::{HintMatch, SelectErrorKind, SelectionContext, SignatureScheme, SkipReason};
 use super::table::{SlotIndex, SlotTable};
 use super::time::TimeSource;
 
@@ -24,6 +24,8 @@ pub struct SelectionSummary {
     pub time: TimeSource,
     /// The chosen slot, if any.
     pub chosen: Option<SlotIndex>,
+    /// Whether the server's CA list named the chosen slot's chain (it ranks, never vetoes).
+    pub hint: HintMatch,
     /// Every other slot and why it lost (empty slots left out).
     pub skipped: heapless::Vec<(SlotIndex, SkipReason), MAX_REPORTED_SLOTS>,
 }
@@ -32,6 +34,7 @@ impl SelectionSummary {
     pub(crate) fn from_reasons(
         time: TimeSource,
         chosen: Option<SlotIndex>,
+        hint: HintMatch,
         reasons: impl Iterator<Item = (SlotIndex, Option<SkipReason>)>,
     ) -> Self {
         let mut skipped = heapless::Vec::new();
@@ -45,6 +48,7 @@ impl SelectionSummary {
         SelectionSummary {
             time,
             chosen,
+            hint,
             skipped,
         }
     }
@@ -55,6 +59,9 @@ impl fmt::Display for SelectionSummary {
         match self.chosen {
             Some(i) => write!(f, "{i} chosen")?,
             None => f.write_str("no slot chosen")?,
+        }
+        if self.hint == HintMatch::NotMatched {
+            write!(f, " ({})", self.hint)?;
         }
         for (i, r) in &self.skipped {
             write!(f, "; {i}: {r}")?;
@@ -67,6 +74,9 @@ impl fmt::Display for SelectionSummary {
 pub struct Choice {
     /// The chosen slot's certificate DER and key, or why nothing qualified.
     pub result: Result<(Vec<u8>, KeyRef), SelectErrorKind>,
+    /// The chosen slot's intermediate CA certificates (DER), in the order they are sent after
+    /// the leaf; empty when the slot holds none or nothing was chosen.
+    pub intermediates: Vec<Vec<u8>>,
     /// The chosen slot and every other slot's reason, and the time used.
     pub summary: SelectionSummary,
 }
@@ -158,15 +168,23 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotSource for SharedSlotTable<S
         match table.select(&ctx) {
             Ok(sel) => Choice {
                 result: Ok((sel.der().to_vec(), sel.key().clone())),
+                intermediates: sel.intermediates().map(<[u8]>::to_vec).collect(),
                 summary: SelectionSummary::from_reasons(
                     time,
                     Some(sel.index()),
+                    sel.explanation().hint(),
                     sel.explanation().iter(),
                 ),
             },
             Err(e) => Choice {
                 result: Err(e.kind()),
-                summary: SelectionSummary::from_reasons(time, None, e.explanation().iter()),
+                intermediates: Vec::new(),
+                summary: SelectionSummary::from_reasons(
+                    time,
+                    None,
+                    HintMatch::NoHint,
+                    e.explanation().iter(),
+                ),
             },
         }
     }

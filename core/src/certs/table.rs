@@ -8,6 +8,10 @@ use core::fmt;
 use super::key::{KeyKind, KeyRef};
 use super::meta::{self, CertError, KeyAlgorithm, Metadata, NameRef};
 
+/// How many intermediate CA certificates a slot holds after its leaf. Enterprise PKIs issue
+/// from one or two levels below the root; the root itself is never sent.
+pub const MAX_INTERMEDIATES: usize = 3;
+
 /// The index of a slot in a [`SlotTable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -58,15 +62,35 @@ impl fmt::Display for SlotState {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum InstallError {
-    /// The certificate is larger than a slot holds.
+    /// The certificate (with its intermediates) is larger than a slot holds.
     TooLarge {
-        /// Its length in bytes.
+        /// Its length in bytes, intermediates included.
         len: usize,
         /// The slot capacity (`CERT_MAX`).
         max: usize,
     },
     /// The certificate could not be parsed.
     Malformed(CertError),
+    /// More intermediate certificates than a slot holds.
+    ChainTooLong {
+        /// How many were given.
+        count: usize,
+        /// How many a slot holds ([`MAX_INTERMEDIATES`]).
+        max: usize,
+    },
+    /// An intermediate certificate could not be parsed.
+    IntermediateMalformed {
+        /// Its position after the leaf (0: the leaf's issuer).
+        position: usize,
+        /// Why.
+        error: CertError,
+    },
+    /// The chain does not link: the intermediate at `position` is not the issuer of the
+    /// certificate before it (its subject is not that certificate's issuer name).
+    ChainDoesNotLink {
+        /// Its position after the leaf (0: should be the leaf's issuer).
+        position: usize,
+    },
     /// The inline key's algorithm is not the certificate's (an RSA key for a P-256
     /// certificate, say), or the certificate's key is one no inline key can be.
     InlineKeyAlgorithm {
@@ -90,9 +114,27 @@ impl fmt::Display for InstallError {
         match self {
             InstallError::TooLarge { len, max } => write!(
                 f,
-                "certificate not installed: {len} bytes, a slot holds at most {max}"
+                "certificate not installed: {len} bytes with its intermediates, a slot holds at \
+                 most {max}"
             ),
             InstallError::Malformed(e) => write!(f, "certificate not installed: {e}"),
+            InstallError::ChainTooLong { count, max } => write!(
+                f,
+                "certificate not installed: {count} intermediate certificates, a slot holds at \
+                 most {max} (leave the root CA out)"
+            ),
+            InstallError::IntermediateMalformed { position, error } => write!(
+                f,
+                "certificate not installed: intermediate {} is not a usable certificate: {error}",
+                position.saturating_add(1)
+            ),
+            InstallError::ChainDoesNotLink { position } => write!(
+                f,
+                "certificate not installed: intermediate {} is not the issuer of the \
+                 certificate before it (give the chain leaf first, each issuer after the \
+                 certificate it issued)",
+                position.saturating_add(1)
+            ),
             InstallError::InlineKeyAlgorithm { certificate, key } => write!(
                 f,
                 "certificate not installed: its key is {certificate}, the private key given is {key}"
@@ -144,7 +186,60 @@ pub(crate) enum Liveness {
     Archived,
 }
 
-/// An occupied slot.
+/// The certificates of a buffer holding DER certificates back to back (a slot's leaf and its
+/// intermediates), in order. Stops at the first bytes that are not a whole DER SEQUENCE,
+/// which install and load rule out.
+#[derive(Clone)]
+pub(crate) struct Certs<'a>(pub(crate) &'a [u8]);
+
+impl<'a> Iterator for Certs<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let n = meta::first_tlv_len(self.0).ok()?;
+        let (cert, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(cert)
+    }
+}
+
+/// Check the intermediates that follow a leaf of `leaf_len` bytes in `buf` (each a complete
+/// DER certificate, back to back, at most [`MAX_INTERMEDIATES`]): each must parse and be the
+/// issuer of the certificate before it. Names are compared as DER bytes, as RFC 5280 §7.1
+/// allows for names encoded alike (which a CA's own certificates are).
+pub(crate) fn link_chain(buf: &[u8], leaf_len: usize) -> Result<(), InstallError> {
+    let leaf = buf
+        .get(..leaf_len)
+        .ok_or(InstallError::Malformed(CertError::Malformed))?;
+    let leaf_meta = meta::parse(leaf).map_err(InstallError::Malformed)?.meta;
+    let mut expected_issuer: &[u8] = leaf_meta.issuer.of(leaf);
+    let mut rest = buf.get(leaf_len..).unwrap_or(&[]);
+    let mut position = 0usize;
+    while !rest.is_empty() {
+        if position >= MAX_INTERMEDIATES {
+            return Err(InstallError::ChainTooLong {
+                count: position.saturating_add(1),
+                max: MAX_INTERMEDIATES,
+            });
+        }
+        let malformed = |error| InstallError::IntermediateMalformed { position, error };
+        let len = meta::first_tlv_len(rest).map_err(malformed)?;
+        let (cert, tail) = rest
+            .split_at_checked(len)
+            .ok_or(malformed(CertError::Malformed))?;
+        let m = meta::parse(cert).map_err(malformed)?.meta;
+        if m.subject.of(cert) != expected_issuer {
+            return Err(InstallError::ChainDoesNotLink { position });
+        }
+        expected_issuer = m.issuer.of(cert);
+        rest = tail;
+        position = position.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// An occupied slot. `der` holds the leaf followed by its intermediates (the chain is found
+/// again by splitting it, so it costs no memory beyond its bytes); `meta` describes the leaf
+/// (its spans index `der` from 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Occupied<const CERT_MAX: usize> {
     pub(crate) state: Liveness,
@@ -155,11 +250,29 @@ pub(crate) struct Occupied<const CERT_MAX: usize> {
 }
 
 impl<const CERT_MAX: usize> Occupied<CERT_MAX> {
+    /// The leaf certificate's DER.
+    pub(crate) fn leaf(&self) -> &[u8] {
+        Certs(&self.der).next().unwrap_or(&[])
+    }
+    /// The intermediates' DER, back to back (empty when the slot holds none).
+    pub(crate) fn chain(&self) -> &[u8] {
+        self.der.get(self.leaf().len()..).unwrap_or(&[])
+    }
     pub(crate) fn subject(&self) -> NameRef<'_> {
         NameRef::new(self.meta.subject.of(&self.der))
     }
     pub(crate) fn issuer(&self) -> NameRef<'_> {
         NameRef::new(self.meta.issuer.of(&self.der))
+    }
+    /// Every CA name this slot's chain leads to: the leaf's issuer, then each intermediate's
+    /// issuer (up to the root's name). A server's acceptable-CA hint naming any of them names
+    /// this slot's chain.
+    pub(crate) fn chain_names(&self) -> impl Iterator<Item = NameRef<'_>> + '_ {
+        core::iter::once(self.issuer()).chain(
+            Certs(self.chain())
+                .filter_map(meta::issuer_of)
+                .map(NameRef::new),
+        )
     }
     fn same_identity(&self, subject: NameRef<'_>) -> bool {
         // An empty subject (identity only in subjectAltName) names nobody in particular, so such
@@ -179,6 +292,7 @@ impl<const CERT_MAX: usize> Occupied<CERT_MAX> {
 pub(crate) struct ActiveSlot<'a> {
     pub(crate) index: SlotIndex,
     pub(crate) der: &'a [u8],
+    pub(crate) chain: &'a [u8],
     pub(crate) key: &'a KeyRef,
     pub(crate) meta: &'a Metadata,
 }
@@ -191,6 +305,7 @@ pub struct SlotInfo<'a> {
     enrollment: u64,
     key: KeyKind,
     der: &'a [u8],
+    chain: &'a [u8],
     meta: &'a Metadata,
 }
 
@@ -224,9 +339,14 @@ impl<'a> SlotInfo<'a> {
     pub fn key_kind(&self) -> KeyKind {
         self.key
     }
-    /// The certificate DER.
+    /// The certificate DER (the leaf).
     pub fn der(&self) -> &'a [u8] {
         self.der
+    }
+    /// The intermediate CA certificates stored with it, in the order they are sent (the
+    /// leaf's issuer first).
+    pub fn intermediates(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        Certs(self.chain)
     }
     /// The parsed metadata.
     pub fn metadata(&self) -> &'a Metadata {
@@ -319,7 +439,8 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             state: occ.slot_state(),
             enrollment: occ.enrollment,
             key: occ.key.kind(),
-            der: &occ.der,
+            der: occ.leaf(),
+            chain: occ.chain(),
             meta: &occ.meta,
         })
     }
@@ -334,7 +455,8 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         match occ.state {
             Liveness::Active => Some(ActiveSlot {
                 index: SlotIndex(i),
-                der: &occ.der,
+                der: occ.leaf(),
+                chain: occ.chain(),
                 key: &occ.key,
                 meta: &occ.meta,
             }),
@@ -348,10 +470,35 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// an active slot is never reclaimed. The certificate's notBefore raises the time floor.
     /// Call [`Self::commit`] to make the change durable.
     pub fn install(&mut self, cert_der: &[u8], key: KeyRef) -> Result<SlotIndex, InstallError> {
-        if cert_der.len() > CERT_MAX {
+        self.install_chain(cert_der, &[], key)
+    }
+
+    /// [`Self::install`] with the intermediate CA certificates that lead from the leaf towards
+    /// its root (the leaf's issuer first, at most [`MAX_INTERMEDIATES`], the root left out).
+    /// They are sent after the leaf in the TLS Certificate message, and a server's
+    /// acceptable-CA list naming any CA of the chain names this slot. Leaf and intermediates
+    /// together must fit `CERT_MAX` bytes. A chain in which a certificate is not the issuer of
+    /// the one before it is refused ([`InstallError::ChainDoesNotLink`]).
+    pub fn install_chain(
+        &mut self,
+        cert_der: &[u8],
+        intermediates: &[&[u8]],
+        key: KeyRef,
+    ) -> Result<SlotIndex, InstallError> {
+        let total = intermediates
+            .iter()
+            .try_fold(cert_der.len(), |n, c| n.checked_add(c.len()))
+            .unwrap_or(usize::MAX);
+        if total > CERT_MAX {
             return Err(InstallError::TooLarge {
-                len: cert_der.len(),
+                len: total,
                 max: CERT_MAX,
+            });
+        }
+        if intermediates.len() > MAX_INTERMEDIATES {
+            return Err(InstallError::ChainTooLong {
+                count: intermediates.len(),
+                max: MAX_INTERMEDIATES,
             });
         }
         let parsed = meta::parse(cert_der).map_err(InstallError::Malformed)?;
@@ -369,21 +516,36 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         if let Some(i) = self
             .slots
             .iter()
-            .position(|s| s.as_ref().is_some_and(|o| o.der.as_slice() == cert_der))
+            .position(|s| s.as_ref().is_some_and(|o| o.leaf() == cert_der))
         {
             return Err(InstallError::AlreadyInstalled(SlotIndex(i)));
         }
+        let too_large = |_| InstallError::TooLarge {
+            len: total,
+            max: CERT_MAX,
+        };
+        let mut der = heapless::Vec::new();
+        der.extend_from_slice(cert_der).map_err(too_large)?;
+        for (position, c) in intermediates.iter().enumerate() {
+            // Each intermediate must be exactly one certificate, so that the stored chain
+            // splits back into the certificates given.
+            match meta::first_tlv_len(c) {
+                Ok(n) if n == c.len() => {}
+                _ => {
+                    return Err(InstallError::IntermediateMalformed {
+                        position,
+                        error: CertError::Malformed,
+                    })
+                }
+            }
+            der.extend_from_slice(c).map_err(too_large)?;
+        }
+        link_chain(&der, cert_der.len())?;
         let target = self.free_slot().ok_or(InstallError::TableFull)?;
         let enrollment = self.next_enrollment;
         let next = enrollment
             .checked_add(1)
             .ok_or(InstallError::SequenceExhausted)?;
-        let mut der = heapless::Vec::new();
-        der.extend_from_slice(cert_der)
-            .map_err(|_| InstallError::TooLarge {
-                len: cert_der.len(),
-                max: CERT_MAX,
-            })?;
         let new = Occupied {
             state: Liveness::Active,
             der,
@@ -679,6 +841,132 @@ mod tests {
         assert_eq!(info.key_kind(), KeyKind::Inline);
         let shown = alloc::format!("{info}");
         assert!(shown.contains("active #1 subject CN=listed"), "{shown}");
+    }
+
+    #[test]
+    fn chain_is_stored_after_the_leaf_and_listed_in_order() {
+        use crate::certs::testutil::intermediate_der;
+        let mut table = Table::new();
+        let leaf = CertSpec::new("dev").via_intermediate().make();
+        let int = intermediate_der();
+        let i = table
+            .install_chain(&leaf.der, &[&int], leaf.key_ref())
+            .unwrap();
+        let info = table.get(i).unwrap();
+        assert_eq!(info.der(), leaf.der);
+        let chain: Vec<&[u8]> = info.intermediates().collect();
+        assert_eq!(chain, [int.as_slice()]);
+        // The same leaf is the same certificate, whatever chain it comes with.
+        assert_eq!(
+            table.install(&leaf.der, leaf.key_ref()),
+            Err(InstallError::AlreadyInstalled(i))
+        );
+        // A leaf directly under a root links with no intermediates at all.
+        let plain = CertSpec::new("plain").make();
+        let j = table.install(&plain.der, plain.key_ref()).unwrap();
+        assert_eq!(table.get(j).unwrap().intermediates().count(), 0);
+    }
+
+    #[test]
+    fn chain_refusals_leave_table_unchanged() {
+        use crate::certs::testutil::{ca_der, intermediate_der};
+        let mut table = SlotTable::<4, 4096>::new();
+        let good = CertSpec::new("dev").make();
+        table.install(&good.der, good.key_ref()).unwrap();
+        let before = table.clone();
+        let leaf = CertSpec::new("dev2").via_intermediate().make();
+        let int = intermediate_der();
+
+        // Test CA 1 did not issue this leaf.
+        let other_ca = ca_der(1);
+        assert_eq!(
+            table.install_chain(&leaf.der, &[&other_ca], leaf.key_ref()),
+            Err(InstallError::ChainDoesNotLink { position: 0 })
+        );
+        // Right first link, wrong second: CA 1 did not issue the intermediate.
+        assert_eq!(
+            table.install_chain(&leaf.der, &[&int, &other_ca], leaf.key_ref()),
+            Err(InstallError::ChainDoesNotLink { position: 1 })
+        );
+        // Root last is a valid link (the root issued the intermediate); the order matters.
+        let root = ca_der(0);
+        assert_eq!(
+            table.install_chain(&leaf.der, &[&root, &int], leaf.key_ref()),
+            Err(InstallError::ChainDoesNotLink { position: 0 })
+        );
+        let four = [int.as_slice(); MAX_INTERMEDIATES + 1];
+        assert_eq!(
+            table.install_chain(&leaf.der, &four, leaf.key_ref()),
+            Err(InstallError::ChainTooLong {
+                count: MAX_INTERMEDIATES + 1,
+                max: MAX_INTERMEDIATES
+            })
+        );
+        let garbage = [0x30u8, 0x03, 1, 2, 3];
+        assert_eq!(
+            table.install_chain(&leaf.der, &[&garbage], leaf.key_ref()),
+            Err(InstallError::IntermediateMalformed {
+                position: 0,
+                error: CertError::Malformed
+            })
+        );
+        // Two certificates in one entry are refused, not silently split.
+        let two = [int.clone(), root.clone()].concat();
+        assert!(matches!(
+            table.install_chain(&leaf.der, &[&two], leaf.key_ref()),
+            Err(InstallError::IntermediateMalformed { position: 0, .. })
+        ));
+        // Every truncation of the intermediate is a typed refusal.
+        for n in 0..int.len() {
+            let r = table.install_chain(&leaf.der, &[&int[..n]], leaf.key_ref());
+            assert!(
+                matches!(
+                    r,
+                    Err(InstallError::IntermediateMalformed { position: 0, .. })
+                ),
+                "{n}: {r:?}"
+            );
+        }
+        let big = CertSpec::new("big")
+            .via_intermediate()
+            .padding(4096 - 300)
+            .make();
+        let r = table.install_chain(&big.der, &[&int], big.key_ref());
+        assert_eq!(
+            r,
+            Err(InstallError::TooLarge {
+                len: big.der.len() + int.len(),
+                max: 4096
+            })
+        );
+        assert_eq!(table, before);
+        let line = alloc::format!("{}", InstallError::ChainDoesNotLink { position: 0 });
+        assert!(line.contains("intermediate 1 is not the issuer"), "{line}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn random_bytes_as_an_intermediate_are_a_typed_refusal(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+            sequence_header in proptest::prelude::any::<bool>(),
+        ) {
+            let leaf = CertSpec::new("dev").via_intermediate().make();
+            let mut table = SlotTable::<2, 4096>::new();
+            let before = table.clone();
+            // Half the cases look like a DER SEQUENCE of the right length, to reach the
+            // certificate parser rather than stop at the header.
+            let mut junk = bytes;
+            if sequence_header && junk.len() < 0x80 {
+                junk.splice(0..0, [0x30, junk.len() as u8]);
+            }
+            let r = table.install_chain(&leaf.der, &[&junk], leaf.key_ref());
+            proptest::prop_assert!(
+                matches!(r, Err(InstallError::IntermediateMalformed { position: 0, .. })),
+                "{:?}", r
+            );
+            proptest::prop_assert_eq!(table, before);
+        }
     }
 
     #[test]

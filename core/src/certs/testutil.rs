@@ -48,6 +48,43 @@ fn cas() -> &'static [Ca] {
     })
 }
 
+/// An issuing CA below test CA 0 ("Test Issuing CA"), as enterprise PKIs issue users' and
+/// devices' certificates from.
+fn intermediate() -> &'static Ca {
+    static INT: OnceLock<Ca> = OnceLock::new();
+    INT.get_or_init(|| {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, "Latchkey Test");
+        dn.push(DnType::CommonName, "Test Issuing CA");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = date_time_ymd(2000, 1, 1);
+        params.not_after = date_time_ymd(2099, 1, 1);
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let root = &cas()[0];
+        let cert = params.signed_by(&key, &root.cert, &root.key).unwrap();
+        Ca { cert, key }
+    })
+}
+
+/// The issuing CA's certificate DER (its issuer is test CA 0).
+pub fn intermediate_der() -> Vec<u8> {
+    intermediate().cert.der().to_vec()
+}
+
+/// Test CA `i`'s certificate DER.
+pub fn ca_der(i: usize) -> Vec<u8> {
+    cas()[i].cert.der().to_vec()
+}
+
+/// The issuing CA's subject Name DER.
+pub fn intermediate_subject() -> Vec<u8> {
+    use der::{Decode, Encode};
+    let cert = x509_cert::Certificate::from_der(intermediate().cert.der()).unwrap();
+    cert.tbs_certificate.subject.to_der().unwrap()
+}
+
 /// The DER subject Name of test CA `i` (as a server's certificate_authorities entry carries it).
 pub fn ca_subject(i: usize) -> Vec<u8> {
     use der::{Decode, Encode};
@@ -97,6 +134,7 @@ pub struct CertSpec {
     key: KeyType,
     padding: usize,
     issuer: usize,
+    via_intermediate: bool,
     validity: ((i32, u8, u8), (i32, u8, u8)),
 }
 
@@ -124,6 +162,7 @@ impl CertSpec {
             key: KeyType::P256,
             padding: 0,
             issuer: 0,
+            via_intermediate: false,
             validity: ((2020, 1, 1), (2040, 1, 1)),
         }
     }
@@ -153,6 +192,11 @@ impl CertSpec {
     }
     pub fn issuer(mut self, i: usize) -> Self {
         self.issuer = i;
+        self
+    }
+    /// Issued by the issuing CA below test CA 0 (see [`intermediate_der`]).
+    pub fn via_intermediate(mut self) -> Self {
+        self.via_intermediate = true;
         self
     }
     pub fn validity(mut self, from: (i32, u8, u8), to: (i32, u8, u8)) -> Self {
@@ -200,7 +244,11 @@ impl CertSpec {
             )))
             .unwrap(),
         };
-        let ca = &cas()[self.issuer];
+        let ca = if self.via_intermediate {
+            intermediate()
+        } else {
+            &cas()[self.issuer]
+        };
         let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
         Made {
             der: cert.der().to_vec(),

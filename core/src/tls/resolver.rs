@@ -229,9 +229,15 @@ impl ResolvesClientCert for CredentialResolver {
         let (chosen, refusal) = match choice.result {
             Ok((der, key)) => match self.signing_key(key, sigschemes) {
                 Ok(key) => {
+                    // The slot's own chain when it holds one; else the intermediates the
+                    // builder was given for every slot.
                     let mut chain = Vec::with_capacity(1 + self.intermediates.len());
                     chain.push(CertificateDer::from(der));
-                    chain.extend(self.intermediates.iter().cloned());
+                    if choice.intermediates.is_empty() {
+                        chain.extend(self.intermediates.iter().cloned());
+                    } else {
+                        chain.extend(choice.intermediates.into_iter().map(CertificateDer::from));
+                    }
                     (Some(Arc::new(CertifiedKey::new(chain, key))), None)
                 }
                 Err(kind) => (None, Some(kind)),

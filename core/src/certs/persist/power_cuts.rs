@@ -145,9 +145,9 @@ fn apply(t: &mut Table, op: &Op, renewals: &mut usize) {
 }
 
 /// Selection, checked against the rules written out here: the winner is active, in validity
-/// for the time given, allows client authentication, has an accepted issuer and a usable
-/// scheme, and no other such slot has a higher (enrollment, notBefore), nor an equal one at a
-/// lower index; with no winner, no slot qualifies, and "only archived match" exactly when an
+/// for the time given, allows client authentication and has a usable scheme, and no other
+/// such slot has a higher (issuer named by the CA hints, enrollment, notBefore), nor an equal
+/// one at a lower index; with no winner, no slot qualifies, and "only archived match" exactly when an
 /// archived slot would have.
 fn check_selection(t: &Table) {
     let cas = [ca_subject(0), ca_subject(1)];
@@ -192,12 +192,16 @@ fn qualifies(info: &crate::certs::SlotInfo<'_>, ctx: &SelectionContext<'_>) -> b
     !expired
         && !not_yet
         && m.extended_key_usage().permits_client_auth()
-        && (ctx.acceptable_cas.is_empty()
-            || ctx
-                .acceptable_cas
-                .iter()
-                .any(|h| info.issuer().matches_hint(h)))
         && ctx.schemes.iter().any(|s| s.usable_with(m.key_algorithm()))
+}
+
+/// Whether the server's CA hints name the slot's issuer (they rank, never veto).
+fn named(info: &crate::certs::SlotInfo<'_>, ctx: &SelectionContext<'_>) -> bool {
+    ctx.acceptable_cas.is_empty()
+        || ctx
+            .acceptable_cas
+            .iter()
+            .any(|h| info.issuer().matches_hint(h))
 }
 
 fn check_one(t: &Table, ctx: &SelectionContext<'_>) {
@@ -209,11 +213,13 @@ fn check_one(t: &Table, ctx: &SelectionContext<'_>) {
         .iter()
         .max_by(|a, b| {
             (
+                named(a, ctx),
                 a.enrollment(),
                 a.metadata().not_before(),
                 core::cmp::Reverse(a.index()),
             )
                 .cmp(&(
+                    named(b, ctx),
                     b.enrollment(),
                     b.metadata().not_before(),
                     core::cmp::Reverse(b.index()),
