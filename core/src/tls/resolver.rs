@@ -26,7 +26,8 @@ use crate::tls::provider::InlineSigningKey;
 pub(crate) type KeyStoreRef = Option<Arc<dyn KeyStore>>;
 /// Built without feature `key-store`: no key store, so a handle slot is `key-unavailable`.
 #[cfg(not(feature = "key-store"))]
-pub(crate) type KeyStoreRef = ();
+#[derive(Default)]
+pub(crate) struct KeyStoreRef;
 
 /// What happened when the server asked for a client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
