@@ -182,7 +182,9 @@ impl Span {
 
     pub(crate) fn of<'a>(&self, der: &'a [u8]) -> &'a [u8] {
         let start = usize::from(self.start);
-        der.get(start..start + usize::from(self.len)).unwrap_or(&[])
+        der.get(start..)
+            .and_then(|rest| rest.get(..usize::from(self.len)))
+            .unwrap_or(&[])
     }
 }
 

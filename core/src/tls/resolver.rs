@@ -198,7 +198,7 @@ impl ResolvesClientCert for CredentialResolver {
         let (chosen, refusal) = match choice.result {
             Ok((der, key)) => match self.signing_key(key, sigschemes) {
                 Ok(key) => {
-                    let mut chain = Vec::with_capacity(1 + self.intermediates.len());
+                    let mut chain = Vec::with_capacity(self.intermediates.len().saturating_add(1));
                     chain.push(CertificateDer::from(der));
                     chain.extend(self.intermediates.iter().cloned());
                     (Some(Arc::new(CertifiedKey::new(chain, key))), None)
