@@ -113,6 +113,8 @@ pub struct SoakReport {
     pub authenticated: usize,
     /// Failed runs by kind.
     pub failed: BTreeMap<String, usize>,
+    /// The seeds of the first few failed runs of each kind (to replay one).
+    pub failed_seeds: BTreeMap<String, Vec<u64>>,
     /// Hung runs: (seed, why).
     pub hangs: Vec<(u64, String)>,
     /// Runs that "authenticated" with a key the server does not have: (seed).
@@ -178,6 +180,9 @@ impl SoakReport {
             self.supplicant_retransmissions,
             self.authenticator_retransmissions,
         );
+        for (kind, seeds) in &self.failed_seeds {
+            s += &format!("failed {kind}: seeds {seeds:?}\n");
+        }
         for (seed, why) in &self.hangs {
             s += &format!("hang: seed {seed}: {why}\n");
         }
@@ -478,7 +483,13 @@ pub fn soak(pki: &TestPki, args: &SoakArgs, progress: bool) -> Result<SoakReport
         let seed = args.seed.wrapping_add(i as u64);
         match one_run(&mut sup, &configs[which], args, seed, &mut report)? {
             RunEnd::Authenticated => report.authenticated += 1,
-            RunEnd::Failed(kind) => *report.failed.entry(kind).or_default() += 1,
+            RunEnd::Failed(kind) => {
+                let seeds = report.failed_seeds.entry(kind.clone()).or_default();
+                if seeds.len() < 5 {
+                    seeds.push(seed);
+                }
+                *report.failed.entry(kind).or_default() += 1;
+            }
             RunEnd::Hang(why) => report.hangs.push((seed, why)),
             RunEnd::KeyMismatch => report.key_mismatches.push(seed),
         }

@@ -21,9 +21,11 @@ use latchkey_core::eap::{self, Type};
 use latchkey_core::eap_tls;
 use latchkey_core::tls::VersionPolicy;
 use latchkey_core::wpa::frame::KeyInfo;
+use latchkey_core::wpa::handshake::{Handshake, MAX_REPLY_LEN};
+use latchkey_core::wpa::Association;
 use latchkey_fuzz::{
-    akm_from_byte, encode_sup, FuzzTable, KeyAuth, RamFlash, ReassemblyInput, SupOp, LAYOUT,
-    RADIUS_ID, RADIUS_REQUEST_AUTH, RADIUS_SECRET,
+    akm_from_byte, encode_sup, FuzzRng, FuzzTable, KeyAuth, RamFlash, ReassemblyInput, SupOp, AA,
+    LAYOUT, RADIUS_ID, RADIUS_REQUEST_AUTH, RADIUS_SECRET, SPA,
 };
 use latchkey_sim::pki::TestPki;
 use latchkey_sim::radius::{self, attr, Code};
@@ -97,6 +99,44 @@ fn eap_tls_data(frame: &[u8]) -> Option<Vec<u8>> {
         } => Some(data.to_vec()),
         _ => None,
     }
+}
+
+/// The four_way target's oracles only mean something if the model authenticator's signed
+/// messages are accepted: run a handshake and a group rekey against the state machine and
+/// fail loudly unless each installs its keys.
+fn check_model_handshake(akm_byte: u8) -> Result<(), Box<dyn Error>> {
+    let mut auth = KeyAuth::new(akm_from_byte(akm_byte));
+    let assoc = Association {
+        aa: AA,
+        spa: SPA,
+        ap_rsne: &auth.ap_rsne.clone(),
+        our_rsne: &auth.sta_rsne.clone(),
+    };
+    let mut hs = Handshake::new(&assoc, Some(auth.pmk())).map_err(|e| format!("{e:?}"))?;
+    let mut rng = FuzzRng(1);
+    let mut out = vec![0u8; MAX_REPLY_LEN];
+    let step = hs
+        .receive(&auth.msg1([0x42; 32], 1), &mut rng, &mut out)
+        .map_err(|e| format!("model message 1 refused: {e:?}"))?;
+    if !auth.take_msg2(&out[..step.reply_len]) {
+        return Err("message 2 gave the model no PTK".into());
+    }
+    let msg3 = auth.msg3(2).ok_or("no message 3")?;
+    let step = hs
+        .receive(&msg3, &mut rng, &mut out)
+        .map_err(|e| format!("model message 3 refused: {e:?}"))?;
+    if step.installs.ptk.is_none() || step.installs.gtk.is_none() {
+        return Err("model message 3 installed nothing".into());
+    }
+    auth.gtk = (2, vec![0x33; auth.gtk.1.len()]);
+    let group = auth.group1(3).ok_or("no group message 1")?;
+    let step = hs
+        .receive(&group, &mut rng, &mut out)
+        .map_err(|e| format!("model group message 1 refused: {e:?}"))?;
+    if step.installs.gtk.is_none() {
+        return Err("model group message 1 installed nothing".into());
+    }
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -305,6 +345,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             seed.extend_from_slice(&f[4..]);
             write_seed(&out.join("eapol_key"), &seed)?;
         }
+        check_model_handshake(akm_byte)?;
         // msg1, msg3, group rekey, replay, flipped msg3; msg1 again (PTK rekey), msg3.
         let ops: &[&[u8]] = &[
             &[akm_byte],
