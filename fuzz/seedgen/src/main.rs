@@ -413,6 +413,24 @@ fn main() -> Result<(), Box<dyn Error>> {
         },
     ];
     write_seed(&out.join("supplicant"), &encode_sup(0, &start))?;
+    // The remote crash: after the ClientHello, a TLS record header with version
+    // 0xffff made the engine feed rustls the bad record again (a debug assertion in rustls).
+    let bad_record = [
+        SupOp::TlsRequest {
+            id: 1,
+            flags: 0x20,
+            data: Vec::new(),
+        },
+        SupOp::Frame(vec![
+            0x02, 0x00, 0x00, 0x0d, 0x01, 0x03, 0x00, 0x0d, 0x0d, 0x00, 0x15, 0xff, 0xff, 0xff,
+            0xff, 0x00, 0x00,
+        ]),
+        SupOp::Wait {
+            ms: 1_000,
+            force: true,
+        },
+    ];
+    write_seed(&out.join("supplicant"), &encode_sup(0, &bad_record))?;
 
     println!("seeds written under {}", out.display());
     Ok(())
