@@ -301,14 +301,19 @@ impl ExpandedType {
                 vendor_id: self.vendor_id,
             });
         }
-        let ok = write_u8(out, at, Type::Expanded.into())
-            && write_u24_be(out, at + 1, self.vendor_id)
-            && write_u32_be(out, at + 4, self.vendor_type);
+        let ok = match (at.checked_add(1), at.checked_add(4)) {
+            (Some(id_at), Some(type_at)) => {
+                write_u8(out, at, Type::Expanded.into())
+                    && write_u24_be(out, id_at, self.vendor_id)
+                    && write_u32_be(out, type_at, self.vendor_type)
+            }
+            _ => false,
+        };
         if ok {
             Ok(())
         } else {
             Err(Error::BufferTooSmall {
-                needed: at + 1 + Self::LEN,
+                needed: at.saturating_add(1 + Self::LEN),
                 available: out.len(),
             })
         }
@@ -536,11 +541,12 @@ impl<'a> Repr<'a> {
     /// Bytes the packet takes on the wire (its Length field).
     pub const fn buffer_len(&self) -> usize {
         match self {
+            // A slice holds at most isize::MAX bytes, so these never saturate.
             Repr::Request { data, .. } | Repr::Response { data, .. } => {
-                TYPED_HEADER_LEN + data.len()
+                TYPED_HEADER_LEN.saturating_add(data.len())
             }
             Repr::Success { .. } | Repr::Failure { .. } => HEADER_LEN,
-            Repr::Unknown { payload, .. } => HEADER_LEN + payload.len(),
+            Repr::Unknown { payload, .. } => HEADER_LEN.saturating_add(payload.len()),
         }
     }
 
@@ -626,7 +632,7 @@ impl fmt::Display for Repr<'_> {
             } => write!(
                 f,
                 "EAP code {code} id={identifier} len={}",
-                HEADER_LEN + payload.len()
+                HEADER_LEN.saturating_add(payload.len())
             ),
         }
     }
@@ -659,7 +665,8 @@ pub fn emit_identity(identifier: u8, identity: &[u8], out: &mut [u8]) -> Result<
 /// the server the peer understands expanded types.
 pub fn emit_nak(identifier: u8, proposed: &[Type], out: &mut [u8]) -> Result<usize, Error> {
     let data_len = proposed.len().max(1);
-    let len = TYPED_HEADER_LEN + data_len;
+    // Saturating: an impossible length still fails the u16 conversion below.
+    let len = TYPED_HEADER_LEN.saturating_add(data_len);
     let length = u16::try_from(len).map_err(|_| Error::TooLong { len })?;
     if out.len() < len {
         return Err(Error::BufferTooSmall {
@@ -716,7 +723,8 @@ pub fn emit_expanded_nak(
     let mut at = HEADER_LEN + ENTRY;
     for entry in list {
         entry.write(out, at)?;
-        at += ENTRY;
+        // at stays below len (checked to fit in out); a write past it fails typed anyway.
+        at = at.saturating_add(ENTRY);
     }
     Ok(len)
 }

@@ -394,7 +394,10 @@ impl<'a> Repr<'a> {
         } else {
             0
         };
-        FLAGS_LEN + l + self.tls_data.len()
+        // A slice holds at most isize::MAX bytes: never saturates.
+        FLAGS_LEN
+            .saturating_add(l)
+            .saturating_add(self.tls_data.len())
     }
 
     /// Writes the EAP-TLS data to the front of `out`; returns its length. Nothing is written
@@ -412,7 +415,8 @@ impl<'a> Repr<'a> {
         if let Some(l) = self.tls_message_length {
             packet.set_tls_message_length(l);
         }
-        if !write_bytes(out, len - self.tls_data.len(), self.tls_data) {
+        // len is the header plus tls_data, so this is the header length exactly.
+        if !write_bytes(out, len.saturating_sub(self.tls_data.len()), self.tls_data) {
             return Err(Error::BufferTooSmall {
                 needed: len,
                 available: out.len(),
@@ -425,7 +429,8 @@ impl<'a> Repr<'a> {
 /// Writes a whole EAP-TLS Response: EAP header, Type 13, Flags, [L,] TLS data. Returns its
 /// length; nothing is written if it does not fit.
 pub fn emit_response(identifier: u8, repr: &Repr<'_>, out: &mut [u8]) -> Result<usize, Error> {
-    let len = eap::TYPED_HEADER_LEN + repr.buffer_len();
+    // Saturating: an impossible length still fails the u16 conversion below.
+    let len = eap::TYPED_HEADER_LEN.saturating_add(repr.buffer_len());
     let length = u16::try_from(len).map_err(|_| Error::TooLong { len })?;
     if out.len() < len {
         return Err(Error::BufferTooSmall {
@@ -612,7 +617,8 @@ impl Reassembler {
             return Err(Error::MessageTooLarge { received, limit });
         }
         self.received = received;
-        self.fragments += 1;
+        // Below max_fragments (checked on entry), so this cannot saturate.
+        self.fragments = self.fragments.saturating_add(1);
 
         if fragment.more_fragments {
             return Ok(Progress::NeedMore);
@@ -770,7 +776,8 @@ impl Fragmenter {
         Ok(Some(Plan {
             total,
             start: self.offset,
-            end: self.offset + chunk,
+            // chunk <= total - offset, so the end is at most total.
+            end: self.offset.saturating_add(chunk),
             more,
             length,
         }))

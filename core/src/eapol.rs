@@ -300,7 +300,8 @@ impl Repr {
 
     /// Bytes the whole frame (header and body) takes.
     pub const fn buffer_len(&self) -> usize {
-        HEADER_LEN + self.body_len as usize
+        // body_len is a u16: never saturates.
+        HEADER_LEN.saturating_add(self.body_len as usize)
     }
 
     /// Writes the header into `packet`, after checking the buffer can hold header and body and

@@ -68,9 +68,11 @@
         clippy::unwrap_used,
         clippy::expect_used,
         clippy::panic,
-        clippy::indexing_slicing
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
     )
 )]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;

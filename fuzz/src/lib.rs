@@ -220,3 +220,360 @@ pub const RADIUS_ID: u8 = 0x2a;
 pub const RADIUS_REQUEST_AUTH: [u8; 16] = *b"latchkey-fuzz-RA";
 /// Shared secret.
 pub const RADIUS_SECRET: &[u8] = b"fuzz-shared-secret";
+
+/// A deterministic RNG for the targets (SplitMix64): the same input always takes the same
+/// path, which libFuzzer needs to minimize and replay. Not for anything outside fuzzing.
+#[derive(Debug, Clone)]
+pub struct FuzzRng(pub u64);
+
+impl rand_core::RngCore for FuzzRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for FuzzRng {}
+
+pub use key_auth::{akm_from_byte, KeyAuth, AA, SPA};
+
+/// A deterministic model of the authenticator's side of the 4-way and group-key handshakes
+/// (IEEE 802.11-2020 §12.7.6, §12.7.7), built only from the core's public key primitives, so
+/// the targets can sign the frames a genuine AP would send and tell them from forgeries.
+mod key_auth {
+    use latchkey_core::eapol::{self, PacketType};
+    use latchkey_core::wpa::frame::{self, KeyInfo, Repr};
+    use latchkey_core::wpa::keys::{self, Pmk, Ptk};
+    use latchkey_core::wpa::{kde, Akm, Cipher};
+
+    /// The access point's address.
+    pub const AA: [u8; 6] = [0x02, 0, 0, 0, 0, 0xaa];
+    /// The station's address.
+    pub const SPA: [u8; 6] = [0x02, 0, 0, 0, 0, 0x55];
+
+    /// One of the AKMs the handshake implements, chosen by a fuzz byte.
+    pub fn akm_from_byte(b: u8) -> Akm {
+        match b % 3 {
+            0 => Akm::Ieee8021x,
+            1 => Akm::Ieee8021xSha256,
+            _ => Akm::SuiteB192,
+        }
+    }
+
+    /// The model authenticator: fixed PMK, its ANonce, the PTK from the station's last
+    /// message 2, and the group keys it hands out.
+    pub struct KeyAuth {
+        /// The AKM of the association.
+        pub akm: Akm,
+        /// The fixed PMK (bytes 0x5a..).
+        pub pmk: Vec<u8>,
+        /// The AP's RSNE (beacon and message 3).
+        pub ap_rsne: Vec<u8>,
+        /// The station's RSNE (association request and message 2).
+        pub sta_rsne: Vec<u8>,
+        /// The ANonce of the last message 1.
+        pub anonce: [u8; 32],
+        /// The PTK derived from the station's last message 2, if any.
+        pub ptk: Option<Ptk>,
+        /// GTK key id and key.
+        pub gtk: (u8, Vec<u8>),
+        /// IGTK key id and key (PMF AKMs).
+        pub igtk: Option<(u16, Vec<u8>)>,
+    }
+
+    impl KeyAuth {
+        /// A model AP for `akm` with RSNEs from the simulator's access point.
+        pub fn new(akm: Akm) -> Self {
+            let sim = latchkey_sim::ap::SimAp::new(akm, AA, SPA);
+            let n = Self::cipher_of(akm).key_len();
+            KeyAuth {
+                akm,
+                pmk: (0..akm.pmk_len() as u8).map(|i| 0x5a ^ i).collect(),
+                ap_rsne: sim.ap_rsne.clone(),
+                sta_rsne: sim.sta_rsne.clone(),
+                anonce: [0; 32],
+                ptk: None,
+                gtk: (1, vec![0x11; n]),
+                igtk: akm.requires_pmf().then(|| (4, vec![0x22; n])),
+            }
+        }
+
+        /// The pairwise and group cipher the simulator's RSNEs name.
+        pub fn cipher_of(akm: Akm) -> Cipher {
+            if akm == Akm::SuiteB192 {
+                Cipher::Gcmp256
+            } else {
+                Cipher::Ccmp128
+            }
+        }
+
+        /// The PMK as the station holds it.
+        pub fn pmk(&self) -> Pmk {
+            Pmk::from_bytes(&self.pmk, self.akm).expect("model PMK has the AKM's length")
+        }
+
+        fn version(&self) -> u16 {
+            u16::from(self.akm.descriptor_version())
+        }
+
+        /// An unsigned EAPOL-Key frame (MIC zero).
+        pub fn frame(
+            &self,
+            info: u16,
+            key_length: u16,
+            counter: u64,
+            nonce: [u8; 32],
+            key_data: &[u8],
+        ) -> Vec<u8> {
+            let zeros = [0u8; 24];
+            let repr = Repr {
+                key_info: KeyInfo(info),
+                key_length,
+                replay_counter: counter,
+                nonce,
+                iv: [0; 16],
+                rsc: [0; 8],
+                mic: &zeros[..self.akm.mic_len()],
+                key_data,
+            };
+            let mut body = vec![0u8; repr.buffer_len()];
+            repr.emit(&mut body).expect("body sized by buffer_len");
+            let mut out = vec![0u8; eapol::HEADER_LEN + body.len()];
+            eapol::emit_frame(2, PacketType::Key, &body, &mut out).expect("frame sized");
+            out
+        }
+
+        /// Fills in the MIC of `f` (its MIC field zero) with the current PTK's KCK.
+        pub fn sign(&self, f: &mut [u8]) -> bool {
+            let Some(ptk) = &self.ptk else { return false };
+            let mut mic = vec![0u8; self.akm.mic_len()];
+            if keys::compute_mic(self.akm, ptk.kck(), &[f], &mut mic).is_err() {
+                return false;
+            }
+            let at = eapol::HEADER_LEN + frame::MIC_OFFSET;
+            f[at..at + mic.len()].copy_from_slice(&mic);
+            true
+        }
+
+        /// Message 1 with `anonce`.
+        pub fn msg1(&mut self, anonce: [u8; 32], counter: u64) -> Vec<u8> {
+            self.anonce = anonce;
+            let info = self.version() | KeyInfo::KEY_TYPE_PAIRWISE | KeyInfo::KEY_ACK;
+            let n = Self::cipher_of(self.akm).key_len() as u16;
+            self.frame(info, n, counter, anonce, &[])
+        }
+
+        /// Takes the station's message 2: derives the PTK from its SNonce and our ANonce.
+        pub fn take_msg2(&mut self, reply: &[u8]) -> bool {
+            let Ok(e) = eapol::Packet::new_checked(reply) else {
+                return false;
+            };
+            let Ok(p) = frame::Packet::new_checked(e.body(), self.akm.mic_len()) else {
+                return false;
+            };
+            let Ok(r) = Repr::parse(&p) else { return false };
+            let pmk = self.pmk();
+            let cipher = Self::cipher_of(self.akm);
+            self.ptk = Ptk::derive(self.akm, cipher, &pmk, &AA, &SPA, &self.anonce, &r.nonce).ok();
+            self.ptk.is_some()
+        }
+
+        /// The group KDEs (GTK, and IGTK with PMF).
+        pub fn group_kdes(&self) -> Vec<u8> {
+            let mut out = vec![0u8; 128];
+            let mut n = kde::emit_gtk(self.gtk.0, true, &self.gtk.1, &mut out).expect("fits");
+            if let Some((id, key)) = &self.igtk {
+                n += kde::emit_igtk(*id, &[1, 0, 0, 0, 0, 0], key, &mut out[n..]).expect("fits");
+            }
+            out.truncate(n);
+            out
+        }
+
+        /// Key data padded (0xdd, zeros) and wrapped with the KEK.
+        pub fn wrap(&self, plain: &[u8]) -> Option<Vec<u8>> {
+            let ptk = self.ptk.as_ref()?;
+            let mut p = plain.to_vec();
+            if p.len() % 8 != 0 || p.len() < 16 {
+                p.push(0xdd);
+                while p.len() % 8 != 0 || p.len() < 16 {
+                    p.push(0);
+                }
+            }
+            let mut out = vec![0u8; p.len() + 8];
+            keys::wrap_key_data(ptk.kek(), &p, &mut out).ok()?;
+            Some(out)
+        }
+
+        /// Message 3, signed; `None` before a message 2 gave a PTK.
+        pub fn msg3(&self, counter: u64) -> Option<Vec<u8>> {
+            let mut plain = self.ap_rsne.clone();
+            plain.extend_from_slice(&self.group_kdes());
+            let kd = self.wrap(&plain)?;
+            let info = self.version()
+                | KeyInfo::KEY_TYPE_PAIRWISE
+                | KeyInfo::INSTALL
+                | KeyInfo::KEY_ACK
+                | KeyInfo::KEY_MIC
+                | KeyInfo::SECURE
+                | KeyInfo::ENCRYPTED_KEY_DATA;
+            let n = Self::cipher_of(self.akm).key_len() as u16;
+            let mut f = self.frame(info, n, counter, self.anonce, &kd);
+            self.sign(&mut f).then_some(f)
+        }
+
+        /// Group message 1 with the current group keys, signed.
+        pub fn group1(&self, counter: u64) -> Option<Vec<u8>> {
+            let kd = self.wrap(&self.group_kdes())?;
+            let info = self.version()
+                | KeyInfo::KEY_ACK
+                | KeyInfo::KEY_MIC
+                | KeyInfo::SECURE
+                | KeyInfo::ENCRYPTED_KEY_DATA;
+            let mut f = self.frame(info, 0, counter, [0; 32], &kd);
+            self.sign(&mut f).then_some(f)
+        }
+    }
+}
+
+/// An RNG whose state is one global counter, reset per input ([`reset_global_rng`]): the
+/// supplicant's RNG must be `'static` (it is shared with its TLS engine), and a fuzz input
+/// must take the same path each time it runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GlobalRng;
+
+static GLOBAL_RNG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Restart [`GlobalRng`]'s stream.
+pub fn reset_global_rng(seed: u64) {
+    GLOBAL_RNG.store(seed, std::sync::atomic::Ordering::SeqCst);
+}
+
+impl rand_core::RngCore for GlobalRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let s = GLOBAL_RNG.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        FuzzRng(s).next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for GlobalRng {}
+
+/// The supplicant target's input: an AKM byte (0: no RSN association, else the AKM chosen
+/// by [`akm_from_byte`]), then operations. Shared with the seed generator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupOp {
+    /// A frame from the authenticator, as is.
+    Frame(Vec<u8>),
+    /// Time passes by this many milliseconds; then a poll (when due, or always with `force`).
+    Wait {
+        /// Milliseconds.
+        ms: u16,
+        /// Poll even before the deadline.
+        force: bool,
+    },
+    /// A frame from another station (must be ignored).
+    Stranger(Vec<u8>),
+    /// An EAP-TLS Request with this identifier, flags and TLS data, wrapped for the wire.
+    TlsRequest {
+        /// EAP identifier.
+        id: u8,
+        /// EAP-TLS flags.
+        flags: u8,
+        /// TLS data.
+        data: Vec<u8>,
+    },
+}
+
+/// Decode the supplicant target's input (any bytes decode).
+pub fn decode_sup(data: &[u8]) -> (u8, Vec<SupOp>) {
+    let mut r = Reader::new(data);
+    let akm = r.u8();
+    let mut ops = Vec::new();
+    while !r.is_empty() && ops.len() < 128 {
+        let op = r.u8();
+        ops.push(match op % 4 {
+            0 => SupOp::Frame(r.chunk().to_vec()),
+            1 => SupOp::Wait {
+                ms: r.u16(),
+                force: op & 0x10 != 0,
+            },
+            2 => SupOp::Stranger(r.chunk().to_vec()),
+            _ => SupOp::TlsRequest {
+                id: r.u8(),
+                flags: r.u8(),
+                data: r.chunk().to_vec(),
+            },
+        });
+    }
+    (akm, ops)
+}
+
+/// Encode the supplicant target's input (for seeds).
+pub fn encode_sup(akm: u8, ops: &[SupOp]) -> Vec<u8> {
+    let mut out = vec![akm];
+    let chunk = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    for op in ops {
+        match op {
+            SupOp::Frame(f) => {
+                out.push(0);
+                chunk(&mut out, f);
+            }
+            SupOp::Wait { ms, force } => {
+                out.push(if *force { 0x11 } else { 1 });
+                out.extend_from_slice(&ms.to_be_bytes());
+            }
+            SupOp::Stranger(f) => {
+                out.push(2);
+                chunk(&mut out, f);
+            }
+            SupOp::TlsRequest { id, flags, data } => {
+                out.extend_from_slice(&[3, *id, *flags]);
+                chunk(&mut out, data);
+            }
+        }
+    }
+    out
+}
+
+/// An EAPOL frame (version 2) carrying an EAP-TLS Request.
+pub fn tls_request_frame(id: u8, flags: u8, data: &[u8]) -> Vec<u8> {
+    let eap_len = 6 + data.len();
+    let mut f = vec![2, 0];
+    f.extend_from_slice(&(eap_len as u16).to_be_bytes());
+    f.extend_from_slice(&[1, id]);
+    f.extend_from_slice(&(eap_len as u16).to_be_bytes());
+    f.extend_from_slice(&[13, flags]);
+    f.extend_from_slice(data);
+    f
+}

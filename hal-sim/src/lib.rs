@@ -15,3 +15,4 @@ pub mod rogue;
 pub mod scenarios;
 pub mod server;
 pub mod sim;
+pub mod soak;

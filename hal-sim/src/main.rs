@@ -140,6 +140,15 @@ fn cli() -> clap::Command {
                  otherwise",
             )
             .defer(with_args::<RogueArgs>),
+        )
+        .subcommand(
+            sub(
+                "soak",
+                "Run many seeded authentications over a link that loses, duplicates, reorders, \
+                 bit-flips and truncates frames (and can restart the authenticator); report how \
+                 many authenticated, failed (by kind) or hung. Exit status 0 when none hung",
+            )
+            .defer(with_args::<latchkey_sim::soak::SoakArgs>),
         );
     #[cfg(target_os = "linux")]
     let cmd = cmd.subcommand(
@@ -172,6 +181,7 @@ enum Parsed {
     Renewal,
     Radius(Box<RadiusCmdArgs>),
     Rogue(RogueArgs),
+    Soak(Box<latchkey_sim::soak::SoakArgs>),
     #[cfg(target_os = "linux")]
     Connect(Box<latchkey_sim::connect::ConnectArgs>),
 }
@@ -183,6 +193,7 @@ fn parse() -> Parsed {
         Some(("demo", m)) => Parsed::Demo(parsed(m)),
         Some(("radius", m)) => Parsed::Radius(Box::new(parsed(m))),
         Some(("rogue", m)) => Parsed::Rogue(parsed(m)),
+        Some(("soak", m)) => Parsed::Soak(Box::new(parsed(m))),
         #[cfg(target_os = "linux")]
         Some(("connect", m)) => Parsed::Connect(Box::new(parsed(m))),
         Some(("renewal", _)) => Parsed::Renewal,
@@ -201,6 +212,7 @@ fn main() -> ExitCode {
         Parsed::Renewal => renewal(),
         Parsed::Radius(a) => radius_cmd(&a.radius, &a.client, a.json),
         Parsed::Rogue(a) => rogue(a.scenario.as_deref(), a.list, a.frames),
+        Parsed::Soak(a) => latchkey_sim::soak::main(&a),
         #[cfg(target_os = "linux")]
         Parsed::Connect(a) => connect(&a),
     }

@@ -182,7 +182,9 @@ impl Span {
 
     pub(crate) fn of<'a>(&self, der: &'a [u8]) -> &'a [u8] {
         let start = usize::from(self.start);
-        der.get(start..start + usize::from(self.len)).unwrap_or(&[])
+        der.get(start..)
+            .and_then(|rest| rest.get(..usize::from(self.len)))
+            .unwrap_or(&[])
     }
 }
 
@@ -393,8 +395,10 @@ pub(crate) fn first_tlv_len(der: &[u8]) -> Result<usize, CertError> {
     if header.tag != der::Tag::Sequence {
         return Err(CertError::Malformed);
     }
-    let total = (header.encoded_len()? + header.length)?;
-    let total = usize::try_from(total)?;
+    let head = usize::try_from(header.encoded_len()?)?;
+    let total = head
+        .checked_add(usize::try_from(header.length)?)
+        .ok_or(CertError::Malformed)?;
     if total > der.len() {
         return Err(CertError::Malformed);
     }

@@ -255,12 +255,13 @@ impl core::error::Error for FlashFault {}
 impl FlashLayout {
     fn check<F: NorFlash>(&self, flash: &F) -> Result<(), LayoutError> {
         let (w, r, e) = (F::WRITE_SIZE, F::READ_SIZE, F::ERASE_SIZE);
-        if w == 0 || r == 0 || e == 0 || CHUNK % w != 0 || CHUNK % r != 0 {
+        // checked_rem is None for a zero size, which is as unsupported as one not dividing CHUNK.
+        if e == 0 || CHUNK.checked_rem(w) != Some(0) || CHUNK.checked_rem(r) != Some(0) {
             return Err(LayoutError::UnsupportedFlash);
         }
         let aligned = |v: u32| {
             let v = v as usize;
-            v % e == 0 && v % r == 0
+            v.checked_rem(e) == Some(0) && v.checked_rem(r) == Some(0)
         };
         let size = self.region_size;
         if size == 0 || !aligned(size) || !aligned(self.region_a) || !aligned(self.region_b) {
@@ -353,8 +354,18 @@ impl<'f, F: NorFlash> FlashReader<'f, F> {
         }
         // CHUNK-aligned within the region; the region start is READ_SIZE-aligned, CHUNK and the
         // region size are multiples of READ_SIZE, so every read is aligned.
-        let block = self.start + (self.pos - self.start) / CHUNK as u32 * CHUNK as u32;
-        let len = CHUNK.min((self.end - block) as usize);
+        // `start <= pos < end` holds (pos starts at start and only advances), so none of these
+        // checks fails; they keep a broken invariant a typed error instead of a wrap.
+        let chunk = CHUNK as u32;
+        let block = self
+            .pos
+            .checked_sub(self.start)
+            .and_then(|into| into.checked_div(chunk))
+            .and_then(|blocks| blocks.checked_mul(chunk))
+            .and_then(|off| self.start.checked_add(off))
+            .ok_or(ReadError::PastEnd)?;
+        let left = self.end.checked_sub(block).ok_or(ReadError::PastEnd)?;
+        let len = CHUNK.min(left as usize);
         let buf = self.cache.get_mut(..len).ok_or(ReadError::PastEnd)?;
         self.flash
             .read(block, buf)
@@ -367,18 +378,32 @@ impl<'f, F: NorFlash> FlashReader<'f, F> {
     fn read_unhashed(&mut self, out: &mut [u8]) -> Result<(), ReadError> {
         let mut done = 0;
         while done < out.len() {
-            let cached =
-                self.pos >= self.cache_at && ((self.pos - self.cache_at) as usize) < self.cache_len;
+            let cached = self
+                .pos
+                .checked_sub(self.cache_at)
+                .is_some_and(|off| (off as usize) < self.cache_len);
             if !cached {
                 self.refill()?;
             }
-            let off = (self.pos - self.cache_at) as usize;
-            let n = (self.cache_len - off).min(out.len() - done);
-            let src = self.cache.get(off..off + n).ok_or(ReadError::PastEnd)?;
-            let dst = out.get_mut(done..done + n).ok_or(ReadError::PastEnd)?;
-            dst.copy_from_slice(src);
-            done += n;
-            self.pos += n as u32;
+            let off = self
+                .pos
+                .checked_sub(self.cache_at)
+                .ok_or(ReadError::PastEnd)? as usize;
+            let src = self
+                .cache
+                .get(off..self.cache_len)
+                .ok_or(ReadError::PastEnd)?;
+            let dst = out.get_mut(done..).ok_or(ReadError::PastEnd)?;
+            let n = src.len().min(dst.len());
+            dst.get_mut(..n)
+                .ok_or(ReadError::PastEnd)?
+                .copy_from_slice(src.get(..n).ok_or(ReadError::PastEnd)?);
+            // n <= CHUNK and pos + n stays within the region (the cache never extends past end).
+            done = done.checked_add(n).ok_or(ReadError::PastEnd)?;
+            self.pos = u32::try_from(n)
+                .ok()
+                .and_then(|n| self.pos.checked_add(n))
+                .ok_or(ReadError::PastEnd)?;
         }
         Ok(())
     }
@@ -414,7 +439,8 @@ impl<'f, F: NorFlash> FlashReader<'f, F> {
 
     /// Bytes read since the region start.
     fn offset(&self) -> usize {
-        (self.pos - self.start) as usize
+        // pos starts at start and only advances, so this never saturates.
+        self.pos.saturating_sub(self.start) as usize
     }
 }
 
@@ -466,7 +492,7 @@ fn probe<F: NorFlash>(flash: &mut F, start: u32, size: u32) -> Result<RegionStat
         while left > 0 {
             let n = left.min(piece.len());
             r.read(piece.get_mut(..n).ok_or(ReadError::PastEnd)?)?;
-            left -= n;
+            left = left.saturating_sub(n); // n <= left: exact
         }
         piece.zeroize();
         Ok(if r.checksum_matches()? {
@@ -501,13 +527,15 @@ impl<'f, F: NorFlash> FlashWriter<'f, F> {
 
     fn put_unhashed(&mut self, mut bytes: &[u8]) -> Result<(), FlashFault> {
         while !bytes.is_empty() {
-            let n = (CHUNK - self.fill).min(bytes.len());
+            let space = self.buf.get_mut(self.fill..).ok_or(FlashFault::Other)?;
+            let n = space.len().min(bytes.len());
             let (now, rest) = bytes.split_at(n);
-            self.buf
-                .get_mut(self.fill..self.fill + n)
+            space
+                .get_mut(..n)
                 .ok_or(FlashFault::Other)?
                 .copy_from_slice(now);
-            self.fill += n;
+            // fill + n <= CHUNK: n is at most the space left in the buffer.
+            self.fill = self.fill.saturating_add(n);
             bytes = rest;
             if self.fill == CHUNK {
                 self.flush()?;
@@ -521,13 +549,20 @@ impl<'f, F: NorFlash> FlashWriter<'f, F> {
         if self.fill == 0 {
             return Ok(());
         }
-        let len = self.fill.div_ceil(F::WRITE_SIZE) * F::WRITE_SIZE;
+        // fill <= CHUNK and WRITE_SIZE divides CHUNK (layout check), so len <= CHUNK.
+        let len = self
+            .fill
+            .checked_next_multiple_of(F::WRITE_SIZE)
+            .ok_or(FlashFault::Other)?;
         let chunk = self.buf.get_mut(..len).ok_or(FlashFault::Other)?;
         if let Some(pad) = chunk.get_mut(self.fill..) {
             pad.fill(0xFF);
         }
         self.flash.write(self.pos, chunk).map_err(fault)?;
-        self.pos += len as u32;
+        self.pos = u32::try_from(len)
+            .ok()
+            .and_then(|len| self.pos.checked_add(len))
+            .ok_or(FlashFault::OutOfBounds)?;
         self.fill = 0;
         Ok(())
     }
@@ -579,10 +614,14 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// The largest image this table type can produce; size the regions at least this big
     /// (rounded up to ERASE_SIZE).
     pub const fn max_image_len() -> usize {
+        // Saturating: a table type too large to count is also too large for any region.
+        let record = RECORD_HEAD_LEN
+            .saturating_add(STORED_KEY_MAX)
+            .saturating_add(CERT_MAX);
         HEADER_LEN
-            + TABLE_HEAD_LEN
-            + SLOTS * (RECORD_HEAD_LEN + STORED_KEY_MAX + CERT_MAX)
-            + TRAILER_LEN
+            .saturating_add(TABLE_HEAD_LEN)
+            .saturating_add(SLOTS.saturating_mul(record))
+            .saturating_add(TRAILER_LEN)
     }
 
     fn payload_len(&self, version: u16) -> usize {
@@ -591,13 +630,16 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         } else {
             RECORD_HEAD_LEN
         };
-        TABLE_HEAD_LEN
-            + self
-                .slots
-                .iter()
-                .flatten()
-                .map(|o| head + stored_key_len(&o.key) + o.der.len())
-                .sum::<usize>()
+        // Each record is bounded by the table's const parameters; saturating keeps an
+        // impossible sum too large for any region (commit then refuses it).
+        self.slots
+            .iter()
+            .flatten()
+            .map(|o| {
+                head.saturating_add(stored_key_len(&o.key))
+                    .saturating_add(o.der.len())
+            })
+            .fold(TABLE_HEAD_LEN, usize::saturating_add)
     }
 
     /// Write the table durably: erase the region that does not hold the newest valid image,
@@ -629,8 +671,13 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     ) -> Result<Region, CommitError> {
         layout.check(flash).map_err(CommitError::Layout)?;
         let payload_len = self.payload_len(version);
-        let image_len = HEADER_LEN + payload_len + TRAILER_LEN;
-        let padded = image_len.div_ceil(F::WRITE_SIZE) * F::WRITE_SIZE;
+        let image_len = HEADER_LEN
+            .saturating_add(payload_len)
+            .saturating_add(TRAILER_LEN);
+        // WRITE_SIZE is non-zero (layout check); an overflow means too large for any region.
+        let padded = image_len
+            .checked_next_multiple_of(F::WRITE_SIZE)
+            .unwrap_or(usize::MAX);
         let capacity = layout.region_size as usize;
         if padded > capacity {
             return Err(CommitError::ImageTooLarge {
@@ -651,8 +698,12 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             },
         };
         let base = layout.base(target);
+        // The layout check proved base + size fits in u32 for both regions.
+        let end = base
+            .checked_add(size)
+            .ok_or(CommitError::Layout(LayoutError::OutOfBounds))?;
         flash
-            .erase(base, base + size)
+            .erase(base, end)
             .map_err(|e| CommitError::Flash(fault(e)))?;
         self.write_image(flash, base, sequence, payload_len, version)
             .map_err(CommitError::Flash)?;
@@ -662,8 +713,11 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         }
         let other = layout.base(target.other());
         if restart {
+            let end = other
+                .checked_add(size)
+                .ok_or(CommitError::Layout(LayoutError::OutOfBounds))?;
             flash
-                .erase(other, other + size)
+                .erase(other, end)
                 .map_err(|e| CommitError::Flash(fault(e)))?;
         }
         let written = RegionStatus::Valid { sequence };
@@ -837,7 +891,9 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 2 => Liveness::Archived,
                 _ => return Err(LoadError::BadRecord),
             };
-            let total = cert_len + chain_len;
+            let total = cert_len
+                .checked_add(chain_len)
+                .ok_or(LoadError::ImageDoesNotFit)?;
             if total > CERT_MAX {
                 return Err(LoadError::ImageDoesNotFit);
             }
@@ -864,7 +920,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 meta,
             });
         }
-        if r.offset() != HEADER_LEN + h.payload_len {
+        if Some(r.offset()) != HEADER_LEN.checked_add(h.payload_len) {
             return Err(LoadError::BadRecord);
         }
         // The region was probed just before; a mismatch now means the flash changed under us.

@@ -627,11 +627,11 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// Empty every archived slot (the manual workaround of KB932521, as an API); returns how
     /// many were purged.
     pub fn purge_archived(&mut self) -> usize {
-        let mut purged = 0;
+        let mut purged = 0usize;
         for slot in self.slots.iter_mut() {
             if slot.as_ref().is_some_and(|o| o.state == Liveness::Archived) {
                 *slot = None;
-                purged += 1;
+                purged = purged.saturating_add(1); // at most SLOTS
             }
         }
         purged

@@ -58,6 +58,10 @@ impl TimeSource {
 pub struct UtcTime(pub u64);
 
 impl fmt::Display for UtcTime {
+    // Bounds: days <= u64::MAX / 86 400 < 2^48, so z and era * 400 fit i64 with room to spare;
+    // doe is in [0, 146 096] and every later intermediate is a small multiple of it (the
+    // algorithm's own ranges: yoe < 400, doy < 366, mp < 12). No operation can overflow.
+    #[allow(clippy::arithmetic_side_effects)]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Days to civil date (proleptic Gregorian), after H. Hinnant's public-domain algorithm.
         let days = (self.0 / 86_400) as i64;

@@ -255,7 +255,8 @@ impl Engine {
                     let free = out.get_mut(written..).unwrap_or_default();
                     let available = free.len();
                     match enc.encode(free) {
-                        Ok(n) => written += n,
+                        // n <= free.len() = out.len() - written: never saturates.
+                        Ok(n) => written = written.saturating_add(n),
                         Err(EncodeError::InsufficientSize(s)) => {
                             self.failed = true;
                             self.alert_len = 0;
@@ -301,7 +302,7 @@ impl Engine {
             }
             if discard > 0 && discard <= *fill {
                 incoming.copy_within(discard..*fill, 0);
-                *fill -= discard;
+                *fill = fill.saturating_sub(discard); // discard <= fill: exact
             }
             if stop {
                 break;

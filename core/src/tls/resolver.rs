@@ -232,7 +232,7 @@ impl ResolvesClientCert for CredentialResolver {
                 Ok(key) => {
                     // The slot's own chain when it holds one; else the intermediates the
                     // builder was given for every slot.
-                    let mut chain = Vec::with_capacity(1 + self.intermediates.len());
+                    let mut chain = Vec::with_capacity(self.intermediates.len().saturating_add(1));
                     chain.push(CertificateDer::from(der));
                     if choice.intermediates.is_empty() {
                         chain.extend(self.intermediates.iter().cloned());

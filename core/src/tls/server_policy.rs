@@ -57,7 +57,7 @@ fn text(s: &str) -> Text {
 fn push_bounded(t: &mut Text, s: &str) {
     for c in s.chars() {
         let c = if c.is_control() { '?' } else { c };
-        if t.len() + c.len_utf8() > MAX_REPORTED_NAME {
+        if t.len().saturating_add(c.len_utf8()) > MAX_REPORTED_NAME {
             break;
         }
         t.push(c);
@@ -115,11 +115,12 @@ impl NameMatch {
                     return true;
                 }
                 let (p, d) = (presented.as_bytes(), domain.as_bytes());
-                let Some(cut) = p.len().checked_sub(d.len() + 1) else {
+                let Some(cut) = p.len().checked_sub(d.len().saturating_add(1)) else {
                     return false;
                 };
                 p.get(cut) == Some(&b'.')
-                    && p.get(cut + 1..)
+                    && p.get(cut..)
+                        .and_then(|dot_tail| dot_tail.get(1..))
                         .is_some_and(|tail| tail.eq_ignore_ascii_case(d))
             }
         }
@@ -552,7 +553,7 @@ impl PolicyVerifier {
                     // The floor only proves now >= floor: a later notBefore may well be past.
                     at = not_before.as_secs();
                     unprovable = Some(at);
-                    steps += 1;
+                    steps = steps.saturating_add(1); // below MAX_TIME_STEPS (guard above)
                 }
                 Err(webpki::Error::CertExpired { .. }) if unprovable.is_some() => {
                     // Valid-from of one certificate is after valid-until of another.
@@ -847,7 +848,11 @@ fn rsa_bits(spki: &SubjectPublicKeyInfoRef<'_>) -> Option<u32> {
         .ok()?;
     let bytes = modulus.as_bytes();
     let first = bytes.first()?;
-    let bits = (bytes.len() as u32).saturating_sub(1) * 8 + (8 - first.leading_zeros());
+    // leading_zeros of a u8 is at most 8; saturating keeps an absurd modulus "very large".
+    let bits = (bytes.len() as u32)
+        .saturating_sub(1)
+        .saturating_mul(8)
+        .saturating_add(8u32.saturating_sub(first.leading_zeros()));
     Some(bits)
 }
 

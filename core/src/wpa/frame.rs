@@ -28,7 +28,13 @@ pub const MIC_OFFSET: usize = field::MIC;
 
 /// Length of the key descriptor without key data, for a MIC of `mic_len` bytes.
 pub const fn header_len(mic_len: usize) -> usize {
-    field::MIC + mic_len + 2
+    // Saturating: an absurd `mic_len` gives a length no buffer holds, so it reads as truncated.
+    field::MIC.saturating_add(mic_len).saturating_add(2)
+}
+
+/// End of the MIC field (start of Key Data Length); saturating like [`header_len`].
+const fn mic_end(mic_len: usize) -> usize {
+    field::MIC.saturating_add(mic_len)
 }
 
 /// Why an EAPOL-Key body could not be parsed or emitted.
@@ -239,7 +245,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::UnsupportedDescriptor(self.descriptor_type()));
         }
         let key_data_len = self.key_data_len();
-        let available = len - needed;
+        let available = len.saturating_sub(needed); // len >= needed: exact
         if usize::from(key_data_len) > available {
             return Err(Error::KeyDataBeyondFrame {
                 key_data_len,
@@ -256,7 +262,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     fn bytes<const N: usize>(&self, at: usize) -> [u8; N] {
         let mut out = [0u8; N];
-        if let Some(src) = self.buffer.as_ref().get(at..at + N) {
+        if let Some(src) = self
+            .buffer
+            .as_ref()
+            .get(at..)
+            .and_then(|rest| rest.get(..N))
+        {
             out.copy_from_slice(src);
         }
         out
@@ -308,19 +319,19 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Key MIC.
     pub fn mic(&self) -> &[u8] {
-        let end = field::MIC + self.mic_len;
+        let end = mic_end(self.mic_len);
         self.buffer.as_ref().get(field::MIC..end).unwrap_or(&[])
     }
 
     /// Key Data Length.
     pub fn key_data_len(&self) -> u16 {
-        read_u16_be(self.buffer.as_ref(), field::MIC + self.mic_len).unwrap_or(0)
+        read_u16_be(self.buffer.as_ref(), mic_end(self.mic_len)).unwrap_or(0)
     }
 
     /// Key Data (exactly `key_data_len` bytes; empty if they do not fit).
     pub fn key_data(&self) -> &[u8] {
         let start = header_len(self.mic_len);
-        let end = start + usize::from(self.key_data_len());
+        let end = start.saturating_add(usize::from(self.key_data_len()));
         self.buffer.as_ref().get(start..end).unwrap_or(&[])
     }
 }
@@ -372,7 +383,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// The MIC field, mutable (to fill in after computing it over the zeroed frame).
     pub fn mic_mut(&mut self) -> &mut [u8] {
-        let end = field::MIC + self.mic_len;
+        let end = mic_end(self.mic_len);
         self.buffer
             .as_mut()
             .get_mut(field::MIC..end)
@@ -381,14 +392,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Sets Key Data Length.
     pub fn set_key_data_len(&mut self, v: u16) {
-        let at = field::MIC + self.mic_len;
+        let at = mic_end(self.mic_len);
         write_u16_be(self.buffer.as_mut(), at, v);
     }
 
     /// Key Data, mutable (`key_data_len` bytes).
     pub fn key_data_mut(&mut self) -> &mut [u8] {
         let start = header_len(self.mic_len);
-        let end = start + usize::from(self.key_data_len());
+        let end = start.saturating_add(usize::from(self.key_data_len()));
         self.buffer.as_mut().get_mut(start..end).unwrap_or(&mut [])
     }
 }
@@ -419,9 +430,9 @@ impl<'a> Repr<'a> {
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&'a T>) -> Result<Repr<'a>, Error> {
         packet.check()?;
         let buf: &'a [u8] = packet.buffer.as_ref();
-        let mic_end = field::MIC + packet.mic_len;
+        let mic_end = mic_end(packet.mic_len);
         let kd_start = header_len(packet.mic_len);
-        let kd_end = kd_start + usize::from(packet.key_data_len());
+        let kd_end = kd_start.saturating_add(usize::from(packet.key_data_len()));
         Ok(Repr {
             key_info: packet.key_info(),
             key_length: packet.key_length(),
@@ -436,7 +447,7 @@ impl<'a> Repr<'a> {
 
     /// Bytes the body takes.
     pub fn buffer_len(&self) -> usize {
-        header_len(self.mic.len()) + self.key_data.len()
+        header_len(self.mic.len()).saturating_add(self.key_data.len())
     }
 
     /// Writes the body into the front of `buf`; returns its length.

@@ -529,7 +529,7 @@ impl Handshake {
         }
         // The MIC covers the EAPOL header and body, not link-layer padding.
         let whole = frame
-            .get(..eapol::HEADER_LEN + eapol.body().len())
+            .get(..eapol::HEADER_LEN.saturating_add(eapol.body().len()))
             .ok_or(DropReason::Malformed)?;
         let mic_len = self.akm.mic_len();
         let packet =
@@ -735,7 +735,10 @@ impl Handshake {
         let start = eapol::HEADER_LEN + frame::MIC_OFFSET;
         let mic_len = self.akm.mic_len();
         let before = whole.get(..start).ok_or(DropReason::Malformed)?;
-        let after = whole.get(start + mic_len..).ok_or(DropReason::Malformed)?;
+        let after = whole
+            .get(start..)
+            .and_then(|rest| rest.get(mic_len..))
+            .ok_or(DropReason::Malformed)?;
         let zeros = [0u8; MAX_MIC_LEN];
         let zeros = zeros.get(..mic_len).ok_or(DropReason::Malformed)?;
         if keys::verify_mic(self.akm, ptk.kck(), &[before, zeros, after], repr.mic) {
@@ -825,7 +828,7 @@ impl Handshake {
             key_data,
         };
         let body_len = repr.buffer_len();
-        let total = eapol::HEADER_LEN + body_len;
+        let total = eapol::HEADER_LEN.saturating_add(body_len); // body_len: a few hundred bytes
         let dst = out.get_mut(..total).ok_or(DropReason::BufferTooSmall)?;
         let header = eapol::Repr {
             version: self.eapol_version,
@@ -843,7 +846,8 @@ impl Handshake {
         let mic = mic.get_mut(..mic_len).ok_or(DropReason::BufferTooSmall)?;
         keys::compute_mic(self.akm, kck, &[dst], mic).map_err(|_| DropReason::BufferTooSmall)?;
         let at = eapol::HEADER_LEN + frame::MIC_OFFSET;
-        dst.get_mut(at..at + mic_len)
+        dst.get_mut(at..)
+            .and_then(|rest| rest.get_mut(..mic_len))
             .ok_or(DropReason::BufferTooSmall)?
             .copy_from_slice(mic);
         Ok(total)

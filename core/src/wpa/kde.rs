@@ -121,10 +121,11 @@ pub fn parse(data: &[u8]) -> Result<KeyData<'_>, Error> {
             }
             break;
         }
-        let len = usize::from(len.ok_or(Error::Truncated)?);
-        let whole = rest.get(..2 + len).ok_or(Error::Truncated)?;
+        // Element ID, length byte, then at most 255 bytes: neither addition can overflow.
+        let whole_len = usize::from(len.ok_or(Error::Truncated)?).saturating_add(2);
+        let whole = rest.get(..whole_len).ok_or(Error::Truncated)?;
         let body = whole.get(2..).unwrap_or(&[]);
-        pos += 2 + len;
+        pos = pos.saturating_add(whole_len);
         match id {
             super::rsne::ELEMENT_ID => set_once(&mut out.rsne, whole, id)?,
             KDE_ELEMENT_ID => {
@@ -176,32 +177,27 @@ pub fn parse(data: &[u8]) -> Result<KeyData<'_>, Error> {
 
 /// Writes a GTK KDE into `out`; returns its length (test tooling and crafted frames).
 pub fn emit_gtk(key_id: u8, tx: bool, key: &[u8], out: &mut [u8]) -> Option<usize> {
-    let len = 6 + key.len();
-    let dst = out.get_mut(..2 + len)?;
+    // The length byte must hold the KDE length: a longer key cannot be written.
+    let len = u8::try_from(key.len().saturating_add(6)).ok()?;
+    let total = usize::from(len).saturating_add(2);
+    let dst = out.get_mut(..total)?;
     let flags = (key_id & 0x03) | if tx { 0x04 } else { 0 };
-    let hdr = [
-        KDE_ELEMENT_ID,
-        len as u8,
-        0x00,
-        0x0F,
-        0xAC,
-        KDE_GTK,
-        flags,
-        0,
-    ];
+    let hdr = [KDE_ELEMENT_ID, len, 0x00, 0x0F, 0xAC, KDE_GTK, flags, 0];
     dst.get_mut(..8)?.copy_from_slice(&hdr);
     dst.get_mut(8..)?.copy_from_slice(key);
-    Some(2 + len)
+    Some(total)
 }
 
 /// Writes an IGTK KDE into `out`; returns its length.
 pub fn emit_igtk(key_id: u16, ipn: &[u8; 6], key: &[u8], out: &mut [u8]) -> Option<usize> {
-    let len = 12 + key.len();
-    let dst = out.get_mut(..2 + len)?;
+    // The length byte must hold the KDE length: a longer key cannot be written.
+    let len = u8::try_from(key.len().saturating_add(12)).ok()?;
+    let total = usize::from(len).saturating_add(2);
+    let dst = out.get_mut(..total)?;
     let id = key_id.to_le_bytes();
     let hdr = [
         KDE_ELEMENT_ID,
-        len as u8,
+        len,
         0x00,
         0x0F,
         0xAC,
@@ -212,7 +208,7 @@ pub fn emit_igtk(key_id: u16, ipn: &[u8; 6], key: &[u8], out: &mut [u8]) -> Opti
     dst.get_mut(..8)?.copy_from_slice(&hdr);
     dst.get_mut(8..14)?.copy_from_slice(ipn);
     dst.get_mut(14..)?.copy_from_slice(key);
-    Some(2 + len)
+    Some(total)
 }
 
 /// Writes a PMKID KDE into `out`; returns its length (22).
@@ -247,6 +243,17 @@ mod tests {
         v.extend_from_slice(&buf[..n]);
         v.extend_from_slice(&[0xdd, 0, 0, 0]);
         v
+    }
+
+    #[test]
+    fn a_key_too_long_for_the_length_byte_is_not_emitted() {
+        // The KDE length byte once took `len as u8`: a 250-byte GTK was announced as length 0.
+        let mut buf = [0u8; 600];
+        assert_eq!(emit_gtk(1, false, &[0x11; 249], &mut buf), Some(257));
+        assert_eq!(buf[1], 255);
+        assert_eq!(emit_gtk(1, false, &[0x11; 250], &mut buf), None);
+        assert_eq!(emit_igtk(4, &[0; 6], &[0x22; 243], &mut buf), Some(257));
+        assert_eq!(emit_igtk(4, &[0; 6], &[0x22; 244], &mut buf), None);
     }
 
     #[test]

@@ -295,7 +295,8 @@ impl Ptk {
         let kck_len = akm.kck_len();
         let kek_len = akm.kek_len();
         let tk_len = cipher.key_len();
-        let total = kck_len + kek_len + tk_len;
+        // Each is at most 32 bytes (fixed by the AKM and cipher): never saturates.
+        let total = kck_len.saturating_add(kek_len).saturating_add(tk_len);
         let mut bytes = [0u8; MAX_PTK_LEN];
         let out = bytes.get_mut(..total).ok_or(KeyError::BufferTooSmall)?;
         let (a1, a2) = ordered(aa, spa);
@@ -304,8 +305,8 @@ impl Ptk {
         let label = b"Pairwise key expansion";
         match akm {
             Akm::Ieee8021x | Akm::Psk => prf_sha1(pmk.as_bytes(), label, &context, out),
-            Akm::Ieee8021xSha256 => kdf::<Hmac<Sha256>>(pmk.as_bytes(), label, &context, out),
-            Akm::SuiteB192 => kdf::<Hmac<Sha384>>(pmk.as_bytes(), label, &context, out),
+            Akm::Ieee8021xSha256 => kdf::<Hmac<Sha256>>(pmk.as_bytes(), label, &context, out)?,
+            Akm::SuiteB192 => kdf::<Hmac<Sha384>>(pmk.as_bytes(), label, &context, out)?,
         }
         let ptk = Ptk {
             bytes,
@@ -326,14 +327,19 @@ impl Ptk {
 
     /// The key encryption key (key data wrap).
     pub fn kek(&self) -> &[u8] {
-        let end = self.kck_len + self.kek_len;
-        self.bytes.get(self.kck_len..end).unwrap_or(&[])
+        self.bytes
+            .get(self.kck_len..)
+            .and_then(|rest| rest.get(..self.kek_len))
+            .unwrap_or(&[])
     }
 
     fn tk_secret(&self) -> Secret<MAX_TK_LEN> {
-        let start = self.kck_len + self.kek_len;
-        let end = start + self.tk_len;
-        let tk = self.bytes.get(start..end).unwrap_or(&[]);
+        let tk = self
+            .bytes
+            .get(self.kck_len..)
+            .and_then(|rest| rest.get(self.kek_len..))
+            .and_then(|rest| rest.get(..self.tk_len))
+            .unwrap_or(&[]);
         Secret::new(tk).unwrap_or(Secret {
             bytes: [0; MAX_TK_LEN],
             len: 0,
@@ -373,21 +379,37 @@ pub fn prf_sha1(key: &[u8], label: &[u8], b: &[&[u8]], out: &mut [u8]) {
     }
 }
 
+/// The longest output [`kdf`] defines: its Length field counts bits in 16 bits.
+pub const KDF_MAX_LEN: usize = u16::MAX as usize / 8;
+
 /// KDF-Hash-Length (§12.7.1.7.2): the concatenation of HMAC-Hash(K, i || Label || Context ||
 /// Length) for i = 1, 2, ..., with i and Length (in bits) as 16-bit little-endian integers.
+/// Length counts bits in 16 bits, so the KDF is defined for at most [`KDF_MAX_LEN`] bytes; a
+/// longer `out` is refused ([`KeyError::BadKeyLength`]) and left zeroed, never derived with a
+/// wrapped Length (every key this module derives is at most 88 bytes).
 pub fn kdf<M: Mac + hmac::digest::KeyInit>(
     key: &[u8],
     label: &[u8],
     context: &[&[u8]],
     out: &mut [u8],
-) {
-    let bits = (out.len() * 8) as u16;
+) -> Result<(), KeyError> {
+    let Some(bits) = out
+        .len()
+        .checked_mul(8)
+        .and_then(|bits| u16::try_from(bits).ok())
+    else {
+        out.zeroize();
+        return Err(KeyError::BadKeyLength { len: out.len() });
+    };
     let block_len = <M as hmac::digest::OutputSizeUser>::output_size();
     for (i, chunk) in out.chunks_mut(block_len).enumerate() {
         let Ok(mut mac) = <M as Mac>::new_from_slice(key) else {
-            return;
+            out.zeroize();
+            return Err(KeyError::BadKeyLength { len: key.len() });
         };
-        Mac::update(&mut mac, &((i + 1) as u16).to_le_bytes());
+        // i < out.len() / block_len + 1 <= 8191, so i + 1 fits the 16-bit counter.
+        let counter = u16::try_from(i).map_or(u16::MAX, |i| i.saturating_add(1));
+        Mac::update(&mut mac, &counter.to_le_bytes());
         Mac::update(&mut mac, label);
         for part in context {
             Mac::update(&mut mac, part);
@@ -397,6 +419,7 @@ pub fn kdf<M: Mac + hmac::digest::KeyInit>(
         let n = chunk.len();
         chunk.copy_from_slice(block.get(..n).unwrap_or(&[]));
     }
+    Ok(())
 }
 
 /// Computes the EAPOL-Key MIC (§12.7.2, Table 12-8) over `parts` (the whole EAPOL frame with
@@ -466,7 +489,7 @@ pub fn unwrap_key_data(kek: &[u8], wrapped: &[u8], out: &mut [u8]) -> Result<usi
     if len % 8 != 0 || len < 24 {
         return Err(KeyError::BadWrapLength { len });
     }
-    let plain_len = len - 8;
+    let plain_len = len.saturating_sub(8); // len >= 24: exact
     let dst = out.get_mut(..plain_len).ok_or(KeyError::BufferTooSmall)?;
     let result = match kek.len() {
         16 => aes_kw::KekAes128::try_from(kek)
@@ -493,7 +516,9 @@ pub fn wrap_key_data(kek: &[u8], plain: &[u8], out: &mut [u8]) -> Result<usize, 
     if len % 8 != 0 || len < 16 {
         return Err(KeyError::BadWrapLength { len });
     }
-    let dst = out.get_mut(..len + 8).ok_or(KeyError::BufferTooSmall)?;
+    // A slice holds at most isize::MAX bytes, so + 8 never saturates.
+    let wrapped_len = len.saturating_add(8);
+    let dst = out.get_mut(..wrapped_len).ok_or(KeyError::BufferTooSmall)?;
     let result = match kek.len() {
         16 => aes_kw::KekAes128::try_from(kek)
             .map_err(|_| KeyError::BadKeyLength { len: 16 })?
@@ -504,7 +529,7 @@ pub fn wrap_key_data(kek: &[u8], plain: &[u8], out: &mut [u8]) -> Result<usize, 
         other => return Err(KeyError::BadKeyLength { len: other }),
     };
     result
-        .map(|()| len + 8)
+        .map(|()| wrapped_len)
         .map_err(|_| KeyError::BufferTooSmall)
 }
 
@@ -572,6 +597,22 @@ pub(crate) mod tests {
 
     // IEEE 802.11-2020 Annex J.3 (PRF test vectors, HMAC-SHA1 PRF with the label "prefix"),
     // also in hostap's src/crypto/crypto_module_tests.c (test_sha1).
+    #[test]
+    fn kdf_outside_its_16_bit_length_is_refused_not_wrapped() {
+        // The bit length once wrapped: 8192 bytes were derived with Length 0.
+        let mut edge = alloc::vec![0xAAu8; KDF_MAX_LEN];
+        kdf::<Hmac<Sha256>>(&[1; 32], b"label", &[b"ctx"], &mut edge).unwrap();
+        assert!(edge.iter().any(|&b| b != 0));
+        let mut over = alloc::vec![0xAAu8; KDF_MAX_LEN + 1];
+        assert_eq!(
+            kdf::<Hmac<Sha256>>(&[1; 32], b"label", &[b"ctx"], &mut over),
+            Err(KeyError::BadKeyLength {
+                len: KDF_MAX_LEN + 1
+            })
+        );
+        assert!(over.iter().all(|&b| b == 0));
+    }
+
     #[test]
     fn prf_sha1_annex_j3_vectors() {
         let mut out = [0u8; 64];

@@ -81,7 +81,9 @@ impl<const N: usize> PmksaCache<N> {
     /// Whether an entry has passed the re-authentication threshold: still usable, but the
     /// platform should run a full EAP authentication soon.
     pub fn needs_reauth(&self, e: &PmksaEntry, now_s: u64) -> bool {
-        let threshold = u64::from(self.lifetime_s) * u64::from(self.reauth_percent) / 100;
+        // A u32 times a u8 fits a u64: the saturation is never reached.
+        let threshold =
+            u64::from(self.lifetime_s).saturating_mul(u64::from(self.reauth_percent)) / 100;
         now_s >= e.created_s.saturating_add(threshold)
     }
 

@@ -199,7 +199,10 @@ impl Rsne {
             w.put(&g)?;
         }
         let total = w.at;
-        let body_len = u8::try_from(total - 2).map_err(|_| Error::BufferTooSmall)?;
+        let body_len = total
+            .checked_sub(2)
+            .and_then(|n| u8::try_from(n).ok())
+            .ok_or(Error::BufferTooSmall)?;
         let hdr = w.out.get_mut(..2).ok_or(Error::BufferTooSmall)?;
         hdr.copy_from_slice(&[ELEMENT_ID, body_len]);
         Ok(total)
@@ -213,7 +216,10 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let end = self.at + bytes.len();
+        let end = self
+            .at
+            .checked_add(bytes.len())
+            .ok_or(Error::BufferTooSmall)?;
         self.out
             .get_mut(self.at..end)
             .ok_or(Error::BufferTooSmall)?

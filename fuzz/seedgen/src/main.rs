@@ -2,7 +2,9 @@
 //! authenticator (a rustls EAP-TLS server) and Latchkey's supplicant authenticate with TLS 1.2
 //! and 1.3, with large and small fragments, and every frame on the link becomes a seed:
 //! EAPOL frames, their EAP packets, the EAP-TLS flights as fragment sequences, the server's
-//! requests wrapped in signed RADIUS replies; the PKI's certificates; slot-table flash images.
+//! requests wrapped in signed RADIUS replies; the PKI's certificates; slot-table flash images;
+//! the key handshakes' messages from the targets' model authenticator; and the authenticator's
+//! side of whole authentications as supplicant-target inputs.
 //!
 //! Usage: `cargo run --manifest-path fuzz/Cargo.toml -p latchkey-fuzz-seedgen -- [DIR]`
 //! (default `fuzz/seeds`). Files are named by content hash, so reruns add rather than pile up
@@ -18,8 +20,12 @@ use latchkey_core::certs::{InlineKey, KeyRef};
 use latchkey_core::eap::{self, Type};
 use latchkey_core::eap_tls;
 use latchkey_core::tls::VersionPolicy;
+use latchkey_core::wpa::frame::KeyInfo;
+use latchkey_core::wpa::handshake::{Handshake, MAX_REPLY_LEN};
+use latchkey_core::wpa::Association;
 use latchkey_fuzz::{
-    FuzzTable, RamFlash, ReassemblyInput, LAYOUT, RADIUS_ID, RADIUS_REQUEST_AUTH, RADIUS_SECRET,
+    akm_from_byte, encode_sup, FuzzRng, FuzzTable, KeyAuth, RamFlash, ReassemblyInput, SupOp, AA,
+    LAYOUT, RADIUS_ID, RADIUS_REQUEST_AUTH, RADIUS_SECRET, SPA,
 };
 use latchkey_sim::pki::TestPki;
 use latchkey_sim::radius::{self, attr, Code};
@@ -93,6 +99,44 @@ fn eap_tls_data(frame: &[u8]) -> Option<Vec<u8>> {
         } => Some(data.to_vec()),
         _ => None,
     }
+}
+
+/// The four_way target's oracles only mean something if the model authenticator's signed
+/// messages are accepted: run a handshake and a group rekey against the state machine and
+/// fail loudly unless each installs its keys.
+fn check_model_handshake(akm_byte: u8) -> Result<(), Box<dyn Error>> {
+    let mut auth = KeyAuth::new(akm_from_byte(akm_byte));
+    let assoc = Association {
+        aa: AA,
+        spa: SPA,
+        ap_rsne: &auth.ap_rsne.clone(),
+        our_rsne: &auth.sta_rsne.clone(),
+    };
+    let mut hs = Handshake::new(&assoc, Some(auth.pmk())).map_err(|e| format!("{e:?}"))?;
+    let mut rng = FuzzRng(1);
+    let mut out = vec![0u8; MAX_REPLY_LEN];
+    let step = hs
+        .receive(&auth.msg1([0x42; 32], 1), &mut rng, &mut out)
+        .map_err(|e| format!("model message 1 refused: {e:?}"))?;
+    if !auth.take_msg2(&out[..step.reply_len]) {
+        return Err("message 2 gave the model no PTK".into());
+    }
+    let msg3 = auth.msg3(2).ok_or("no message 3")?;
+    let step = hs
+        .receive(&msg3, &mut rng, &mut out)
+        .map_err(|e| format!("model message 3 refused: {e:?}"))?;
+    if step.installs.ptk.is_none() || step.installs.gtk.is_none() {
+        return Err("model message 3 installed nothing".into());
+    }
+    auth.gtk = (2, vec![0x33; auth.gtk.1.len()]);
+    let group = auth.group1(3).ok_or("no group message 1")?;
+    let step = hs
+        .receive(&group, &mut rng, &mut out)
+        .map_err(|e| format!("model group message 1 refused: {e:?}"))?;
+    if step.installs.gtk.is_none() {
+        return Err("model group message 1 installed nothing".into());
+    }
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -276,6 +320,118 @@ fn main() -> Result<(), Box<dyn Error>> {
         mem.extend_from_slice(ops);
         write_seed(&out.join("slot_flash"), &mem)?;
     }
+    // The key handshakes: the model authenticator's messages for each AKM (eapol_key takes
+    // the EAPOL-Key body after four bytes of parameters), and message sequences for the state
+    // machine (four_way: AKM byte, then operations; see its target).
+    for akm_byte in 0u8..3 {
+        let mut auth = KeyAuth::new(akm_from_byte(akm_byte));
+        let mut hs_frames = vec![auth.msg1([0x42; 32], 1)];
+        // A message 2 from a station with a fixed SNonce gives the model its PTK.
+        let msg2 = auth.frame(
+            u16::from(auth.akm.descriptor_version())
+                | KeyInfo::KEY_TYPE_PAIRWISE
+                | KeyInfo::KEY_MIC,
+            0,
+            1,
+            [0x24; 32],
+            &auth.sta_rsne.clone(),
+        );
+        auth.take_msg2(&msg2);
+        hs_frames.push(msg2);
+        hs_frames.extend(auth.msg3(2));
+        hs_frames.extend(auth.group1(3));
+        for (i, f) in hs_frames.iter().enumerate() {
+            let mut seed = vec![akm_byte, 0, 90 + i as u8, 0x80, 1];
+            seed.extend_from_slice(&f[4..]);
+            write_seed(&out.join("eapol_key"), &seed)?;
+        }
+        check_model_handshake(akm_byte)?;
+        // msg1, msg3, group rekey, replay, flipped msg3; msg1 again (PTK rekey), msg3.
+        let ops: &[&[u8]] = &[
+            &[akm_byte],
+            &[0x10, 0x42],
+            &[0x11],
+            &[0x12, 0x07],
+            &[0x05],
+            &[0x11],
+            &[0x04, 0x00, 0x60, 0x01],
+            &[0x10, 0x43],
+            &[0x11],
+            &[0x12, 0x08],
+        ];
+        write_seed(&out.join("four_way"), &ops.concat())?;
+        let short: &[&[u8]] = &[&[akm_byte], &[0x10, 0x01], &[0x11], &[0x01]];
+        write_seed(&out.join("four_way"), &short.concat())?;
+    }
+
+    // The whole supplicant: each simulated authentication's authenticator frames, with a
+    // timer poll between them, without RSN; and the same followed by the model AP's key
+    // messages on an RSN association for AKM 5.
+    for versions in [VersionPolicy::Tls13Only, VersionPolicy::Tls12Only] {
+        let sc = Scenario {
+            client_versions: versions,
+            server_versions: versions,
+            ..Scenario::default()
+        };
+        let outcome = sim::run(&pki, &sc)?;
+        let mut ops = Vec::new();
+        for step in outcome.steps.iter().filter(|s| s.dir == Direction::Down) {
+            ops.push(SupOp::Frame(step.frame.clone()));
+            ops.push(SupOp::Wait {
+                ms: 50,
+                force: false,
+            });
+        }
+        ops.push(SupOp::Wait {
+            ms: 30_000,
+            force: false,
+        });
+        write_seed(&out.join("supplicant"), &encode_sup(0, &ops))?;
+        let mut auth = KeyAuth::new(akm_from_byte(1));
+        ops.push(SupOp::Frame(auth.msg1([0x42; 32], 1)));
+        ops.push(SupOp::Wait {
+            ms: 1_000,
+            force: true,
+        });
+        write_seed(&out.join("supplicant"), &encode_sup(1, &ops))?;
+    }
+    let start = [
+        SupOp::TlsRequest {
+            id: 1,
+            flags: 0x20,
+            data: Vec::new(),
+        },
+        SupOp::TlsRequest {
+            id: 2,
+            flags: 0x00,
+            data: vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],
+        },
+        SupOp::Stranger(vec![2, 1, 0, 0]),
+        SupOp::Wait {
+            ms: 60_000,
+            force: false,
+        },
+    ];
+    write_seed(&out.join("supplicant"), &encode_sup(0, &start))?;
+    // The remote crash: after the ClientHello, a TLS record header with version
+    // 0xffff made the engine feed rustls the bad record again (a debug assertion in rustls).
+    let bad_record = [
+        SupOp::TlsRequest {
+            id: 1,
+            flags: 0x20,
+            data: Vec::new(),
+        },
+        SupOp::Frame(vec![
+            0x02, 0x00, 0x00, 0x0d, 0x01, 0x03, 0x00, 0x0d, 0x0d, 0x00, 0x15, 0xff, 0xff, 0xff,
+            0xff, 0x00, 0x00,
+        ]),
+        SupOp::Wait {
+            ms: 1_000,
+            force: true,
+        },
+    ];
+    write_seed(&out.join("supplicant"), &encode_sup(0, &bad_record))?;
+
     println!("seeds written under {}", out.display());
     Ok(())
 }

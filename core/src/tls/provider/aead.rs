@@ -192,7 +192,8 @@ impl MessageEncrypter for Tls13Record {
     }
 
     fn encrypted_payload_len(&self, payload_len: usize) -> usize {
-        payload_len + 1 + TAG_LEN
+        // rustls asks with a record length (at most 2^14 + 256): never saturates.
+        payload_len.saturating_add(1 + TAG_LEN)
     }
 }
 
@@ -312,7 +313,8 @@ impl MessageEncrypter for Tls12Encrypter {
     }
 
     fn encrypted_payload_len(&self, payload_len: usize) -> usize {
-        TLS12_EXPLICIT_LEN + payload_len + TAG_LEN
+        // rustls asks with a record length (at most 2^14 + 256): never saturates.
+        payload_len.saturating_add(TLS12_EXPLICIT_LEN + TAG_LEN)
     }
 }
 
@@ -352,7 +354,9 @@ impl MessageDecrypter for Tls12Decrypter {
             return Err(Error::PeerSentOversizedRecord);
         }
         // The plaintext stays where it was decrypted, after the explicit nonce.
-        Ok(msg.into_plain_message_range(TLS12_EXPLICIT_LEN..TLS12_EXPLICIT_LEN + ct_len))
+        // ct_len was taken out of the payload length, so adding back never saturates.
+        let end = TLS12_EXPLICIT_LEN.saturating_add(ct_len);
+        Ok(msg.into_plain_message_range(TLS12_EXPLICIT_LEN..end))
     }
 }
 

@@ -187,7 +187,9 @@ pub fn hkdf_expand_label(
 ) -> Result<(), KdfError> {
     const PREFIX: &[u8] = b"tls13 ";
     let length = u16::try_from(out.len()).map_err(|_| KdfError::OutputTooLong)?;
-    let label_len = u8::try_from(PREFIX.len() + label.len()).map_err(|_| KdfError::LabelTooLong)?;
+    // Saturating: an impossible length still fails the u8 conversion.
+    let label_len = u8::try_from(PREFIX.len().saturating_add(label.len()))
+        .map_err(|_| KdfError::LabelTooLong)?;
     let context_len = u8::try_from(context.len()).map_err(|_| KdfError::LabelTooLong)?;
     if secret.len() > OkmBlock::MAX_LEN {
         return Err(KdfError::SecretTooLong);
