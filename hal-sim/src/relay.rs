@@ -407,30 +407,7 @@ fn converse(
             state = None;
         }
         let eap_id = eap.get(1).copied().unwrap_or(0);
-        let mut attributes = vec![
-            (attr::USER_NAME, user_name.clone()),
-            (attr::NAS_IP_ADDRESS, nas_ip.to_vec()),
-            (attr::NAS_IDENTIFIER, b"latchkey-sim".to_vec()),
-            (attr::CALLED_STATION_ID, {
-                let mut v = mac_text(AP_ADDR);
-                v.extend_from_slice(b":latchkey");
-                v
-            }),
-            (attr::CALLING_STATION_ID, mac_text(crate::sim::STA_ADDR)),
-            // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
-            (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),
-            (attr::FRAMED_MTU, 1400u32.to_be_bytes().to_vec()),
-        ];
-        if let Some(s) = &state {
-            attributes.push((attr::STATE, s.clone()));
-        }
-        let req = AccessRequest {
-            id: t.next_id,
-            authenticator: rand::random(),
-            attributes,
-            eap,
-        };
-        t.next_id = t.next_id.wrapping_add(1);
+        let req = access_request(&mut t, eap, &user_name, state.as_ref(), nas_ip);
         (t.log)(format!(
             "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
             args.server,
@@ -467,9 +444,71 @@ fn converse(
             }
         }
     }
-    // Record what the supplicant sent last (e.g. an alert), for the log.
+    // What the supplicant sent with its verdict. When it refused the server (an unknown CA, a
+    // name mismatch...), that is its EAP-TLS response carrying the TLS alert rustls produced:
+    // relay it, so the server learns and logs why (FreeRADIUS: "TLS Alert read:fatal:unknown
+    // CA"), as it does from wpa_supplicant. The verdict stands whatever the server answers.
+    let failed = matches!(event, Some(Event::Failed(_)));
     while let Some((_dst, frame)) = radio.outbox.pop_front() {
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
+        let eap = frame.get(4..).unwrap_or_default();
+        if !failed || frame.get(1) != Some(&0) || eap.first() != Some(&2) {
+            continue;
+        }
+        let req = access_request(&mut t, eap.to_vec(), &user_name, state.as_ref(), nas_ip);
+        (t.log)(format!(
+            "authenticator -> RADIUS {}: Access-Request id={} (our alert, {} bytes of EAP)",
+            args.server,
+            req.id,
+            req.eap.len()
+        ));
+        match t.exchange(&req) {
+            Ok(reply) => {
+                // Logged only: `last_code` stays the reply that led to the verdict (the
+                // server's answer to our alert is its Access-Reject for our refusal).
+                (t.log)(format!(
+                    "RADIUS -> authenticator: {} id={} (after our alert)",
+                    reply.code, req.id
+                ));
+            }
+            Err(e) => (t.log)(format!("  our alert was not answered: {e}")),
+        }
     }
     event.ok_or(RelayError::Stalled)
+}
+
+/// The Access-Request carrying `eap` (RFC 3579 §3, RFC 3580 attributes for 802.11), with the
+/// server's State echoed; takes the next RADIUS identifier.
+fn access_request(
+    t: &mut Transport<'_>,
+    eap: Vec<u8>,
+    user_name: &[u8],
+    state: Option<&Vec<u8>>,
+    nas_ip: [u8; 4],
+) -> AccessRequest {
+    let mut attributes = vec![
+        (attr::USER_NAME, user_name.to_vec()),
+        (attr::NAS_IP_ADDRESS, nas_ip.to_vec()),
+        (attr::NAS_IDENTIFIER, b"latchkey-sim".to_vec()),
+        (attr::CALLED_STATION_ID, {
+            let mut v = mac_text(AP_ADDR);
+            v.extend_from_slice(b":latchkey");
+            v
+        }),
+        (attr::CALLING_STATION_ID, mac_text(crate::sim::STA_ADDR)),
+        // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
+        (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),
+        (attr::FRAMED_MTU, 1400u32.to_be_bytes().to_vec()),
+    ];
+    if let Some(s) = state {
+        attributes.push((attr::STATE, s.clone()));
+    }
+    let req = AccessRequest {
+        id: t.next_id,
+        authenticator: rand::random(),
+        attributes,
+        eap,
+    };
+    t.next_id = t.next_id.wrapping_add(1);
+    req
 }
