@@ -36,6 +36,9 @@ pub struct ConnectArgs {
     /// Print one JSON object instead of the frame-by-frame text.
     #[arg(long)]
     pub json: bool,
+    /// `--pcap`, `--keylog`.
+    #[command(flatten)]
+    pub capture: crate::capture::CaptureArgs,
 }
 
 /// Why `connect` could not even try.
@@ -45,6 +48,8 @@ pub enum ConnectError {
     Config(ConfigError),
     /// The interface.
     Link(LinkError),
+    /// The `--pcap` or `--keylog` file.
+    Capture(crate::capture::CaptureError),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -52,6 +57,7 @@ impl std::fmt::Display for ConnectError {
         match self {
             ConnectError::Config(e) => write!(f, "{e}"),
             ConnectError::Link(e) => write!(f, "{e}"),
+            ConnectError::Capture(e) => write!(f, "{e}"),
         }
     }
 }
@@ -68,6 +74,7 @@ impl ConnectError {
             ConnectError::Link(LinkError::PermissionDenied(_)) => "permission-denied",
             ConnectError::Link(LinkError::NotEthernet(_)) => "not-ethernet",
             ConnectError::Link(LinkError::Io { .. }) => "link-io",
+            ConnectError::Capture(_) => "unwritable-file",
         }
     }
 }
@@ -91,8 +98,14 @@ pub struct ConnectReport {
 /// Build the configuration, open the interface and authenticate once.
 pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
     let files = args.client.build().map_err(ConnectError::Config)?;
+    let captures = args.capture.open().map_err(ConnectError::Capture)?;
     let mut link = EapolLink::open(&args.iface).map_err(ConnectError::Link)?;
-    let mut sup = files.supplicant().map_err(ConnectError::Config)?;
+    if let Some(c) = &captures.pcap {
+        link.set_capture(c.clone());
+    }
+    let mut sup = files
+        .supplicant_with(|b| captures.builder(b))
+        .map_err(ConnectError::Config)?;
     let outcome = authenticate(&mut sup, &mut link, Duration::from_secs(args.timeout))
         .map_err(ConnectError::Link)?;
     let record = match &outcome.event {

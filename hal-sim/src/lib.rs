@@ -2,6 +2,7 @@
 //! connected to `latchkey-core` through its HAL traits.
 
 pub mod ap;
+pub mod capture;
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod connect;

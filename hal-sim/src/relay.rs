@@ -11,6 +11,7 @@ use clap::Args;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
 use zeroize::Zeroizing;
 
+use crate::capture::Capture;
 use crate::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
 use crate::sim::{describe, SimRadio, AP_ADDR};
 
@@ -218,6 +219,7 @@ struct Transport<'a> {
     next_id: u8,
     outcome: &'a mut RelayOutcome,
     log: &'a mut dyn FnMut(String),
+    pcap: Option<&'a Capture>,
 }
 
 impl Transport<'_> {
@@ -238,6 +240,11 @@ impl Transport<'_> {
                 server: self.args.server,
                 error,
             };
+            if let (Some(c), Ok(l), Ok(p)) =
+                (self.pcap, self.socket.local_addr(), self.socket.peer_addr())
+            {
+                c.udp(l, p, &bytes);
+            }
             match self.socket.send(&bytes) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -269,6 +276,11 @@ impl Transport<'_> {
                     }
                     Err(e) => return Err(RelayError::Socket(e)),
                 };
+                if let (Some(c), Ok(l), Ok(p)) =
+                    (self.pcap, self.socket.local_addr(), self.socket.peer_addr())
+                {
+                    c.udp(p, l, &buf[..n]);
+                }
                 match radius::verify_reply(&buf[..n], req, &self.secret) {
                     Ok(r) => return Ok(r),
                     // A late answer to an earlier request: not an error, not ours.
@@ -318,8 +330,19 @@ fn mac_text(m: [u8; 6]) -> Vec<u8> {
 /// `event`) or the relay cannot go on (in `error`); the counters are kept either way. Each
 /// frame and packet is described to `log` as it happens.
 pub fn run(sup: &mut Supplicant, args: &RadiusArgs, log: &mut dyn FnMut(String)) -> RelayOutcome {
+    run_captured(sup, args, None, log)
+}
+
+/// [`run`], writing every EAPOL frame (simulated station and authenticator MACs) and every
+/// RADIUS datagram to `pcap`.
+pub fn run_captured(
+    sup: &mut Supplicant,
+    args: &RadiusArgs,
+    pcap: Option<&Capture>,
+    log: &mut dyn FnMut(String),
+) -> RelayOutcome {
     let mut outcome = RelayOutcome::default();
-    match converse(sup, args, &mut outcome, log) {
+    match converse(sup, args, &mut outcome, pcap, log) {
         Ok(event) => outcome.event = Some(event),
         Err(e) => outcome.error = Some(e),
     }
@@ -330,6 +353,7 @@ fn converse(
     sup: &mut Supplicant,
     args: &RadiusArgs,
     outcome: &mut RelayOutcome,
+    pcap: Option<&Capture>,
     log: &mut dyn FnMut(String),
 ) -> Result<Event, RelayError> {
     let local: SocketAddr = if args.server.is_ipv4() {
@@ -351,6 +375,7 @@ fn converse(
         next_id: rand::random(),
         outcome,
         log,
+        pcap,
     };
     let start = Instant::now();
     let now = || Now {
@@ -373,10 +398,13 @@ fn converse(
         // Deliver what the authenticator has for the supplicant first.
         if let Some(down) = pending.pop_front() {
             (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
+            if let Some(c) = pcap {
+                c.eapol(AP_ADDR, crate::sim::STA_ADDR, &down);
+            }
             event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
             continue;
         }
-        let Some((_dst, frame)) = radio.outbox.pop_front() else {
+        let Some((dst, frame)) = radio.outbox.pop_front() else {
             // Nothing to send and nothing to deliver: the supplicant waits for a timer
             // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
             let Some(due) = sup.next_deadline() else {
@@ -391,6 +419,9 @@ fn converse(
             continue;
         };
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
+        if let Some(c) = pcap {
+            c.eapol(crate::sim::STA_ADDR, dst, &frame);
+        }
         let eap = match frame.get(1) {
             Some(1) => {
                 // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
@@ -449,8 +480,11 @@ fn converse(
     // relay it, so the server learns and logs why (FreeRADIUS: "TLS Alert read:fatal:unknown
     // CA"), as it does from wpa_supplicant. The verdict stands whatever the server answers.
     let failed = matches!(event, Some(Event::Failed(_)));
-    while let Some((_dst, frame)) = radio.outbox.pop_front() {
+    while let Some((dst, frame)) = radio.outbox.pop_front() {
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
+        if let Some(c) = pcap {
+            c.eapol(crate::sim::STA_ADDR, dst, &frame);
+        }
         let eap = frame.get(4..).unwrap_or_default();
         if !failed || frame.get(1) != Some(&0) || eap.first() != Some(&2) {
             continue;

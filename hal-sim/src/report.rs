@@ -5,6 +5,7 @@
 use latchkey_core::supplicant::Event;
 use serde_json::{json, Value};
 
+use crate::capture::CaptureArgs;
 use crate::config::{ClientArgs, ClientFiles};
 use crate::relay::{self, RadiusArgs};
 
@@ -117,16 +118,31 @@ pub fn run_radius(
     client: &ClientArgs,
     log: &mut dyn FnMut(String),
 ) -> RadiusReport {
+    run_radius_captured(radius, client, &CaptureArgs::default(), log)
+}
+
+/// [`run_radius`], with the `--pcap` capture and `--keylog` key log `capture` asks for (an
+/// unwritable file is an `unwritable-file` error before anything is sent).
+pub fn run_radius_captured(
+    radius: &RadiusArgs,
+    client: &ClientArgs,
+    capture: &CaptureArgs,
+    log: &mut dyn FnMut(String),
+) -> RadiusReport {
     let server = radius.server.to_string();
+    let captures = match capture.open() {
+        Ok(c) => c,
+        Err(e) => return error(server, "unwritable-file", e.to_string()),
+    };
     let files: ClientFiles = match client.build() {
         Ok(f) => f,
         Err(e) => return error(server, e.kind(), e.to_string()),
     };
-    let mut sup = match files.supplicant() {
+    let mut sup = match files.supplicant_with(|b| captures.builder(b)) {
         Ok(s) => s,
         Err(e) => return error(server, e.kind(), e.to_string()),
     };
-    let outcome = relay::run(&mut sup, radius, log);
+    let outcome = relay::run_captured(&mut sup, radius, captures.pcap.as_deref(), log);
     if let Some(e) = &outcome.error {
         let mut r = error(server, e.kind(), e.to_string());
         r.radius_round_trips = outcome.round_trips;
