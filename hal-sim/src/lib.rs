@@ -12,6 +12,7 @@ pub mod pki;
 pub mod radius;
 pub mod relay;
 pub mod report;
+pub mod report_schema;
 pub mod rogue;
 pub mod scenarios;
 pub mod server;
