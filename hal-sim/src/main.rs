@@ -168,7 +168,44 @@ fn with_args<T: Args>(cmd: clap::Command) -> clap::Command {
 
 /// Parse a subcommand's arguments, or exit with clap's message.
 fn parsed<T: FromArgMatches>(m: &ArgMatches) -> T {
-    T::from_arg_matches(m).unwrap_or_else(|e| e.exit())
+    T::from_arg_matches(m).unwrap_or_else(|e| argument_error(e))
+}
+
+/// Exit on a command-line error. With `--json` anywhere on the line, the error is also the
+/// one JSON report on stdout (`outcome` "error", `error_kind` "bad-arguments") and one line
+/// on stderr; otherwise clap's own message. Help and version requests print as usual.
+fn argument_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let args: Vec<String> = std::env::args().collect();
+    let help = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if help || !args.iter().any(|a| a == "--json") {
+        e.exit()
+    }
+    let command = match args.get(1).map(String::as_str) {
+        Some("connect") => "connect",
+        _ => "radius",
+    };
+    let rendered = e.render().to_string();
+    // clap's message up to its usage hint, on one line.
+    let message = rendered
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let report =
+        latchkey_sim::report_schema::Report::error(command, "bad-arguments", message.clone());
+    println!("{}", report.to_json());
+    eprintln!("ERROR (bad-arguments): {message}");
+    std::process::exit(2)
 }
 
 /// The chosen subcommand with its parsed arguments.
@@ -183,7 +220,9 @@ enum Parsed {
 
 /// Parse the command line; clap's tables and matches are dropped before any work starts.
 fn parse() -> Parsed {
-    let matches = cli().get_matches();
+    let matches = cli()
+        .try_get_matches()
+        .unwrap_or_else(|e| argument_error(e));
     match matches.subcommand() {
         Some(("demo", m)) => Parsed::Demo(parsed(m)),
         Some(("radius", m)) => Parsed::Radius(Box::new(parsed(m))),
@@ -469,7 +508,9 @@ fn radius_cmd(
         println!("{}", report.to_json());
     } else if report.ok() {
         println!("{}", report.summary());
-    } else {
+    }
+    // Every failure: one line on stderr with the stable kind, also under --json.
+    if !report.ok() {
         eprintln!("{}", report.summary());
     }
     if report.ok() {
@@ -484,10 +525,20 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
     use latchkey_sim::connect::{self, EXIT_FAILED};
     match connect::connect(args) {
         Ok(report) => {
+            let r = report.to_report();
             if args.json {
-                println!("{}", report.to_json());
+                println!("{}", r.to_json());
             } else {
                 print!("{}", report.to_text());
+            }
+            // Every failure: one line on stderr with the stable kind, as `radius` prints it.
+            if r.outcome != "authenticated" {
+                eprintln!(
+                    "{} ({}): {}",
+                    r.outcome.to_uppercase(),
+                    r.error_kind.as_deref().unwrap_or("?"),
+                    r.error.as_deref().unwrap_or("")
+                );
             }
             ExitCode::from(report.exit_code())
         }
@@ -495,7 +546,7 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
             if args.json {
                 println!("{}", connect::error_json(args, &e));
             }
-            eprintln!("error: {e}");
+            eprintln!("ERROR ({}): {e}", e.kind());
             ExitCode::from(EXIT_FAILED)
         }
     }

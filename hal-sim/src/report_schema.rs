@@ -196,6 +196,98 @@ impl Report {
     }
 }
 
+/// Check that `j` is a report of this schema: exactly [`FIELDS`], the version, the value
+/// types, `error_kind` and `error` present exactly when not authenticated. For consumers'
+/// tests and ours; the message names the first violation.
+pub fn check_json(j: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let o = j.as_object().ok_or("not a JSON object")?;
+    let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+    let mut want = FIELDS.to_vec();
+    keys.sort_unstable();
+    want.sort_unstable();
+    if keys != want {
+        return Err(format!("fields {keys:?}, want {want:?}"));
+    }
+    let is = |k: &str, ok: fn(&Value) -> bool| -> Result<(), String> {
+        match o.get(k) {
+            Some(v) if ok(v) => Ok(()),
+            v => Err(format!("{k}: unexpected {v:?}")),
+        }
+    };
+    let opt_str = |v: &Value| v.is_null() || v.is_string();
+    let opt_num = |v: &Value| v.is_null() || v.is_u64();
+    let opt_bool = |v: &Value| v.is_null() || v.is_boolean();
+    is("schema_version", |v| {
+        v.as_u64() == Some(u64::from(SCHEMA_VERSION))
+    })?;
+    is("command", |v| {
+        matches!(v.as_str(), Some("radius" | "connect"))
+    })?;
+    is("started_at", |v| {
+        v.as_str().is_some_and(|t| t.ends_with('Z'))
+    })?;
+    is("elapsed_ms", Value::is_u64)?;
+    is("outcome", |v| {
+        matches!(v.as_str(), Some("authenticated" | "failed" | "error"))
+    })?;
+    for k in [
+        "error_kind",
+        "error",
+        "identity_sent",
+        "tls_version",
+        "cipher_suite",
+        "slot_file",
+        "selection",
+        "msk_fingerprint",
+        "server",
+        "radius_result",
+        "iface",
+        "mac",
+        "authenticator",
+    ] {
+        is(k, opt_str)?;
+    }
+    for k in [
+        "slot",
+        "eap_round_trips",
+        "radius_round_trips",
+        "radius_retransmissions",
+        "frames_sent",
+        "frames_received",
+        "dropped_early_successes",
+        "dropped_foreign_source",
+    ] {
+        is(k, opt_num)?;
+    }
+    is("msk_matches_mppe", opt_bool)?;
+    is("skipped_slots", |v| {
+        v.as_array().is_some_and(|a| {
+            a.iter().all(|s| {
+                s["slot"].is_u64()
+                    && (s["file"].is_null() || s["file"].is_string())
+                    && s["reason"].is_string()
+            })
+        })
+    })?;
+    is("client_certificate", |v| {
+        v.is_null()
+            || (v["serial"].is_string() && v["not_after"].is_string() && v["days_left"].is_i64())
+    })?;
+    let authenticated = o.get("outcome").and_then(Value::as_str) == Some("authenticated");
+    let has_kind = o.get("error_kind").is_some_and(|v| !v.is_null());
+    if authenticated == has_kind && o.get("error_kind").is_some() {
+        // A success with an error kind is allowed only for radius' mppe-mismatch.
+        if !(authenticated && o["error_kind"] == "mppe-mismatch") {
+            return Err(format!(
+                "error_kind {} with outcome {}",
+                o["error_kind"], o["outcome"]
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `t` as RFC 3339 UTC (seconds).
 pub fn rfc3339(t: SystemTime) -> Option<String> {
     let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
@@ -253,6 +345,7 @@ mod tests {
         keys.sort_unstable();
         want.sort_unstable();
         assert_eq!(keys, want, "{j}");
+        check_json(&j).unwrap();
         assert_eq!(j["schema_version"], SCHEMA_VERSION);
         assert_eq!(j["outcome"], "error");
         assert!(j["started_at"].as_str().unwrap().ends_with('Z'), "{j}");

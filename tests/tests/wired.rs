@@ -318,6 +318,14 @@ fn wired_revoked_old_certificate_refused_via_freeradius() {
     assert_eq!(j["outcome"], "failed", "{}", report.to_text());
     assert_eq!(j["error_kind"], "rejected-certificate", "{j}");
     assert_eq!(report.exit_code(), EXIT_FAILED);
+    // The one report schema, naming the slot and file the server rejected.
+    latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+    assert_eq!(j["slot"], 0, "{j}");
+    assert_eq!(
+        j["slot_file"],
+        rig.pki.client_old.cert.display().to_string(),
+        "{j}"
+    );
     let mac = report.mac.clone();
     assert!(
         rig.hostapd.wait_for_log(
@@ -582,6 +590,12 @@ fn wired_connect_capture_dissects_and_tls13_decrypts_with_the_key_log() {
             EXIT_AUTHENTICATED,
             "{}",
             report.to_text()
+        );
+        let j = report.to_json();
+        latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+        assert_eq!(
+            (j["command"].as_str(), j["slot"].as_u64()),
+            (Some("connect"), Some(0))
         );
         let plain = summarize(&pcap, None);
         assert!(plain.malformed.is_empty(), "{plain:#?}");
