@@ -18,17 +18,32 @@ use crate::sim::{describe, SimRadio, AP_ADDR};
 /// How to reach the RADIUS server, flattened into a subcommand.
 #[derive(Args, Debug, Clone)]
 pub struct RadiusArgs {
-    /// RADIUS server address, IP:PORT (its authentication port).
+    /// RADIUS server: HOST, HOST:PORT or [IPv6]:PORT, host names resolved, port 1812 unless
+    /// given (eapol_test's -a).
     #[arg(
         long = "radius",
-        value_name = "IP:PORT",
-        default_value = "127.0.0.1:1812"
+        short = 'a',
+        value_name = "HOST[:PORT]",
+        default_value = "127.0.0.1:1812",
+        value_parser = parse_server
     )]
     pub server: SocketAddr,
+    /// The server's authentication port, overriding the one in --radius (eapol_test's -p).
+    #[arg(long, short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Calling-Station-Id of the Access-Requests: the device's MAC address, aa:bb:cc:dd:ee:ff
+    /// or aa-bb-cc-dd-ee-ff (eapol_test's -M; default 02-00-00-00-00-01, the simulated station).
+    #[arg(long, short = 'M', value_name = "MAC", value_parser = parse_mac)]
+    pub calling_station_id: Option<[u8; 6]>,
+    /// Give up on the whole conversation after this many seconds (eapol_test's -t; default
+    /// 120, the supplicant's own timers still apply inside it).
+    #[arg(long, short = 't', value_name = "SECONDS")]
+    pub overall_timeout: Option<u64>,
     /// RADIUS shared secret between this authenticator and the server (visible to other
     /// local users in the process list: prefer --secret-file).
     #[arg(
         long,
+        short = 's',
         value_name = "SECRET",
         required_unless_present = "secret_file",
         conflicts_with = "secret_file"
@@ -87,6 +102,11 @@ pub enum RelayError {
     ChallengeWithoutEap,
     /// The conversation did not end within its frame bound.
     Stalled,
+    /// The conversation did not end within `--overall-timeout`.
+    OverallTimeout {
+        /// The limit, seconds.
+        seconds: u64,
+    },
 }
 
 impl std::fmt::Display for RelayError {
@@ -125,13 +145,86 @@ impl std::fmt::Display for RelayError {
                 f.write_str("RADIUS Access-Challenge without EAP-Message")
             }
             RelayError::Stalled => f.write_str("the EAP conversation did not end"),
+            RelayError::OverallTimeout { seconds } => {
+                write!(f, "no verdict within {seconds} s (--overall-timeout)")
+            }
         }
     }
 }
 
 impl std::error::Error for RelayError {}
 
+/// `--radius`: an address, or a host name resolved now; port 1812 when none is given.
+fn parse_server(s: &str) -> Result<SocketAddr, String> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    }
+    let has_port = s
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    let found = if has_port {
+        s.to_socket_addrs()
+    } else {
+        (s, DEFAULT_PORT).to_socket_addrs()
+    };
+    // IPv4 first when a name has both, as eapol_test resolves.
+    let mut addrs: Vec<SocketAddr> = found
+        .map_err(|e| format!("cannot resolve {s}: {e}"))?
+        .collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{s} has no address"))
+}
+
+/// RADIUS authentication's port (RFC 2865 §3).
+pub const DEFAULT_PORT: u16 = 1812;
+
+/// `-M`: six hex octets separated by `:` or `-`.
+fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let octets: Vec<&str> = s.split([':', '-']).collect();
+    let mut mac = [0u8; 6];
+    if octets.len() != 6 {
+        return Err(format!("{s}: want six octets like 02:00:00:00:00:01"));
+    }
+    for (o, text) in mac.iter_mut().zip(octets) {
+        *o = u8::from_str_radix(text, 16)
+            .ok()
+            .filter(|_| text.len() == 2)
+            .ok_or_else(|| format!("{s}: {text} is not a hex octet"))?;
+    }
+    Ok(mac)
+}
+
 impl RadiusArgs {
+    /// The server's address with `--port` applied.
+    pub fn server_addr(&self) -> SocketAddr {
+        match self.port {
+            Some(p) => SocketAddr::new(self.server.ip(), p),
+            None => self.server,
+        }
+    }
+
+    /// Why the conversation ended at its time limit.
+    fn timed_out(&self) -> RelayError {
+        match self.overall_timeout {
+            Some(seconds) => RelayError::OverallTimeout { seconds },
+            None => RelayError::Stalled,
+        }
+    }
+
+    /// The conversation's time limit.
+    fn limit(&self) -> Duration {
+        self.overall_timeout
+            .map(Duration::from_secs)
+            .unwrap_or(MAX_CONVERSATION)
+    }
+
     /// The shared secret, from `--secret` or the first line of `--secret-file`.
     pub fn shared_secret(&self) -> Result<Zeroizing<Vec<u8>>, RelayError> {
         match (&self.secret, &self.secret_file) {
@@ -172,6 +265,7 @@ impl RelayError {
             RelayError::Encode(_) => "radius-request",
             RelayError::ChallengeWithoutEap => "radius-bad-reply",
             RelayError::Stalled => "stalled",
+            RelayError::OverallTimeout { .. } => "timeout",
         }
     }
 }
@@ -220,6 +314,8 @@ struct Transport<'a> {
     outcome: &'a mut RelayOutcome,
     log: &'a mut dyn FnMut(String),
     pcap: Option<&'a Capture>,
+    /// The whole conversation's end (`--overall-timeout`): no wait goes beyond it.
+    end: Instant,
 }
 
 impl Transport<'_> {
@@ -232,12 +328,15 @@ impl Transport<'_> {
         // One datagram, bounded by RFC 2865's maximum (+1 to see an oversized one).
         let mut buf = [0u8; radius::MAX_PACKET + 1];
         for attempt in 0..attempts {
+            if Instant::now() >= self.end {
+                return Err(self.args.timed_out());
+            }
             if attempt > 0 {
                 self.outcome.retransmissions += 1;
                 (self.log)(format!("  retransmitting Access-Request id={}", req.id));
             }
             let unreachable = |error| RelayError::Unreachable {
-                server: self.args.server,
+                server: self.args.server_addr(),
                 error,
             };
             if let (Some(c), Ok(l), Ok(p)) =
@@ -252,7 +351,8 @@ impl Transport<'_> {
                 }
                 Err(e) => return Err(RelayError::Socket(e)),
             }
-            let deadline = Instant::now() + Duration::from_millis(self.args.timeout_ms);
+            let deadline =
+                (Instant::now() + Duration::from_millis(self.args.timeout_ms)).min(self.end);
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -294,13 +394,16 @@ impl Transport<'_> {
                 }
             }
         }
+        if Instant::now() >= self.end {
+            return Err(self.args.timed_out());
+        }
         Err(match last_refused {
             Some(error) => RelayError::BadReply {
-                server: self.args.server,
+                server: self.args.server_addr(),
                 error,
             },
             None => RelayError::NoReply {
-                server: self.args.server,
+                server: self.args.server_addr(),
                 attempts,
                 timeout_ms: self.args.timeout_ms,
             },
@@ -356,14 +459,16 @@ fn converse(
     pcap: Option<&Capture>,
     log: &mut dyn FnMut(String),
 ) -> Result<Event, RelayError> {
-    let local: SocketAddr = if args.server.is_ipv4() {
+    let local: SocketAddr = if args.server_addr().is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
     let secret = args.shared_secret()?;
     let socket = UdpSocket::bind(local).map_err(RelayError::Socket)?;
-    socket.connect(args.server).map_err(RelayError::Socket)?;
+    socket
+        .connect(args.server_addr())
+        .map_err(RelayError::Socket)?;
     let nas_ip = match socket.local_addr().map(|a| a.ip()) {
         Ok(std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => ip.octets(),
         _ => [127, 0, 0, 1],
@@ -376,6 +481,7 @@ fn converse(
         outcome,
         log,
         pcap,
+        end: Instant::now() + args.limit(),
     };
     let start = Instant::now();
     let now = || Now {
@@ -395,6 +501,9 @@ fn converse(
         if event.is_some() {
             break;
         }
+        if start.elapsed() > args.limit() {
+            return Err(args.timed_out());
+        }
         // Deliver what the authenticator has for the supplicant first.
         if let Some(down) = pending.pop_front() {
             (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
@@ -411,8 +520,8 @@ fn converse(
                 return Err(RelayError::Stalled);
             };
             let wait = due.saturating_sub(now().ms);
-            if start.elapsed() + Duration::from_millis(wait) > MAX_CONVERSATION {
-                return Err(RelayError::Stalled);
+            if start.elapsed() + Duration::from_millis(wait) > args.limit() {
+                return Err(args.timed_out());
             }
             std::thread::sleep(Duration::from_millis(wait));
             event = sup.poll(now(), &mut radio);
@@ -441,7 +550,7 @@ fn converse(
         let req = access_request(&mut t, eap, &user_name, state.as_ref(), nas_ip);
         (t.log)(format!(
             "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
-            args.server,
+            args.server_addr(),
             req.id,
             req.eap.len()
         ));
@@ -492,7 +601,7 @@ fn converse(
         let req = access_request(&mut t, eap.to_vec(), &user_name, state.as_ref(), nas_ip);
         (t.log)(format!(
             "authenticator -> RADIUS {}: Access-Request id={} (our alert, {} bytes of EAP)",
-            args.server,
+            args.server_addr(),
             req.id,
             req.eap.len()
         ));
@@ -529,7 +638,10 @@ fn access_request(
             v.extend_from_slice(b":latchkey");
             v
         }),
-        (attr::CALLING_STATION_ID, mac_text(crate::sim::STA_ADDR)),
+        (
+            attr::CALLING_STATION_ID,
+            mac_text(t.args.calling_station_id.unwrap_or(crate::sim::STA_ADDR)),
+        ),
         // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
         (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),
         (attr::FRAMED_MTU, 1400u32.to_be_bytes().to_vec()),

@@ -168,7 +168,7 @@ fn radius_inner(
     started: std::time::SystemTime,
     log: &mut dyn FnMut(String),
 ) -> RadiusReport {
-    let server = radius.server.to_string();
+    let server = radius.server_addr().to_string();
     let captures = match capture.open() {
         Ok(c) => c,
         Err(e) => return error(server, "unwritable-file", e.to_string()),

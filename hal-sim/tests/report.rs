@@ -154,3 +154,78 @@ fn connect_reports_validate_on_configuration_and_argument_errors() {
     assert!(j["error"].as_str().unwrap().contains("--ca"), "{j:#}");
     one_line(&out, "ERROR (bad-arguments)");
 }
+
+/// eapol_test's flags: `-a` a host name (resolved) with `-p` its port, `-s` the secret, `-M`
+/// the Calling-Station-Id FreeRADIUS sees, `-t` an overall limit that ends a conversation with
+/// a silent server as `timeout` within it (not after every retransmission).
+#[test]
+fn eapol_test_flags_a_p_s_m_t() {
+    apt::require(apt::SERVER_PACKAGES);
+    let dir = tempfile::tempdir().unwrap();
+    let pki = FilePki::generate(&dir.path().join("pki")).unwrap();
+    let opts = FreeRadiusOptions {
+        debug: true,
+        ..FreeRadiusOptions::new(ServerTls::V13)
+    };
+    let server = freeradius::start(dir.path(), &pki, &opts).unwrap_or_else(|e| panic!("{e}"));
+    let port = server.addr().port().to_string();
+    let ca = pki.ca.to_str().unwrap();
+    let slot = slot(&pki.client_new);
+    let common = [
+        "--ca",
+        ca,
+        "--server-name",
+        SERVER_NAME,
+        "--identity",
+        IDENTITY,
+        "--slot",
+        slot.as_str(),
+        "--json",
+    ];
+    let mut a = vec![
+        "radius",
+        "-a",
+        "localhost",
+        "-p",
+        &port,
+        "-s",
+        &server.secret,
+        "-M",
+        "0a:1b:2c:3d:4e:5f",
+        "-t",
+        "20",
+    ];
+    a.extend_from_slice(&common);
+    let (out, j) = sim(&a);
+    assert_eq!(out.status.code(), Some(0), "{j:#}");
+    assert_eq!(j["server"], format!("127.0.0.1:{port}"), "{j:#}");
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        log.contains("Calling-Station-Id = \"0A-1B-2C-3D-4E-5F\""),
+        "FreeRADIUS did not see -M's Calling-Station-Id:\n{}",
+        server.log_tail()
+    );
+
+    // A server that never answers: -t 1 ends it after about a second, as `timeout`.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port().to_string();
+    let started = std::time::Instant::now();
+    let mut a = vec![
+        "radius",
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &silent_port,
+        "-s",
+        "x",
+        "-t",
+        "1",
+    ];
+    a.extend_from_slice(&common);
+    let (out, j) = sim(&a);
+    let took = started.elapsed();
+    assert_eq!(j["error_kind"], "timeout", "{j:#}");
+    assert!(took < std::time::Duration::from_secs(4), "{took:?}");
+    one_line(&out, "ERROR (timeout)");
+    drop(silent);
+}

@@ -78,6 +78,9 @@ fn freeradius_logs_the_alert_when_latchkey_refuses_its_certificate() {
                 secret_file: None,
                 timeout_ms: 2000,
                 retries: 2,
+                port: None,
+                calling_station_id: None,
+                overall_timeout: None,
             };
             let mut log = Vec::new();
             let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));
