@@ -39,6 +39,11 @@ pub struct RadiusArgs {
     /// 120, the supplicant's own timers still apply inside it).
     #[arg(long, short = 't', value_name = "SECONDS")]
     pub overall_timeout: Option<u64>,
+    /// An extra attribute for every Access-Request, eapol_test's -N syntax: TYPE:s:TEXT,
+    /// TYPE:d:INTEGER or TYPE:x:HEX (e.g. 30:s:00-11-22-33-44-55:corp for Called-Station-Id);
+    /// repeatable. EAP-Message and Message-Authenticator are the relay's own.
+    #[arg(long = "attribute", short = 'N', value_name = "TYPE:s|d|x:VALUE", value_parser = parse_attribute)]
+    pub attributes: Vec<(u8, Vec<u8>)>,
     /// RADIUS shared secret between this authenticator and the server (visible to other
     /// local users in the process list: prefer --secret-file).
     #[arg(
@@ -184,6 +189,53 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
 
 /// RADIUS authentication's port (RFC 2865 §3).
 pub const DEFAULT_PORT: u16 = 1812;
+
+/// `-N`: `TYPE:s:TEXT`, `TYPE:d:INTEGER` (4 bytes) or `TYPE:x:HEX`, as eapol_test reads it.
+fn parse_attribute(s: &str) -> Result<(u8, Vec<u8>), String> {
+    let mut parts = s.splitn(3, ':');
+    let (Some(t), Some(syntax), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{s}: want TYPE:s|d|x:VALUE"));
+    };
+    let t: u8 = t
+        .parse()
+        .ok()
+        .filter(|t| *t != 0)
+        .ok_or_else(|| format!("{s}: {t} is not an attribute type (1-255)"))?;
+    if t == attr::EAP_MESSAGE || t == attr::MESSAGE_AUTHENTICATOR {
+        return Err(format!(
+            "{s}: EAP-Message and Message-Authenticator are the relay's own"
+        ));
+    }
+    let bytes = match syntax {
+        "s" => value.as_bytes().to_vec(),
+        "d" => value
+            .parse::<u32>()
+            .map_err(|e| format!("{s}: {e}"))?
+            .to_be_bytes()
+            .to_vec(),
+        "x" => {
+            let digits: Vec<char> = value.chars().collect();
+            if digits.len() % 2 != 0 {
+                return Err(format!("{s}: odd number of hex digits"));
+            }
+            digits
+                .chunks(2)
+                .map(|p| {
+                    let pair: String = p.iter().collect();
+                    u8::from_str_radix(&pair, 16).map_err(|_| format!("{s}: {pair} is not hex"))
+                })
+                .collect::<Result<_, _>>()?
+        }
+        other => return Err(format!("{s}: syntax {other} is not s, d or x")),
+    };
+    if bytes.is_empty() || bytes.len() > radius::MAX_ATTR_VALUE {
+        return Err(format!(
+            "{s}: a value is 1 to {} bytes",
+            radius::MAX_ATTR_VALUE
+        ));
+    }
+    Ok((t, bytes))
+}
 
 /// `-M`: six hex octets separated by `:` or `-`.
 fn parse_mac(s: &str) -> Result<[u8; 6], String> {
@@ -649,6 +701,7 @@ fn access_request(
     if let Some(s) = state {
         attributes.push((attr::STATE, s.clone()));
     }
+    attributes.extend(t.args.attributes.iter().cloned());
     let req = AccessRequest {
         id: t.next_id,
         authenticator: rand::random(),

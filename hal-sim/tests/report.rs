@@ -156,10 +156,10 @@ fn connect_reports_validate_on_configuration_and_argument_errors() {
 }
 
 /// eapol_test's flags: `-a` a host name (resolved) with `-p` its port, `-s` the secret, `-M`
-/// the Calling-Station-Id FreeRADIUS sees, `-t` an overall limit that ends a conversation with
+/// the Calling-Station-Id and `-N` extra attributes (string, integer, hex) FreeRADIUS sees, `-t` an overall limit that ends a conversation with
 /// a silent server as `timeout` within it (not after every retransmission).
 #[test]
-fn eapol_test_flags_a_p_s_m_t() {
+fn eapol_test_flags_a_p_s_m_n_t() {
     apt::require(apt::SERVER_PACKAGES);
     let dir = tempfile::tempdir().unwrap();
     let pki = FilePki::generate(&dir.path().join("pki")).unwrap();
@@ -194,6 +194,12 @@ fn eapol_test_flags_a_p_s_m_t() {
         "0a:1b:2c:3d:4e:5f",
         "-t",
         "20",
+        "-N",
+        "87:s:port-7",
+        "-N",
+        "5:d:42",
+        "-N",
+        "77:x:6c6b",
     ];
     a.extend_from_slice(&common);
     let (out, j) = sim(&a);
@@ -205,6 +211,17 @@ fn eapol_test_flags_a_p_s_m_t() {
         "FreeRADIUS did not see -M's Calling-Station-Id:\n{}",
         server.log_tail()
     );
+    for attribute in [
+        "NAS-Port-Id = \"port-7\"",
+        "NAS-Port = 42",
+        "Connect-Info = \"lk\"",
+    ] {
+        assert!(
+            log.contains(attribute),
+            "FreeRADIUS did not see -N's {attribute}:\n{}",
+            server.log_tail()
+        );
+    }
 
     // A server that never answers: -t 1 ends it after about a second, as `timeout`.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

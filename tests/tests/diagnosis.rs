@@ -81,6 +81,7 @@ fn freeradius_logs_the_alert_when_latchkey_refuses_its_certificate() {
                 port: None,
                 calling_station_id: None,
                 overall_timeout: None,
+                attributes: vec![],
             };
             let mut log = Vec::new();
             let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));

@@ -77,6 +77,7 @@ fn radius(s: &ServerProcess) -> RadiusArgs {
         port: None,
         calling_station_id: None,
         overall_timeout: None,
+        attributes: vec![],
     }
 }
 

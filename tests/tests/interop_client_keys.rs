@@ -98,6 +98,7 @@ fn against_freeradius(tls: ServerTls) {
         port: None,
         calling_station_id: None,
         overall_timeout: None,
+        attributes: vec![],
     };
 
     let rsa8 = Path::new(concat!(

@@ -95,6 +95,7 @@ fn radius_args(s: &ServerProcess) -> RadiusArgs {
         port: None,
         calling_station_id: None,
         overall_timeout: None,
+        attributes: vec![],
     }
 }
 
