@@ -64,6 +64,8 @@ pub struct SupplicantBuilder {
     versions: VersionPolicy,
     identity_error: bool,
     anonymous: bool,
+    #[cfg(feature = "keylog")]
+    key_log: Option<Arc<dyn crate::tls::KeyLogSink>>,
 }
 
 #[cfg(feature = "defmt")]
@@ -106,6 +108,8 @@ impl SupplicantBuilder {
             versions: VersionPolicy::Both,
             identity_error,
             anonymous: false,
+            #[cfg(feature = "keylog")]
+            key_log: None,
         }
     }
 
@@ -187,6 +191,15 @@ impl SupplicantBuilder {
         self.build_with(Buffers::boxed())
     }
 
+    /// Debugging aid (feature `keylog`, off by default): hand every TLS secret to `sink` in
+    /// NSS key log form, so a capture can be decrypted (Wireshark, tshark). Whoever reads what
+    /// the sink writes can decrypt the conversation: never in a product build.
+    #[cfg(feature = "keylog")]
+    pub fn key_log(mut self, sink: Arc<dyn crate::tls::KeyLogSink>) -> Self {
+        self.key_log = Some(sink);
+        self
+    }
+
     /// Build with `buffers` wherever the platform keeps them, e.g. a `&'static mut Buffers`
     /// from a `static` in `.bss` on an MCU: the supplicant itself is then small and the
     /// buffers are never copied.
@@ -208,6 +221,10 @@ impl SupplicantBuilder {
             self.versions != VersionPolicy::Tls13Only,
         );
         let tls = TlsSetup::new(crypto.0, &policy, self.versions, resolver)?;
+        #[cfg(feature = "keylog")]
+        if let Some(sink) = self.key_log {
+            tls.set_key_log(sink);
+        }
         Ok(Supplicant::assemble(config, tls, buffers))
     }
 }

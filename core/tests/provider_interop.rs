@@ -241,12 +241,22 @@ fn pump(
     client: &mut ClientConnection,
     server: &mut ServerConnection,
 ) -> Result<Vec<u8>, rustls::Error> {
+    pump_recorded(client, server, &mut Vec::new())
+}
+
+/// [`pump`], appending every byte the client sends to `client_stream`.
+fn pump_recorded(
+    client: &mut ClientConnection,
+    server: &mut ServerConnection,
+    client_stream: &mut Vec<u8>,
+) -> Result<Vec<u8>, rustls::Error> {
     let mut first_server_flight = Vec::new();
     for _ in 0..20 {
         let mut to_server = Vec::new();
         while client.wants_write() {
             client.write_tls(&mut to_server).unwrap();
         }
+        client_stream.extend_from_slice(&to_server);
         let mut rd = &to_server[..];
         while !rd.is_empty() {
             server.read_tls(&mut rd).unwrap();
@@ -563,5 +573,75 @@ fn each_key_exchange_group_alone_on_the_server() {
                 version.version
             );
         }
+    }
+}
+
+/// (content type, fragment) of each TLS record in a stream.
+fn records(mut stream: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !stream.is_empty() {
+        let len = usize::from(u16::from_be_bytes([stream[3], stream[4]]));
+        out.push((stream[0], stream[5..5 + len].to_vec()));
+        stream = &stream[5 + len..];
+    }
+    out
+}
+
+/// The legacy_session_id of a ClientHello or ServerHello handshake message: after the
+/// handshake header (4), the legacy version (2) and the random (32), RFC 8446 §4.1.2/§4.1.3.
+fn hello_session_id(hello: &[u8]) -> &[u8] {
+    let len = usize::from(hello[38]);
+    &hello[39..39 + len]
+}
+
+/// TLS 1.3 without middlebox-compatibility mode (vendor/rustls.patch): the ClientHello's
+/// legacy_session_id is empty (the server echoes it, 32 bytes fewer in its first flight, which
+/// can save an EAP round trip) and the client sends no dummy change_cipher_spec record, also
+/// after a HelloRetryRequest. Fails with the published rustls, which sends a random 32-byte id
+/// and a dummy CCS.
+#[test]
+fn tls13_client_hello_has_an_empty_session_id_and_no_dummy_ccs() {
+    use rustls::NamedGroup;
+    let pki = pki(KeyKind::P256);
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let chain = vec![client_cert(&pki, &key)];
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    // X25519 (our key share: no HelloRetryRequest) when built in, and secp256r1 alone (a
+    // HelloRetryRequest first when X25519 is our key share).
+    let mut groups = vec![NamedGroup::secp256r1];
+    if cfg!(feature = "x25519") {
+        groups.push(NamedGroup::X25519);
+    }
+    for group in groups {
+        let auth = ClientAuth::KeyProvider(chain.clone(), der.clone_key());
+        let mut client = latchkey_client(&pki.ca, &TLS13, auth, Arc::new(Secrets::default()));
+        let mut server = ring_server_with_groups(
+            &pki,
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+            &TLS13,
+            true,
+            Some(&[group][..]),
+        );
+        let mut sent = Vec::new();
+        let first = pump_recorded(&mut client, &mut server, &mut sent).unwrap();
+        assert!(
+            !client.is_handshaking() && !server.is_handshaking(),
+            "{group:?}"
+        );
+        let ours = records(&sent);
+        let (kind, hello) = &ours[0];
+        assert_eq!((*kind, hello[0]), (22, 1), "a ClientHello first");
+        assert_eq!(
+            hello_session_id(hello),
+            b"",
+            "{group:?}: ClientHello session id"
+        );
+        assert!(
+            ours.iter().all(|(kind, _)| *kind != 20),
+            "{group:?}: the client sent a change_cipher_spec record"
+        );
+        let (kind, server_hello) = &records(&first)[0];
+        assert_eq!((*kind, server_hello[0]), (22, 2), "a ServerHello first");
+        assert_eq!(hello_session_id(server_hello), b"", "{group:?}: echoed id");
     }
 }

@@ -998,6 +998,14 @@ impl ClientFiles {
     /// A supplicant over this configuration and slot table (each call a fresh one sharing the
     /// table, as a device reconnecting).
     pub fn supplicant(&self) -> Result<Supplicant, ConfigError> {
+        self.supplicant_with(|b| b)
+    }
+
+    /// [`Self::supplicant`], with `more` applied to the builder last (e.g. a key log).
+    pub fn supplicant_with(
+        &self,
+        more: impl FnOnce(SupplicantBuilder) -> SupplicantBuilder,
+    ) -> Result<Supplicant, ConfigError> {
         let mut b = SupplicantBuilder::new(self.config.peer.identity.as_str())
             .config(self.config.clone())
             .server(self.policy.clone())
@@ -1007,7 +1015,7 @@ impl ClientFiles {
         for c in &self.chain {
             b = b.intermediate_der(c);
         }
-        b.build().map_err(ConfigError::Setup)
+        more(b).build().map_err(ConfigError::Setup)
     }
 }
 

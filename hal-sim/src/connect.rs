@@ -11,6 +11,7 @@ use latchkey_core::tls::ResolveRecord;
 
 use crate::config::{ClientArgs, ConfigError};
 use crate::link::{authenticate, mac_string, EapolLink, LinkError, LinkOutcome};
+use crate::report_schema::{self, Report};
 use crate::sim::{describe, Direction};
 
 /// Exit code: authenticated (as `latchkey-sim radius`).
@@ -36,6 +37,9 @@ pub struct ConnectArgs {
     /// Print one JSON object instead of the frame-by-frame text.
     #[arg(long)]
     pub json: bool,
+    /// `--pcap`, `--keylog`.
+    #[command(flatten)]
+    pub capture: crate::capture::CaptureArgs,
 }
 
 /// Why `connect` could not even try.
@@ -45,6 +49,8 @@ pub enum ConnectError {
     Config(ConfigError),
     /// The interface.
     Link(LinkError),
+    /// The `--pcap` or `--keylog` file.
+    Capture(crate::capture::CaptureError),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -52,6 +58,7 @@ impl std::fmt::Display for ConnectError {
         match self {
             ConnectError::Config(e) => write!(f, "{e}"),
             ConnectError::Link(e) => write!(f, "{e}"),
+            ConnectError::Capture(e) => write!(f, "{e}"),
         }
     }
 }
@@ -68,6 +75,7 @@ impl ConnectError {
             ConnectError::Link(LinkError::PermissionDenied(_)) => "permission-denied",
             ConnectError::Link(LinkError::NotEthernet(_)) => "not-ethernet",
             ConnectError::Link(LinkError::Io { .. }) => "link-io",
+            ConnectError::Capture(_) => "unwritable-file",
         }
     }
 }
@@ -86,21 +94,44 @@ pub struct ConnectReport {
     /// What the certificate resolver did when the server asked for a certificate (also when
     /// the authentication failed).
     pub record: Option<ResolveRecord>,
+    /// The server passed our checks (so a chosen certificate was really offered).
+    pub server_accepted: bool,
+    /// When the run started.
+    pub started: std::time::SystemTime,
+    /// The outer identity sent.
+    pub identity_sent: String,
 }
 
 /// Build the configuration, open the interface and authenticate once.
 pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
+    let started = std::time::SystemTime::now();
     let files = args.client.build().map_err(ConnectError::Config)?;
+    let captures = args.capture.open().map_err(ConnectError::Capture)?;
     let mut link = EapolLink::open(&args.iface).map_err(ConnectError::Link)?;
-    let mut sup = files.supplicant().map_err(ConnectError::Config)?;
+    if let Some(c) = &captures.pcap {
+        link.set_capture(c.clone());
+    }
+    let mut sup = files
+        .supplicant_with(|b| captures.builder(b))
+        .map_err(ConnectError::Config)?;
     let outcome = authenticate(&mut sup, &mut link, Duration::from_secs(args.timeout))
         .map_err(ConnectError::Link)?;
     let record = match &outcome.event {
         Some(Event::Authenticated(a)) => a.certificate.clone(),
         _ => sup.conversation().certificate.cloned(),
     };
+    let server_accepted = matches!(
+        sup.conversation().server,
+        Some(latchkey_core::tls::ServerVerdict::Accepted { .. })
+    );
     Ok(ConnectReport {
         record,
+        server_accepted,
+        started,
+        identity_sent: crate::report_schema::identity_sent(
+            &args.client.identity,
+            args.client.anonymous_identity,
+        ),
         iface: args.iface.clone(),
         mac: mac_string(&link.mac()),
         outcome,
@@ -128,70 +159,60 @@ impl ConnectReport {
             .map(|(_, p)| p.display().to_string())
     }
 
-    /// The outcome as one JSON object, with the field names of `latchkey-sim radius --json`
-    /// (`outcome`, `error_kind`, `error`, `tls_version`, `slot`, `selection`...) plus the
-    /// link's own (`iface`, `mac`, `authenticator`, `elapsed_ms`, frame counts).
+    /// The outcome as the JSON [`Report`] shared with `latchkey-sim radius --json`.
     pub fn to_json(&self) -> serde_json::Value {
+        self.to_report().to_json()
+    }
+
+    /// The outcome in the schema shared with `radius`.
+    pub fn to_report(&self) -> Report {
         let o = &self.outcome;
-        let (outcome, error_kind, error) = match &o.event {
-            Some(Event::Authenticated(_)) => ("authenticated", None, None),
-            Some(Event::Failed(r)) => {
-                let mut msg = r.to_string();
+        let mut r = Report {
+            started_at: report_schema::rfc3339(self.started),
+            elapsed_ms: u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
+            identity_sent: Some(self.identity_sent.clone()),
+            iface: Some(self.iface.clone()),
+            mac: Some(self.mac.clone()),
+            authenticator: o.authenticator.as_ref().map(mac_string),
+            frames_sent: Some(o.steps.iter().filter(|s| s.dir == Direction::Up).count()),
+            frames_received: Some(o.steps.iter().filter(|s| s.dir == Direction::Down).count()),
+            dropped_early_successes: Some(o.drops.early_success),
+            dropped_foreign_source: Some(o.drops.foreign_source),
+            ..Report::new("connect", self.started)
+        };
+        match &o.event {
+            Some(Event::Authenticated(a)) => {
+                r.outcome = "authenticated";
+                r.tls_version = Some(a.version.as_str().trim_start_matches("TLS ").to_owned());
+                r.cipher_suite = a.suite.map(|s| s.to_string());
+                r.eap_round_trips = Some(a.round_trips);
+                r.msk_fingerprint = Some(a.keys.msk.fingerprint().to_string());
+            }
+            Some(Event::Failed(f)) => {
+                let mut msg = f.to_string();
                 if let Some(e) = &o.send_error {
                     msg.push_str(&format!(" ({e})"));
                 }
-                ("failed", Some(r.kind().as_str()), Some(msg))
+                r.outcome = "failed";
+                r.error_kind = Some(f.kind().as_str().into());
+                r.error = Some(msg);
             }
-            Some(_) | None => (
-                "error",
-                Some("timeout"),
-                Some(format!(
+            Some(_) | None => {
+                r.outcome = "error";
+                r.error_kind = Some("timeout".into());
+                r.error = Some(format!(
                     "no outcome within {} ms (--timeout)",
                     o.elapsed.as_millis()
-                )),
-            ),
-        };
-        let auth = match &o.event {
-            Some(Event::Authenticated(a)) => Some(a),
-            _ => None,
-        };
-        let selection = self.record.as_ref().map(|r| &r.selection);
-        let chosen = selection.and_then(|s| s.chosen).map(|i| i.get());
-        let skipped: Vec<_> = selection
-            .map(|s| {
-                s.skipped
-                    .iter()
-                    .map(|(i, r)| {
-                        serde_json::json!({
-                            "slot": i.get(),
-                            "file": self.slot_file(i.get()),
-                            "reason": r.to_string(),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        serde_json::json!({
-            "outcome": outcome,
-            "error_kind": error_kind,
-            "error": error,
-            "iface": self.iface,
-            "mac": self.mac,
-            "authenticator": o.authenticator.as_ref().map(mac_string),
-            "tls_version": auth.map(|a| a.version.as_str().trim_start_matches("TLS ").to_owned()),
-            "cipher_suite": auth.and_then(|a| a.suite).map(|s| s.to_string()),
-            "slot": chosen,
-            "slot_file": chosen.and_then(|i| self.slot_file(i)),
-            "selection": selection.map(|s| s.to_string()),
-            "skipped_slots": skipped,
-            "eap_round_trips": auth.map(|a| a.round_trips),
-            "msk_fingerprint": auth.map(|a| a.keys.msk.fingerprint().to_string()),
-            "elapsed_ms": u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
-            "frames_sent": o.steps.iter().filter(|s| s.dir == Direction::Up).count(),
-            "frames_received": o.steps.iter().filter(|s| s.dir == Direction::Down).count(),
-            "dropped_early_successes": o.drops.early_success,
-            "dropped_foreign_source": o.drops.foreign_source,
-        })
+                ));
+            }
+        }
+        r.set_selection(
+            self.record.as_ref(),
+            self.server_accepted,
+            &self.slot_files,
+            self.started,
+        );
+        r
     }
 
     /// The outcome as text: every frame, then one result line.
@@ -250,12 +271,9 @@ impl ConnectReport {
 /// The JSON object for a configuration or interface error (`outcome` "error", as
 /// `latchkey-sim radius` reports its own).
 pub fn error_json(args: &ConnectArgs, e: &ConnectError) -> serde_json::Value {
-    serde_json::json!({
-        "outcome": "error",
-        "error_kind": e.kind(),
-        "error": e.to_string(),
-        "iface": args.iface,
-    })
+    let mut r = Report::error("connect", e.kind(), e.to_string());
+    r.iface = Some(args.iface.clone());
+    r.to_json()
 }
 
 #[cfg(test)]
@@ -280,6 +298,9 @@ mod tests {
             },
             slot_files: vec![(0, "old.pem".into())],
             record: None,
+            server_accepted: false,
+            started: std::time::SystemTime::now(),
+            identity_sent: "device@example.org".into(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! connected to `latchkey-core` through its HAL traits.
 
 pub mod ap;
+pub mod capture;
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod connect;
@@ -11,6 +12,7 @@ pub mod pki;
 pub mod radius;
 pub mod relay;
 pub mod report;
+pub mod report_schema;
 pub mod rogue;
 pub mod scenarios;
 pub mod server;

@@ -93,6 +93,8 @@ pub struct EapolLink {
     buf: Vec<u8>,
     steps: Vec<Step>,
     last_send_error: Option<io::Error>,
+    /// `--pcap`: every frame sent and accepted.
+    capture: Option<std::sync::Arc<crate::capture::Capture>>,
 }
 
 impl std::fmt::Debug for EapolLink {
@@ -227,6 +229,7 @@ impl EapolLink {
             buf: vec![0; MAX_FRAME],
             steps: Vec::new(),
             last_send_error: None,
+            capture: None,
         })
     }
 
@@ -243,6 +246,12 @@ impl EapolLink {
     /// Every frame sent and received so far.
     pub fn steps(&self) -> &[Step] {
         &self.steps
+    }
+
+    /// Write every frame sent and accepted from now on to `capture` (whole Ethernet frames,
+    /// real MAC addresses).
+    pub fn set_capture(&mut self, capture: std::sync::Arc<crate::capture::Capture>) {
+        self.capture = Some(capture);
     }
 
     /// Take the recorded frames, leaving the record empty.
@@ -295,6 +304,9 @@ impl EapolLink {
                 continue;
             };
             if let Some((src, payload)) = self.accept(frame) {
+                if let Some(c) = &self.capture {
+                    c.ethernet(frame);
+                }
                 let payload = payload.to_vec();
                 self.steps.push(Step {
                     dir: Direction::Down,
@@ -337,6 +349,9 @@ impl Radio for EapolLink {
             dir: Direction::Up,
             frame: frame.to_vec(),
         });
+        if let Some(c) = &self.capture {
+            c.ethernet(&out);
+        }
         match self.sock.send(&out) {
             Ok(n) if n == out.len() => Ok(()),
             Ok(n) => {

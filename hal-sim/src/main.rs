@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
 use latchkey_core::eap_tls::keys::fingerprint;
-use latchkey_core::supplicant::Event;
+use latchkey_core::supplicant::{Event, PAE_GROUP_ADDR};
 use latchkey_core::tls::VersionPolicy;
 use latchkey_core::wpa::Akm;
+use latchkey_sim::capture::{CaptureArgs, Captures};
 use latchkey_sim::config::ClientArgs;
 use latchkey_sim::pki::TestPki;
 use latchkey_sim::relay::RadiusArgs;
@@ -40,6 +41,8 @@ struct DemoArgs {
     /// Print only the summary lines.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
     /// AKM of the WPA key handshakes that end the demo: 1 (802.1X), 5 (802.1X-SHA256,
     /// WPA3-Enterprise) or 12 (Suite B 192-bit).
     #[arg(long, default_value = "5")]
@@ -79,6 +82,8 @@ struct RadiusCmdArgs {
     /// Print one JSON object with the result instead of the log.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    capture: CaptureArgs,
 }
 
 /// `rogue`'s arguments.
@@ -172,7 +177,44 @@ fn with_args<T: Args>(cmd: clap::Command) -> clap::Command {
 
 /// Parse a subcommand's arguments, or exit with clap's message.
 fn parsed<T: FromArgMatches>(m: &ArgMatches) -> T {
-    T::from_arg_matches(m).unwrap_or_else(|e| e.exit())
+    T::from_arg_matches(m).unwrap_or_else(|e| argument_error(e))
+}
+
+/// Exit on a command-line error. With `--json` anywhere on the line, the error is also the
+/// one JSON report on stdout (`outcome` "error", `error_kind` "bad-arguments") and one line
+/// on stderr; otherwise clap's own message. Help and version requests print as usual.
+fn argument_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let args: Vec<String> = std::env::args().collect();
+    let help = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if help || !args.iter().any(|a| a == "--json") {
+        e.exit()
+    }
+    let command = match args.get(1).map(String::as_str) {
+        Some("connect") => "connect",
+        _ => "radius",
+    };
+    let rendered = e.render().to_string();
+    // clap's message up to its usage hint, on one line.
+    let message = rendered
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let report =
+        latchkey_sim::report_schema::Report::error(command, "bad-arguments", message.clone());
+    println!("{}", report.to_json());
+    eprintln!("ERROR (bad-arguments): {message}");
+    std::process::exit(2)
 }
 
 /// The chosen subcommand with its parsed arguments.
@@ -188,7 +230,9 @@ enum Parsed {
 
 /// Parse the command line; clap's tables and matches are dropped before any work starts.
 fn parse() -> Parsed {
-    let matches = cli().get_matches();
+    let matches = cli()
+        .try_get_matches()
+        .unwrap_or_else(|e| argument_error(e));
     match matches.subcommand() {
         Some(("demo", m)) => Parsed::Demo(parsed(m)),
         Some(("radius", m)) => Parsed::Radius(Box::new(parsed(m))),
@@ -210,7 +254,7 @@ fn main() -> ExitCode {
     match parse() {
         Parsed::Demo(a) => demo(&a),
         Parsed::Renewal => renewal(),
-        Parsed::Radius(a) => radius_cmd(&a.radius, &a.client, a.json),
+        Parsed::Radius(a) => radius_cmd(&a.radius, &a.client, &a.capture, a.json),
         Parsed::Rogue(a) => rogue(a.scenario.as_deref(), a.list, a.frames),
         Parsed::Soak(a) => latchkey_sim::soak::main(&a),
         #[cfg(target_os = "linux")]
@@ -288,6 +332,13 @@ fn demo(args: &DemoArgs) -> ExitCode {
         Tls::V13 => &[VersionPolicy::Tls13Only],
         Tls::Both => &[VersionPolicy::Tls13Only, VersionPolicy::Tls12Only],
     };
+    let captures = match args.capture.open() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ERROR (unwritable-file): {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut ok = true;
     for &v in runs {
         let mut scenario = Scenario {
@@ -299,7 +350,7 @@ fn demo(args: &DemoArgs) -> ExitCode {
         scenario.server.fragment_size = server_fragment_size;
         println!();
         println!("=== authentication, server offers {v:?}, supplicant fragment size {fragment_size}, server fragment size {server_fragment_size}");
-        let outcome = match sim::run(&pki, &scenario) {
+        let outcome = match demo_run(&pki, &scenario, &captures) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -363,6 +414,41 @@ fn demo(args: &DemoArgs) -> ExitCode {
     }
 }
 
+/// One demo authentication, with the key log when asked for; its frames then go to the pcap
+/// capture in order, between the simulated station and authenticator MAC addresses.
+fn demo_run(
+    pki: &TestPki,
+    scenario: &Scenario,
+    captures: &Captures,
+) -> Result<sim::Outcome, String> {
+    let builder = sim::client_builder(
+        pki,
+        &scenario.config,
+        scenario.client_versions,
+        sim::test_table(pki)?,
+    )?;
+    let sup = captures
+        .builder(builder)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let server =
+        sim::server_config_revoking(pki, scenario.server_versions, &scenario.revoked_serials)?;
+    let outcome = sim::run_with(sup, &server, scenario)?;
+    if let Some(c) = &captures.pcap {
+        for s in &outcome.steps {
+            match s.dir {
+                // EAPOL-Start goes to the PAE group address (no association in the demo).
+                Direction::Up if s.frame.get(1) == Some(&1) => {
+                    c.eapol(sim::STA_ADDR, PAE_GROUP_ADDR, &s.frame)
+                }
+                Direction::Up => c.eapol(sim::STA_ADDR, sim::AP_ADDR, &s.frame),
+                Direction::Down => c.eapol(sim::AP_ADDR, sim::STA_ADDR, &s.frame),
+            }
+        }
+    }
+    Ok(outcome)
+}
+
 /// The demo's last part: an RSN association, EAP-TLS, then the 4-way handshake and a group
 /// rekey against the simulated access point's own authenticator.
 fn wpa_demo(pki: &TestPki, scenario: &Scenario, akm: Akm, quiet: bool) -> bool {
@@ -418,18 +504,25 @@ fn wpa_demo(pki: &TestPki, scenario: &Scenario, akm: Akm, quiet: bool) -> bool {
     a && b
 }
 
-fn radius_cmd(radius: &RadiusArgs, client: &ClientArgs, json: bool) -> ExitCode {
+fn radius_cmd(
+    radius: &RadiusArgs,
+    client: &ClientArgs,
+    capture: &CaptureArgs,
+    json: bool,
+) -> ExitCode {
     // The log is printed as the conversation goes (and not kept at all with --json).
     let report = if json {
-        latchkey_sim::report::run_radius(radius, client, &mut |_| {})
+        latchkey_sim::report::run_radius_captured(radius, client, capture, &mut |_| {})
     } else {
-        latchkey_sim::report::run_radius(radius, client, &mut |l| println!("{l}"))
+        latchkey_sim::report::run_radius_captured(radius, client, capture, &mut |l| println!("{l}"))
     };
     if json {
         println!("{}", report.to_json());
     } else if report.ok() {
         println!("{}", report.summary());
-    } else {
+    }
+    // Every failure: one line on stderr with the stable kind, also under --json.
+    if !report.ok() {
         eprintln!("{}", report.summary());
     }
     if report.ok() {
@@ -444,10 +537,20 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
     use latchkey_sim::connect::{self, EXIT_FAILED};
     match connect::connect(args) {
         Ok(report) => {
+            let r = report.to_report();
             if args.json {
-                println!("{}", report.to_json());
+                println!("{}", r.to_json());
             } else {
                 print!("{}", report.to_text());
+            }
+            // Every failure: one line on stderr with the stable kind, as `radius` prints it.
+            if r.outcome != "authenticated" {
+                eprintln!(
+                    "{} ({}): {}",
+                    r.outcome.to_uppercase(),
+                    r.error_kind.as_deref().unwrap_or("?"),
+                    r.error.as_deref().unwrap_or("")
+                );
             }
             ExitCode::from(report.exit_code())
         }
@@ -455,7 +558,7 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
             if args.json {
                 println!("{}", connect::error_json(args, &e));
             }
-            eprintln!("error: {e}");
+            eprintln!("ERROR ({}): {e}", e.kind());
             ExitCode::from(EXIT_FAILED)
         }
     }

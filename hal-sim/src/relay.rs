@@ -11,23 +11,44 @@ use clap::Args;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
 use zeroize::Zeroizing;
 
+use crate::capture::Capture;
 use crate::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
 use crate::sim::{describe, SimRadio, AP_ADDR};
 
 /// How to reach the RADIUS server, flattened into a subcommand.
 #[derive(Args, Debug, Clone)]
 pub struct RadiusArgs {
-    /// RADIUS server address, IP:PORT (its authentication port).
+    /// RADIUS server: HOST, HOST:PORT or [IPv6]:PORT, host names resolved, port 1812 unless
+    /// given (eapol_test's -a).
     #[arg(
         long = "radius",
-        value_name = "IP:PORT",
-        default_value = "127.0.0.1:1812"
+        short = 'a',
+        value_name = "HOST[:PORT]",
+        default_value = "127.0.0.1:1812",
+        value_parser = parse_server
     )]
     pub server: SocketAddr,
+    /// The server's authentication port, overriding the one in --radius (eapol_test's -p).
+    #[arg(long, short = 'p', value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Calling-Station-Id of the Access-Requests: the device's MAC address, aa:bb:cc:dd:ee:ff
+    /// or aa-bb-cc-dd-ee-ff (eapol_test's -M; default 02-00-00-00-00-01, the simulated station).
+    #[arg(long, short = 'M', value_name = "MAC", value_parser = parse_mac)]
+    pub calling_station_id: Option<[u8; 6]>,
+    /// Give up on the whole conversation after this many seconds (eapol_test's -t; default
+    /// 120, the supplicant's own timers still apply inside it).
+    #[arg(long, short = 't', value_name = "SECONDS")]
+    pub overall_timeout: Option<u64>,
+    /// An extra attribute for every Access-Request, eapol_test's -N syntax: TYPE:s:TEXT,
+    /// TYPE:d:INTEGER or TYPE:x:HEX (e.g. 30:s:00-11-22-33-44-55:corp for Called-Station-Id);
+    /// repeatable. EAP-Message and Message-Authenticator are the relay's own.
+    #[arg(long = "attribute", short = 'N', value_name = "TYPE:s|d|x:VALUE", value_parser = parse_attribute)]
+    pub attributes: Vec<(u8, Vec<u8>)>,
     /// RADIUS shared secret between this authenticator and the server (visible to other
     /// local users in the process list: prefer --secret-file).
     #[arg(
         long,
+        short = 's',
         value_name = "SECRET",
         required_unless_present = "secret_file",
         conflicts_with = "secret_file"
@@ -86,6 +107,11 @@ pub enum RelayError {
     ChallengeWithoutEap,
     /// The conversation did not end within its frame bound.
     Stalled,
+    /// The conversation did not end within `--overall-timeout`.
+    OverallTimeout {
+        /// The limit, seconds.
+        seconds: u64,
+    },
 }
 
 impl std::fmt::Display for RelayError {
@@ -124,13 +150,133 @@ impl std::fmt::Display for RelayError {
                 f.write_str("RADIUS Access-Challenge without EAP-Message")
             }
             RelayError::Stalled => f.write_str("the EAP conversation did not end"),
+            RelayError::OverallTimeout { seconds } => {
+                write!(f, "no verdict within {seconds} s (--overall-timeout)")
+            }
         }
     }
 }
 
 impl std::error::Error for RelayError {}
 
+/// `--radius`: an address, or a host name resolved now; port 1812 when none is given.
+fn parse_server(s: &str) -> Result<SocketAddr, String> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    }
+    let has_port = s
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    let found = if has_port {
+        s.to_socket_addrs()
+    } else {
+        (s, DEFAULT_PORT).to_socket_addrs()
+    };
+    // IPv4 first when a name has both, as eapol_test resolves.
+    let mut addrs: Vec<SocketAddr> = found
+        .map_err(|e| format!("cannot resolve {s}: {e}"))?
+        .collect();
+    addrs.sort_by_key(|a| !a.is_ipv4());
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{s} has no address"))
+}
+
+/// RADIUS authentication's port (RFC 2865 §3).
+pub const DEFAULT_PORT: u16 = 1812;
+
+/// `-N`: `TYPE:s:TEXT`, `TYPE:d:INTEGER` (4 bytes) or `TYPE:x:HEX`, as eapol_test reads it.
+fn parse_attribute(s: &str) -> Result<(u8, Vec<u8>), String> {
+    let mut parts = s.splitn(3, ':');
+    let (Some(t), Some(syntax), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{s}: want TYPE:s|d|x:VALUE"));
+    };
+    let t: u8 = t
+        .parse()
+        .ok()
+        .filter(|t| *t != 0)
+        .ok_or_else(|| format!("{s}: {t} is not an attribute type (1-255)"))?;
+    if t == attr::EAP_MESSAGE || t == attr::MESSAGE_AUTHENTICATOR {
+        return Err(format!(
+            "{s}: EAP-Message and Message-Authenticator are the relay's own"
+        ));
+    }
+    let bytes = match syntax {
+        "s" => value.as_bytes().to_vec(),
+        "d" => value
+            .parse::<u32>()
+            .map_err(|e| format!("{s}: {e}"))?
+            .to_be_bytes()
+            .to_vec(),
+        "x" => {
+            let digits: Vec<char> = value.chars().collect();
+            if digits.len() % 2 != 0 {
+                return Err(format!("{s}: odd number of hex digits"));
+            }
+            digits
+                .chunks(2)
+                .map(|p| {
+                    let pair: String = p.iter().collect();
+                    u8::from_str_radix(&pair, 16).map_err(|_| format!("{s}: {pair} is not hex"))
+                })
+                .collect::<Result<_, _>>()?
+        }
+        other => return Err(format!("{s}: syntax {other} is not s, d or x")),
+    };
+    if bytes.is_empty() || bytes.len() > radius::MAX_ATTR_VALUE {
+        return Err(format!(
+            "{s}: a value is 1 to {} bytes",
+            radius::MAX_ATTR_VALUE
+        ));
+    }
+    Ok((t, bytes))
+}
+
+/// `-M`: six hex octets separated by `:` or `-`.
+fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let octets: Vec<&str> = s.split([':', '-']).collect();
+    let mut mac = [0u8; 6];
+    if octets.len() != 6 {
+        return Err(format!("{s}: want six octets like 02:00:00:00:00:01"));
+    }
+    for (o, text) in mac.iter_mut().zip(octets) {
+        *o = u8::from_str_radix(text, 16)
+            .ok()
+            .filter(|_| text.len() == 2)
+            .ok_or_else(|| format!("{s}: {text} is not a hex octet"))?;
+    }
+    Ok(mac)
+}
+
 impl RadiusArgs {
+    /// The server's address with `--port` applied.
+    pub fn server_addr(&self) -> SocketAddr {
+        match self.port {
+            Some(p) => SocketAddr::new(self.server.ip(), p),
+            None => self.server,
+        }
+    }
+
+    /// Why the conversation ended at its time limit.
+    fn timed_out(&self) -> RelayError {
+        match self.overall_timeout {
+            Some(seconds) => RelayError::OverallTimeout { seconds },
+            None => RelayError::Stalled,
+        }
+    }
+
+    /// The conversation's time limit.
+    fn limit(&self) -> Duration {
+        self.overall_timeout
+            .map(Duration::from_secs)
+            .unwrap_or(MAX_CONVERSATION)
+    }
+
     /// The shared secret, from `--secret` or the first line of `--secret-file`.
     pub fn shared_secret(&self) -> Result<Zeroizing<Vec<u8>>, RelayError> {
         match (&self.secret, &self.secret_file) {
@@ -171,6 +317,7 @@ impl RelayError {
             RelayError::Encode(_) => "radius-request",
             RelayError::ChallengeWithoutEap => "radius-bad-reply",
             RelayError::Stalled => "stalled",
+            RelayError::OverallTimeout { .. } => "timeout",
         }
     }
 }
@@ -218,6 +365,9 @@ struct Transport<'a> {
     next_id: u8,
     outcome: &'a mut RelayOutcome,
     log: &'a mut dyn FnMut(String),
+    pcap: Option<&'a Capture>,
+    /// The whole conversation's end (`--overall-timeout`): no wait goes beyond it.
+    end: Instant,
 }
 
 impl Transport<'_> {
@@ -230,14 +380,22 @@ impl Transport<'_> {
         // One datagram, bounded by RFC 2865's maximum (+1 to see an oversized one).
         let mut buf = [0u8; radius::MAX_PACKET + 1];
         for attempt in 0..attempts {
+            if Instant::now() >= self.end {
+                return Err(self.args.timed_out());
+            }
             if attempt > 0 {
                 self.outcome.retransmissions += 1;
                 (self.log)(format!("  retransmitting Access-Request id={}", req.id));
             }
             let unreachable = |error| RelayError::Unreachable {
-                server: self.args.server,
+                server: self.args.server_addr(),
                 error,
             };
+            if let (Some(c), Ok(l), Ok(p)) =
+                (self.pcap, self.socket.local_addr(), self.socket.peer_addr())
+            {
+                c.udp(l, p, &bytes);
+            }
             match self.socket.send(&bytes) {
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -245,7 +403,8 @@ impl Transport<'_> {
                 }
                 Err(e) => return Err(RelayError::Socket(e)),
             }
-            let deadline = Instant::now() + Duration::from_millis(self.args.timeout_ms);
+            let deadline =
+                (Instant::now() + Duration::from_millis(self.args.timeout_ms)).min(self.end);
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
@@ -269,6 +428,11 @@ impl Transport<'_> {
                     }
                     Err(e) => return Err(RelayError::Socket(e)),
                 };
+                if let (Some(c), Ok(l), Ok(p)) =
+                    (self.pcap, self.socket.local_addr(), self.socket.peer_addr())
+                {
+                    c.udp(p, l, &buf[..n]);
+                }
                 match radius::verify_reply(&buf[..n], req, &self.secret) {
                     Ok(r) => return Ok(r),
                     // A late answer to an earlier request: not an error, not ours.
@@ -282,13 +446,16 @@ impl Transport<'_> {
                 }
             }
         }
+        if Instant::now() >= self.end {
+            return Err(self.args.timed_out());
+        }
         Err(match last_refused {
             Some(error) => RelayError::BadReply {
-                server: self.args.server,
+                server: self.args.server_addr(),
                 error,
             },
             None => RelayError::NoReply {
-                server: self.args.server,
+                server: self.args.server_addr(),
                 attempts,
                 timeout_ms: self.args.timeout_ms,
             },
@@ -318,8 +485,19 @@ fn mac_text(m: [u8; 6]) -> Vec<u8> {
 /// `event`) or the relay cannot go on (in `error`); the counters are kept either way. Each
 /// frame and packet is described to `log` as it happens.
 pub fn run(sup: &mut Supplicant, args: &RadiusArgs, log: &mut dyn FnMut(String)) -> RelayOutcome {
+    run_captured(sup, args, None, log)
+}
+
+/// [`run`], writing every EAPOL frame (simulated station and authenticator MACs) and every
+/// RADIUS datagram to `pcap`.
+pub fn run_captured(
+    sup: &mut Supplicant,
+    args: &RadiusArgs,
+    pcap: Option<&Capture>,
+    log: &mut dyn FnMut(String),
+) -> RelayOutcome {
     let mut outcome = RelayOutcome::default();
-    match converse(sup, args, &mut outcome, log) {
+    match converse(sup, args, &mut outcome, pcap, log) {
         Ok(event) => outcome.event = Some(event),
         Err(e) => outcome.error = Some(e),
     }
@@ -330,16 +508,19 @@ fn converse(
     sup: &mut Supplicant,
     args: &RadiusArgs,
     outcome: &mut RelayOutcome,
+    pcap: Option<&Capture>,
     log: &mut dyn FnMut(String),
 ) -> Result<Event, RelayError> {
-    let local: SocketAddr = if args.server.is_ipv4() {
+    let local: SocketAddr = if args.server_addr().is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
     let secret = args.shared_secret()?;
     let socket = UdpSocket::bind(local).map_err(RelayError::Socket)?;
-    socket.connect(args.server).map_err(RelayError::Socket)?;
+    socket
+        .connect(args.server_addr())
+        .map_err(RelayError::Socket)?;
     let nas_ip = match socket.local_addr().map(|a| a.ip()) {
         Ok(std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => ip.octets(),
         _ => [127, 0, 0, 1],
@@ -351,6 +532,8 @@ fn converse(
         next_id: rand::random(),
         outcome,
         log,
+        pcap,
+        end: Instant::now() + args.limit(),
     };
     let start = Instant::now();
     let now = || Now {
@@ -370,27 +553,36 @@ fn converse(
         if event.is_some() {
             break;
         }
+        if start.elapsed() > args.limit() {
+            return Err(args.timed_out());
+        }
         // Deliver what the authenticator has for the supplicant first.
         if let Some(down) = pending.pop_front() {
             (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
+            if let Some(c) = pcap {
+                c.eapol(AP_ADDR, crate::sim::STA_ADDR, &down);
+            }
             event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
             continue;
         }
-        let Some((_dst, frame)) = radio.outbox.pop_front() else {
+        let Some((dst, frame)) = radio.outbox.pop_front() else {
             // Nothing to send and nothing to deliver: the supplicant waits for a timer
             // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
             let Some(due) = sup.next_deadline() else {
                 return Err(RelayError::Stalled);
             };
             let wait = due.saturating_sub(now().ms);
-            if start.elapsed() + Duration::from_millis(wait) > MAX_CONVERSATION {
-                return Err(RelayError::Stalled);
+            if start.elapsed() + Duration::from_millis(wait) > args.limit() {
+                return Err(args.timed_out());
             }
             std::thread::sleep(Duration::from_millis(wait));
             event = sup.poll(now(), &mut radio);
             continue;
         };
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
+        if let Some(c) = pcap {
+            c.eapol(crate::sim::STA_ADDR, dst, &frame);
+        }
         let eap = match frame.get(1) {
             Some(1) => {
                 // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
@@ -407,33 +599,10 @@ fn converse(
             state = None;
         }
         let eap_id = eap.get(1).copied().unwrap_or(0);
-        let mut attributes = vec![
-            (attr::USER_NAME, user_name.clone()),
-            (attr::NAS_IP_ADDRESS, nas_ip.to_vec()),
-            (attr::NAS_IDENTIFIER, b"latchkey-sim".to_vec()),
-            (attr::CALLED_STATION_ID, {
-                let mut v = mac_text(AP_ADDR);
-                v.extend_from_slice(b":latchkey");
-                v
-            }),
-            (attr::CALLING_STATION_ID, mac_text(crate::sim::STA_ADDR)),
-            // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
-            (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),
-            (attr::FRAMED_MTU, 1400u32.to_be_bytes().to_vec()),
-        ];
-        if let Some(s) = &state {
-            attributes.push((attr::STATE, s.clone()));
-        }
-        let req = AccessRequest {
-            id: t.next_id,
-            authenticator: rand::random(),
-            attributes,
-            eap,
-        };
-        t.next_id = t.next_id.wrapping_add(1);
+        let req = access_request(&mut t, eap, &user_name, state.as_ref(), nas_ip);
         (t.log)(format!(
             "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
-            args.server,
+            args.server_addr(),
             req.id,
             req.eap.len()
         ));
@@ -467,9 +636,78 @@ fn converse(
             }
         }
     }
-    // Record what the supplicant sent last (e.g. an alert), for the log.
-    while let Some((_dst, frame)) = radio.outbox.pop_front() {
+    // What the supplicant sent with its verdict. When it refused the server (an unknown CA, a
+    // name mismatch...), that is its EAP-TLS response carrying the TLS alert rustls produced:
+    // relay it, so the server learns and logs why (FreeRADIUS: "TLS Alert read:fatal:unknown
+    // CA"), as it does from wpa_supplicant. The verdict stands whatever the server answers.
+    let failed = matches!(event, Some(Event::Failed(_)));
+    while let Some((dst, frame)) = radio.outbox.pop_front() {
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
+        if let Some(c) = pcap {
+            c.eapol(crate::sim::STA_ADDR, dst, &frame);
+        }
+        let eap = frame.get(4..).unwrap_or_default();
+        if !failed || frame.get(1) != Some(&0) || eap.first() != Some(&2) {
+            continue;
+        }
+        let req = access_request(&mut t, eap.to_vec(), &user_name, state.as_ref(), nas_ip);
+        (t.log)(format!(
+            "authenticator -> RADIUS {}: Access-Request id={} (our alert, {} bytes of EAP)",
+            args.server_addr(),
+            req.id,
+            req.eap.len()
+        ));
+        match t.exchange(&req) {
+            Ok(reply) => {
+                // Logged only: `last_code` stays the reply that led to the verdict (the
+                // server's answer to our alert is its Access-Reject for our refusal).
+                (t.log)(format!(
+                    "RADIUS -> authenticator: {} id={} (after our alert)",
+                    reply.code, req.id
+                ));
+            }
+            Err(e) => (t.log)(format!("  our alert was not answered: {e}")),
+        }
     }
     event.ok_or(RelayError::Stalled)
+}
+
+/// The Access-Request carrying `eap` (RFC 3579 §3, RFC 3580 attributes for 802.11), with the
+/// server's State echoed; takes the next RADIUS identifier.
+fn access_request(
+    t: &mut Transport<'_>,
+    eap: Vec<u8>,
+    user_name: &[u8],
+    state: Option<&Vec<u8>>,
+    nas_ip: [u8; 4],
+) -> AccessRequest {
+    let mut attributes = vec![
+        (attr::USER_NAME, user_name.to_vec()),
+        (attr::NAS_IP_ADDRESS, nas_ip.to_vec()),
+        (attr::NAS_IDENTIFIER, b"latchkey-sim".to_vec()),
+        (attr::CALLED_STATION_ID, {
+            let mut v = mac_text(AP_ADDR);
+            v.extend_from_slice(b":latchkey");
+            v
+        }),
+        (
+            attr::CALLING_STATION_ID,
+            mac_text(t.args.calling_station_id.unwrap_or(crate::sim::STA_ADDR)),
+        ),
+        // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
+        (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),
+        (attr::FRAMED_MTU, 1400u32.to_be_bytes().to_vec()),
+    ];
+    if let Some(s) = state {
+        attributes.push((attr::STATE, s.clone()));
+    }
+    attributes.extend(t.args.attributes.iter().cloned());
+    let req = AccessRequest {
+        id: t.next_id,
+        authenticator: rand::random(),
+        attributes,
+        eap,
+    };
+    t.next_id = t.next_id.wrapping_add(1);
+    req
 }

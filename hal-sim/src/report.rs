@@ -3,10 +3,12 @@
 //! round trips, MSK fingerprint and whether it equals the server's MS-MPPE keys.
 
 use latchkey_core::supplicant::Event;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::capture::CaptureArgs;
 use crate::config::{ClientArgs, ClientFiles};
 use crate::relay::{self, RadiusArgs};
+use crate::report_schema::{self, ClientCertificate, Report, SkippedSlot};
 
 /// Everything a run found out.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +44,16 @@ pub struct RadiusReport {
     pub msk_matches_mppe: Option<bool>,
     /// The RADIUS server.
     pub server: String,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: Option<String>,
+    /// Wall time to the verdict or error, ms.
+    pub elapsed_ms: u64,
+    /// The outer identity sent.
+    pub identity_sent: Option<String>,
+    /// The slots not chosen, with their files and reasons.
+    pub skipped_slots: Vec<SkippedSlot>,
+    /// The offered certificate's serial and expiry.
+    pub client_certificate: Option<ClientCertificate>,
 }
 
 impl RadiusReport {
@@ -50,25 +62,38 @@ impl RadiusReport {
         self.outcome == "authenticated" && self.msk_matches_mppe == Some(true)
     }
 
-    /// The machine-readable result.
+    /// The machine-readable result: the [`Report`] shared with `connect`.
     pub fn to_json(&self) -> Value {
-        json!({
-            "outcome": self.outcome,
-            "error_kind": self.error_kind,
-            "error": self.error,
-            "server": self.server,
-            "tls_version": self.tls_version,
-            "cipher_suite": self.cipher_suite,
-            "slot": self.slot,
-            "slot_file": self.slot_file,
-            "selection": self.selection,
-            "eap_round_trips": self.eap_round_trips,
-            "radius_round_trips": self.radius_round_trips,
-            "radius_retransmissions": self.radius_retransmissions,
-            "radius_result": self.radius_result,
-            "msk_fingerprint": self.msk_fingerprint,
-            "msk_matches_mppe": self.msk_matches_mppe,
-        })
+        self.to_report().to_json()
+    }
+
+    /// This run as the schema shared with `connect`.
+    pub fn to_report(&self) -> Report {
+        Report {
+            schema_version: report_schema::SCHEMA_VERSION,
+            command: "radius",
+            started_at: self.started_at.clone(),
+            elapsed_ms: self.elapsed_ms,
+            outcome: self.outcome,
+            error_kind: self.error_kind.clone(),
+            error: self.error.clone(),
+            identity_sent: self.identity_sent.clone(),
+            tls_version: self.tls_version.clone(),
+            cipher_suite: self.cipher_suite.clone(),
+            slot: self.slot,
+            slot_file: self.slot_file.clone(),
+            selection: self.selection.clone(),
+            skipped_slots: self.skipped_slots.clone(),
+            client_certificate: self.client_certificate.clone(),
+            eap_round_trips: self.eap_round_trips,
+            msk_fingerprint: self.msk_fingerprint.clone(),
+            server: Some(self.server.clone()),
+            radius_round_trips: Some(self.radius_round_trips),
+            radius_retransmissions: Some(self.radius_retransmissions),
+            radius_result: self.radius_result.clone(),
+            msk_matches_mppe: self.msk_matches_mppe,
+            ..Report::default()
+        }
     }
 
     /// One line for people.
@@ -117,18 +142,51 @@ pub fn run_radius(
     client: &ClientArgs,
     log: &mut dyn FnMut(String),
 ) -> RadiusReport {
-    let server = radius.server.to_string();
+    run_radius_captured(radius, client, &CaptureArgs::default(), log)
+}
+
+/// [`run_radius`], with the `--pcap` capture and `--keylog` key log `capture` asks for (an
+/// unwritable file is an `unwritable-file` error before anything is sent).
+pub fn run_radius_captured(
+    radius: &RadiusArgs,
+    client: &ClientArgs,
+    capture: &CaptureArgs,
+    log: &mut dyn FnMut(String),
+) -> RadiusReport {
+    let started = std::time::SystemTime::now();
+    let clock = std::time::Instant::now();
+    let mut r = radius_inner(radius, client, capture, started, log);
+    r.started_at = report_schema::rfc3339(started);
+    r.elapsed_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+    r
+}
+
+fn radius_inner(
+    radius: &RadiusArgs,
+    client: &ClientArgs,
+    capture: &CaptureArgs,
+    started: std::time::SystemTime,
+    log: &mut dyn FnMut(String),
+) -> RadiusReport {
+    let server = radius.server_addr().to_string();
+    let captures = match capture.open() {
+        Ok(c) => c,
+        Err(e) => return error(server, "unwritable-file", e.to_string()),
+    };
     let files: ClientFiles = match client.build() {
         Ok(f) => f,
         Err(e) => return error(server, e.kind(), e.to_string()),
     };
-    let mut sup = match files.supplicant() {
+    let mut sup = match files.supplicant_with(|b| captures.builder(b)) {
         Ok(s) => s,
         Err(e) => return error(server, e.kind(), e.to_string()),
     };
-    let outcome = relay::run(&mut sup, radius, log);
+    let outcome = relay::run_captured(&mut sup, radius, captures.pcap.as_deref(), log);
+    let identity = (outcome.round_trips > 0)
+        .then(|| report_schema::identity_sent(&client.identity, client.anonymous_identity));
     if let Some(e) = &outcome.error {
         let mut r = error(server, e.kind(), e.to_string());
+        r.identity_sent = identity;
         r.radius_round_trips = outcome.round_trips;
         r.radius_retransmissions = outcome.retransmissions;
         r.radius_result = outcome.last_code.map(|c| c.to_string());
@@ -140,6 +198,7 @@ pub fn run_radius(
         radius_retransmissions: outcome.retransmissions,
         radius_result: outcome.last_code.map(|c| c.to_string()),
         msk_matches_mppe: outcome.msk_matches_mppe(),
+        identity_sent: identity,
         ..RadiusReport::default()
     };
     let record = match &outcome.event {
@@ -176,18 +235,23 @@ pub fn run_radius(
             None
         }
     };
-    if let Some(sel) = record.map(|rec| rec.selection) {
-        r.selection = Some(sel.to_string());
-        // A slot counts as used only when the authentication succeeded (TLS 1.3 selects on
-        // the CertificateRequest, before the server's chain is verified).
-        if let (Some(i), "authenticated") = (sel.chosen, r.outcome) {
-            r.slot = Some(i.get());
-            r.slot_file = files
-                .slots
-                .iter()
-                .find(|s| s.index == i)
-                .map(|s| s.cert.display().to_string());
-        }
-    }
+    // The slot whose certificate was offered, on every outcome (a server that rejects the
+    // device after its certificate is exactly when the admin needs to know which one).
+    let slot_files: Vec<_> = files
+        .slots
+        .iter()
+        .map(|s| (s.index.get(), s.cert.clone()))
+        .collect();
+    let accepted = matches!(
+        sup.conversation().server,
+        Some(latchkey_core::tls::ServerVerdict::Accepted { .. })
+    );
+    let mut rep = Report::default();
+    rep.set_selection(record.as_ref(), accepted, &slot_files, started);
+    r.slot = rep.slot;
+    r.slot_file = rep.slot_file;
+    r.selection = rep.selection;
+    r.skipped_slots = rep.skipped_slots;
+    r.client_certificate = rep.client_certificate;
     r
 }

@@ -14,3 +14,4 @@ pub mod netns;
 pub mod pki_files;
 pub mod qemu;
 pub mod server_process;
+pub mod tshark;

@@ -96,6 +96,10 @@ fn against_freeradius(tls: ServerTls) {
         secret_file: None,
         timeout_ms: 2000,
         retries: 2,
+        port: None,
+        calling_station_id: None,
+        overall_timeout: None,
+        attributes: vec![],
     };
 
     let rsa8 = Path::new(concat!(

@@ -315,6 +315,10 @@ fn against(server: Server, tls: ServerTls) {
         secret_file: None,
         timeout_ms: 2000,
         retries: 2,
+        port: None,
+        calling_station_id: None,
+        overall_timeout: None,
+        attributes: vec![],
     };
     let client = ClientArgs {
         ca: vec![e.pki.ca.clone()],

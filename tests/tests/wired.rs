@@ -318,6 +318,14 @@ fn wired_revoked_old_certificate_refused_via_freeradius() {
     assert_eq!(j["outcome"], "failed", "{}", report.to_text());
     assert_eq!(j["error_kind"], "rejected-certificate", "{j}");
     assert_eq!(report.exit_code(), EXIT_FAILED);
+    // The one report schema, naming the slot and file the server rejected.
+    latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+    assert_eq!(j["slot"], 0, "{j}");
+    assert_eq!(
+        j["slot_file"],
+        rig.pki.client_old.cert.display().to_string(),
+        "{j}"
+    );
     let mac = report.mac.clone();
     assert!(
         rig.hostapd.wait_for_log(
@@ -552,4 +560,72 @@ fn latchkey_sim_binary() -> PathBuf {
         .expect("target directory");
     assert!(bin.exists(), "{} not built", bin.display());
     bin
+}
+
+/// `connect --pcap --keylog` on the real link: tshark reads the capture (the interface's real
+/// MAC addresses, EAPOL, EAP, EAP-TLS, the TLS handshake, nothing malformed), and with the key
+/// log decrypts the TLS 1.3 handshake (the encrypted Certificate message).
+#[test]
+fn wired_connect_capture_dissects_and_tls13_decrypts_with_the_key_log() {
+    use latchkey_tests::tshark::{summarize, TSHARK_PACKAGES};
+    apt::require(TSHARK_PACKAGES);
+    for tls in [TlsVersion::Tls13, TlsVersion::Tls12] {
+        let rig = rig(Decider::Internal, tls);
+        let pcap = rig.tmp.path().join("connect.pcap");
+        let keylog = rig.tmp.path().join("connect.keys");
+        let mut argv = rig.args(&[slot("active", &rig.pki.client_new)], false);
+        argv.extend([
+            "--pcap".to_string(),
+            pcap.display().to_string(),
+            "--keylog".to_string(),
+            keylog.display().to_string(),
+        ]);
+        let cli = Cli::try_parse_from(std::iter::once("connect".to_string()).chain(argv))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let report = in_netns(&rig.pair.sup_ns, || connect(&cli.connect))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        assert_eq!(
+            report.exit_code(),
+            EXIT_AUTHENTICATED,
+            "{}",
+            report.to_text()
+        );
+        let j = report.to_json();
+        latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+        assert_eq!(
+            (j["command"].as_str(), j["slot"].as_u64()),
+            (Some("connect"), Some(0))
+        );
+        let plain = summarize(&pcap, None);
+        assert!(plain.malformed.is_empty(), "{plain:#?}");
+        assert!(
+            plain.eapol >= 6 && plain.eap >= 5 && plain.eap_tls >= 3,
+            "{plain:#?}"
+        );
+        assert!(
+            plain.tls_handshake.contains(&1) && plain.tls_handshake.contains(&2),
+            "{plain:#?}"
+        );
+        let macs = run_bounded(
+            std::process::Command::new("tshark")
+                .arg("-r")
+                .arg(&pcap)
+                .args(["-T", "fields", "-e", "eth.src"]),
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            String::from_utf8_lossy(&macs.stdout).contains(&report.mac),
+            "our MAC {} is not in the capture",
+            report.mac
+        );
+        let decrypted = summarize(&pcap, Some(&keylog));
+        assert!(decrypted.malformed.is_empty(), "{decrypted:#?}");
+        // Certificate (11): in the clear with TLS 1.2, only decrypted with TLS 1.3.
+        assert!(decrypted.tls_handshake.contains(&11), "{decrypted:#?}");
+        if tls == TlsVersion::Tls13 {
+            assert!(!plain.tls_handshake.contains(&11), "{plain:#?}");
+        }
+    }
 }

@@ -93,6 +93,10 @@ fn radius_args(s: &ServerProcess) -> RadiusArgs {
         secret_file: None,
         timeout_ms: 2000,
         retries: 2,
+        port: None,
+        calling_station_id: None,
+        overall_timeout: None,
+        attributes: vec![],
     }
 }
 

@@ -450,6 +450,33 @@ fn failure_answering_our_client_hello_fails_at_once_naming_the_versions() {
     }
 }
 
+/// Whatever versions we offer, our ClientHello's legacy_session_id is empty: no TLS 1.3
+/// middlebox-compatibility id for the server to echo (RFC 8446 D.4; vendor/rustls.patch).
+/// The published rustls sends 32 random bytes when TLS 1.3 is offered.
+#[test]
+fn our_client_hello_has_an_empty_legacy_session_id() {
+    for v in [
+        VersionPolicy::Tls13Only,
+        VersionPolicy::Both,
+        VersionPolicy::Tls12Only,
+    ] {
+        let k = kit();
+        let mut s = builder(&k).config(quick()).tls_versions(v).build().unwrap();
+        let mut air = Air::default();
+        to_client_hello(&mut s, &mut air);
+        let eap = air.last_eap();
+        // EAP-TLS flags, then the 4-byte TLS length when the L flag is set (RFC 5216 §3.2).
+        let tls = if eap[5] & 0x80 != 0 {
+            &eap[10..]
+        } else {
+            &eap[6..]
+        };
+        // Record header (5), handshake header (4), legacy_version (2), random (32).
+        assert_eq!((tls[0], tls[5]), (22, 1), "{v:?}: a ClientHello");
+        assert_eq!(tls[43], 0, "{v:?}: legacy_session_id length");
+    }
+}
+
 #[test]
 fn failure_with_a_foreign_identifier_is_dropped() {
     let k = kit();

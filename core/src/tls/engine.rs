@@ -26,6 +26,9 @@ use crate::tls::setup::{TlsSetup, VersionPolicy};
 #[derive(Default)]
 pub(crate) struct SecretCatcher {
     inner: spin::Mutex<Caught>,
+    /// The platform's key log (feature `keylog`, a debugging aid): every secret also goes there.
+    #[cfg(feature = "keylog")]
+    pub(crate) sink: spin::Mutex<Option<alloc::sync::Arc<dyn crate::tls::KeyLogSink>>>,
 }
 
 struct Caught {
@@ -67,10 +70,18 @@ impl fmt::Debug for SecretCatcher {
 
 impl KeyLog for SecretCatcher {
     fn will_log(&self, label: &str) -> bool {
+        #[cfg(feature = "keylog")]
+        if self.sink.lock().is_some() {
+            return true;
+        }
         matches!(label, "CLIENT_RANDOM" | "EXPORTER_SECRET")
     }
 
     fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        #[cfg(feature = "keylog")]
+        if let Some(sink) = self.sink.lock().as_ref() {
+            sink.log(label, client_random, secret);
+        }
         let kind = match label {
             "CLIENT_RANDOM" => SecretKind::Tls12Master,
             "EXPORTER_SECRET" => SecretKind::Tls13Exporter,

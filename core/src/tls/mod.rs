@@ -10,6 +10,8 @@
 
 pub(crate) mod engine;
 mod error;
+#[cfg(feature = "keylog")]
+mod keylog;
 #[cfg(feature = "internals")]
 pub mod provider;
 #[cfg(not(feature = "internals"))]
@@ -20,6 +22,8 @@ pub(crate) mod setup;
 mod time;
 
 pub use error::{Alert, CipherSuite, ProtocolError, SetupError, TlsError, TlsVersion};
+#[cfg(feature = "keylog")]
+pub use keylog::KeyLogSink;
 pub use provider::SharedRng;
 pub use resolver::ResolveRecord;
 pub use server_policy::{

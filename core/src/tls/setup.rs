@@ -121,6 +121,12 @@ impl TlsSetup {
         TimeSource::resolve(wall, self.resolver.time_floor())
     }
 
+    /// Hand every TLS secret to `sink` too (feature `keylog`, a debugging aid).
+    #[cfg(feature = "keylog")]
+    pub(crate) fn set_key_log(&self, sink: Arc<dyn crate::tls::KeyLogSink>) {
+        *self.secrets.sink.lock() = Some(sink);
+    }
+
     /// Make `time` the time both the server check and certificate selection use.
     pub(crate) fn set_time(&self, time: TimeSource) {
         self.time.set_source(time);

@@ -1,0 +1,116 @@
+//! Diagnosis the server side can act on: when Latchkey refuses a RADIUS server (its
+//! certificate does not lead to our CA), the TLS alert rustls produced travels to the server as
+//! Latchkey's last EAP-TLS response before the conversation ends (RFC 5216 §2.1.3), so
+//! FreeRADIUS logs the reason, as it does for wpa_supplicant/eapol_test.
+
+use std::path::{Path, PathBuf};
+
+use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
+use latchkey_sim::relay::RadiusArgs;
+use latchkey_tests::apt;
+use latchkey_tests::freeradius::{self, FreeRadiusOptions};
+use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_tests::server_process::ServerTls;
+
+/// A self-signed CA certificate named `name`, written to `dir/file` (PEM).
+fn unrelated_ca(dir: &Path, file: &str, name: &str) -> PathBuf {
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+    path
+}
+
+#[test]
+fn freeradius_logs_the_alert_when_latchkey_refuses_its_certificate() {
+    apt::require(apt::SERVER_PACKAGES);
+    for tls in [ServerTls::V13, ServerTls::V12] {
+        let tmp = tempfile::tempdir().unwrap();
+        let pki = FilePki::generate(&tmp.path().join("pki")).unwrap();
+        let opts = FreeRadiusOptions {
+            // -X: FreeRADIUS logs the alerts it reads in its debug trace.
+            debug: true,
+            ..FreeRadiusOptions::new(tls)
+        };
+        let server = freeradius::start(tmp.path(), &pki, &opts).unwrap_or_else(|e| panic!("{e}"));
+        // (our CA, our kind, the alert as OpenSSL names it in FreeRADIUS' log)
+        let cases = [
+            // A CA the server's chain does not name: rustls' unknown_ca (48).
+            (
+                unrelated_ca(tmp.path(), "unrelated.pem", "Unrelated CA"),
+                "untrusted-ca",
+                "Alert read:fatal:unknown CA",
+            ),
+            // Another test PKI's CA, same name and key identifier method as the server's
+            // issuer: the chain's signature does not verify, bad_certificate (42).
+            (
+                FilePki::generate(&tmp.path().join("impostor")).unwrap().ca,
+                "server-certificate-invalid",
+                "Alert read:fatal:bad certificate",
+            ),
+        ];
+        for (ca, kind, alert) in cases {
+            let seen = std::fs::read_to_string(&server.log).unwrap().len();
+            let client = ClientArgs {
+                ca: vec![ca],
+                server_name: vec![SERVER_NAME.into()],
+                domain_suffix: vec![],
+                identity: IDENTITY.into(),
+                anonymous_identity: false,
+                pins: vec![],
+                slots: vec![SlotSpec {
+                    state: SlotStateArg::Active,
+                    cert: pki.client_new.cert.clone(),
+                    key: pki.client_new.key.clone(),
+                }],
+                key_pass: None,
+                chain: vec![],
+                tls: TlsArg::Both,
+                fragment_size: 1398,
+                auth_period_ms: 30_000,
+            };
+            let radius = RadiusArgs {
+                server: server.addr(),
+                secret: Some(server.secret.clone()),
+                secret_file: None,
+                timeout_ms: 2000,
+                retries: 2,
+                port: None,
+                calling_station_id: None,
+                overall_timeout: None,
+                attributes: vec![],
+            };
+            let mut log = Vec::new();
+            let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));
+            let server_log = std::fs::read_to_string(&server.log).unwrap();
+            let this_run = server_log.get(seen..).unwrap_or_default();
+            let explain = format!(
+                "{tls} {kind}\n{}\n{}\n--- freeradius log:\n{}",
+                log.join("\n"),
+                r.summary(),
+                server.log_tail()
+            );
+            assert_eq!(r.outcome, "failed", "{explain}");
+            assert_eq!(r.error_kind.as_deref(), Some(kind), "{explain}");
+            // The verdict is the supplicant's; the server's answer to the alert does not
+            // replace the reply that led to it.
+            assert_ne!(
+                r.radius_result.as_deref(),
+                Some("Access-Reject"),
+                "{explain}"
+            );
+            assert!(
+                log.iter().any(|l| l.contains("(our alert")),
+                "the relay did not forward the alert\n{explain}"
+            );
+            assert!(
+                this_run.contains(alert),
+                "FreeRADIUS did not log our alert's reason ({alert})\n{explain}"
+            );
+        }
+    }
+}
