@@ -171,15 +171,12 @@ pub fn setup() -> Option<Device> {
         unsafe { (*core::ptr::addr_of_mut!(TABLE)).write(SharedSlotTable::new(SlotTable::new())) };
     #[cfg(feature = "semihosting-flash")]
     let mut flash = HostFlash::open(2 * REGION as usize).ok();
-    // The committed table, loaded straight into `TABLE` (a table is 8.5 KB: every move of it
-    // is that much stack).
+    // The committed table, loaded in place into `TABLE` (a table is 8.5 KB: a copy of it
+    // would be that much stack).
     #[cfg(feature = "semihosting-flash")]
     let from_flash = flash.as_mut().and_then(|f| {
-        table.with(|t| match SlotTable::load(f, &LAYOUT) {
-            Ok((loaded, LoadReport::Loaded { sequence, .. })) => {
-                *t = loaded;
-                Some(Ok(sequence))
-            }
+        table.with(|t| match t.load_into(f, &LAYOUT) {
+            Ok(LoadReport::Loaded { sequence, .. }) => Some(Ok(sequence)),
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         })

@@ -803,6 +803,43 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         flash: &mut F,
         layout: &FlashLayout,
     ) -> Result<(Self, LoadReport), LoadError> {
+        let mut table = Self::new();
+        let report = table.load_into(flash, layout)?;
+        Ok((table, report))
+    }
+
+    /// [`Self::load`] into this table, in place: no table-sized temporary on the stack (a
+    /// table is its slots' certificates, several KB), for a device whose table lives in a
+    /// `static`. Whatever the table held is dropped first (inline keys are zeroized); on
+    /// success it holds the loaded table (empty on [`LoadReport::NoImage`]), on an error it is
+    /// empty.
+    pub fn load_into<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        layout: &FlashLayout,
+    ) -> Result<LoadReport, LoadError> {
+        self.clear();
+        let report = self.load_in_place(flash, layout);
+        if report.is_err() {
+            self.clear();
+        }
+        report
+    }
+
+    /// Empties the table: every slot dropped, the counters as new.
+    fn clear(&mut self) {
+        for slot in self.slots.iter_mut() {
+            *slot = None;
+        }
+        self.next_enrollment = 1;
+        self.time_floor = 0;
+    }
+
+    fn load_in_place<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        layout: &FlashLayout,
+    ) -> Result<LoadReport, LoadError> {
         layout.check(flash).map_err(LoadError::Layout)?;
         let size = layout.region_size;
         let a = probe(flash, layout.region_a, size).map_err(LoadError::Flash)?;
@@ -811,27 +848,28 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             Some(found) => found,
             // Commits start in A while nothing is valid, so a blank B means no commit has
             // ever completed; anything else is corruption, which must not pass for "empty".
-            None if b == RegionStatus::Blank => {
-                return Ok((Self::new(), LoadReport::NoImage { a, b }))
-            }
+            None if b == RegionStatus::Blank => return Ok(LoadReport::NoImage { a, b }),
             None => return Err(LoadError::NoValidImage),
         };
         let other = match region {
             Region::A => b,
             Region::B => a,
         };
-        let table = Self::read_image(flash, layout.base(region), size)?;
-        Ok((
-            table,
-            LoadReport::Loaded {
-                region,
-                sequence,
-                other,
-            },
-        ))
+        self.read_image(flash, layout.base(region), size)?;
+        Ok(LoadReport::Loaded {
+            region,
+            sequence,
+            other,
+        })
     }
 
-    fn read_image<F: NorFlash>(flash: &mut F, base: u32, size: u32) -> Result<Self, LoadError> {
+    /// Reads the image at `base` into this (empty) table.
+    fn read_image<F: NorFlash>(
+        &mut self,
+        flash: &mut F,
+        base: u32,
+        size: u32,
+    ) -> Result<(), LoadError> {
         let mut r = FlashReader::new(flash, base, size);
         let read_err = |e: ReadError| match e {
             ReadError::Flash(f) => LoadError::Flash(f),
@@ -839,7 +877,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         };
         let header = r.array::<HEADER_LEN>().map_err(read_err)?;
         let h = parse_header(&header, size).ok_or(LoadError::BadRecord)?;
-        let mut table = Self::new();
+        let table = self;
         table.time_floor = r.u64().map_err(read_err)?;
         let next_enrollment = r.u64().map_err(read_err)?;
         let count = usize::from(r.u16().map_err(read_err)?);
@@ -928,7 +966,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             return Err(LoadError::BadRecord);
         }
         table.next_enrollment = next_enrollment.max(max_enrollment.saturating_add(1));
-        Ok(table)
+        Ok(())
     }
 }
 
@@ -1103,6 +1141,38 @@ mod tests {
         let (again, _) = Table::load(&mut flash, &LAYOUT).unwrap();
         assert_eq!(again, v2);
         assert_eq!(&flash.mem[4096 + 4..4096 + 6], &3u16.to_le_bytes());
+    }
+
+    #[test]
+    fn load_into_replaces_what_the_table_held_and_leaves_it_empty_on_error() {
+        let saved = sample(&["a", "b"]);
+        let mut flash = MockFlash::<4>::new(8192);
+        saved.commit(&mut flash, &LAYOUT).unwrap();
+        // A table holding something else (other slots, a higher floor) takes the image whole.
+        let mut t = sample(&["c"]);
+        t.observe_time(u64::from(u32::MAX));
+        let report = t.load_into(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(t, saved);
+        assert!(matches!(report, LoadReport::Loaded { sequence: 1, .. }));
+        // A blank flash: empty, as `load` says.
+        let mut t = sample(&["c"]);
+        let report = t
+            .load_into(&mut MockFlash::<4>::new(8192), &LAYOUT)
+            .unwrap();
+        assert_eq!(t, Table::new());
+        assert!(matches!(report, LoadReport::NoImage { .. }));
+        // Corruption in both regions: an error, and nothing of the old table is left.
+        let mut junk = MockFlash::<4>::new(8192);
+        saved.commit(&mut junk, &LAYOUT).unwrap();
+        saved.commit(&mut junk, &LAYOUT).unwrap();
+        junk.mem[40] ^= 1;
+        junk.mem[4096 + 40] ^= 1;
+        let mut t = sample(&["c"]);
+        assert_eq!(
+            t.load_into(&mut junk, &LAYOUT),
+            Err(LoadError::NoValidImage)
+        );
+        assert_eq!(t, Table::new());
     }
 
     #[test]
