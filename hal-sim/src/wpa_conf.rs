@@ -521,6 +521,23 @@ network={
     }
 
     #[test]
+    fn every_truncation_is_a_block_or_a_typed_error() {
+        for end in 0..=FULL.len() {
+            let Some(text) = FULL.get(..end) else {
+                continue;
+            };
+            match parse(text) {
+                Ok(b) => assert!(text.trim_end().ends_with('}'), "{end}: {b:?}"),
+                Err(ConfError::NoNetwork) => assert!(!text.contains("network={"), "{end}"),
+                Err(ConfError::Line { line, .. }) => {
+                    assert!((1..=text.lines().count()).contains(&line), "{end}")
+                }
+                Err(e) => panic!("{end}: {e}"),
+            }
+        }
+    }
+
+    #[test]
     fn random_bytes_never_panic() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..2000 {

@@ -142,3 +142,27 @@ fn same_network_block_same_verdict_as_eapol_test_against_freeradius() {
     assert_eq!(j["slot"], 1, "{j:#}");
     assert_eq!(j["slot_file"], pki.client_new.cert.display().to_string());
 }
+
+/// An unusable file is a command-line error: exit status 2, one line on stderr naming the
+/// file and line, and under `--json` the one report with `bad-arguments`.
+#[test]
+fn unusable_file_is_a_bad_arguments_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(&conf, "network={\n\teap=PEAP\n}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
+        .args(["radius", "--json", "-c"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
+    assert_eq!(j["error_kind"], "bad-arguments", "{j:#}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("{}: line 2: eap=PEAP", conf.display())),
+        "{err}"
+    );
+}
