@@ -18,3 +18,4 @@ pub mod scenarios;
 pub mod server;
 pub mod sim;
 pub mod soak;
+pub mod wpa_conf;

@@ -134,7 +134,8 @@ fn cli() -> clap::Command {
                  here. Exit status 0 only when authenticated and the MSK equals the server's \
                  MS-MPPE keys",
             )
-            .defer(with_args::<RadiusCmdArgs>),
+            .defer(with_args::<RadiusCmdArgs>)
+            .arg(config_arg()),
         )
         .subcommand(
             sub(
@@ -163,9 +164,24 @@ fn cli() -> clap::Command {
              or hostapd's wired authenticator) with the same CA, server name, identity and \
              certificate slots as `radius`. Exit status 0 only when authenticated",
         )
-        .defer(with_args::<latchkey_sim::connect::ConnectArgs>),
+        .defer(with_args::<latchkey_sim::connect::ConnectArgs>)
+        .arg(config_arg()),
     );
     cmd
+}
+
+/// `-c FILE`, for the help text: `wpa_conf::expand_args` replaces it by the file's flags
+/// before clap parses the line.
+fn config_arg() -> clap::Arg {
+    clap::Arg::new("config")
+        .short('c')
+        .long("config")
+        .value_name("FILE")
+        .help(
+            "Read the CA, server name, identity, certificate slots, TLS versions and fragment \
+             size from a wpa_supplicant.conf network={...} block (as eapol_test -c); flags \
+             given here override the file's",
+        )
 }
 
 /// Add `T`'s arguments to a subcommand, keeping the subcommand's own description (the derive
@@ -217,6 +233,25 @@ fn argument_error(e: clap::Error) -> ! {
     std::process::exit(2)
 }
 
+/// Exit on an unusable `-c FILE`, reported as a command-line error (as `argument_error`).
+fn config_error(message: &str) -> ! {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--json") {
+        let command = match args.get(1).map(String::as_str) {
+            Some("connect") => "connect",
+            _ => "radius",
+        };
+        let report = latchkey_sim::report_schema::Report::error(
+            command,
+            "bad-arguments",
+            message.to_owned(),
+        );
+        println!("{}", report.to_json());
+    }
+    eprintln!("ERROR (bad-arguments): {message}");
+    std::process::exit(2)
+}
+
 /// The chosen subcommand with its parsed arguments.
 enum Parsed {
     Demo(DemoArgs),
@@ -230,8 +265,10 @@ enum Parsed {
 
 /// Parse the command line; clap's tables and matches are dropped before any work starts.
 fn parse() -> Parsed {
+    let args = latchkey_sim::wpa_conf::expand_args(std::env::args_os().collect())
+        .unwrap_or_else(|e| config_error(&e));
     let matches = cli()
-        .try_get_matches()
+        .try_get_matches_from(args)
         .unwrap_or_else(|e| argument_error(e));
     match matches.subcommand() {
         Some(("demo", m)) => Parsed::Demo(parsed(m)),
