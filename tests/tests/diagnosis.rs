@@ -1,7 +1,9 @@
 //! Diagnosis the server side can act on: when Latchkey refuses a RADIUS server (its
 //! certificate does not lead to our CA), the TLS alert rustls produced travels to the server as
 //! Latchkey's last EAP-TLS response before the conversation ends (RFC 5216 §2.1.3), so
-//! FreeRADIUS logs the reason, as it does for wpa_supplicant/eapol_test.
+//! FreeRADIUS logs the reason, as it does for wpa_supplicant/eapol_test. And when the server
+//! refuses Latchkey's ClientHello (a TLS version it does not speak), the failure comes at once,
+//! naming the versions offered, not after authPeriod.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +11,7 @@ use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::relay::RadiusArgs;
 use latchkey_tests::apt;
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
+use latchkey_tests::hostapd::{self, HostapdOptions};
 use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
 use latchkey_tests::server_process::ServerTls;
 
@@ -113,4 +116,86 @@ fn freeradius_logs_the_alert_when_latchkey_refuses_its_certificate() {
             );
         }
     }
+}
+
+/// A TLS version mismatch either way, against FreeRADIUS and hostapd: the server refuses our
+/// ClientHello; Latchkey fails at once (well inside a second, with authPeriod at 30 s) with a
+/// kind and a message naming the version it offered.
+#[test]
+fn tls_version_mismatch_either_way_fails_at_once_naming_the_version() {
+    apt::require(apt::SERVER_PACKAGES);
+    let mut seen = Vec::new();
+    for hostapd_server in [false, true] {
+        // (the server's only version, ours, what the message must name)
+        for (server_tls, ours, offered) in [
+            (ServerTls::V12, TlsArg::V13, "TLS 1.3"),
+            (ServerTls::V13, TlsArg::V12, "TLS 1.2"),
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let pki = FilePki::generate(&tmp.path().join("pki")).unwrap();
+            let server = if hostapd_server {
+                hostapd::start(tmp.path(), &pki, &HostapdOptions::new(server_tls))
+            } else {
+                freeradius::start(tmp.path(), &pki, &FreeRadiusOptions::new(server_tls))
+            }
+            .unwrap_or_else(|e| panic!("{e}"));
+            let client = ClientArgs {
+                ca: vec![pki.ca.clone()],
+                server_name: vec![SERVER_NAME.into()],
+                domain_suffix: vec![],
+                identity: IDENTITY.into(),
+                anonymous_identity: false,
+                pins: vec![],
+                slots: vec![SlotSpec {
+                    state: SlotStateArg::Active,
+                    cert: pki.client_new.cert.clone(),
+                    key: pki.client_new.key.clone(),
+                }],
+                key_pass: None,
+                chain: vec![],
+                tls: ours,
+                fragment_size: 1398,
+                auth_period_ms: 30_000,
+            };
+            let radius = RadiusArgs {
+                server: server.addr(),
+                secret: Some(server.secret.clone()),
+                secret_file: None,
+                timeout_ms: 2000,
+                retries: 2,
+                port: None,
+                calling_station_id: None,
+                overall_timeout: None,
+                attributes: vec![],
+            };
+            let mut log = Vec::new();
+            let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));
+            let who = if hostapd_server {
+                "hostapd"
+            } else {
+                "FreeRADIUS"
+            };
+            let explain = format!(
+                "{who}: server TLS {server_tls} only, ours {offered}\n{}\n{}\n--- server log:\n{}",
+                log.join("\n"),
+                r.summary(),
+                server.log_tail()
+            );
+            assert_eq!(r.outcome, "failed", "{explain}");
+            assert!(r.elapsed_ms < 1000, "took {} ms\n{explain}", r.elapsed_ms);
+            let kind = r.error_kind.clone().unwrap_or_default();
+            let message = r.error.clone().unwrap_or_default();
+            // Both answer the ClientHello with Access-Reject + EAP-Failure (no alert inside).
+            assert_eq!(kind, "client-hello-refused", "{explain}");
+            assert!(
+                message.contains(offered),
+                "the message does not name {offered}: {message}\n{explain}"
+            );
+            seen.push(format!(
+                "{who} TLS {server_tls} only vs ours {offered} only: {kind} in {} ms: {message}",
+                r.elapsed_ms
+            ));
+        }
+    }
+    eprintln!("{}", seen.join("\n"));
 }
