@@ -19,7 +19,8 @@
 //!   the time floor rises (a `TIME` command, or an authentication that raised it);
 //! - `TIME floor=<unix> unchanged` when a `TIME` command did not raise the floor.
 //!
-//! Frames from the all-zero MAC are commands from the host, as text: `TIME <unix seconds>` sets
+//! Frames from the all-zero MAC are commands from the host (the host bridge never forwards a
+//! link frame claiming that source, so no station can send one), as text: `TIME <unix seconds>` sets
 //! the wall clock (what a device learns from its network time service once connected); the
 //! table's persisted floor follows it, and the table is committed when it rises.
 //! - `AUTH 1.2|1.3 rt=<EAP round trips> msk-fp=<16 hex digits>` when authenticated, where the

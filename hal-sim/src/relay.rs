@@ -254,6 +254,22 @@ fn parse_mac(s: &str) -> Result<[u8; 6], String> {
 }
 
 impl RadiusArgs {
+    /// The relay to `server` with shared `secret` and the command line's defaults (2 000 ms
+    /// per request, 2 retransmissions, no extra attributes), as a program or test builds it.
+    pub fn new(server: SocketAddr, secret: String) -> Self {
+        RadiusArgs {
+            server,
+            secret: Some(secret),
+            secret_file: None,
+            timeout_ms: 2000,
+            retries: 2,
+            port: None,
+            calling_station_id: None,
+            overall_timeout: None,
+            attributes: Vec::new(),
+        }
+    }
+
     /// The server's address with `--port` applied.
     pub fn server_addr(&self) -> SocketAddr {
         match self.port {

@@ -390,6 +390,15 @@ pub struct BridgeCounts {
     pub up: AtomicU32,
     /// From the link to the image.
     pub down: AtomicU32,
+    /// Link frames not forwarded: their source was the host's own [`STATUS_MAC`].
+    pub refused: AtomicU32,
+}
+
+/// Whether a link frame from `src` may reach the image: never one claiming the all-zero
+/// address, which on the UART means "the host" (commands such as `TIME`); it is not a valid
+/// station address either.
+pub fn forwards_from(src: [u8; 6]) -> bool {
+    src != STATUS_MAC
 }
 
 /// A running bridge between the image's UART0 and an [`EthernetPort`]. Status lines (frames
@@ -437,6 +446,12 @@ impl Bridge {
                     }
                 }
                 match port.recv(Duration::from_millis(2)) {
+                    Ok(Some((src, _))) if !forwards_from(src) => {
+                        // The all-zero source is the host's command channel to the image
+                        // (`TIME` raises its persisted time floor): a station on the link
+                        // must never speak on it.
+                        counts2.refused.fetch_add(1, Ordering::Relaxed);
+                    }
                     Ok(Some((src, frame))) => {
                         if write_uart_frame(&mut writer, src, &frame).is_err() {
                             break;
@@ -521,6 +536,12 @@ mod tests {
         assert_eq!(frame, [1, 1, 0, 0]);
         // A header promising more than arrives is an error, not a short frame.
         assert!(read_uart_frame(&mut &buf[..10]).is_err());
+    }
+
+    #[test]
+    fn link_frames_never_speak_as_the_host() {
+        assert!(!forwards_from(STATUS_MAC));
+        assert!(forwards_from([0x02, 0, 0, 0, 0, 1]));
     }
 
     #[test]

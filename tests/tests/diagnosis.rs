@@ -76,17 +76,7 @@ fn freeradius_logs_the_alert_when_latchkey_refuses_its_certificate() {
                 fragment_size: 1398,
                 auth_period_ms: 30_000,
             };
-            let radius = RadiusArgs {
-                server: server.addr(),
-                secret: Some(server.secret.clone()),
-                secret_file: None,
-                timeout_ms: 2000,
-                retries: 2,
-                port: None,
-                calling_station_id: None,
-                overall_timeout: None,
-                attributes: vec![],
-            };
+            let radius = RadiusArgs::new(server.addr(), server.secret.clone());
             let mut log = Vec::new();
             let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));
             let server_log = std::fs::read_to_string(&server.log).unwrap();
@@ -157,17 +147,7 @@ fn tls_version_mismatch_either_way_fails_at_once_naming_the_version() {
                 fragment_size: 1398,
                 auth_period_ms: 30_000,
             };
-            let radius = RadiusArgs {
-                server: server.addr(),
-                secret: Some(server.secret.clone()),
-                secret_file: None,
-                timeout_ms: 2000,
-                retries: 2,
-                port: None,
-                calling_station_id: None,
-                overall_timeout: None,
-                attributes: vec![],
-            };
+            let radius = RadiusArgs::new(server.addr(), server.secret.clone());
             let mut log = Vec::new();
             let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));
             let who = if hostapd_server {

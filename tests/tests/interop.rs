@@ -69,17 +69,7 @@ fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
 }
 
 fn radius(s: &ServerProcess) -> RadiusArgs {
-    RadiusArgs {
-        server: s.addr(),
-        secret: Some(s.secret.clone()),
-        secret_file: None,
-        timeout_ms: 2000,
-        retries: 2,
-        port: None,
-        calling_station_id: None,
-        overall_timeout: None,
-        attributes: vec![],
-    }
+    RadiusArgs::new(s.addr(), s.secret.clone())
 }
 
 /// One authentication's report, with the conversation's log.

@@ -90,17 +90,7 @@ fn against_freeradius(tls: ServerTls) {
     let pki = FilePki::generate(&tmp.path().join("pki")).unwrap();
     let proc = freeradius::start(tmp.path(), &pki, &FreeRadiusOptions::new(tls))
         .unwrap_or_else(|e| panic!("{e}"));
-    let radius = RadiusArgs {
-        server: proc.addr(),
-        secret: Some(proc.secret.clone()),
-        secret_file: None,
-        timeout_ms: 2000,
-        retries: 2,
-        port: None,
-        calling_station_id: None,
-        overall_timeout: None,
-        attributes: vec![],
-    };
+    let radius = RadiusArgs::new(proc.addr(), proc.secret.clone());
 
     let rsa8 = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),

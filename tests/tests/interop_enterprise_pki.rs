@@ -309,17 +309,7 @@ fn against(server: Server, tls: ServerTls) {
         Server::Hostapd => hostapd::start(tmp.path(), &e.pki, &HostapdOptions::new(tls)),
     }
     .unwrap_or_else(|err| panic!("{err}"));
-    let radius = RadiusArgs {
-        server: proc.addr(),
-        secret: Some(proc.secret.clone()),
-        secret_file: None,
-        timeout_ms: 2000,
-        retries: 2,
-        port: None,
-        calling_station_id: None,
-        overall_timeout: None,
-        attributes: vec![],
-    };
+    let radius = RadiusArgs::new(proc.addr(), proc.secret.clone());
     let client = ClientArgs {
         ca: vec![e.pki.ca.clone()],
         server_name: vec![SERVER_NAME.into()],

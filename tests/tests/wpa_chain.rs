@@ -87,17 +87,7 @@ fn supplicant(r: &Radius) -> Supplicant {
 }
 
 fn radius_args(s: &ServerProcess) -> RadiusArgs {
-    RadiusArgs {
-        server: s.addr(),
-        secret: Some(s.secret.clone()),
-        secret_file: None,
-        timeout_ms: 2000,
-        retries: 2,
-        port: None,
-        calling_station_id: None,
-        overall_timeout: None,
-        attributes: vec![],
-    }
+    RadiusArgs::new(s.addr(), s.secret.clone())
 }
 
 /// The station side: the supplicant and its radio, on a clock of its own.

@@ -183,15 +183,5 @@ fn client(pki: &FilePki, fragment_size: usize) -> ClientArgs {
 }
 
 fn radius(s: &ServerProcess) -> RadiusArgs {
-    RadiusArgs {
-        server: s.addr(),
-        secret: Some(s.secret.clone()),
-        secret_file: None,
-        timeout_ms: 2000,
-        retries: 2,
-        port: None,
-        calling_station_id: None,
-        overall_timeout: None,
-        attributes: vec![],
-    }
+    RadiusArgs::new(s.addr(), s.secret.clone())
 }
