@@ -38,7 +38,7 @@ use crate::hal::{MacAddr, Radio, RadioError, RadioErrorKind};
 use crate::kind::FailKind;
 use crate::log::{debug, info, warn_};
 use crate::tls::setup::TlsSetup;
-use crate::tls::{CipherSuite, ResolveRecord, ServerVerdict, TlsVersion};
+use crate::tls::{CipherSuite, ResolveRecord, ServerCertificate, ServerVerdict, TlsVersion};
 use crate::wpa;
 #[cfg(feature = "wpa")]
 use crate::wpa::{Akm, Cipher, GroupKey, Handshake, IntegrityGroupKey, MgmtCipher, Pmkid};
@@ -208,6 +208,8 @@ pub struct Authenticated {
     pub certificate: Option<ResolveRecord>,
     /// What the server verifier decided (the name that matched, the time used).
     pub server: Option<ServerVerdict>,
+    /// The certificate the server presented: subject, issuer, expiry, SHA-256 fingerprint.
+    pub server_certificate: Option<ServerCertificate>,
     /// The time basis both the server check and certificate selection used.
     pub time: TimeSource,
     /// The slot table's persisted state changed (the time floor was raised to this
@@ -443,6 +445,8 @@ pub struct Conversation<'a> {
     pub certificate: Option<&'a ResolveRecord>,
     /// What the server check decided, once the server's certificate was seen.
     pub server: Option<&'a ServerVerdict>,
+    /// The certificate the server presented, once seen (accepted or refused).
+    pub server_certificate: Option<&'a ServerCertificate>,
     /// The time basis of the conversation.
     pub time: TimeSource,
     /// Why the most recent EAP packet was dropped, if one was.
@@ -678,6 +682,7 @@ impl<B: BufferStorage> Supplicant<B> {
             suite: self.method.suite(),
             certificate: self.method.record(),
             server: self.method.verdict(),
+            server_certificate: self.method.server_certificate(),
             time: self.time,
             last_drop: self.last_drop,
         }
@@ -1099,6 +1104,7 @@ impl<B: BufferStorage> Supplicant<B> {
             stats: self.method.stats(),
             certificate: self.method.record().cloned(),
             server: self.method.verdict().cloned(),
+            server_certificate: self.method.server_certificate().cloned(),
             time: self.time,
             persist,
         };

@@ -96,6 +96,8 @@ pub struct ConnectReport {
     pub record: Option<ResolveRecord>,
     /// The server passed our checks (so a chosen certificate was really offered).
     pub server_accepted: bool,
+    /// The certificate the server presented, once seen.
+    pub server_certificate: Option<latchkey_core::tls::ServerCertificate>,
     /// When the run started.
     pub started: std::time::SystemTime,
     /// The outer identity sent.
@@ -124,9 +126,11 @@ pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
         sup.conversation().server,
         Some(latchkey_core::tls::ServerVerdict::Accepted { .. })
     );
+    let server_certificate = sup.conversation().server_certificate.cloned();
     Ok(ConnectReport {
         record,
         server_accepted,
+        server_certificate,
         started,
         identity_sent: crate::report_schema::identity_sent(
             &args.client.identity,
@@ -212,6 +216,7 @@ impl ConnectReport {
             &self.slot_files,
             self.started,
         );
+        r.set_server_certificate(self.server_certificate.as_ref());
         r
     }
 
@@ -298,6 +303,7 @@ mod tests {
             },
             slot_files: vec![(0, "old.pem".into())],
             record: None,
+            server_certificate: None,
             server_accepted: false,
             started: std::time::SystemTime::now(),
             identity_sent: "device@example.org".into(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::capture::CaptureArgs;
 use crate::config::{ClientArgs, ClientFiles};
 use crate::relay::{self, RadiusArgs};
-use crate::report_schema::{self, ClientCertificate, Report, SkippedSlot};
+use crate::report_schema::{self, ClientCertificate, Report, ServerCertificate, SkippedSlot};
 
 /// Everything a run found out.
 #[derive(Debug, Clone, Default)]
@@ -54,6 +54,8 @@ pub struct RadiusReport {
     pub skipped_slots: Vec<SkippedSlot>,
     /// The offered certificate's serial and expiry.
     pub client_certificate: Option<ClientCertificate>,
+    /// The certificate the server presented, once seen.
+    pub server_certificate: Option<ServerCertificate>,
 }
 
 impl RadiusReport {
@@ -85,6 +87,7 @@ impl RadiusReport {
             selection: self.selection.clone(),
             skipped_slots: self.skipped_slots.clone(),
             client_certificate: self.client_certificate.clone(),
+            server_certificate: self.server_certificate.clone(),
             eap_round_trips: self.eap_round_trips,
             msk_fingerprint: self.msk_fingerprint.clone(),
             server: Some(self.server.clone()),
@@ -248,10 +251,12 @@ fn radius_inner(
     );
     let mut rep = Report::default();
     rep.set_selection(record.as_ref(), accepted, &slot_files, started);
+    rep.set_server_certificate(sup.conversation().server_certificate);
     r.slot = rep.slot;
     r.slot_file = rep.slot_file;
     r.selection = rep.selection;
     r.skipped_slots = rep.skipped_slots;
     r.client_certificate = rep.client_certificate;
+    r.server_certificate = rep.server_certificate;
     r
 }

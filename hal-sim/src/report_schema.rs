@@ -33,6 +33,7 @@ pub const FIELDS: &[&str] = &[
     "selection",
     "skipped_slots",
     "client_certificate",
+    "server_certificate",
     "eap_round_trips",
     "msk_fingerprint",
     "server",
@@ -84,6 +85,8 @@ pub struct Report {
     pub skipped_slots: Vec<SkippedSlot>,
     /// The offered certificate's serial and expiry.
     pub client_certificate: Option<ClientCertificate>,
+    /// The certificate the server presented (accepted or refused by us), once seen.
+    pub server_certificate: Option<ServerCertificate>,
     /// EAP requests the supplicant answered, when authenticated.
     pub eap_round_trips: Option<u16>,
     /// First 8 bytes of SHA-256(MSK), hex, when authenticated.
@@ -134,6 +137,20 @@ pub struct ClientCertificate {
     pub not_after: String,
     /// Whole days from the run's start to notAfter (negative once expired).
     pub days_left: i64,
+}
+
+/// The certificate the server presented.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServerCertificate {
+    /// Subject, as `CN=..., O=...`.
+    pub subject: String,
+    /// Issuer, as text.
+    pub issuer: String,
+    /// notAfter, RFC 3339 UTC.
+    pub not_after: String,
+    /// SHA-256 of the DER certificate, lowercase hex (`openssl x509 -fingerprint -sha256`
+    /// without the colons).
+    pub sha256: String,
 }
 
 impl Report {
@@ -188,6 +205,17 @@ impl Report {
             self.slot_file = file(i.get()).map(|p| p.display().to_string());
             self.client_certificate = file(i.get()).and_then(|p| client_certificate(p, started));
         }
+    }
+
+    /// Fill `server_certificate` from what the server verifier saw.
+    pub fn set_server_certificate(&mut self, cert: Option<&latchkey_core::tls::ServerCertificate>) {
+        self.server_certificate = cert.map(|c| ServerCertificate {
+            subject: c.subject.to_string(),
+            issuer: c.issuer.to_string(),
+            not_after: rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(c.not_after))
+                .unwrap_or_default(),
+            sha256: c.sha256.iter().map(|b| format!("{b:02x}")).collect(),
+        });
     }
 
     /// The JSON object.
@@ -269,6 +297,15 @@ pub fn check_json(j: &serde_json::Value) -> Result<(), String> {
                     && s["reason"].is_string()
             })
         })
+    })?;
+    is("server_certificate", |v| {
+        v.is_null()
+            || (v["subject"].is_string()
+                && v["issuer"].is_string()
+                && v["not_after"].is_string()
+                && v["sha256"]
+                    .as_str()
+                    .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit())))
     })?;
     is("client_certificate", |v| {
         v.is_null()

@@ -43,6 +43,19 @@ fn serial(j: &serde_json::Value) -> Option<u64> {
     u64::from_str_radix(j["client_certificate"]["serial"].as_str()?, 16).ok()
 }
 
+/// `openssl x509 -fingerprint -sha256` of a PEM file, as the report writes it.
+fn openssl_sha256(pem: &std::path::Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(pem)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let hex = text.trim().rsplit('=').next().unwrap();
+    hex.replace(':', "").to_ascii_lowercase()
+}
+
 fn slot(c: &CertFiles) -> String {
     format!("active:{}:{}", c.cert.display(), c.key.display())
 }
@@ -90,6 +103,15 @@ fn radius_reports_validate_on_success_refusal_rejection_and_argument_error() {
     assert!(j["client_certificate"]["days_left"].as_i64().unwrap() > 0);
     assert_eq!(j["tls_version"], "1.3");
     assert!(j["elapsed_ms"].as_u64().unwrap() < 10_000);
+    // The server's certificate, as openssl fingerprints the file FreeRADIUS serves.
+    let server_sha256 = openssl_sha256(&pki.server.cert);
+    let sc = &j["server_certificate"];
+    assert_eq!(sc["sha256"], server_sha256, "{j:#}");
+    assert!(
+        sc["subject"].as_str().unwrap().contains(SERVER_NAME),
+        "{j:#}"
+    );
+    assert!(sc["not_after"].as_str().unwrap().ends_with('Z'), "{j:#}");
 
     // We refuse the server: no certificate was offered, so no slot.
     let (out, j) = run(other.ca.to_str().unwrap(), &slot(&pki.client_new), &[]);
@@ -101,6 +123,8 @@ fn radius_reports_validate_on_success_refusal_rejection_and_argument_error() {
         j["slot"].is_null() && j["client_certificate"].is_null(),
         "{j:#}"
     );
+    // The certificate we refused is named: the admin sees which server the device met.
+    assert_eq!(j["server_certificate"]["sha256"], server_sha256, "{j:#}");
     one_line(&out, "FAILED (server-certificate-invalid)");
 
     // The server rejects the device after its (revoked) certificate: the report names the
@@ -121,6 +145,7 @@ fn radius_reports_validate_on_success_refusal_rejection_and_argument_error() {
         (j["outcome"].as_str(), j["error_kind"].as_str()),
         (Some("error"), Some("bad-arguments"))
     );
+    assert!(j["server_certificate"].is_null(), "{j:#}");
     one_line(&out, "ERROR (bad-arguments)");
 }
 

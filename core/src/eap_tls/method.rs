@@ -4,6 +4,7 @@
 //! once TLS has finished (TLS 1.3: once the commitment message has arrived). The TLS buffers
 //! are the caller's ([`TlsBuffers`]), so the method itself is small.
 
+use alloc::boxed::Box;
 use core::fmt;
 
 use crate::certs::TimeSource;
@@ -12,7 +13,9 @@ use crate::eap_tls::{self as wire, Fragmenter, FragmenterConfig, Reassembler, Re
 use crate::kind::FailKind;
 use crate::tls::engine::Engine;
 use crate::tls::setup::{TlsSetup, VersionPolicy};
-use crate::tls::{CipherSuite, ResolveRecord, ServerVerdict, TlsError, TlsVersion};
+use crate::tls::{
+    CipherSuite, ResolveRecord, ServerCertificate, ServerVerdict, TlsError, TlsVersion,
+};
 
 /// Where the method is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +186,16 @@ pub(crate) struct EapTlsMethod {
     keys: Option<KeyMaterial>,
     stats: MethodStats,
     record: Option<ResolveRecord>,
+    // Boxed: the method lives inside the supplicant, which is kept small.
+    server: Option<Box<ServerSeen>>,
+}
+
+/// What this conversation learned of the server: the verifier's decision and the certificate
+/// it decided on.
+#[derive(Debug, Default)]
+struct ServerSeen {
     verdict: Option<ServerVerdict>,
+    certificate: Option<ServerCertificate>,
 }
 
 impl fmt::Debug for EapTlsMethod {
@@ -212,7 +224,7 @@ impl EapTlsMethod {
             keys: None,
             stats: MethodStats::default(),
             record: None,
-            verdict: None,
+            server: None,
         }
     }
 
@@ -228,7 +240,7 @@ impl EapTlsMethod {
         self.keys = None;
         self.stats = MethodStats::default();
         self.record = None;
-        self.verdict = None;
+        self.server = None;
     }
 
     /// Where the method is.
@@ -258,7 +270,12 @@ impl EapTlsMethod {
 
     /// The server verifier's decision (this conversation).
     pub(crate) fn verdict(&self) -> Option<&ServerVerdict> {
-        self.verdict.as_ref()
+        self.server.as_ref().and_then(|s| s.verdict.as_ref())
+    }
+
+    /// The certificate the server presented (this conversation).
+    pub(crate) fn server_certificate(&self) -> Option<&ServerCertificate> {
+        self.server.as_ref().and_then(|s| s.certificate.as_ref())
     }
 
     /// Has the method reached a state where EAP-Success may be accepted?
@@ -309,7 +326,11 @@ impl EapTlsMethod {
                 self.record = Some(r);
             }
             if let Some(v) = engine.verdict() {
-                self.verdict = Some(v);
+                let seen = self.server.get_or_insert_with(Box::default);
+                seen.verdict = Some(v);
+                if seen.certificate.is_none() {
+                    seen.certificate = engine.server_certificate();
+                }
             }
         }
         match result {

@@ -18,7 +18,7 @@ use crate::certs::{SelectErrorKind, TimeSource};
 use crate::tls::error::{Alert, CipherSuite, ProtocolError, TlsError, TlsVersion};
 use crate::tls::provider::HashAlg;
 use crate::tls::resolver::ResolveRecord;
-use crate::tls::server_policy::ServerVerdict;
+use crate::tls::server_policy::{ServerCertificate, ServerVerdict};
 use crate::tls::setup::{TlsSetup, VersionPolicy};
 
 /// The secrets rustls hands out through `KeyLog` that EAP-TLS key derivation needs:
@@ -226,6 +226,11 @@ impl Engine {
     /// The server verifier's decision, once the server's certificate was seen.
     pub(crate) fn verdict(&self) -> Option<ServerVerdict> {
         self.setup.verifier.verdict()
+    }
+
+    /// The certificate the server presented, once seen.
+    pub(crate) fn server_certificate(&self) -> Option<ServerCertificate> {
+        self.setup.verifier.certificate()
     }
 
     /// Feed one complete peer message held in `incoming[..*fill]`. Consumed bytes are removed

@@ -27,6 +27,7 @@ pub use keylog::KeyLogSink;
 pub use provider::SharedRng;
 pub use resolver::ResolveRecord;
 pub use server_policy::{
-    NameMatch, Pin, ServerPolicy, ServerRejection, ServerVerdict, UntrustedTimePolicy,
+    NameMatch, Pin, ServerCertificate, ServerPolicy, ServerRejection, ServerVerdict,
+    UntrustedTimePolicy,
 };
 pub use setup::VersionPolicy;

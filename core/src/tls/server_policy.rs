@@ -416,6 +416,37 @@ impl fmt::Display for ServerRejection {
 
 impl core::error::Error for ServerRejection {}
 
+/// The certificate the server presented, summarized for a report: on an accepted server and
+/// on a refused one alike, so an admin can tell which certificate (and which RADIUS server
+/// behind a load balancer) the device saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct ServerCertificate {
+    /// The subject, as `CN=..., O=...` text (bounded).
+    pub subject: Text,
+    /// The issuer, as text (bounded).
+    pub issuer: Text,
+    /// notAfter, seconds since the Unix epoch.
+    pub not_after: u64,
+    /// SHA-256 of the certificate's DER encoding (what `openssl x509 -fingerprint -sha256`
+    /// prints).
+    pub sha256: [u8; 32],
+}
+
+impl ServerCertificate {
+    /// Summarize a DER certificate; None when it does not parse.
+    pub(crate) fn of(der: &[u8]) -> Option<Self> {
+        let f = CertFields::parse(der).ok()?;
+        Some(ServerCertificate {
+            subject: text(&alloc::format!("{}", NameRef::new(f.subject))),
+            issuer: text(&alloc::format!("{}", NameRef::new(f.issuer))),
+            not_after: f.validity.not_after.to_unix_duration().as_secs(),
+            sha256: Sha256::digest(der).into(),
+        })
+    }
+}
+
 /// What the verifier decided about the last server it saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -446,6 +477,7 @@ pub(crate) struct PolicyVerifier {
     algorithms: WebPkiSupportedAlgorithms,
     time: Arc<ValidationTime>,
     verdict: spin::Mutex<Option<ServerVerdict>>,
+    certificate: spin::Mutex<Option<ServerCertificate>>,
 }
 
 impl fmt::Debug for PolicyVerifier {
@@ -486,12 +518,18 @@ impl PolicyVerifier {
             algorithms,
             time,
             verdict: spin::Mutex::new(None),
+            certificate: spin::Mutex::new(None),
         })
     }
 
     /// The decision about the last server certificate (None before one was seen).
     pub(crate) fn verdict(&self) -> Option<ServerVerdict> {
         self.verdict.lock().clone()
+    }
+
+    /// The certificate the last server presented, if it parsed.
+    pub(crate) fn certificate(&self) -> Option<ServerCertificate> {
+        self.certificate.lock().clone()
     }
 
     /// Why the last server was refused, if it was.
@@ -652,6 +690,7 @@ impl ServerCertVerifier for PolicyVerifier {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         // `now` is our ValidationTime anyway; the verifier reads where it came from.
+        *self.certificate.lock() = ServerCertificate::of(end_entity);
         match self.check(end_entity, intermediates) {
             Ok(verdict) => {
                 if let ServerVerdict::Accepted {
