@@ -10,7 +10,7 @@ use latchkey_core::supplicant::Event;
 use latchkey_core::tls::ResolveRecord;
 
 use crate::config::{ClientArgs, ConfigError};
-use crate::link::{authenticate, mac_string, EapolLink, LinkError, LinkOutcome};
+use crate::link::{authenticate_reporting, mac_string, EapolLink, LinkError, LinkOutcome};
 use crate::report_schema::{self, Report};
 use crate::sim::{describe, Direction};
 
@@ -106,6 +106,16 @@ pub struct ConnectReport {
 
 /// Build the configuration, open the interface and authenticate once.
 pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
+    connect_reporting(args, &mut |_| {})
+}
+
+/// [`connect`], calling `progress` with one line once the interface is open and one per frame
+/// as it crosses the link (what `to_text` lists at the end), so a person watching sees the
+/// exchange as it happens.
+pub fn connect_reporting(
+    args: &ConnectArgs,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ConnectReport, ConnectError> {
     let started = std::time::SystemTime::now();
     let files = args.client.build().map_err(ConnectError::Config)?;
     let captures = args.capture.open().map_err(ConnectError::Capture)?;
@@ -116,8 +126,20 @@ pub fn connect(args: &ConnectArgs) -> Result<ConnectReport, ConnectError> {
     let mut sup = files
         .supplicant_with(|b| captures.builder(b))
         .map_err(ConnectError::Config)?;
-    let outcome = authenticate(&mut sup, &mut link, Duration::from_secs(args.timeout))
-        .map_err(ConnectError::Link)?;
+    progress(&format!(
+        "{} on {} ({}): authenticating, up to {} s",
+        HEADER,
+        args.iface,
+        mac_string(&link.mac()),
+        args.timeout
+    ));
+    let outcome = authenticate_reporting(
+        &mut sup,
+        &mut link,
+        Duration::from_secs(args.timeout),
+        &mut |at, step| progress(&step_line(Some(at), step)),
+    )
+    .map_err(ConnectError::Link)?;
     let record = match &outcome.event {
         Some(Event::Authenticated(a)) => a.certificate.clone(),
         _ => sup.conversation().certificate.cloned(),
@@ -222,15 +244,20 @@ impl ConnectReport {
 
     /// The outcome as text: every frame, then one result line.
     pub fn to_text(&self) -> String {
-        let o = &self.outcome;
-        let mut s = format!("wired 802.1X on {} ({})\n", self.iface, self.mac);
-        for step in &o.steps {
-            let arrow = match step.dir {
-                Direction::Up => "supplicant -> authenticator",
-                Direction::Down => "authenticator -> supplicant",
-            };
-            s.push_str(&format!("  {arrow}: {}\n", describe(&step.frame)));
+        let mut s = format!("{HEADER} on {} ({})\n", self.iface, self.mac);
+        for step in &self.outcome.steps {
+            s.push_str(&step_line(None, step));
+            s.push('\n');
         }
+        s.push_str(&self.result_text());
+        s
+    }
+
+    /// The result, the certificate sent and the slots skipped: [`Self::to_text`] without the
+    /// frames (for a run whose frames were already shown as they crossed).
+    pub fn result_text(&self) -> String {
+        let o = &self.outcome;
+        let mut s = String::new();
         match &o.event {
             Some(Event::Authenticated(a)) => {
                 s.push_str(&format!(
@@ -253,6 +280,9 @@ impl ConnectReport {
                 o.elapsed.as_millis()
             )),
         }
+        if let Some(c) = self.to_report().server_certificate {
+            s.push_str(&format!("server certificate: {c}\n"));
+        }
         // Which certificate went out and why the others did not (also after a failure).
         if let Some(sel) = self.record.as_ref().map(|c| &c.selection) {
             match sel.chosen {
@@ -270,6 +300,24 @@ impl ConnectReport {
             }
         }
         s
+    }
+}
+
+const HEADER: &str = "wired 802.1X";
+
+/// One frame as a line: direction and what it is, with the time since the start when known.
+fn step_line(at: Option<Duration>, step: &crate::sim::Step) -> String {
+    let arrow = match step.dir {
+        Direction::Up => "supplicant -> authenticator",
+        Direction::Down => "authenticator -> supplicant",
+    };
+    match at {
+        Some(t) => format!(
+            "  [{:>6} ms] {arrow}: {}",
+            t.as_millis(),
+            describe(&step.frame)
+        ),
+        None => format!("  {arrow}: {}", describe(&step.frame)),
     }
 }
 

@@ -399,7 +399,25 @@ pub fn authenticate<B: BufferStorage>(
     link: &mut EapolLink,
     limit: Duration,
 ) -> Result<LinkOutcome, LinkError> {
+    authenticate_reporting(sup, link, limit, &mut |_, _| {})
+}
+
+/// [`authenticate`], calling `on_step` with the time since the start for every frame as it is
+/// sent or accepted (a command's live progress: a silent authenticator can take a minute).
+pub fn authenticate_reporting<B: BufferStorage>(
+    sup: &mut Supplicant<B>,
+    link: &mut EapolLink,
+    limit: Duration,
+    on_step: &mut dyn FnMut(Duration, &Step),
+) -> Result<LinkOutcome, LinkError> {
     let origin = Instant::now();
+    let mut reported = 0usize;
+    let mut report = |link: &EapolLink, reported: &mut usize| {
+        for step in link.steps().get(*reported..).unwrap_or(&[]) {
+            on_step(origin.elapsed(), step);
+        }
+        *reported = link.steps().len();
+    };
     let now = || Now {
         ms: u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX),
         unix: SystemTime::now()
@@ -411,6 +429,7 @@ pub fn authenticate<B: BufferStorage>(
     link.last_send_error = None;
     let mut authenticator = None;
     let mut event = sup.start(now(), link);
+    report(link, &mut reported);
     while event.is_none() {
         let elapsed = origin.elapsed();
         if elapsed >= limit {
@@ -433,6 +452,7 @@ pub fn authenticate<B: BufferStorage>(
         if event.is_none() {
             event = sup.poll(now(), link);
         }
+        report(link, &mut reported);
     }
     Ok(LinkOutcome {
         event,

@@ -555,8 +555,13 @@ fn radius_cmd(
     };
     if json {
         println!("{}", report.to_json());
-    } else if report.ok() {
-        println!("{}", report.summary());
+    } else {
+        if let Some(c) = &report.server_certificate {
+            println!("server certificate: {c}");
+        }
+        if report.ok() {
+            println!("{}", report.summary());
+        }
     }
     // Every failure: one line on stderr with the stable kind, also under --json.
     if !report.ok() {
@@ -572,13 +577,20 @@ fn radius_cmd(
 #[cfg(target_os = "linux")]
 fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
     use latchkey_sim::connect::{self, EXIT_FAILED};
-    match connect::connect(args) {
+    // Text mode shows each frame as it crosses (a silent authenticator takes up to --timeout);
+    // --json prints one object at the end and nothing before it.
+    let mut live = |line: &str| {
+        if !args.json {
+            println!("{line}");
+        }
+    };
+    match connect::connect_reporting(args, &mut live) {
         Ok(report) => {
             let r = report.to_report();
             if args.json {
                 println!("{}", r.to_json());
             } else {
-                print!("{}", report.to_text());
+                print!("{}", report.result_text());
             }
             // Every failure: one line on stderr with the stable kind, as `radius` prints it.
             if r.outcome != "authenticated" {

@@ -153,6 +153,16 @@ pub struct ServerCertificate {
     pub sha256: String,
 }
 
+impl std::fmt::Display for ServerCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, issued by {}, expires {}, SHA-256 {}",
+            self.subject, self.issuer, self.not_after, self.sha256
+        )
+    }
+}
+
 impl Report {
     /// An empty report of `command` started at `started`.
     pub fn new(command: &'static str, started: SystemTime) -> Self {

@@ -582,8 +582,16 @@ pub fn report(
     selection: &[Rogue],
     frames: bool,
 ) -> Result<bool, Box<dyn std::error::Error>> {
+    // Generating the PKIs (RSA keys among them) takes seconds: say so rather than pause.
+    writeln!(
+        out,
+        "building the test PKI and the rogue servers' certificates ..."
+    )?;
+    out.flush()?;
+    let started = std::time::Instant::now();
     let (pki, rogues) = shared()?;
     let mut all_ok = true;
+    let (mut refused, mut unexpected, mut withheld) = (0usize, Vec::new(), 0usize);
     for &r in selection {
         let o = run(pki, rogues, r)?;
         writeln!(out, "rogue server {}: {}", r.name(), r.about())?;
@@ -621,8 +629,32 @@ pub fn report(
             )?;
         }
         all_ok &= ok;
+        if o.refusal.is_some() {
+            refused += 1;
+        }
+        if !o.client_cert_sent {
+            withheld += 1;
+        }
+        if !ok {
+            unexpected.push(r.name());
+        }
         writeln!(out)?;
+        out.flush()?;
     }
+    writeln!(
+        out,
+        "{} rogue server{}: {refused} refused, {withheld} never saw the device certificate, \
+         {} not as expected{} ({} ms)",
+        selection.len(),
+        if selection.len() == 1 { "" } else { "s" },
+        unexpected.len(),
+        if unexpected.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", unexpected.join(", "))
+        },
+        started.elapsed().as_millis()
+    )?;
     Ok(all_ok)
 }
 

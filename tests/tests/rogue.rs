@@ -267,3 +267,30 @@ fn without_wall_clock_the_time_policy_decides_and_floor_proves_expiry() {
         assert!(o.client_cert_seen.is_none());
     }
 }
+
+#[test]
+fn rogue_all_says_what_it_is_doing_and_ends_with_a_summary() {
+    let mut out = Vec::new();
+    let ok = rogue::report(&mut out, &Rogue::ALL, false).expect("rogue report");
+    assert!(ok);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The PKI generation is announced before the pause it causes.
+    assert!(lines[0].starts_with("building the test PKI"), "{text}");
+    let n = Rogue::ALL.len();
+    let must_withhold = Rogue::ALL
+        .iter()
+        .filter(|r| r.must_not_see_client_certificate())
+        .count();
+    let last = lines.last().unwrap();
+    let prefix = format!("{n} rogue servers: {n} refused, ");
+    assert!(last.starts_with(&prefix), "{last}");
+    let withheld: usize = last[prefix.len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(withheld >= must_withhold, "{last}");
+    assert!(last.contains(", 0 not as expected ("), "{last}");
+}

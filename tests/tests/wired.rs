@@ -11,7 +11,9 @@ use clap::Parser;
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
-use latchkey_sim::connect::{connect, ConnectArgs, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED};
+use latchkey_sim::connect::{
+    connect, connect_reporting, ConnectArgs, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED,
+};
 use latchkey_sim::link::EapolLink;
 use latchkey_tests::apt;
 use latchkey_tests::capture::{dissect, Capture, Dissected};
@@ -159,9 +161,16 @@ impl Rig {
         argv[i] = timeout.to_string();
         let cli = Cli::try_parse_from(std::iter::once("connect".to_string()).chain(argv))
             .unwrap_or_else(|e| panic!("{e}"));
-        in_netns(&self.pair.sup_ns, || connect(&cli.connect))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("connect: {e}"))
+        // Every run also checks the live progress the text mode prints: one line once the
+        // interface is open, then one per frame as it crosses, in order, timestamped.
+        let mut live = Vec::new();
+        let report = in_netns(&self.pair.sup_ns, || {
+            connect_reporting(&cli.connect, &mut |l| live.push(l.to_owned()))
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+        check_live_progress(&live, &report);
+        report
     }
 
     fn capture(&self) -> Capture {
@@ -627,5 +636,30 @@ fn wired_connect_capture_dissects_and_tls13_decrypts_with_the_key_log() {
         if tls == TlsVersion::Tls13 {
             assert!(!plain.tls_handshake.contains(&11), "{plain:#?}");
         }
+    }
+}
+
+/// The lines `connect` streamed match the frames its report lists, in order, with timestamps
+/// that never go back.
+fn check_live_progress(live: &[String], report: &ConnectReport) {
+    let text = report.to_text();
+    assert!(
+        live.first()
+            .is_some_and(|l| l.starts_with("wired 802.1X on ") && l.contains("authenticating")),
+        "{live:#?}"
+    );
+    let frames: Vec<&str> = text.lines().filter(|l| l.contains(" -> ")).collect();
+    assert_eq!(live.len(), frames.len() + 1, "{live:#?}\n{text}");
+    let mut last = 0u64;
+    for (streamed, listed) in live.iter().skip(1).zip(frames) {
+        let (stamp, rest) = streamed
+            .trim_start()
+            .strip_prefix('[')
+            .and_then(|s| s.split_once(" ms] "))
+            .unwrap_or_else(|| panic!("no timestamp: {streamed}"));
+        let ms: u64 = stamp.trim().parse().unwrap();
+        assert!(ms >= last, "{live:#?}");
+        last = ms;
+        assert_eq!(rest, listed.trim_start(), "{live:#?}");
     }
 }
