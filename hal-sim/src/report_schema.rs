@@ -530,6 +530,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fleet_reports_are_checked_field_by_field() {
+        let mut j = crate::fleet::FleetReport::error("bad-pki", "no fleet.json".into()).to_json();
+        check_fleet_json(&j).unwrap();
+        j["outcome"] = "passed".into();
+        assert!(check_fleet_json(&j).unwrap_err().contains("error_kind"));
+        j["outcome"] = "error".into();
+        j.as_object_mut().unwrap().remove("eapol_test");
+        assert!(check_fleet_json(&j).unwrap_err().contains("fields"));
+        j["eapol_test"] = serde_json::Value::Null;
+        j["device_results"] = serde_json::json!([{"device": 1}]);
+        assert!(check_fleet_json(&j).unwrap_err().contains("device_results"));
+        // A radius report is not a fleet report, nor the other way round.
+        let r = Report::error("radius", "bad-arguments", "x".into()).to_json();
+        assert!(check_fleet_json(&r).is_err());
+        assert!(check_json(&crate::fleet::FleetReport::error("x", "y".into()).to_json()).is_err());
+    }
+
+    #[test]
     fn anonymous_identity_keeps_the_realm_only() {
         assert_eq!(identity_sent("dev@example.org", true), "@example.org");
         assert_eq!(identity_sent("dev@example.org", false), "dev@example.org");
