@@ -4,7 +4,8 @@
 //! Per device: a renewed device authenticates with its renewed certificate, never the archived
 //! one; a device left with the revoked one fails with `rejected-certificate`, named, having sent
 //! that certificate; nothing hangs; each device sent its own Calling-Station-Id (FreeRADIUS'
-//! detail of each request, read from its log). Then the same fleet as `eapol_test` processes.
+//! detail of each request, read from its log). Then the same fleet as `eapol_test` processes;
+//! and a cold start (every device with its renewed certificate only) on TLS 1.2.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -169,7 +170,7 @@ fn renewal_wave_of_20_devices_against_freeradius_tls13_and_eapol_test_side_by_si
 }
 
 #[test]
-fn renewal_wave_of_20_devices_against_freeradius_tls12() {
+fn renewal_wave_and_cold_start_of_20_devices_against_freeradius_tls12() {
     apt::require(&["freeradius"]);
     let tmp = tempfile::tempdir().unwrap();
     let pki_dir = tmp.path().join("pki");
@@ -178,6 +179,22 @@ fn renewal_wave_of_20_devices_against_freeradius_tls12() {
     let rep = fleet::fleet(&args(&pki_dir, &server, false)).unwrap_or_else(|e| panic!("{e}"));
     check_renewal_wave(&pki, &rep, &server);
     assert!(rep.eapol_test.is_none() && rep.eapol_test_results.is_empty());
+
+    // The cold start on the same server: every device with its renewed certificate only.
+    let mut a = args(&pki_dir, &server, false);
+    a.scenario = Scenario::ColdStart;
+    let cold = fleet::fleet(&a).unwrap_or_else(|e| panic!("{e}"));
+    let j = cold.to_json();
+    latchkey_sim::report_schema::check_fleet_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
+    assert_eq!(cold.outcome, "passed", "{}", fleet::table(&cold));
+    assert_eq!(cold.renewed, DEVICES);
+    for r in &cold.device_results {
+        assert_eq!(r.outcome, "authenticated", "{}", fleet::table(&cold));
+        assert_eq!(
+            r.serial_sent.as_deref(),
+            Some(pki.device(r.device).new.serial.as_str())
+        );
+    }
 }
 
 #[test]
