@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::{Args, ValueEnum};
@@ -29,6 +29,8 @@ use crate::report_schema;
 pub const MAX_CONCURRENCY: usize = 256;
 /// A device's time bound when `-t` is not given, seconds (its own timers run inside it).
 pub const DEFAULT_DEVICE_TIMEOUT_S: u64 = 30;
+/// How long past its own bound the pool waits for a device before reporting it as a hang.
+const POOL_GRACE_S: u64 = 10;
 /// Stack of each device thread (the supplicant's buffers live on the heap; TLS wants room).
 const DEVICE_STACK: usize = 4 * 1024 * 1024;
 
@@ -449,45 +451,90 @@ fn judge(p: &DevicePlan, r: &mut DeviceResult, rejected_kind: &str) {
         };
 }
 
+/// A device's work, run on a pool thread.
+type Work = Arc<dyn Fn(&DevicePlan) -> DeviceResult + Send + Sync>;
+
 /// Run each device's work on `concurrency` threads, in device order, none started after
-/// `deadline` (those are "not-started").
+/// `deadline` (those are "not-started"). Each started device must end within `device_bound`
+/// of the deadline at the latest: the pool waits for no thread beyond that, and a device still
+/// running then is reported as a hang (its thread is left behind, so a stuck device can never
+/// hold up the run).
 fn pool(
     plan: &[DevicePlan],
     concurrency: usize,
     deadline: Instant,
-    work: &(dyn Fn(&DevicePlan) -> DeviceResult + Sync),
+    device_bound: Duration,
+    work: Work,
 ) -> Vec<DeviceResult> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<DeviceResult>>> = Mutex::new(vec![None; plan.len()]);
-    std::thread::scope(|s| {
-        for _ in 0..concurrency.clamp(1, MAX_CONCURRENCY).min(plan.len()) {
-            let (next, results) = (&next, &results);
-            let spawned = std::thread::Builder::new()
-                .stack_size(DEVICE_STACK)
-                .spawn_scoped(s, move || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = plan.get(i) else { break };
-                    let r = if Instant::now() >= deadline {
-                        not_started(p, "not started within --time-limit-s")
-                    } else {
-                        work(p)
-                    };
-                    if let Ok(mut all) = results.lock() {
-                        if let Some(slot) = all.get_mut(i) {
-                            *slot = Some(r);
-                        }
+    let shared: Arc<Vec<DevicePlan>> = Arc::new(plan.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let started: Arc<Vec<AtomicBool>> =
+        Arc::new(plan.iter().map(|_| AtomicBool::new(false)).collect());
+    let (tx, rx) = mpsc::channel::<(usize, DeviceResult)>();
+    for _ in 0..concurrency.clamp(1, MAX_CONCURRENCY).min(plan.len()) {
+        let (shared, next, started, tx, work) = (
+            shared.clone(),
+            next.clone(),
+            started.clone(),
+            tx.clone(),
+            work.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .stack_size(DEVICE_STACK)
+            .spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = shared.get(i) else { break };
+                let r = if Instant::now() >= deadline {
+                    not_started(p, "not started within --time-limit-s")
+                } else {
+                    if let Some(flag) = started.get(i) {
+                        flag.store(true, Ordering::Relaxed);
                     }
-                });
-            // Fewer threads if the system refuses one: the others take its devices.
-            if spawned.is_err() {
-                break;
+                    work(p)
+                };
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        // Fewer threads if the system refuses one: the others take its devices.
+        if spawned.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let hard_end = deadline + device_bound;
+    let mut results: Vec<Option<DeviceResult>> = vec![None; plan.len()];
+    let mut pending = plan.len();
+    while pending > 0 {
+        let left = hard_end.saturating_duration_since(Instant::now());
+        // A timeout, or every thread gone: what is missing is reported below.
+        let Ok((i, r)) = rx.recv_timeout(left) else {
+            break;
+        };
+        if let Some(slot) = results.get_mut(i) {
+            if slot.replace(r).is_none() {
+                pending = pending.saturating_sub(1);
             }
         }
-    });
-    let all = results.into_inner().unwrap_or_default();
+    }
     plan.iter()
-        .zip(all)
-        .map(|(p, r)| r.unwrap_or_else(|| not_started(p, "no thread could run it")))
+        .zip(results)
+        .zip(started.iter())
+        .map(|((p, r), was_started)| {
+            r.unwrap_or_else(|| {
+                if was_started.load(Ordering::Relaxed) {
+                    let mut h = blank(p, "hang");
+                    h.error_kind = Some("hang".into());
+                    h.error = Some(format!(
+                        "no verdict {} s after the run's time limit: still running, abandoned",
+                        device_bound.as_secs()
+                    ));
+                    h
+                } else {
+                    not_started(p, "no thread could run it")
+                }
+            })
+        })
         .collect()
 }
 
@@ -551,9 +598,16 @@ pub fn run_latchkey(
     time_limit: Duration,
 ) -> (Vec<DeviceResult>, Duration) {
     let start = Instant::now();
-    let results = pool(plan, concurrency, start + time_limit, &|p| {
-        latchkey_device(pki, p, radius, tls)
-    });
+    let device_s = radius.overall_timeout.unwrap_or(DEFAULT_DEVICE_TIMEOUT_S);
+    let (pki, radius) = (pki.clone(), radius.clone());
+    let work: Work = Arc::new(move |p| latchkey_device(&pki, p, &radius, tls));
+    let results = pool(
+        plan,
+        concurrency,
+        start + time_limit,
+        Duration::from_secs(device_s.saturating_add(POOL_GRACE_S)),
+        work,
+    );
     (results, start.elapsed())
 }
 
@@ -769,9 +823,20 @@ pub fn run_eapol_test(
     let secret = radius.shared_secret().map_err(FleetError::Secret)?;
     let secret = String::from_utf8_lossy(&secret).into_owned();
     let start = Instant::now();
-    let results = pool(plan, concurrency, start + time_limit, &|p| {
-        eapol_test_device(pki, p, radius, &secret, tls, work)
-    });
+    // eapol_test is killed 5 s past its own -t.
+    let device_s = radius
+        .overall_timeout
+        .unwrap_or(DEFAULT_DEVICE_TIMEOUT_S)
+        .saturating_add(5);
+    let (pki, radius, dir) = (pki.clone(), radius.clone(), work.to_owned());
+    let job: Work = Arc::new(move |p| eapol_test_device(&pki, p, &radius, &secret, tls, &dir));
+    let results = pool(
+        plan,
+        concurrency,
+        start + time_limit,
+        Duration::from_secs(device_s.saturating_add(POOL_GRACE_S)),
+        job,
+    );
     Ok((results, start.elapsed()))
 }
 
@@ -1103,6 +1168,37 @@ mod tests {
             plan(&pki, Scenario::ColdStart, 300)[299].mac_text(),
             "02-00-00-00-01-2C"
         );
+    }
+
+    #[test]
+    fn a_stuck_device_is_a_hang_and_never_holds_up_the_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pki = FleetPki::generate(tmp.path(), 4).unwrap();
+        let p = plan(&pki, Scenario::ColdStart, 4);
+        let work: Work = Arc::new(|d: &DevicePlan| {
+            if d.number == 1 {
+                std::thread::sleep(Duration::from_secs(30));
+            }
+            blank(d, "authenticated")
+        });
+        let t = Instant::now();
+        let r = pool(
+            &p,
+            2,
+            t + Duration::from_millis(100),
+            Duration::from_millis(200),
+            work.clone(),
+        );
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        assert_eq!(r[0].outcome, "hang");
+        assert_eq!(r[0].error_kind.as_deref(), Some("hang"));
+        assert!(r[1..].iter().all(|d| d.outcome == "authenticated"), "{r:?}");
+        // A deadline already past: nothing starts, each device says so.
+        let r = pool(&p, 2, Instant::now(), Duration::from_millis(100), work);
+        assert!(r.iter().all(|d| d.outcome == "not-started"), "{r:?}");
+        assert!(r
+            .iter()
+            .all(|d| d.error_kind.as_deref() == Some("not-started")));
     }
 
     #[test]
