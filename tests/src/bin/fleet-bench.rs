@@ -1,10 +1,11 @@
 //! The fleet run against a real FreeRADIUS: writes a fleet PKI with `latchkey-sim fleet-pki`,
 //! starts FreeRADIUS on loopback with its server certificate and its CA file with the CRL
 //! (revoking every device's old certificate), runs `latchkey-sim fleet` against it with
-//! `--compare-eapol-test`, prints the table, and stops the server by pid.
+//! `--compare-eapol-test` (unless `--no-eapol-test`), prints the table, and stops the server by
+//! pid. `--sim` may be a wrapper (e.g. to measure the fleet process's peak memory).
 //!
 //! Run: `cargo build --release -p latchkey-sim && cargo run --release -p latchkey-tests --bin
-//! fleet-bench -- [--sim PATH] [--tls 1.2|1.3] [fleet options, e.g. --devices 200
+//! fleet-bench -- [--sim PATH] [--tls 1.2|1.3] [--no-eapol-test] [fleet options, e.g. --devices 200
 //! --scenario renewal-wave --concurrency 16 --json]`
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ fn main() {
     let mut sim = PathBuf::from("target/release/latchkey-sim");
     let mut tls = ServerTls::V13;
     let mut devices = "200".to_string();
+    let mut compare = true;
     let mut rest = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -34,6 +36,7 @@ fn main() {
                 }
             }
             "--devices" => devices = args.next().unwrap_or(devices),
+            "--no-eapol-test" => compare = false,
             _ => rest.push(a),
         }
     }
@@ -90,7 +93,7 @@ fn main() {
         .args(["--devices", &devices])
         .args(["--radius", &server.addr().to_string()])
         .args(["--secret", &server.secret])
-        .arg("--compare-eapol-test")
+        .args(compare.then_some("--compare-eapol-test"))
         .args(&rest)
         .status();
     drop(server);
