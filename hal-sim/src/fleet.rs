@@ -437,8 +437,8 @@ fn not_started(p: &DevicePlan, why: &str) -> DeviceResult {
 }
 
 /// Whether `r` is what `p`'s scenario says: authenticated with its active serial, or failed
-/// `rejected-certificate` having sent its active (old, revoked) serial. `kind_matters` is off
-/// for `eapol_test`, which has no failure kinds (its refusal must be an Access-Reject).
+/// `rejected_kind` having sent its active (old, revoked) serial: `rejected-certificate` for
+/// Latchkey, `access-reject` for `eapol_test`, which has no failure kinds of its own.
 fn judge(p: &DevicePlan, r: &mut DeviceResult, rejected_kind: &str) {
     r.archived_sent = p.renewed && r.serial_sent.as_deref() == Some(p.old_serial.as_str());
     let serial_ok = r.serial_sent.as_deref() == Some(p.active.serial.as_str());
