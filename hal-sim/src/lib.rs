@@ -6,6 +6,8 @@ pub mod capture;
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod connect;
+pub mod fleet;
+pub mod fleet_pki;
 #[cfg(target_os = "linux")]
 pub mod link;
 pub mod pki;

@@ -155,6 +155,27 @@ fn cli() -> clap::Command {
                  many authenticated, failed (by kind) or hung. Exit status 0 when none hung",
             )
             .defer(with_args::<latchkey_sim::soak::SoakArgs>),
+        )
+        .subcommand(
+            sub(
+                "fleet",
+                "Run N devices at once through the RADIUS relay against one real RADIUS server \
+                 (each its own slot table, certificates from `fleet-pki`, UDP socket and \
+                 Calling-Station-Id): a cold start or a renewal wave; report authentications \
+                 per second, latency, round trips, retransmissions and each failure by device, \
+                 optionally side by side with as many eapol_test processes. Exit status 0 when \
+                 every device ended as the scenario says and none hung",
+            )
+            .defer(with_args::<latchkey_sim::fleet::FleetArgs>),
+        )
+        .subcommand(
+            sub(
+                "fleet-pki",
+                "Write the PKI `fleet` uses (a CA, a server certificate, and per device an old \
+                 certificate revoked by the CA's CRL and a renewed one) and print the FreeRADIUS \
+                 settings that serve it",
+            )
+            .defer(with_args::<latchkey_sim::fleet::FleetPkiArgs>),
         );
     #[cfg(target_os = "linux")]
     let cmd = cmd.subcommand(
@@ -226,9 +247,14 @@ fn argument_error(e: clap::Error) -> ! {
         .join(" ")
         .trim_start_matches("error: ")
         .to_owned();
-    let report =
-        latchkey_sim::report_schema::Report::error(command, "bad-arguments", message.clone());
-    println!("{}", report.to_json());
+    if args.get(1).map(String::as_str) == Some("fleet") {
+        let report = latchkey_sim::fleet::FleetReport::error("bad-arguments", message.clone());
+        println!("{}", report.to_json());
+    } else {
+        let report =
+            latchkey_sim::report_schema::Report::error(command, "bad-arguments", message.clone());
+        println!("{}", report.to_json());
+    }
     eprintln!("ERROR (bad-arguments): {message}");
     std::process::exit(2)
 }
@@ -259,6 +285,8 @@ enum Parsed {
     Radius(Box<RadiusCmdArgs>),
     Rogue(RogueArgs),
     Soak(Box<latchkey_sim::soak::SoakArgs>),
+    Fleet(Box<latchkey_sim::fleet::FleetArgs>),
+    FleetPki(latchkey_sim::fleet::FleetPkiArgs),
     #[cfg(target_os = "linux")]
     Connect(Box<latchkey_sim::connect::ConnectArgs>),
 }
@@ -275,6 +303,8 @@ fn parse() -> Parsed {
         Some(("radius", m)) => Parsed::Radius(Box::new(parsed(m))),
         Some(("rogue", m)) => Parsed::Rogue(parsed(m)),
         Some(("soak", m)) => Parsed::Soak(Box::new(parsed(m))),
+        Some(("fleet", m)) => Parsed::Fleet(Box::new(parsed(m))),
+        Some(("fleet-pki", m)) => Parsed::FleetPki(parsed(m)),
         #[cfg(target_os = "linux")]
         Some(("connect", m)) => Parsed::Connect(Box::new(parsed(m))),
         Some(("renewal", _)) => Parsed::Renewal,
@@ -294,6 +324,8 @@ fn main() -> ExitCode {
         Parsed::Radius(a) => radius_cmd(&a.radius, &a.client, &a.capture, a.json),
         Parsed::Rogue(a) => rogue(a.scenario.as_deref(), a.list, a.frames),
         Parsed::Soak(a) => latchkey_sim::soak::main(&a),
+        Parsed::Fleet(a) => latchkey_sim::fleet::main(&a),
+        Parsed::FleetPki(a) => latchkey_sim::fleet::pki_main(&a),
         #[cfg(target_os = "linux")]
         Parsed::Connect(a) => connect(&a),
     }

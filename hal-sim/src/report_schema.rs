@@ -1,7 +1,9 @@
 //! The one machine-readable report of `latchkey-sim radius --json` and `latchkey-sim connect
 //! --json` (schema version [`SCHEMA_VERSION`]): the same field names and meanings for both,
 //! every field present on every outcome (null where it does not apply or is not known), and
-//! the same object for argument and configuration errors. The README documents each field.
+//! the same object for argument and configuration errors. `latchkey-sim fleet --json` is a
+//! report kind of its own ([`FLEET_FIELDS`], [`check_fleet_json`]) under the same version
+//! rules. The README documents each field.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -335,12 +337,213 @@ pub fn check_json(j: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Every field of the `fleet --json` object (a report kind of its own, same
+/// [`SCHEMA_VERSION`] rules), in the README's order.
+pub const FLEET_FIELDS: &[&str] = &[
+    "schema_version",
+    "command",
+    "started_at",
+    "elapsed_ms",
+    "outcome",
+    "error_kind",
+    "error",
+    "scenario",
+    "server",
+    "devices",
+    "renewed",
+    "concurrency",
+    "latchkey",
+    "eapol_test",
+    "device_results",
+    "eapol_test_results",
+];
+
+/// Every field of a fleet summary (`latchkey`, `eapol_test`).
+pub const FLEET_SUMMARY_FIELDS: &[&str] = &[
+    "client",
+    "devices",
+    "authenticated",
+    "failed",
+    "hangs",
+    "not_started",
+    "as_expected",
+    "wall_ms",
+    "auth_per_s",
+    "verdicts_per_s",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_max_ms",
+    "round_trips_authenticated",
+    "round_trips_failed",
+    "retransmissions",
+    "retransmissions_per_device",
+];
+
+/// Every field of one device's result (`device_results`, `eapol_test_results`).
+pub const FLEET_DEVICE_FIELDS: &[&str] = &[
+    "device",
+    "identity",
+    "calling_station_id",
+    "renewed",
+    "outcome",
+    "error_kind",
+    "error",
+    "serial_sent",
+    "archived_sent",
+    "expected",
+    "as_expected",
+    "latency_ms",
+    "radius_round_trips",
+    "radius_retransmissions",
+];
+
+fn same_keys(
+    what: &str,
+    o: &serde_json::Map<String, serde_json::Value>,
+    want: &[&str],
+) -> Result<(), String> {
+    let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+    let mut want = want.to_vec();
+    keys.sort_unstable();
+    want.sort_unstable();
+    if keys != want {
+        return Err(format!("{what}: fields {keys:?}, want {want:?}"));
+    }
+    Ok(())
+}
+
+/// Check that `j` is a `fleet` report of this schema: exactly [`FLEET_FIELDS`] (and the
+/// summary and device fields), the version, the value types, `error_kind` and `error` present
+/// exactly when not passed. The message names the first violation.
+pub fn check_fleet_json(j: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let o = j.as_object().ok_or("not a JSON object")?;
+    same_keys("report", o, FLEET_FIELDS)?;
+    let bad = |k: &str| format!("{k}: unexpected {}", o.get(k).unwrap_or(&Value::Null));
+    if o["schema_version"].as_u64() != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(bad("schema_version"));
+    }
+    if o["command"] != "fleet" {
+        return Err(bad("command"));
+    }
+    if !o["started_at"].as_str().is_some_and(|t| t.ends_with('Z')) {
+        return Err(bad("started_at"));
+    }
+    let outcome = o["outcome"].as_str().unwrap_or("");
+    if !matches!(outcome, "passed" | "failed" | "error") {
+        return Err(bad("outcome"));
+    }
+    for k in ["error_kind", "error"] {
+        if o[k].is_null() != (outcome == "passed") || !(o[k].is_null() || o[k].is_string()) {
+            return Err(format!("{}; outcome {outcome}", bad(k)));
+        }
+    }
+    if !(o["scenario"].is_null()
+        || matches!(o["scenario"].as_str(), Some("cold-start" | "renewal-wave")))
+    {
+        return Err(bad("scenario"));
+    }
+    if !(o["server"].is_null() || o["server"].is_string()) {
+        return Err(bad("server"));
+    }
+    for k in ["elapsed_ms", "devices", "renewed", "concurrency"] {
+        if !o[k].is_u64() {
+            return Err(bad(k));
+        }
+    }
+    for k in ["latchkey", "eapol_test"] {
+        if o[k].is_null() {
+            continue;
+        }
+        let sum = o[k].as_object().ok_or_else(|| bad(k))?;
+        same_keys(k, sum, FLEET_SUMMARY_FIELDS)?;
+        let num = |v: &Value| v.is_number();
+        let opt_num = |v: &Value| v.is_null() || v.is_number();
+        let ok = sum["client"].is_string()
+            && sum["failed"]
+                .as_object()
+                .is_some_and(|f| f.values().all(Value::is_u64))
+            && [
+                "devices",
+                "authenticated",
+                "hangs",
+                "not_started",
+                "as_expected",
+                "retransmissions",
+            ]
+            .iter()
+            .all(|f| sum[*f].is_u64())
+            && [
+                "wall_ms",
+                "auth_per_s",
+                "verdicts_per_s",
+                "retransmissions_per_device",
+            ]
+            .iter()
+            .all(|f| num(&sum[*f]))
+            && [
+                "latency_p50_ms",
+                "latency_p99_ms",
+                "latency_max_ms",
+                "round_trips_authenticated",
+                "round_trips_failed",
+            ]
+            .iter()
+            .all(|f| opt_num(&sum[*f]));
+        if !ok {
+            return Err(bad(k));
+        }
+    }
+    for k in ["device_results", "eapol_test_results"] {
+        let list = o[k].as_array().ok_or_else(|| bad(k))?;
+        for d in list {
+            let d = d.as_object().ok_or_else(|| bad(k))?;
+            same_keys(k, d, FLEET_DEVICE_FIELDS)?;
+            let opt_str = |v: &Value| v.is_null() || v.is_string();
+            let ok = d["device"].is_u64()
+                && d["identity"].is_string()
+                && d["calling_station_id"].is_string()
+                && d["renewed"].is_boolean()
+                && matches!(
+                    d["outcome"].as_str(),
+                    Some("authenticated" | "failed" | "error" | "hang" | "not-started")
+                )
+                && opt_str(&d["error_kind"])
+                && opt_str(&d["error"])
+                && opt_str(&d["serial_sent"])
+                && d["archived_sent"].is_boolean()
+                && d["expected"].is_string()
+                && d["as_expected"].is_boolean()
+                && d["latency_ms"].is_number()
+                && d["radius_round_trips"].is_u64()
+                && d["radius_retransmissions"].is_u64()
+                && (d["outcome"] == "authenticated") == d["error_kind"].is_null();
+            if !ok {
+                return Err(format!("{k}: unexpected {}", Value::Object(d.clone())));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `t` as RFC 3339 UTC (seconds).
 pub fn rfc3339(t: SystemTime) -> Option<String> {
     let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let dt = time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?).ok()?;
     dt.format(&time::format_description::well_known::Rfc3339)
         .ok()
+}
+
+/// The serial number (hex, the DER INTEGER's content octets) of the first certificate in the
+/// PEM file `path`.
+pub fn certificate_serial(path: &Path) -> Option<String> {
+    let der = CertificateDer::pem_file_iter(path).ok()?.next()?.ok()?;
+    let cert = x509_cert::Certificate::from_der(der.as_ref()).ok()?;
+    Some(hex(cert.tbs_certificate.serial_number.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Serial and expiry of the first certificate in the PEM file `path`.
@@ -354,12 +557,7 @@ fn client_certificate(path: &Path, started: SystemTime) -> Option<ClientCertific
         Err(e) => -i64::try_from(e.duration().as_secs() / 86_400).ok()?,
     };
     Some(ClientCertificate {
-        serial: tbs
-            .serial_number
-            .as_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        serial: hex(tbs.serial_number.as_bytes()),
         not_after: rfc3339(not_after)?,
         days_left: left,
     })
@@ -377,6 +575,24 @@ pub fn identity_sent(identity: &str, anonymous: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fleet_reports_are_checked_field_by_field() {
+        let mut j = crate::fleet::FleetReport::error("bad-pki", "no fleet.json".into()).to_json();
+        check_fleet_json(&j).unwrap();
+        j["outcome"] = "passed".into();
+        assert!(check_fleet_json(&j).unwrap_err().contains("error_kind"));
+        j["outcome"] = "error".into();
+        j.as_object_mut().unwrap().remove("eapol_test");
+        assert!(check_fleet_json(&j).unwrap_err().contains("fields"));
+        j["eapol_test"] = serde_json::Value::Null;
+        j["device_results"] = serde_json::json!([{"device": 1}]);
+        assert!(check_fleet_json(&j).unwrap_err().contains("device_results"));
+        // A radius report is not a fleet report, nor the other way round.
+        let r = Report::error("radius", "bad-arguments", "x".into()).to_json();
+        assert!(check_fleet_json(&r).is_err());
+        assert!(check_json(&crate::fleet::FleetReport::error("x", "y".into()).to_json()).is_err());
+    }
 
     #[test]
     fn anonymous_identity_keeps_the_realm_only() {

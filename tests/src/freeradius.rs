@@ -3,7 +3,7 @@
 //! against the test CA and its CRL. The system configuration and service are not touched.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::pki_files::FilePki;
@@ -58,8 +58,39 @@ fn io(p: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
     move |e| ServerError::Io(p.to_owned(), e)
 }
 
+/// The files the server serves EAP-TLS with.
+#[derive(Debug, Clone)]
+pub struct ServerFiles {
+    /// Its certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA certificate followed by its CRL (PEM): client certificates are checked against
+    /// both (`check_crl = yes`).
+    pub ca_with_crl: PathBuf,
+}
+
+impl From<&FilePki> for ServerFiles {
+    fn from(pki: &FilePki) -> Self {
+        ServerFiles {
+            cert: pki.server.cert.clone(),
+            key: pki.server.key.clone(),
+            ca_with_crl: pki.ca_with_crl.clone(),
+        }
+    }
+}
+
 /// Write the configuration into `dir/raddb` and return the port it will listen on.
 pub fn configure(dir: &Path, pki: &FilePki, opts: &FreeRadiusOptions) -> Result<u16, ServerError> {
+    configure_files(dir, &ServerFiles::from(pki), opts)
+}
+
+/// [`configure`] with the server's files given one by one (a PKI other than [`FilePki`]).
+pub fn configure_files(
+    dir: &Path,
+    files: &ServerFiles,
+    opts: &FreeRadiusOptions,
+) -> Result<u16, ServerError> {
     let raddb = dir.join("raddb");
     copy_dir(Path::new(SYSTEM_RADDB), &raddb)?;
     for sub in ["log", "run", "radacct"] {
@@ -84,6 +115,9 @@ pub fn configure(dir: &Path, pki: &FilePki, opts: &FreeRadiusOptions) -> Result<
                 format!("#{l}")
             } else if t.starts_with("reject_delay =") {
                 "\treject_delay = 0".into()
+            } else if t.starts_with("auth =") {
+                // "Login OK" / "Login incorrect" per request, naming the Calling-Station-Id.
+                "\tauth = yes".into()
             } else {
                 l.to_owned()
             }
@@ -147,9 +181,9 @@ pub fn configure(dir: &Path, pki: &FilePki, opts: &FreeRadiusOptions) -> Result<
 	}}
 }}
 "#,
-            key = pki.server.key.display(),
-            cert = pki.server.cert.display(),
-            ca = pki.ca_with_crl.display(),
+            key = files.key.display(),
+            cert = files.cert.display(),
+            ca = files.ca_with_crl.display(),
             frag = opts.fragment_size,
         ),
     )?;
@@ -196,7 +230,16 @@ pub fn start(
     pki: &FilePki,
     opts: &FreeRadiusOptions,
 ) -> Result<ServerProcess, ServerError> {
-    let port = configure(dir, pki, opts)?;
+    start_files(dir, &ServerFiles::from(pki), opts)
+}
+
+/// [`start`] with the server's files given one by one (a PKI other than [`FilePki`]).
+pub fn start_files(
+    dir: &Path,
+    files: &ServerFiles,
+    opts: &FreeRadiusOptions,
+) -> Result<ServerProcess, ServerError> {
+    let port = configure_files(dir, files, opts)?;
     let raddb = dir.join("raddb");
     let check = Command::new("freeradius")
         .arg("-C")
