@@ -1,5 +1,6 @@
 //! Random power cuts across random slot-table histories: install (renewals included), archive,
-//! restore, purge and time-floor raises, each followed by commits that lose power at a random
+//! restore, purge, time-floor raises and self-renewal (a pending key started, the issued
+//! certificate installed over it, or the renewal abandoned), each followed by commits that lose power at a random
 //! erase page or write unit of the fake NOR flash. After every reboot the table that loads is
 //! one of the two committed states (before or after the operation; after, whenever the commit
 //! reported success), and selection on it obeys every rule.
@@ -83,6 +84,18 @@ enum Op {
     Remove(usize),
     Purge,
     RaiseFloor(u64),
+    /// Start renewing slot `of` with pool certificate `key`'s key as the pending key.
+    StartRenewal {
+        of: usize,
+        key: usize,
+    },
+    /// Install pool certificate `cert` as the renewal, or (`matching`) the one whose key is
+    /// pending.
+    InstallRenewal {
+        matching: bool,
+        cert: usize,
+    },
+    Abandon,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -93,6 +106,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..4usize).prop_map(Op::Remove),
         1 => Just(Op::Purge),
         2 => (ymd(2019, 1, 1)..ymd(2050, 1, 1)).prop_map(Op::RaiseFloor),
+        2 => (0..4usize, 0..10usize).prop_map(|(of, key)| Op::StartRenewal { of, key }),
+        2 => (any::<bool>(), 0..10usize).prop_map(|(matching, cert)| Op::InstallRenewal { matching, cert }),
+        1 => Just(Op::Abandon),
     ]
 }
 
@@ -140,6 +156,36 @@ fn apply(t: &mut Table, op: &Op, renewals: &mut usize) {
         }
         Op::RaiseFloor(f) => {
             t.observe_time(f);
+        }
+        Op::StartRenewal { of, key } => {
+            let before = t.clone();
+            let Ok(k) = InlineKey::from_pkcs8_der(&pool()[key].pkcs8) else {
+                return;
+            };
+            if t.start_renewal_with_key(SlotIndex::new(of), k).is_err() {
+                assert_eq!(t, &before, "a refused renewal start changed the table");
+            }
+        }
+        Op::InstallRenewal { matching, cert } => {
+            let cert = if matching {
+                let Some(p) = &t.pending else { return };
+                pool()
+                    .iter()
+                    .position(|c| InlineKey::from_pkcs8_der(&c.pkcs8).is_ok_and(|k| k == p.key))
+                    .unwrap_or(cert)
+            } else {
+                cert
+            };
+            let before = t.clone();
+            if t.install_renewal(&pool()[cert].der, &[]).is_ok() {
+                *renewals += 1;
+                assert!(t.pending.is_none());
+            } else {
+                assert_eq!(t, &before, "a refused renewal install changed the table");
+            }
+        }
+        Op::Abandon => {
+            t.abandon_renewal();
         }
     }
 }
