@@ -2,6 +2,7 @@
 //! machines (`--json`): outcome, error kind, TLS version and suite, the slot used and why,
 //! round trips, MSK fingerprint and whether it equals the server's MS-MPPE keys.
 
+use latchkey_core::certs::SlotIndex;
 use latchkey_core::supplicant::Event;
 use serde_json::Value;
 
@@ -253,5 +254,12 @@ fn radius_inner(
     r.selection = rep.selection;
     r.skipped_slots = rep.skipped_slots;
     r.client_certificate = rep.client_certificate;
+    if let (None, Some(i), Some(_)) = (&r.client_certificate, r.slot, &client.table) {
+        // A table file's slot has no certificate file: read the certificate from the table.
+        let der = files
+            .table
+            .with(|t| t.get(SlotIndex::new(i)).map(|s| s.der().to_vec()));
+        r.client_certificate = der.and_then(|d| report_schema::client_certificate_of(&d, started));
+    }
     r
 }
