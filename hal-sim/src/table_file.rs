@@ -397,3 +397,159 @@ pub fn listing(table: &FileTable) -> Vec<String> {
     lines.sort();
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::TestPki;
+    use latchkey_core::certs::InlineKey;
+
+    /// A [`FileFlash`] whose power fails after `budget` erase sectors and write units.
+    struct Cut<'a> {
+        inner: &'a mut FileFlash,
+        budget: Option<usize>,
+        units: usize,
+    }
+
+    impl Cut<'_> {
+        fn spend(&mut self) -> Result<(), FileFlashError> {
+            if self.budget == Some(self.units) {
+                return Err(FileFlashError(NorFlashErrorKind::Other));
+            }
+            self.units += 1;
+            Ok(())
+        }
+    }
+
+    impl ErrorType for Cut<'_> {
+        type Error = FileFlashError;
+    }
+
+    impl ReadNorFlash for Cut<'_> {
+        const READ_SIZE: usize = FileFlash::READ_SIZE;
+        fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FileFlashError> {
+            self.inner.read(offset, bytes)
+        }
+        fn capacity(&self) -> usize {
+            self.inner.capacity()
+        }
+    }
+
+    impl NorFlash for Cut<'_> {
+        const WRITE_SIZE: usize = FileFlash::WRITE_SIZE;
+        const ERASE_SIZE: usize = SECTOR;
+        fn erase(&mut self, from: u32, to: u32) -> Result<(), FileFlashError> {
+            for sector in (from..to).step_by(SECTOR) {
+                self.spend()?;
+                self.inner.erase(sector, sector + SECTOR as u32)?;
+            }
+            Ok(())
+        }
+        fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), FileFlashError> {
+            for (n, unit) in bytes.chunks(Self::WRITE_SIZE).enumerate() {
+                self.spend()?;
+                self.inner
+                    .write(offset + (n * Self::WRITE_SIZE) as u32, unit)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// The subject public key of a request, for rcgen to certify.
+    struct RequestKey(Vec<u8>);
+
+    impl rcgen::PublicKeyData for RequestKey {
+        fn der_bytes(&self) -> &[u8] {
+            &self.0
+        }
+        fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
+            &rcgen::PKCS_ECDSA_P256_SHA256
+        }
+    }
+
+    /// Commit `new` over the file `base` (which loads as `old`) with the power cut after every
+    /// erase sector and write unit in turn; the file then loads as `old` or `new` (`new`
+    /// whenever the commit said it succeeded). Returns how many cuts were made.
+    fn sweep(dir: &Path, base: &[u8], old: &FileTable, new: &FileTable) -> usize {
+        let work = dir.join("work.table");
+        let mut cut = 0;
+        loop {
+            std::fs::write(&work, base).unwrap();
+            let mut flash = FileFlash::open(&work).unwrap();
+            let mut cutting = Cut {
+                inner: &mut flash,
+                budget: Some(cut),
+                units: 0,
+            };
+            let result = new.commit(&mut cutting, &layout());
+            drop(flash);
+            let (_, loaded) = load(&work).unwrap();
+            assert!(
+                loaded == *old || loaded == *new,
+                "cut after {cut} units: a third table loaded"
+            );
+            if result.is_ok() {
+                assert!(loaded == *new, "cut after {cut} units: commit lost");
+                return cut;
+            }
+            cut += 1;
+        }
+    }
+
+    #[test]
+    fn power_cut_at_every_write_unit_of_the_file_leaves_the_old_or_the_new_table() {
+        let pki = TestPki::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.table");
+        let key = InlineKey::from_pkcs8_der(&pki.client.key_pkcs8).unwrap();
+        let mut active = FileTable::new();
+        active
+            .install(&pki.client.cert, KeyRef::Inline(key))
+            .unwrap();
+        let mut pending = active.clone();
+        pending
+            .start_renewal(SlotIndex::new(0), &mut rand::rngs::OsRng)
+            .unwrap();
+        let request =
+            x509_cert::request::CertReq::from_der(&pending.renewal_request().unwrap()).unwrap();
+        let point = request
+            .info
+            .public_key
+            .subject_public_key
+            .raw_bytes()
+            .to_vec();
+        let ca = &pki.intermediate;
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = ca.params.distinguished_name.clone();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "device-0001");
+        let issued = params
+            .signed_by(
+                &RequestKey(point),
+                &ca.params.clone().self_signed(&ca.key).unwrap(),
+                &ca.key,
+            )
+            .unwrap();
+        let mut installed = pending.clone();
+        installed
+            .install_renewal(issued.der(), &[pki.intermediate.cert.as_ref()])
+            .unwrap();
+        assert_eq!(
+            installed.state(SlotIndex::new(0)),
+            Some(SlotState::Archived)
+        );
+
+        // The enroll commit over a file holding the active table, then the install commit
+        // over the file holding both the active and the pending table.
+        let mut flash = FileFlash::create(&path).unwrap();
+        save(&path, &mut flash, &active).unwrap();
+        let base = std::fs::read(&path).unwrap();
+        let enroll_cuts = sweep(dir.path(), &base, &active, &pending);
+        save(&path, &mut flash, &pending).unwrap();
+        let base = std::fs::read(&path).unwrap();
+        let install_cuts = sweep(dir.path(), &base, &pending, &installed);
+        assert!(enroll_cuts > 100 && install_cuts > 100);
+        println!("{enroll_cuts} cuts in the enroll commit, {install_cuts} in the install commit");
+    }
+}
