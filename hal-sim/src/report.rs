@@ -209,6 +209,17 @@ fn radius_inner(
             r.cipher_suite = a.suite.map(|s| s.to_string());
             r.eap_round_trips = Some(a.round_trips);
             r.msk_fingerprint = Some(a.keys.msk.fingerprint().to_string());
+            if let (true, Some(path)) = (a.persist, &client.table) {
+                // As a device commits its table when a success raised the time floor.
+                let floor = files.table.with(|t| t.time_floor());
+                match crate::table_file::raise_floor(path, floor) {
+                    Ok(_) => log(format!(
+                        "time floor raised to {floor}: saved to {}",
+                        path.display()
+                    )),
+                    Err(e) => eprintln!("warning ({}): {e}", e.kind()),
+                }
+            }
             if r.msk_matches_mppe != Some(true) {
                 r.error_kind = Some("mppe-mismatch".into());
                 r.error =

@@ -267,6 +267,18 @@ pub fn save(path: &Path, flash: &mut FileFlash, table: &FileTable) -> Result<(),
     }
 }
 
+/// Raise the time floor of the table in `path` to `floor` (after a successful
+/// authentication) and save it; returns whether it changed. Only the floor changes: the table
+/// is read from the file again, so nothing else in it is overwritten.
+pub fn raise_floor(path: &Path, floor: u64) -> Result<bool, TableError> {
+    let (mut flash, mut table) = load(path)?;
+    if !table.observe_time(floor) {
+        return Ok(false);
+    }
+    save(path, &mut flash, &table)?;
+    Ok(true)
+}
+
 /// Create `path` holding one active slot: `cert` (leaf, then its intermediates) with `key`.
 pub fn create(path: &Path, cert: &Path, key: &Path) -> Result<(FileFlash, FileTable), TableError> {
     // Read and check everything before the file is created.

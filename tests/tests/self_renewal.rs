@@ -4,7 +4,7 @@
 //! -req` issues the certificate from the test CA; `latchkey-sim install` activates it and
 //! archives the predecessor in one save of the table; `latchkey-sim radius --table`
 //! authenticates with the new certificate against FreeRADIUS (TLS 1.2 and 1.3), the old one
-//! skipped as archived. Before the install, certificates for other keys are refused with one
+//! skipped as archived, and saves the time floor the success raised to the file. Before the install, certificates for other keys are refused with one
 //! line and the table file is left byte for byte as it was.
 
 use std::path::Path;
@@ -202,6 +202,10 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
 
     // FreeRADIUS (checking client certificates against the test CA) takes the renewed
     // certificate from the table file; the archived predecessor is never offered.
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     for tls in [ServerTls::V12, ServerTls::V13] {
         let server_dir = tempfile::tempdir().unwrap();
         let server = freeradius::start(server_dir.path(), &pki, &FreeRadiusOptions::new(tls))
@@ -247,6 +251,9 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
             "{report:#}"
         );
         assert_eq!(report["msk_matches_mppe"], true, "{report:#}");
+        // The success raised the table's time floor, and it was saved to the file.
+        let (_, saved) = latchkey_sim::table_file::load(&table).unwrap();
+        assert!(saved.time_floor() >= started, "{}", saved.time_floor());
         println!(
             "{tls}: authenticated with the renewed certificate, serial {serial}, {} ({} RADIUS round trips); slot 0 (serial {NEW_SERIAL:x}) archived",
             report["tls_version"], report["radius_round_trips"]
