@@ -17,8 +17,9 @@
 //!                             | certificate DER | intermediate certificates' DER, back to back
 //! trailer  SHA-256 over header and payload (32 bytes)
 //! ```
-//! A pending record (a renewal key waiting for its certificate) has an inline key and no
-//! certificate (both lengths 0); at most one per image. Version 3 is version 4 without pending
+//! A pending record (a renewal key waiting for its certificate) has no certificate (both
+//! lengths 0) and an inline key, or (kind 2) a key-store handle u32 followed by the key's
+//! uncompressed P-256 public point (65 bytes); at most one per image. Version 3 is version 4 without pending
 //! records; it is still read (the next commit writes version 4). Version 2 is version 3 without the intermediates length (slots without a chain); it is
 //! still read, so a device updated in the field keeps its table, and the next commit writes
 //! version 3. A loaded chain is split and checked again as at install: a record whose chain
@@ -37,7 +38,7 @@ use zeroize::Zeroize;
 
 use super::key::{InlineKey, KeyRef, StoredKey, STORED_KEY_MAX};
 use super::meta::{self, KeyAlgorithm};
-use super::table::{link_chain, Liveness, Occupied, Pending, SlotTable};
+use super::table::{link_chain, Liveness, Occupied, Pending, PendingKey, SlotTable};
 
 const MAGIC: [u8; 4] = *b"LKST";
 const VERSION: u16 = 4;
@@ -47,6 +48,8 @@ const VERSION_3: u16 = 3;
 const VERSION_2: u16 = 2;
 /// The record state byte of a pending renewal key (versions from 4).
 const STATE_PENDING: u8 = 3;
+/// The key field of a pending key-store key: handle, then public point.
+const PENDING_HANDLE_LEN: usize = 4 + crate::hal::P256_PUBLIC_KEY_LEN;
 const HEADER_LEN: usize = 24;
 const TABLE_HEAD_LEN: usize = 20;
 const RECORD_HEAD_LEN: usize = 18;
@@ -622,9 +625,14 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// (rounded up to ERASE_SIZE).
     pub const fn max_image_len() -> usize {
         // Saturating: a table type too large to count is also too large for any region.
-        let record = RECORD_HEAD_LEN
-            .saturating_add(STORED_KEY_MAX)
-            .saturating_add(CERT_MAX);
+        let slot = STORED_KEY_MAX.saturating_add(CERT_MAX);
+        // A pending key-store key's record has no certificate but a longer key field.
+        let body = if slot > PENDING_HANDLE_LEN {
+            slot
+        } else {
+            PENDING_HANDLE_LEN
+        };
+        let record = RECORD_HEAD_LEN.saturating_add(body);
         HEADER_LEN
             .saturating_add(TABLE_HEAD_LEN)
             .saturating_add(SLOTS.saturating_mul(record))
@@ -640,7 +648,10 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         // Each record is bounded by the table's const parameters; saturating keeps an
         // impossible sum too large for any region (commit then refuses it).
         let pending = self.pending.as_ref().map_or(0, |p| {
-            head.saturating_add(p.key.stored_bytes().map_or(0, |b| b.as_slice().len()))
+            head.saturating_add(match &p.key {
+                PendingKey::Inline(k) => k.stored_bytes().map_or(0, |b| b.as_slice().len()),
+                PendingKey::Handle { .. } => PENDING_HANDLE_LEN,
+            })
         });
         self.slots
             .iter()
@@ -814,17 +825,28 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         }
         if let Some(p) = &self.pending {
             let index = u16::try_from(p.index).map_err(|_| FlashFault::OutOfBounds)?;
-            let (kind, key) =
-                stored_key(&KeyRef::Inline(p.key.clone())).ok_or(FlashFault::OutOfBounds)?;
-            let key_len =
-                u16::try_from(key.as_slice().len()).map_err(|_| FlashFault::OutOfBounds)?;
-            w.put(&index.to_le_bytes())?;
-            w.put(&[STATE_PENDING, kind])?;
-            w.put(&p.renews.to_le_bytes())?;
-            w.put(&key_len.to_le_bytes())?;
-            // No certificate and no intermediates yet.
-            w.put(&[0; 4])?;
-            w.put(key.as_slice())?;
+            let head = |w: &mut FlashWriter<'_, F>, kind: u8, key_len: usize| {
+                let key_len = u16::try_from(key_len).map_err(|_| FlashFault::OutOfBounds)?;
+                w.put(&index.to_le_bytes())?;
+                w.put(&[STATE_PENDING, kind])?;
+                w.put(&p.renews.to_le_bytes())?;
+                w.put(&key_len.to_le_bytes())?;
+                // No certificate and no intermediates yet.
+                w.put(&[0; 4])
+            };
+            match &p.key {
+                PendingKey::Inline(k) => {
+                    let (kind, key) =
+                        stored_key(&KeyRef::Inline(k.clone())).ok_or(FlashFault::OutOfBounds)?;
+                    head(&mut w, kind, key.as_slice().len())?;
+                    w.put(key.as_slice())?;
+                }
+                PendingKey::Handle { handle, public } => {
+                    head(&mut w, KIND_HANDLE, PENDING_HANDLE_LEN)?;
+                    w.put(&handle.to_le_bytes())?;
+                    w.put(public)?;
+                }
+            }
         }
         w.finish()
     }
@@ -897,6 +919,23 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         })
     }
 
+    /// Put a loaded pending key at `index`: one per table, its slot free.
+    fn place_loaded_pending(
+        &mut self,
+        index: usize,
+        key: PendingKey,
+        renews: u64,
+    ) -> Result<(), LoadError> {
+        if index >= SLOTS {
+            return Err(LoadError::ImageDoesNotFit);
+        }
+        if self.pending.is_some() || self.slots.get(index).is_some_and(Option::is_some) {
+            return Err(LoadError::BadRecord);
+        }
+        self.pending = Some(Pending { index, key, renews });
+        Ok(())
+    }
+
     /// Reads the image at `base` into this (empty) table.
     fn read_image<F: NorFlash>(
         &mut self,
@@ -931,6 +970,25 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             } else {
                 usize::from(r.u16().map_err(read_err)?)
             };
+            if state == STATE_PENDING && h.version == VERSION && kind == KIND_HANDLE {
+                // A renewal key in the key store: its handle and public point.
+                if key_len != PENDING_HANDLE_LEN || cert_len != 0 || chain_len != 0 {
+                    return Err(LoadError::BadRecord);
+                }
+                let handle = u32::from_le_bytes(r.array::<4>().map_err(read_err)?);
+                let public = r
+                    .array::<{ crate::hal::P256_PUBLIC_KEY_LEN }>()
+                    .map_err(read_err)?;
+                if p256::PublicKey::from_sec1_bytes(&public).is_err() {
+                    return Err(LoadError::BadRecord);
+                }
+                table.place_loaded_pending(
+                    index,
+                    PendingKey::Handle { handle, public },
+                    enrollment,
+                )?;
+                continue;
+            }
             if key_len > STORED_KEY_MAX {
                 return Err(LoadError::BadRecord);
             }
@@ -958,24 +1016,15 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 _ => None,
             };
             let key = key.ok_or(LoadError::BadRecord)?;
-            let taken =
-                |t: &Self| t.slots.get(index).is_some_and(Option::is_some) || t.pending_at(index);
             if state == STATE_PENDING && h.version == VERSION {
-                // A renewal key: inline, no certificate, one per table, its slot free.
+                // A renewal key: inline, no certificate.
                 let KeyRef::Inline(key) = key else {
                     return Err(LoadError::BadRecord);
                 };
-                if cert_len != 0 || chain_len != 0 || table.pending.is_some() || taken(table) {
+                if cert_len != 0 || chain_len != 0 {
                     return Err(LoadError::BadRecord);
                 }
-                if index >= SLOTS {
-                    return Err(LoadError::ImageDoesNotFit);
-                }
-                table.pending = Some(Pending {
-                    index,
-                    key,
-                    renews: enrollment,
-                });
+                table.place_loaded_pending(index, PendingKey::Inline(key), enrollment)?;
                 continue;
             }
             let state = match state {
@@ -1325,6 +1374,58 @@ mod tests {
         (t, issued.der)
     }
 
+    /// [`renewing`] with the pending key in a key store (handle 42; its public key is the
+    /// P-256 generator, which `insert_raw` gives a pending handle).
+    fn renewing_in_store() -> (Table, Vec<u8>) {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let mut t = sample(&["a", "b"]);
+        let of = t
+            .list()
+            .find(|s| s.subject().common_name() == Some("a"))
+            .unwrap();
+        let (of, renews) = (of.index(), of.enrollment());
+        let free = (0..4).find(|&i| t.state(SlotIndex::new(i)) == Some(SlotState::Empty));
+        t.insert_raw(
+            free.unwrap(),
+            &[],
+            KeyRef::Handle(42),
+            SlotState::Pending,
+            renews,
+        );
+        assert_eq!(t.pending().unwrap().renews, Some(of));
+        let g = p256::AffinePoint::GENERATOR.to_encoded_point(false);
+        let issued = CertSpec::new("a").with_public_point(g.as_bytes()).make();
+        (t, issued.der)
+    }
+
+    #[test]
+    fn pending_key_store_key_round_trips_by_handle_and_public_key() {
+        let (t, issued) = renewing_in_store();
+        let mut flash = MockFlash::<4>::new(8192);
+        t.commit(&mut flash, &LAYOUT).unwrap();
+        let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        assert_eq!(
+            loaded.pending().unwrap().key,
+            crate::certs::KeyKind::Handle(42)
+        );
+        let mut done = loaded;
+        let i = done.install_renewal(&issued, &[]).unwrap();
+        assert_eq!(
+            done.get(i).unwrap().key_kind(),
+            crate::certs::KeyKind::Handle(42)
+        );
+        // A point that is not on the curve is refused at load, not trusted.
+        let mut bad = MockFlash::<4>::new(8192);
+        t.commit(&mut bad, &LAYOUT).unwrap();
+        let len = HEADER_LEN + t.payload_len(VERSION);
+        let at = len - 1;
+        bad.mem[at] ^= 1;
+        let digest = Sha256::digest(&bad.mem[..len]);
+        bad.mem[len..len + 32].copy_from_slice(&digest);
+        assert_eq!(Table::load(&mut bad, &LAYOUT), Err(LoadError::BadRecord));
+    }
+
     #[test]
     fn pending_slot_round_trips_and_older_versions_cannot_hold_it() {
         let (t, issued) = renewing();
@@ -1372,7 +1473,11 @@ mod tests {
     /// predecessor archived, pending gone). Each loads as the old or the new table, never a
     /// mix: never the new certificate with its predecessor still active, never a lost key.
     fn renewal_power_cuts<const W: usize>() {
-        let (pending, issued) = renewing();
+        renewal_power_cuts_of::<W>(renewing());
+        renewal_power_cuts_of::<W>(renewing_in_store());
+    }
+
+    fn renewal_power_cuts_of<const W: usize>((pending, issued): (Table, Vec<u8>)) {
         let mut before = pending.clone();
         before.abandon_renewal();
         let mut installed = pending.clone();

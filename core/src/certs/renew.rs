@@ -1,5 +1,6 @@
 //! Self-renewal of a client certificate. The device makes its next key pair (ECDSA P-256 from
-//! the platform RNG) into a pending slot ([`SlotTable::start_renewal`]), asks its CA for a
+//! the platform RNG, [`SlotTable::start_renewal`], or inside its secure element through
+//! [`KeyStore::generate_p256`], [`SlotTable::start_renewal_in`]) into a pending slot, asks its CA for a
 //! certificate with a PKCS#10 request (RFC 2986) carrying the subject and subjectAltName of the
 //! certificate it renews, signed with the new key ([`SlotTable::renewal_request`]), and installs
 //! what the CA issued ([`SlotTable::install_renewal`]): the certificate must be for the pending
@@ -20,9 +21,11 @@ use x509_cert::ext::Extension;
 use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 use x509_cert::spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned};
 
-use super::key::{InlineKey, KeyRef, Secret};
-use super::meta::{CertError, KeyAlgorithm};
-use super::table::{InstallError, Liveness, Occupied, Pending, SlotIndex, SlotTable};
+use super::key::{InlineKey, KeyKind, KeyRef, Secret};
+use super::meta::{self, CertError, KeyAlgorithm};
+use super::select::SignatureScheme;
+use super::table::{InstallError, Liveness, Occupied, Pending, PendingKey, SlotIndex, SlotTable};
+use crate::hal::{KeyStore, SignError, MAX_SIGNATURE_LEN, P256_PUBLIC_KEY_LEN};
 
 /// subjectAltName (RFC 5280 §4.2.1.6).
 const OID_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
@@ -60,6 +63,12 @@ pub enum RenewError {
     /// The request could not be encoded (a certificate whose subject or subjectAltName does not
     /// re-encode).
     Encoding,
+    /// The key store failed to generate the key or to sign the request, or returned a public
+    /// key or signature that is not valid P-256.
+    KeyStore(SignError),
+    /// The pending key is in the key store: make the request with
+    /// [`SlotTable::renewal_request_with`].
+    KeyStoreRequired,
 }
 
 impl RenewError {
@@ -76,6 +85,8 @@ impl RenewError {
             RenewError::TableFull => "table-full",
             RenewError::SequenceExhausted => "sequence-exhausted",
             RenewError::Encoding => "request-encoding",
+            RenewError::KeyStore(_) => "key-store",
+            RenewError::KeyStoreRequired => "key-store-required",
         }
     }
 }
@@ -120,6 +131,13 @@ impl fmt::Display for RenewError {
                 "the renewed certificate's subject or subjectAltName could not be encoded into a \
                  request",
             ),
+            RenewError::KeyStore(e) => write!(
+                f,
+                "the key store could not make the renewal key or sign its request: {e}"
+            ),
+            RenewError::KeyStoreRequired => f.write_str(
+                "the pending key is in the key store: the request must be signed through it",
+            ),
         }
     }
 }
@@ -142,6 +160,8 @@ pub struct PendingInfo {
     pub renews: Option<SlotIndex>,
     /// The pending key's algorithm.
     pub algorithm: KeyAlgorithm,
+    /// Where the pending key is: inline, or a key-store handle.
+    pub key: KeyKind,
 }
 
 impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
@@ -176,16 +196,37 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         self.start_renewal_with_key(of, key)
     }
 
+    /// [`Self::start_renewal`] with the key generated inside the platform's key store
+    /// ([`KeyStore::generate_p256`]): the pending slot keeps its handle and public key, the
+    /// request is signed through the store ([`Self::renewal_request_with`]), and the installed
+    /// certificate's slot holds the handle ([`KeyRef::Handle`]).
+    pub fn start_renewal_in(
+        &mut self,
+        of: SlotIndex,
+        store: &dyn KeyStore,
+    ) -> Result<SlotIndex, RenewError> {
+        self.check_start(of)?;
+        let (handle, public) = store.generate_p256().map_err(RenewError::KeyStore)?;
+        if p256::PublicKey::from_sec1_bytes(&public).is_err() {
+            return Err(RenewError::KeyStore(SignError::Device));
+        }
+        self.place_pending(of, PendingKey::Handle { handle, public })
+    }
+
     /// [`Self::start_renewal`] with a key made elsewhere (it must be ECDSA P-256).
     pub(crate) fn start_renewal_with_key(
         &mut self,
         of: SlotIndex,
         key: InlineKey,
     ) -> Result<SlotIndex, RenewError> {
-        let renews = self.check_start(of)?;
         if key.algorithm() != KeyAlgorithm::P256 {
             return Err(RenewError::Encoding);
         }
+        self.place_pending(of, PendingKey::Inline(key))
+    }
+
+    fn place_pending(&mut self, of: SlotIndex, key: PendingKey) -> Result<SlotIndex, RenewError> {
+        let renews = self.check_start(of)?;
         let index = self.free_slot().ok_or(RenewError::TableFull)?;
         let slot = self.slots.get_mut(index).ok_or(RenewError::TableFull)?;
         // Dropping a reclaimed archived slot's key zeroizes it.
@@ -214,12 +255,19 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         Some(PendingInfo {
             index: SlotIndex::new(p.index),
             renews: self.slot_of_enrollment(p.renews).map(SlotIndex::new),
-            algorithm: p.key.algorithm(),
+            algorithm: match &p.key {
+                PendingKey::Inline(k) => k.algorithm(),
+                PendingKey::Handle { .. } => KeyAlgorithm::P256,
+            },
+            key: match &p.key {
+                PendingKey::Inline(_) => KeyKind::Inline,
+                PendingKey::Handle { handle, .. } => KeyKind::Handle(*handle),
+            },
         })
     }
 
     /// Drop the pending renewal key (zeroized); returns whether there was one. Its slot is
-    /// empty again.
+    /// empty again. A key in the key store stays there: deleting it is the platform's.
     pub fn abandon_renewal(&mut self) -> bool {
         self.pending.take().is_some()
     }
@@ -236,13 +284,34 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// same table gives the same request (RFC 6979 signatures), so a lost request can be
     /// made again.
     pub fn renewal_request(&self) -> Result<Vec<u8>, RenewError> {
+        self.request_signed_by(None)
+    }
+
+    /// [`Self::renewal_request`] for a pending key of either kind: one in the key store is
+    /// signed through `store` (and the signature checked against its public key).
+    pub fn renewal_request_with(&self, store: &dyn KeyStore) -> Result<Vec<u8>, RenewError> {
+        self.request_signed_by(Some(store))
+    }
+
+    fn request_signed_by(&self, store: Option<&dyn KeyStore>) -> Result<Vec<u8>, RenewError> {
         let p = self.pending.as_ref().ok_or(RenewError::NoPending)?;
         let renewed = self
             .slot_of_enrollment(p.renews)
             .and_then(|i| self.slots.get(i))
             .and_then(Option::as_ref)
             .ok_or(RenewError::PredecessorGone)?;
-        request(renewed, &p.key)
+        match (&p.key, store) {
+            (PendingKey::Inline(key), _) => request(renewed, &RequestKey::Inline(key)),
+            (PendingKey::Handle { handle, public }, Some(store)) => request(
+                renewed,
+                &RequestKey::Store {
+                    store,
+                    handle: *handle,
+                    public,
+                },
+            ),
+            (PendingKey::Handle { .. }, None) => Err(RenewError::KeyStoreRequired),
+        }
     }
 
     /// Install the certificate the CA issued for the pending key, with its intermediate CA
@@ -257,8 +326,22 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         intermediates: &[&[u8]],
     ) -> Result<SlotIndex, RenewError> {
         let p = self.pending.as_ref().ok_or(RenewError::NoPending)?;
+        let inline = match &p.key {
+            PendingKey::Inline(k) => Some(k),
+            PendingKey::Handle { public, .. } => {
+                // The store's key: the certificate must carry exactly its public key.
+                let parsed = meta::parse(cert_der)
+                    .map_err(|e| RenewError::Certificate(InstallError::Malformed(e)))?;
+                if parsed.meta.key_algorithm() != KeyAlgorithm::P256
+                    || parsed.public_key != public.as_slice()
+                {
+                    return Err(RenewError::NotForPendingKey);
+                }
+                None
+            }
+        };
         let (der, meta) = self
-            .prepare(cert_der, intermediates, Some(&p.key))
+            .prepare(cert_der, intermediates, inline)
             .map_err(|e| match e {
                 InstallError::KeyMismatch | InstallError::InlineKeyAlgorithm { .. } => {
                     RenewError::NotForPendingKey
@@ -282,7 +365,10 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             *slot = Some(Occupied {
                 state: Liveness::Active,
                 der,
-                key: KeyRef::Inline(p.key),
+                key: match p.key {
+                    PendingKey::Inline(k) => KeyRef::Inline(k),
+                    PendingKey::Handle { handle, .. } => KeyRef::Handle(handle),
+                },
                 enrollment,
                 meta,
             });
@@ -297,10 +383,34 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     }
 }
 
+/// An inline pending key's P-256 secret (renewal keys are P-256).
+fn inline_secret(key: &InlineKey) -> Result<p256::SecretKey, RenewError> {
+    // Without `p384` and `rsa-sign` a P-256 scalar is the only secret there is.
+    #[allow(irrefutable_let_patterns)]
+    let Secret::P256(scalar) = key.secret() else {
+        return Err(RenewError::Encoding);
+    };
+    p256::SecretKey::from_slice(scalar).map_err(|_| RenewError::Encoding)
+}
+
+fn inline_public(key: &InlineKey) -> Result<p256::PublicKey, RenewError> {
+    Ok(inline_secret(key)?.public_key())
+}
+
+/// The key a request is for and signed with.
+enum RequestKey<'a> {
+    Inline(&'a InlineKey),
+    Store {
+        store: &'a dyn KeyStore,
+        handle: u32,
+        public: &'a [u8; P256_PUBLIC_KEY_LEN],
+    },
+}
+
 /// The request for `key`, copying subject and subjectAltName from `renewed`'s leaf.
 fn request<const CERT_MAX: usize>(
     renewed: &Occupied<CERT_MAX>,
-    key: &InlineKey,
+    key: &RequestKey<'_>,
 ) -> Result<Vec<u8>, RenewError> {
     let cert = x509_cert::Certificate::from_der(renewed.leaf())
         .map_err(|_| RenewError::Certificate(InstallError::Malformed(CertError::Malformed)))?;
@@ -315,14 +425,12 @@ fn request<const CERT_MAX: usize>(
     if !names.is_empty() {
         attributes.insert(Attribute::try_from(ExtensionReq(names))?)?;
     }
-    // Without `p384` and `rsa-sign` a P-256 scalar is the only secret there is.
-    #[allow(irrefutable_let_patterns)]
-    let Secret::P256(scalar) = key.secret() else {
-        return Err(RenewError::Encoding);
+    let public = match key {
+        RequestKey::Inline(k) => inline_public(k)?,
+        RequestKey::Store { public, .. } => p256::PublicKey::from_sec1_bytes(public.as_slice())
+            .map_err(|_| RenewError::KeyStore(SignError::Device))?,
     };
-    let secret = p256::SecretKey::from_slice(scalar).map_err(|_| RenewError::Encoding)?;
-    let point =
-        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
+    let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&public, false);
     let info = CertReqInfo {
         version: Version::V1,
         subject: tbs.subject,
@@ -336,15 +444,45 @@ fn request<const CERT_MAX: usize>(
         attributes,
     };
     let signed = info.to_der()?;
-    let signer = p256::ecdsa::SigningKey::from(&secret);
-    let signature: p256::ecdsa::Signature = p256::ecdsa::signature::Signer::sign(&signer, &signed);
+    let signature = match key {
+        RequestKey::Inline(k) => {
+            let signer = p256::ecdsa::SigningKey::from(&inline_secret(k)?);
+            let signature: p256::ecdsa::Signature =
+                p256::ecdsa::signature::Signer::sign(&signer, &signed);
+            signature.to_der()
+        }
+        RequestKey::Store { store, handle, .. } => {
+            let mut out = [0u8; MAX_SIGNATURE_LEN];
+            let n = store
+                .sign(
+                    *handle,
+                    SignatureScheme::ECDSA_NISTP256_SHA256,
+                    &signed,
+                    &mut out,
+                )
+                .map_err(RenewError::KeyStore)?;
+            let der = out
+                .get(..n)
+                .ok_or(RenewError::KeyStore(SignError::Device))?;
+            let signature = p256::ecdsa::Signature::from_der(der)
+                .map_err(|_| RenewError::KeyStore(SignError::Device))?;
+            // A request the CA would refuse is not sent: the store's signature must verify.
+            p256::ecdsa::signature::Verifier::verify(
+                &p256::ecdsa::VerifyingKey::from(&public),
+                &signed,
+                &signature,
+            )
+            .map_err(|_| RenewError::KeyStore(SignError::Device))?;
+            signature.to_der()
+        }
+    };
     CertReq {
         info,
         algorithm: AlgorithmIdentifierOwned {
             oid: OID_ECDSA_WITH_SHA256,
             parameters: None,
         },
-        signature: BitString::from_bytes(signature.to_der().as_bytes())?,
+        signature: BitString::from_bytes(signature.as_bytes())?,
     }
     .to_der()
     .map_err(RenewError::from)
@@ -413,7 +551,8 @@ mod tests {
             Some(PendingInfo {
                 index: i,
                 renews: Some(SlotIndex::new(0)),
-                algorithm: KeyAlgorithm::P256
+                algorithm: KeyAlgorithm::P256,
+                key: KeyKind::Inline,
             })
         );
         let req = t.renewal_request().unwrap();
@@ -434,7 +573,14 @@ mod tests {
         assert_eq!(requested, vec![san]);
         // The request's key is the pending key, not the old one.
         let point = r.info.public_key.subject_public_key.raw_bytes();
-        assert!(t.pending.as_ref().unwrap().key.matches_public_key(point));
+        let Some(Pending {
+            key: PendingKey::Inline(pending_key),
+            ..
+        }) = &t.pending
+        else {
+            unreachable!()
+        };
+        assert!(pending_key.matches_public_key(point));
         let KeyRef::Inline(old_key) = old.key_ref() else {
             unreachable!()
         };
@@ -574,5 +720,127 @@ mod tests {
         assert_eq!(full, before);
         let line = alloc::format!("{}", RenewError::NotForPendingKey);
         assert!(line.contains("not the pending key's"), "{line}");
+    }
+
+    /// A secure element holding one P-256 key it "generates" on request.
+    struct Element {
+        key: p256::ecdsa::SigningKey,
+        /// Signs with this other key instead (a broken element).
+        wrong: Option<p256::ecdsa::SigningKey>,
+        /// Hands out this point instead of its key's.
+        point: Option<[u8; P256_PUBLIC_KEY_LEN]>,
+        generates: bool,
+    }
+
+    impl Element {
+        fn new(pkcs8: &[u8]) -> Self {
+            use p256::pkcs8::DecodePrivateKey;
+            Element {
+                key: p256::ecdsa::SigningKey::from_pkcs8_der(pkcs8).unwrap(),
+                wrong: None,
+                point: None,
+                generates: true,
+            }
+        }
+    }
+
+    impl KeyStore for Element {
+        fn has_key(&self, handle: u32) -> bool {
+            handle == 42
+        }
+        fn supports(&self, handle: u32, scheme: SignatureScheme) -> bool {
+            handle == 42 && scheme == SignatureScheme::ECDSA_NISTP256_SHA256
+        }
+        fn sign(
+            &self,
+            handle: u32,
+            _scheme: SignatureScheme,
+            message: &[u8],
+            out: &mut [u8],
+        ) -> Result<usize, SignError> {
+            use p256::ecdsa::signature::Signer;
+            if handle != 42 {
+                return Err(SignError::KeyUnavailable);
+            }
+            let signer = self.wrong.as_ref().unwrap_or(&self.key);
+            let sig: p256::ecdsa::Signature = signer.sign(message);
+            let der = sig.to_der();
+            out[..der.as_bytes().len()].copy_from_slice(der.as_bytes());
+            Ok(der.as_bytes().len())
+        }
+        fn generate_p256(&self) -> Result<(u32, [u8; P256_PUBLIC_KEY_LEN]), SignError> {
+            if !self.generates {
+                return Err(SignError::UnsupportedScheme);
+            }
+            let point = self.key.verifying_key().to_encoded_point(false);
+            Ok((
+                42,
+                self.point.unwrap_or(point.as_bytes().try_into().unwrap()),
+            ))
+        }
+    }
+
+    #[test]
+    fn renewal_key_generated_in_the_key_store_is_requested_and_installed_by_handle() {
+        let old = CertSpec::new("dev").san("dev.example.org").make();
+        let mut t = Table::new();
+        t.install(&old.der, old.key_ref()).unwrap();
+        let (_, pkcs8) = fresh_key();
+        let se = Element::new(&pkcs8);
+        let p = t.start_renewal_in(SlotIndex::new(0), &se).unwrap();
+        assert_eq!(t.pending().unwrap().key, KeyKind::Handle(42));
+        assert_eq!(t.state(p), Some(SlotState::Pending));
+        // The request is signed through the store, for the store's key.
+        assert_eq!(t.renewal_request(), Err(RenewError::KeyStoreRequired));
+        let r = verified(&t.renewal_request_with(&se).unwrap());
+        let point = se.key.verifying_key().to_encoded_point(false);
+        assert_eq!(
+            r.info.public_key.subject_public_key.raw_bytes(),
+            point.as_bytes()
+        );
+        let before = t.clone();
+        let wrong = CertSpec::new("dev").make();
+        assert_eq!(
+            t.install_renewal(&wrong.der, &[]),
+            Err(RenewError::NotForPendingKey)
+        );
+        assert_eq!(t, before);
+        let issued = CertSpec::new("dev").with_key(&pkcs8).make();
+        let i = t.install_renewal(&issued.der, &[]).unwrap();
+        assert_eq!(i, p);
+        assert_eq!(t.get(i).unwrap().key_kind(), KeyKind::Handle(42));
+        assert_eq!(t.state(SlotIndex::new(0)), Some(SlotState::Archived));
+        let sel = t.select(&select_ctx()).unwrap();
+        assert_eq!((sel.index(), sel.key()), (i, &KeyRef::Handle(42)));
+    }
+
+    #[test]
+    fn a_key_store_that_cannot_generate_or_signs_wrongly_is_refused() {
+        let old = CertSpec::new("dev").make();
+        let mut t = Table::new();
+        t.install(&old.der, old.key_ref()).unwrap();
+        let before = t.clone();
+        let (_, pkcs8) = fresh_key();
+        let mut se = Element::new(&pkcs8);
+        se.generates = false;
+        assert_eq!(
+            t.start_renewal_in(SlotIndex::new(0), &se),
+            Err(RenewError::KeyStore(SignError::UnsupportedScheme))
+        );
+        let mut se = Element::new(&pkcs8);
+        se.point = Some([4; P256_PUBLIC_KEY_LEN]);
+        assert_eq!(
+            t.start_renewal_in(SlotIndex::new(0), &se),
+            Err(RenewError::KeyStore(SignError::Device))
+        );
+        assert_eq!(t, before);
+        // An element whose signature is not by the key it reported: no request comes out.
+        let mut se = Element::new(&pkcs8);
+        se.wrong = Some(p256::ecdsa::SigningKey::random(&mut OsRng));
+        t.start_renewal_in(SlotIndex::new(0), &se).unwrap();
+        assert_eq!(
+            t.renewal_request_with(&se),
+            Err(RenewError::KeyStore(SignError::Device))
+        );
     }
 }

@@ -311,14 +311,26 @@ pub(crate) struct ActiveSlot<'a> {
 
 /// The pending slot of a renewal: a freshly generated key with no certificate yet. It sits at
 /// `index` (whose certificate slot stays `None`), is never selected, and is zeroized when
-/// dropped (the [`InlineKey`] is).
+/// dropped (an [`InlineKey`] is).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pending {
     pub(crate) index: usize,
-    pub(crate) key: InlineKey,
+    pub(crate) key: PendingKey,
     /// The enrollment number of the certificate this key renews: its subject and
     /// subjectAltName go into the request, and installing the issued certificate archives it.
     pub(crate) renews: u64,
+}
+
+/// A pending renewal key: inline (generated from the platform RNG), or generated inside the
+/// platform's key store, of which the table keeps the handle and the public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PendingKey {
+    Inline(InlineKey),
+    Handle {
+        handle: u32,
+        /// Uncompressed SEC1 P-256 point, checked to be on the curve.
+        public: [u8; crate::hal::P256_PUBLIC_KEY_LEN],
+    },
 }
 
 /// One occupied slot as shown to an admin: everything but the key's secret.
@@ -733,9 +745,18 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 return;
             }
             SlotState::Pending => {
-                // `enrollment` is the renewed certificate's; `der` is not stored.
-                let KeyRef::Inline(key) = key else {
-                    panic!("a pending slot holds an inline key")
+                // `enrollment` is the renewed certificate's; `der` is not stored. A handle
+                // gets a fixed valid public point (the generator's): only its kind matters here.
+                let key = match key {
+                    KeyRef::Inline(key) => PendingKey::Inline(key),
+                    KeyRef::Handle(handle) => {
+                        use p256::elliptic_curve::sec1::ToEncodedPoint;
+                        let g = p256::AffinePoint::GENERATOR.to_encoded_point(false);
+                        PendingKey::Handle {
+                            handle,
+                            public: g.as_bytes().try_into().unwrap(),
+                        }
+                    }
                 };
                 assert!(self.pending.is_none(), "one pending slot at most");
                 self.slots[i] = None;

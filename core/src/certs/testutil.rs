@@ -138,6 +138,19 @@ pub struct CertSpec {
     validity: ((i32, u8, u8), (i32, u8, u8)),
     sans: Vec<String>,
     key_pkcs8: Option<Vec<u8>>,
+    public_point: Option<Vec<u8>>,
+}
+
+/// A bare P-256 public key (uncompressed point) for rcgen to certify.
+struct PublicPoint(Vec<u8>);
+
+impl rcgen::PublicKeyData for PublicPoint {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
+        &PKCS_ECDSA_P256_SHA256
+    }
 }
 
 use alloc::string::String;
@@ -168,11 +181,18 @@ impl CertSpec {
             validity: ((2020, 1, 1), (2040, 1, 1)),
             sans: Vec::new(),
             key_pkcs8: None,
+            public_point: None,
         }
     }
     /// A subjectAltName dNSName.
     pub fn san(mut self, dns: &str) -> Self {
         self.sans.push(dns.to_owned());
+        self
+    }
+    /// Certify this P-256 public key (an uncompressed point, e.g. a secure element's) whose
+    /// private key the test does not have; `Made::pkcs8` is then a fresh unrelated key's.
+    pub fn with_public_point(mut self, point: &[u8]) -> Self {
+        self.public_point = Some(point.to_vec());
         self
     }
     /// Certify this key (PKCS#8 DER) instead of a fresh one.
@@ -266,7 +286,12 @@ impl CertSpec {
         } else {
             &cas()[self.issuer]
         };
-        let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+        let cert = match &self.public_point {
+            Some(p) => params
+                .signed_by(&PublicPoint(p.clone()), &ca.cert, &ca.key)
+                .unwrap(),
+            None => params.signed_by(&key, &ca.cert, &ca.key).unwrap(),
+        };
         Made {
             der: cert.der().to_vec(),
             pkcs8: key.serialize_der(),

@@ -20,6 +20,7 @@ use proptest::test_runner::{Config, RngSeed};
 
 use super::super::testutil::{ca_subject, CertSpec, Eku, Made, MockFlash};
 use super::*;
+use crate::certs::table::PendingKey;
 use crate::certs::{
     KeyRef, SelectErrorKind, SelectionContext, SignatureScheme, SlotIndex, SlotState, TimeSource,
 };
@@ -171,7 +172,10 @@ fn apply(t: &mut Table, op: &Op, renewals: &mut usize) {
                 let Some(p) = &t.pending else { return };
                 pool()
                     .iter()
-                    .position(|c| InlineKey::from_pkcs8_der(&c.pkcs8).is_ok_and(|k| k == p.key))
+                    .position(|c| {
+                        InlineKey::from_pkcs8_der(&c.pkcs8)
+                            .is_ok_and(|k| PendingKey::Inline(k) == p.key)
+                    })
                     .unwrap_or(cert)
             } else {
                 cert
