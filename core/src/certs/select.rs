@@ -891,7 +891,7 @@ mod tests {
             hint_picks in prop::collection::vec((0usize..CA_COUNT + 1, any::<bool>()), 0..3),
             schemes in prop::sample::subsequence(alloc::vec![0x0403u16, 0x0503, 0x0804, 0x0401, 0x0806, 0x0807], 0..=6),
             inline in any::<[bool; N]>(),
-            pending in prop::option::of((0usize..N, any::<prop::sample::Index>())),
+            pending in prop::option::of((0usize..N, any::<prop::sample::Index>(), any::<bool>())),
         ) {
             let pool = pool();
             let mut table = SlotTable::<N, 1024>::new();
@@ -908,9 +908,11 @@ mod tests {
                 }
             }
             // A pending renewal key over one slot, of any key type (an inline key of any
-            // certificate in the pool): it has no certificate and is never selected.
-            let pending_slot = pending.map(|(i, k)| {
-                table.insert_raw(i, &[], k.get(&pool.certs).key.clone(), SlotState::Pending, 1);
+            // certificate in the pool, or a key-store handle): it has no certificate and is
+            // never selected.
+            let pending_slot = pending.map(|(i, k, handle)| {
+                let key = if handle { KeyRef::Handle(99) } else { k.get(&pool.certs).key.clone() };
+                table.insert_raw(i, &[], key, SlotState::Pending, 1);
                 picked[i] = None;
                 i
             });
