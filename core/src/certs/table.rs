@@ -1076,7 +1076,11 @@ mod tests {
     fn size_of_slot_table_8_by_2048() {
         extern crate std;
         let size = core::mem::size_of::<SlotTable<8, 2048>>();
-        std::println!("size_of::<SlotTable<8, 2048>>() = {size} bytes");
+        std::println!(
+            "size_of::<SlotTable<8, 2048>>() = {size} bytes, of which the pending renewal key \
+             {} bytes",
+            core::mem::size_of::<Option<Pending>>()
+        );
         assert!(size <= 8 * (2048 + 128) + 64, "{size}");
     }
 }
