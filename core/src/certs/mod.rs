@@ -2,7 +2,8 @@
 //! ones are archived, and why a certificate was (or was not) chosen for a handshake.
 //! Fixed-size and allocation-free: capacities are const generics.
 //!
-//! - [`SlotTable`] holds `SLOTS` slots, each `Empty`, `Active` or `Archived`, with the
+//! - [`SlotTable`] holds `SLOTS` slots, each `Empty`, `Active`, `Archived` or (at most one)
+//!   `Pending` (a renewal key without its certificate yet), with the
 //!   certificate DER (at most `CERT_MAX` bytes), a [`KeyRef`], a table-wide monotonic enrollment
 //!   sequence number and [`Metadata`] parsed once at install.
 //! - [`SlotTable::select`] applies the selection rules and explains every skipped slot; only an
