@@ -72,7 +72,18 @@ pub trait KeyStore: Send + Sync {
         message: &[u8],
         out: &mut [u8],
     ) -> Result<usize, SignError>;
+
+    /// Generate a new ECDSA P-256 key pair inside the store, for a certificate renewal
+    /// ([`crate::certs::SlotTable::start_renewal_in`]), and return its handle and its public
+    /// key as an uncompressed SEC1 point (`0x04 || X || Y`). The private key never leaves the
+    /// store. By default a store cannot generate keys ([`SignError::UnsupportedScheme`]).
+    fn generate_p256(&self) -> Result<(u32, [u8; P256_PUBLIC_KEY_LEN]), SignError> {
+        Err(SignError::UnsupportedScheme)
+    }
 }
+
+/// Length of an uncompressed SEC1 P-256 public key: `0x04`, then X and Y (32 bytes each).
+pub const P256_PUBLIC_KEY_LEN: usize = 65;
 
 /// What kind of failure a radio reported (the platform's own error stays in its
 /// [`Radio::Error`]; Latchkey reports this kind).

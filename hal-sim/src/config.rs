@@ -223,8 +223,16 @@ pub struct ClientArgs {
     /// enrollment order (oldest first). Certificates: PEM or DER, intermediates after the leaf.
     /// Keys: PEM or DER, PKCS#8 (ECDSA P-256/P-384, RSA 2048-4096; encrypted too), SEC1
     /// (P-256/P-384) or PKCS#1 (RSA).
-    #[arg(long = "slot", value_name = "STATE:CERT:KEY", required = true)]
+    #[arg(
+        long = "slot",
+        value_name = "STATE:CERT:KEY",
+        required_unless_present = "table"
+    )]
     pub slots: Vec<SlotSpec>,
+    /// The certificate slots from a slot table file (what `latchkey-sim enroll` and `install`
+    /// keep, as a device keeps its table in flash) instead of --slot flags.
+    #[arg(long = "table", value_name = "FILE", conflicts_with = "slots")]
+    pub table: Option<PathBuf>,
     /// The password of encrypted key files and PKCS#12 files, as openssl's -passin:
     /// env:VAR, file:PATH, pass:PASSWORD or stdin.
     #[arg(long = "key-pass", value_name = "SOURCE")]
@@ -322,6 +330,13 @@ pub enum ConfigError {
         /// The certificate that could not stay active.
         path: PathBuf,
     },
+    /// The `--table` file could not be used (its own kind and message).
+    Table {
+        /// The table file error's kind.
+        kind: &'static str,
+        /// Its message.
+        message: String,
+    },
     /// Neither `--server-name` nor `--domain-suffix`: the server could not be authenticated.
     NoServerName,
     /// A name rule is not a DNS name.
@@ -380,6 +395,7 @@ impl std::fmt::Display for ConfigError {
                  (archive one of them)",
                 path.display()
             ),
+            ConfigError::Table { message, .. } => f.write_str(message),
             ConfigError::NoServerName => f.write_str(
                 "no --server-name or --domain-suffix: refusing to authenticate a server by its \
                  CA alone",
@@ -415,6 +431,7 @@ impl ConfigError {
             ConfigError::BadKey { .. } => "bad-key",
             ConfigError::Slot { .. } => "slot-refused",
             ConfigError::ActiveConflict { .. } => "active-conflict",
+            ConfigError::Table { kind, .. } => kind,
             ConfigError::NoServerName => "no-server-name",
             ConfigError::BadName(_) => "bad-server-name",
             ConfigError::TooManyNames => "too-many-names",
@@ -916,6 +933,30 @@ impl ClientArgs {
             }
         }
 
+        if let Some(path) = &self.table {
+            let (_, loaded) = crate::table_file::load(path).map_err(|e| ConfigError::Table {
+                kind: e.kind(),
+                message: e.to_string(),
+            })?;
+            let slots = loaded
+                .list()
+                .map(|s| LoadedSlot {
+                    index: s.index(),
+                    state: s.state(),
+                    cert: PathBuf::from(format!("{} ({})", path.display(), s.index())),
+                })
+                .collect();
+            let files = ClientFiles {
+                config,
+                policy,
+                chain,
+                versions,
+                table: Arc::new(SharedSlotTable::new(loaded)),
+                slots,
+            };
+            files.supplicant()?;
+            return Ok(files);
+        }
         let table: Arc<FileSlotTable> = Arc::new(SharedSlotTable::new(SlotTable::new()));
         let mut slots = Vec::new();
         let mut password = Password {

@@ -547,6 +547,7 @@ fn client_args(pki: &FleetPki, p: &DevicePlan, tls: TlsArg) -> ClientArgs {
         anonymous_identity: false,
         pins: vec![],
         slots: p.slots.clone(),
+        table: None,
         key_pass: None,
         chain: vec![],
         tls,

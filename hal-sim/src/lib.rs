@@ -20,4 +20,5 @@ pub mod scenarios;
 pub mod server;
 pub mod sim;
 pub mod soak;
+pub mod table_file;
 pub mod wpa_conf;

@@ -1,6 +1,7 @@
 //! `latchkey-sim`: run Latchkey's supplicant core against a simulated authenticator with a
 //! built-in test PKI, and print what happens step by step.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, FromArgMatches, ValueEnum};
@@ -86,6 +87,50 @@ struct RadiusCmdArgs {
     capture: CaptureArgs,
 }
 
+/// `enroll`'s arguments.
+#[derive(Args)]
+struct EnrollArgs {
+    /// The slot table file (the device's flash image of its certificate table).
+    #[arg(long, value_name = "FILE")]
+    table: PathBuf,
+    /// First use only: create the table file with this certificate (PEM or DER, intermediates
+    /// after the leaf) as its active slot, then enroll.
+    #[arg(long, value_name = "CERT", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert (PEM or DER: PKCS#8, SEC1 or PKCS#1).
+    #[arg(long, value_name = "KEY", requires = "cert")]
+    key: Option<PathBuf>,
+    /// The slot whose certificate is renewed (default: the newest active one).
+    #[arg(long, value_name = "N")]
+    slot: Option<usize>,
+    /// Write the request (PEM) to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// `install`'s arguments.
+#[derive(Args)]
+struct InstallArgs {
+    /// The slot table file holding the pending renewal.
+    #[arg(long, value_name = "FILE")]
+    table: PathBuf,
+    /// The certificate the CA issued for the request (PEM or DER; intermediates after it are
+    /// kept in the slot).
+    #[arg(long, value_name = "CERT")]
+    cert: PathBuf,
+    /// Intermediate CA certificate file(s) to keep after it (leaf's issuer first); repeatable.
+    #[arg(long, value_name = "FILE")]
+    chain: Vec<PathBuf>,
+}
+
+/// `table`'s arguments.
+#[derive(Args)]
+struct TableArgs {
+    /// The slot table file.
+    #[arg(long, value_name = "FILE")]
+    table: PathBuf,
+}
+
 /// `rogue`'s arguments.
 #[derive(Args)]
 struct RogueArgs {
@@ -146,6 +191,33 @@ fn cli() -> clap::Command {
                  otherwise",
             )
             .defer(with_args::<RogueArgs>),
+        )
+        .subcommand(
+            sub(
+                "enroll",
+                "Self-renewal, step 1: generate the device's next key pair (P-256) into a pending \
+                 slot of the table file and write a PKCS#10 certificate request with the subject \
+                 and subjectAltName of the certificate it renews. With --cert/--key, first \
+                 create the table file from the device's current certificate. Run again, it \
+                 writes the pending key's request again",
+            )
+            .defer(with_args::<EnrollArgs>),
+        )
+        .subcommand(
+            sub(
+                "install",
+                "Self-renewal, step 2: install the certificate the CA issued for the pending \
+                 key; it becomes active and the certificate it renews is archived, in one save \
+                 of the table file",
+            )
+            .defer(with_args::<InstallArgs>),
+        )
+        .subcommand(
+            sub(
+                "table",
+                "List the slots of a table file (certificates and a pending key)",
+            )
+            .defer(with_args::<TableArgs>),
         )
         .subcommand(
             sub(
@@ -287,6 +359,9 @@ enum Parsed {
     Soak(Box<latchkey_sim::soak::SoakArgs>),
     Fleet(Box<latchkey_sim::fleet::FleetArgs>),
     FleetPki(latchkey_sim::fleet::FleetPkiArgs),
+    Enroll(EnrollArgs),
+    Install(InstallArgs),
+    Table(TableArgs),
     #[cfg(target_os = "linux")]
     Connect(Box<latchkey_sim::connect::ConnectArgs>),
 }
@@ -305,6 +380,9 @@ fn parse() -> Parsed {
         Some(("soak", m)) => Parsed::Soak(Box::new(parsed(m))),
         Some(("fleet", m)) => Parsed::Fleet(Box::new(parsed(m))),
         Some(("fleet-pki", m)) => Parsed::FleetPki(parsed(m)),
+        Some(("enroll", m)) => Parsed::Enroll(parsed(m)),
+        Some(("install", m)) => Parsed::Install(parsed(m)),
+        Some(("table", m)) => Parsed::Table(parsed(m)),
         #[cfg(target_os = "linux")]
         Some(("connect", m)) => Parsed::Connect(Box::new(parsed(m))),
         Some(("renewal", _)) => Parsed::Renewal,
@@ -326,8 +404,83 @@ fn main() -> ExitCode {
         Parsed::Soak(a) => latchkey_sim::soak::main(&a),
         Parsed::Fleet(a) => latchkey_sim::fleet::main(&a),
         Parsed::FleetPki(a) => latchkey_sim::fleet::pki_main(&a),
+        Parsed::Enroll(a) => enroll(&a),
+        Parsed::Install(a) => install(&a),
+        Parsed::Table(a) => show_table(&a),
         #[cfg(target_os = "linux")]
         Parsed::Connect(a) => connect(&a),
+    }
+}
+
+/// A table-file command's error: one line with its kind, exit status 2 (nothing was changed).
+fn table_error(e: &latchkey_sim::table_file::TableError) -> ExitCode {
+    eprintln!("ERROR ({}): {e}", e.kind());
+    ExitCode::from(2)
+}
+
+fn enroll(a: &EnrollArgs) -> ExitCode {
+    use latchkey_sim::table_file;
+    let initial = a.cert.as_deref().zip(a.key.as_deref());
+    let done = match table_file::enroll(&a.table, initial, a.slot) {
+        Ok(d) => d,
+        Err(e) => return table_error(&e),
+    };
+    if done.new_key {
+        eprintln!(
+            "new P-256 key in {} (pending), renewing {}; saved to {}",
+            done.pending,
+            done.renews,
+            a.table.display()
+        );
+    } else {
+        eprintln!(
+            "a renewal is already pending in {} (renewing {}): its request again",
+            done.pending, done.renews
+        );
+    }
+    match &a.out {
+        Some(out) => {
+            if let Err(e) = std::fs::write(out, &done.request_pem) {
+                eprintln!(
+                    "ERROR (unwritable-file): cannot write {}: {e} (the pending key is saved: \
+                     run enroll again to write its request)",
+                    out.display()
+                );
+                return ExitCode::from(2);
+            }
+            eprintln!("certificate request written to {}", out.display());
+        }
+        None => print!("{}", done.request_pem),
+    }
+    ExitCode::SUCCESS
+}
+
+fn install(a: &InstallArgs) -> ExitCode {
+    use latchkey_sim::table_file;
+    match table_file::install(&a.table, &a.cert, &a.chain) {
+        Ok(i) => {
+            println!(
+                "installed {} in {i}: active; the certificate it renews is archived; saved to {}",
+                a.cert.display(),
+                a.table.display()
+            );
+            show_table(&TableArgs {
+                table: a.table.clone(),
+            })
+        }
+        Err(e) => table_error(&e),
+    }
+}
+
+fn show_table(a: &TableArgs) -> ExitCode {
+    match latchkey_sim::table_file::load(&a.table) {
+        Ok((_, t)) => {
+            for line in latchkey_sim::table_file::listing(&t) {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => table_error(&e),
     }
 }
 

@@ -2,6 +2,7 @@
 //! machines (`--json`): outcome, error kind, TLS version and suite, the slot used and why,
 //! round trips, MSK fingerprint and whether it equals the server's MS-MPPE keys.
 
+use latchkey_core::certs::SlotIndex;
 use latchkey_core::supplicant::Event;
 use serde_json::Value;
 
@@ -211,6 +212,17 @@ fn radius_inner(
             r.cipher_suite = a.suite.map(|s| s.to_string());
             r.eap_round_trips = Some(a.round_trips);
             r.msk_fingerprint = Some(a.keys.msk.fingerprint().to_string());
+            if let (true, Some(path)) = (a.persist, &client.table) {
+                // As a device commits its table when a success raised the time floor.
+                let floor = files.table.with(|t| t.time_floor());
+                match crate::table_file::raise_floor(path, floor) {
+                    Ok(_) => log(format!(
+                        "time floor raised to {floor}: saved to {}",
+                        path.display()
+                    )),
+                    Err(e) => eprintln!("warning ({}): {e}", e.kind()),
+                }
+            }
             if r.msk_matches_mppe != Some(true) {
                 r.error_kind = Some("mppe-mismatch".into());
                 r.error =
@@ -258,5 +270,12 @@ fn radius_inner(
     r.skipped_slots = rep.skipped_slots;
     r.client_certificate = rep.client_certificate;
     r.server_certificate = rep.server_certificate;
+    if let (None, Some(i), Some(_)) = (&r.client_certificate, r.slot, &client.table) {
+        // A table file's slot has no certificate file: read the certificate from the table.
+        let der = files
+            .table
+            .with(|t| t.get(SlotIndex::new(i)).map(|s| s.der().to_vec()));
+        r.client_certificate = der.and_then(|d| report_schema::client_certificate_of(&d, started));
+    }
     r
 }

@@ -549,7 +549,12 @@ fn hex(bytes: &[u8]) -> String {
 /// Serial and expiry of the first certificate in the PEM file `path`.
 fn client_certificate(path: &Path, started: SystemTime) -> Option<ClientCertificate> {
     let der = CertificateDer::pem_file_iter(path).ok()?.next()?.ok()?;
-    let cert = x509_cert::Certificate::from_der(der.as_ref()).ok()?;
+    client_certificate_of(der.as_ref(), started)
+}
+
+/// Serial and expiry of the certificate `der` (a slot table's, which has no file of its own).
+pub fn client_certificate_of(der: &[u8], started: SystemTime) -> Option<ClientCertificate> {
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
     let tbs = &cert.tbs_certificate;
     let not_after = tbs.validity.not_after.to_system_time();
     let left = match not_after.duration_since(started) {

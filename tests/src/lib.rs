@@ -14,4 +14,5 @@ pub mod netns;
 pub mod pki_files;
 pub mod qemu;
 pub mod server_process;
+pub mod sim_binary;
 pub mod tshark;

@@ -60,6 +60,7 @@ fn client(ca: &Path, slots: Vec<SlotSpec>) -> ClientArgs {
         anonymous_identity: false,
         pins: vec![],
         slots,
+        table: None,
         key_pass: None,
         chain: vec![],
         tls: TlsArg::Both,

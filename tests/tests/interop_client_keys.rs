@@ -75,6 +75,7 @@ fn client(pki: &FilePki, cert: PathBuf, key: PathBuf) -> ClientArgs {
             cert,
             key,
         }],
+        table: None,
         key_pass: None,
         chain: vec![],
         tls: TlsArg::Both,

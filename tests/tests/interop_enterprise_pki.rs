@@ -323,6 +323,7 @@ fn against(server: Server, tls: ServerTls) {
             cert: e.pfx.clone(),
             key: e.pfx.clone(),
         }],
+        table: None,
         key_pass: Some(PassSource::File(e.pass_file.clone())),
         chain: vec![],
         tls: TlsArg::Both,

@@ -250,6 +250,13 @@ impl latchkey_core::hal::KeyStore for SecureElement {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(bytes.len())
     }
+
+    /// The element's key is made inside it (here: it was given at construction, and this is
+    /// the moment the platform learns its handle and public key).
+    fn generate_p256(&self) -> Result<(u32, [u8; 65]), latchkey_core::hal::SignError> {
+        let point = self.key.verifying_key().to_encoded_point(false);
+        Ok((7, point.as_bytes().try_into().unwrap()))
+    }
 }
 
 /// The element shared with the test, which counts its signatures.
@@ -272,6 +279,10 @@ impl latchkey_core::hal::KeyStore for SharedElement {
         out: &mut [u8],
     ) -> Result<usize, latchkey_core::hal::SignError> {
         self.0.sign(handle, scheme, m, out)
+    }
+
+    fn generate_p256(&self) -> Result<(u32, [u8; 65]), latchkey_core::hal::SignError> {
+        self.0.generate_p256()
     }
 }
 
@@ -310,6 +321,68 @@ fn secure_element_handle_slot_signs_through_the_key_store() {
             "{v:?}"
         );
     }
+}
+
+#[test]
+fn self_renewal_with_the_key_made_in_the_secure_element_authenticates_by_handle() {
+    use p256::pkcs8::DecodePrivateKey;
+    use x509_cert::der::{Decode, Encode};
+    let p = pki();
+    // The element's next key; the test keeps its rcgen form only to play the CA below.
+    let next = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let se = Arc::new(SecureElement {
+        key: p256::ecdsa::SigningKey::from_pkcs8_der(&next.serialize_der()).unwrap(),
+        signatures: Default::default(),
+    });
+    let t = table();
+    let old_slot = t.with(|t| t.install(&p.new.cert, key(&p.new))).unwrap();
+    let pending = t
+        .with(|t| t.start_renewal_in(old_slot, &SharedElement(se.clone())))
+        .unwrap();
+    // The request is signed inside the element and carries its public key and the subject.
+    let before = se.signatures.load(std::sync::atomic::Ordering::Relaxed);
+    let csr = t
+        .with(|t| t.renewal_request_with(&SharedElement(se.clone())))
+        .unwrap();
+    assert_eq!(
+        se.signatures.load(std::sync::atomic::Ordering::Relaxed),
+        before + 1
+    );
+    let req = x509_cert::request::CertReq::from_der(&csr).unwrap();
+    let old = x509_cert::Certificate::from_der(&p.new.cert).unwrap();
+    assert_eq!(
+        req.info.subject.to_der().unwrap(),
+        old.tbs_certificate.subject.to_der().unwrap()
+    );
+    assert_eq!(
+        req.info.public_key.subject_public_key.raw_bytes(),
+        se.key.verifying_key().to_encoded_point(false).as_bytes()
+    );
+    // The CA issues for that key; the slot keeps the element's handle.
+    let issued = p
+        .pki
+        .issue_client_for_key("device-0042", 0x3e3, next)
+        .unwrap();
+    let slot = t.with(|t| t.install_renewal(&issued.cert, &[])).unwrap();
+    assert_eq!(slot, pending);
+    assert_eq!(t.with(|t| t.state(old_slot)), Some(SlotState::Archived));
+    assert_eq!(
+        t.with(|t| t.get(slot).map(|s| s.key_kind())),
+        Some(latchkey_core::certs::KeyKind::Handle(7))
+    );
+    let s = scenario(VersionPolicy::Tls13Only, &[]);
+    let sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+        .unwrap()
+        .key_store(SharedElement(se.clone()))
+        .build()
+        .unwrap();
+    let server = sim::server_config_revoking(&p.pki, s.server_versions, &[]).unwrap();
+    let o = sim::run_with(sup, &server, &s).unwrap();
+    let Some(Event::Authenticated(a)) = &o.event else {
+        panic!("{:?}", o.event)
+    };
+    assert_eq!(a.certificate.as_ref().unwrap().selection.chosen, Some(slot));
+    assert_eq!(o.client_cert_seen.as_ref(), Some(&issued.cert));
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! in the same namespace — and `latchkey-sim connect` on an AF_PACKET socket at the other end.
 //! The capture on the link is dissected by tshark. Needs root (CI runs as root).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use latchkey_tests::hostapd_wired::{Backend, TlsVersion, WiredAuthenticator, WIR
 use latchkey_tests::netns::{in_netns, require_root, run_bounded, VethPair};
 use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
 use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_tests::sim_binary::latchkey_sim_binary;
 
 #[derive(Parser)]
 struct Cli {
@@ -525,50 +525,6 @@ fn wired_connect_command_exit_codes_and_json() {
         err.contains("CAP_NET_RAW") && err.trim().lines().count() == 1,
         "{err}"
     );
-}
-
-/// The `latchkey-sim` binary of this workspace, built if needed (`cargo nextest run -p
-/// latchkey-tests` does not build other packages' binaries).
-fn latchkey_sim_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-q", "-p", "latchkey-sim", "--bin", "latchkey-sim"])
-        .arg("--manifest-path")
-        .arg(&manifest);
-    // Only the user's environment: the variables cargo and nextest set for this test process
-    // (CARGO_PKG_*, OUT_DIR...) would make build scripts rerun and rebuild half the tree.
-    cmd.env_clear();
-    for (k, v) in std::env::vars_os() {
-        let k_str = k.to_string_lossy();
-        let keep = matches!(
-            k_str.as_ref(),
-            "PATH" | "HOME" | "USER" | "TMPDIR" | "CI" | "RUSTFLAGS" | "RUSTC" | "RUSTC_WRAPPER"
-        ) || [
-            "RUSTUP_",
-            "CARGO_HOME",
-            "CARGO_TARGET_DIR",
-            "CARGO_BUILD_",
-            "CARGO_PROFILE_",
-        ]
-        .iter()
-        .any(|p| k_str.starts_with(p))
-            || k_str.to_ascii_lowercase().ends_with("_proxy");
-        if keep {
-            cmd.env(k, v);
-        }
-    }
-    let out = run_bounded(&mut cmd, Duration::from_secs(600)).unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success());
-    // tests run from target/<profile>/deps/; the binary sits in target/<profile>/.
-    let exe = std::env::current_exe().expect("test executable");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("latchkey-sim"))
-        .expect("target directory");
-    assert!(bin.exists(), "{} not built", bin.display());
-    bin
 }
 
 /// `connect --pcap --keylog` on the real link: tshark reads the capture (the interface's real

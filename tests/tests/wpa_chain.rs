@@ -77,6 +77,7 @@ fn supplicant(r: &Radius) -> Supplicant {
             cert: r.pki.client_new.cert.clone(),
             key: r.pki.client_new.key.clone(),
         }],
+        table: None,
         key_pass: None,
         chain: vec![],
         tls: TlsArg::Both,

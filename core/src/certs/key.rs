@@ -154,7 +154,7 @@ impl InlineKey {
         }
     }
 
-    fn from_p256_secret(secret: &p256::SecretKey) -> Result<Self, KeyError> {
+    pub(crate) fn from_p256_secret(secret: &p256::SecretKey) -> Result<Self, KeyError> {
         let mut scalar = secret.to_bytes();
         let mut bytes = [0u8; 32];
         bytes.copy_from_slice(&scalar);

@@ -2,7 +2,8 @@
 //! ones are archived, and why a certificate was (or was not) chosen for a handshake.
 //! Fixed-size and allocation-free: capacities are const generics.
 //!
-//! - [`SlotTable`] holds `SLOTS` slots, each `Empty`, `Active` or `Archived`, with the
+//! - [`SlotTable`] holds `SLOTS` slots, each `Empty`, `Active`, `Archived` or (at most one)
+//!   `Pending` (a renewal key without its certificate yet), with the
 //!   certificate DER (at most `CERT_MAX` bytes), a [`KeyRef`], a table-wide monotonic enrollment
 //!   sequence number and [`Metadata`] parsed once at install.
 //! - [`SlotTable::select`] applies the selection rules and explains every skipped slot; only an
@@ -10,6 +11,10 @@
 //!   with.
 //! - [`SlotTable::install`] is the renewal step: the new slot becomes active and the
 //!   predecessor for the same identity (same subject DN) is archived in one step.
+//! - [`SlotTable::start_renewal`], [`SlotTable::renewal_request`] and
+//!   [`SlotTable::install_renewal`] are self-renewal: a new key in a pending slot (never
+//!   selected), a PKCS#10 request for it, and the issued certificate installed over it with the
+//!   predecessor archived in the same step.
 //! - [`SlotTable::commit`] / [`SlotTable::load`] persist the table to two alternating
 //!   `NorFlash` regions so that a power cut leaves the old or the new table, never a mix.
 //! - The persisted time floor ([`SlotTable::observe_time`], [`SlotTable::effective_time`])
@@ -22,6 +27,7 @@
 pub(crate) mod key;
 pub(crate) mod meta;
 mod persist;
+mod renew;
 mod select;
 mod shared;
 mod table;
@@ -41,6 +47,7 @@ pub use meta::{CertError, ExtendedKeyUsage, KeyAlgorithm, Metadata, NameRef};
 pub use persist::{
     CommitError, FlashFault, FlashLayout, LayoutError, LoadError, LoadReport, Region, RegionStatus,
 };
+pub use renew::{PendingInfo, RenewError};
 pub use select::{
     Explanation, HintMatch, SelectError, SelectErrorKind, Selected, SelectionContext,
     SignatureScheme, SkipReason,

@@ -4,11 +4,12 @@
 //!
 //! Image layout, little-endian, no padding:
 //! ```text
-//! header   magic "LKST" | version u16 = 3 | 0 u16 | sequence u64 | payload length u32 | 0 u32
+//! header   magic "LKST" | version u16 = 4 | 0 u16 | sequence u64 | payload length u32 | 0 u32
 //! payload  time floor u64 | next enrollment u64 | record count u16 | 0 u16
-//!          per occupied slot: index u16 | state u8 (1 active, 2 archived)
+//!          per occupied slot: index u16 | state u8 (1 active, 2 archived, 3 pending)
 //!                             | key kind u8 (1 inline P-256, 2 handle, 3 inline P-384,
-//!                               4 inline RSA) | enrollment u64
+//!                               4 inline RSA) | enrollment u64 (pending: the renewed
+//!                               certificate's)
 //!                             | key length u16 | certificate length u16
 //!                             | intermediates length u16
 //!                             | key (P-256 scalar 32 bytes, P-384 scalar 48 bytes, handle u32,
@@ -16,7 +17,10 @@
 //!                             | certificate DER | intermediate certificates' DER, back to back
 //! trailer  SHA-256 over header and payload (32 bytes)
 //! ```
-//! Version 2 is version 3 without the intermediates length (slots without a chain); it is
+//! A pending record (a renewal key waiting for its certificate) has no certificate (both
+//! lengths 0) and an inline key, or (kind 2) a key-store handle u32 followed by the key's
+//! uncompressed P-256 public point (65 bytes); at most one per image. Version 3 is version 4 without pending
+//! records; it is still read (the next commit writes version 4). Version 2 is version 3 without the intermediates length (slots without a chain); it is
 //! still read, so a device updated in the field keeps its table, and the next commit writes
 //! version 3. A loaded chain is split and checked again as at install: a record whose chain
 //! does not parse or link is refused.
@@ -34,12 +38,18 @@ use zeroize::Zeroize;
 
 use super::key::{InlineKey, KeyRef, StoredKey, STORED_KEY_MAX};
 use super::meta::{self, KeyAlgorithm};
-use super::table::{link_chain, Liveness, Occupied, SlotTable};
+use super::table::{link_chain, Liveness, Occupied, Pending, PendingKey, SlotTable};
 
 const MAGIC: [u8; 4] = *b"LKST";
-const VERSION: u16 = 3;
-/// The previous version, read but no longer written.
+const VERSION: u16 = 4;
+/// Version 3: no pending records. Read but no longer written.
+const VERSION_3: u16 = 3;
+/// Version 2: no intermediates either. Read but no longer written.
 const VERSION_2: u16 = 2;
+/// The record state byte of a pending renewal key (versions from 4).
+const STATE_PENDING: u8 = 3;
+/// The key field of a pending key-store key: handle, then public point.
+const PENDING_HANDLE_LEN: usize = 4 + crate::hal::P256_PUBLIC_KEY_LEN;
 const HEADER_LEN: usize = 24;
 const TABLE_HEAD_LEN: usize = 20;
 const RECORD_HEAD_LEN: usize = 18;
@@ -463,7 +473,7 @@ fn parse_header(bytes: &[u8; HEADER_LEN], region_size: u32) -> Option<Header> {
         return None;
     }
     let version = u16::from_le_bytes(field(4..6)?.try_into().ok()?);
-    if version != VERSION && version != VERSION_2 {
+    if version != VERSION && version != VERSION_3 && version != VERSION_2 {
         return None;
     }
     let sequence = u64::from_le_bytes(field(8..16)?.try_into().ok()?);
@@ -615,9 +625,14 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// (rounded up to ERASE_SIZE).
     pub const fn max_image_len() -> usize {
         // Saturating: a table type too large to count is also too large for any region.
-        let record = RECORD_HEAD_LEN
-            .saturating_add(STORED_KEY_MAX)
-            .saturating_add(CERT_MAX);
+        let slot = STORED_KEY_MAX.saturating_add(CERT_MAX);
+        // A pending key-store key's record has no certificate but a longer key field.
+        let body = if slot > PENDING_HANDLE_LEN {
+            slot
+        } else {
+            PENDING_HANDLE_LEN
+        };
+        let record = RECORD_HEAD_LEN.saturating_add(body);
         HEADER_LEN
             .saturating_add(TABLE_HEAD_LEN)
             .saturating_add(SLOTS.saturating_mul(record))
@@ -632,6 +647,12 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         };
         // Each record is bounded by the table's const parameters; saturating keeps an
         // impossible sum too large for any region (commit then refuses it).
+        let pending = self.pending.as_ref().map_or(0, |p| {
+            head.saturating_add(match &p.key {
+                PendingKey::Inline(k) => k.stored_bytes().map_or(0, |b| b.as_slice().len()),
+                PendingKey::Handle { .. } => PENDING_HANDLE_LEN,
+            })
+        });
         self.slots
             .iter()
             .flatten()
@@ -640,6 +661,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                     .saturating_add(o.der.len())
             })
             .fold(TABLE_HEAD_LEN, usize::saturating_add)
+            .saturating_add(pending)
     }
 
     /// Write the table durably: erase the region that does not hold the newest valid image,
@@ -757,7 +779,15 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         w.put(&[0; 4])?;
         w.put(&self.time_floor.to_le_bytes())?;
         w.put(&self.next_enrollment.to_le_bytes())?;
-        let count = self.slots.iter().flatten().count();
+        if version != VERSION && self.pending.is_some() {
+            return Err(FlashFault::OutOfBounds);
+        }
+        let count = self
+            .slots
+            .iter()
+            .flatten()
+            .count()
+            .saturating_add(usize::from(self.pending.is_some()));
         let count = u16::try_from(count).map_err(|_| FlashFault::OutOfBounds)?;
         w.put(&count.to_le_bytes())?;
         w.put(&[0; 2])?;
@@ -792,6 +822,31 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             }
             w.put(key.as_slice())?;
             w.put(&occ.der)?;
+        }
+        if let Some(p) = &self.pending {
+            let index = u16::try_from(p.index).map_err(|_| FlashFault::OutOfBounds)?;
+            let head = |w: &mut FlashWriter<'_, F>, kind: u8, key_len: usize| {
+                let key_len = u16::try_from(key_len).map_err(|_| FlashFault::OutOfBounds)?;
+                w.put(&index.to_le_bytes())?;
+                w.put(&[STATE_PENDING, kind])?;
+                w.put(&p.renews.to_le_bytes())?;
+                w.put(&key_len.to_le_bytes())?;
+                // No certificate and no intermediates yet.
+                w.put(&[0; 4])
+            };
+            match &p.key {
+                PendingKey::Inline(k) => {
+                    let (kind, key) =
+                        stored_key(&KeyRef::Inline(k.clone())).ok_or(FlashFault::OutOfBounds)?;
+                    head(&mut w, kind, key.as_slice().len())?;
+                    w.put(key.as_slice())?;
+                }
+                PendingKey::Handle { handle, public } => {
+                    head(&mut w, KIND_HANDLE, PENDING_HANDLE_LEN)?;
+                    w.put(&handle.to_le_bytes())?;
+                    w.put(public)?;
+                }
+            }
         }
         w.finish()
     }
@@ -831,6 +886,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         for slot in self.slots.iter_mut() {
             *slot = None;
         }
+        self.pending = None;
         self.next_enrollment = 1;
         self.time_floor = 0;
     }
@@ -861,6 +917,23 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             sequence,
             other,
         })
+    }
+
+    /// Put a loaded pending key at `index`: one per table, its slot free.
+    fn place_loaded_pending(
+        &mut self,
+        index: usize,
+        key: PendingKey,
+        renews: u64,
+    ) -> Result<(), LoadError> {
+        if index >= SLOTS {
+            return Err(LoadError::ImageDoesNotFit);
+        }
+        if self.pending.is_some() || self.slots.get(index).is_some_and(Option::is_some) {
+            return Err(LoadError::BadRecord);
+        }
+        self.pending = Some(Pending { index, key, renews });
+        Ok(())
     }
 
     /// Reads the image at `base` into this (empty) table.
@@ -897,6 +970,25 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             } else {
                 usize::from(r.u16().map_err(read_err)?)
             };
+            if state == STATE_PENDING && h.version == VERSION && kind == KIND_HANDLE {
+                // A renewal key in the key store: its handle and public point.
+                if key_len != PENDING_HANDLE_LEN || cert_len != 0 || chain_len != 0 {
+                    return Err(LoadError::BadRecord);
+                }
+                let handle = u32::from_le_bytes(r.array::<4>().map_err(read_err)?);
+                let public = r
+                    .array::<{ crate::hal::P256_PUBLIC_KEY_LEN }>()
+                    .map_err(read_err)?;
+                if p256::PublicKey::from_sec1_bytes(&public).is_err() {
+                    return Err(LoadError::BadRecord);
+                }
+                table.place_loaded_pending(
+                    index,
+                    PendingKey::Handle { handle, public },
+                    enrollment,
+                )?;
+                continue;
+            }
             if key_len > STORED_KEY_MAX {
                 return Err(LoadError::BadRecord);
             }
@@ -924,6 +1016,17 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 _ => None,
             };
             let key = key.ok_or(LoadError::BadRecord)?;
+            if state == STATE_PENDING && h.version == VERSION {
+                // A renewal key: inline, no certificate.
+                let KeyRef::Inline(key) = key else {
+                    return Err(LoadError::BadRecord);
+                };
+                if cert_len != 0 || chain_len != 0 {
+                    return Err(LoadError::BadRecord);
+                }
+                table.place_loaded_pending(index, PendingKey::Inline(key), enrollment)?;
+                continue;
+            }
             let state = match state {
                 1 => Liveness::Active,
                 2 => Liveness::Archived,
@@ -946,7 +1049,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 .slots
                 .get_mut(index)
                 .ok_or(LoadError::ImageDoesNotFit)?;
-            if slot.is_some() {
+            if slot.is_some() || table.pending.as_ref().is_some_and(|p| p.index == index) {
                 return Err(LoadError::BadRecord);
             }
             max_enrollment = max_enrollment.max(enrollment);
@@ -1136,11 +1239,11 @@ mod tests {
         assert_eq!(&flash.mem[4..6], &2u16.to_le_bytes());
         let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
         assert_eq!(loaded, v2);
-        // The next commit writes version 3 over it.
+        // The next commit writes the current version (4) over it.
         loaded.commit(&mut flash, &LAYOUT).unwrap();
         let (again, _) = Table::load(&mut flash, &LAYOUT).unwrap();
         assert_eq!(again, v2);
-        assert_eq!(&flash.mem[4096 + 4..4096 + 6], &3u16.to_le_bytes());
+        assert_eq!(&flash.mem[4096 + 4..4096 + 6], &VERSION.to_le_bytes());
     }
 
     #[test]
@@ -1253,6 +1356,159 @@ mod tests {
         older.commit(&mut flash, &LAYOUT).unwrap();
         old.commit(&mut flash, &LAYOUT).unwrap();
         power_cut_sweep(flash, &old, &new);
+    }
+
+    /// A table whose "a" certificate is being renewed: the pending key, and the certificate
+    /// the CA issued for it.
+    fn renewing() -> (Table, Vec<u8>) {
+        let mut t = sample(&["a", "b"]);
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let key = InlineKey::from_pkcs8_der(&kp.serialize_der()).unwrap();
+        let of = t
+            .list()
+            .find(|s| s.subject().common_name() == Some("a"))
+            .unwrap()
+            .index();
+        t.start_renewal_with_key(of, key).unwrap();
+        let issued = CertSpec::new("a").with_key(&kp.serialize_der()).make();
+        (t, issued.der)
+    }
+
+    /// [`renewing`] with the pending key in a key store (handle 42; its public key is the
+    /// P-256 generator, which `insert_raw` gives a pending handle).
+    fn renewing_in_store() -> (Table, Vec<u8>) {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let mut t = sample(&["a", "b"]);
+        let of = t
+            .list()
+            .find(|s| s.subject().common_name() == Some("a"))
+            .unwrap();
+        let (of, renews) = (of.index(), of.enrollment());
+        let free = (0..4).find(|&i| t.state(SlotIndex::new(i)) == Some(SlotState::Empty));
+        t.insert_raw(
+            free.unwrap(),
+            &[],
+            KeyRef::Handle(42),
+            SlotState::Pending,
+            renews,
+        );
+        assert_eq!(t.pending().unwrap().renews, Some(of));
+        let g = p256::AffinePoint::GENERATOR.to_encoded_point(false);
+        let issued = CertSpec::new("a").with_public_point(g.as_bytes()).make();
+        (t, issued.der)
+    }
+
+    #[test]
+    fn pending_key_store_key_round_trips_by_handle_and_public_key() {
+        let (t, issued) = renewing_in_store();
+        let mut flash = MockFlash::<4>::new(8192);
+        t.commit(&mut flash, &LAYOUT).unwrap();
+        let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        assert_eq!(
+            loaded.pending().unwrap().key,
+            crate::certs::KeyKind::Handle(42)
+        );
+        let mut done = loaded;
+        let i = done.install_renewal(&issued, &[]).unwrap();
+        assert_eq!(
+            done.get(i).unwrap().key_kind(),
+            crate::certs::KeyKind::Handle(42)
+        );
+        // A point that is not on the curve is refused at load, not trusted.
+        let mut bad = MockFlash::<4>::new(8192);
+        t.commit(&mut bad, &LAYOUT).unwrap();
+        let len = HEADER_LEN + t.payload_len(VERSION);
+        let at = len - 1;
+        bad.mem[at] ^= 1;
+        let digest = Sha256::digest(&bad.mem[..len]);
+        bad.mem[len..len + 32].copy_from_slice(&digest);
+        assert_eq!(Table::load(&mut bad, &LAYOUT), Err(LoadError::BadRecord));
+    }
+
+    #[test]
+    fn pending_slot_round_trips_and_older_versions_cannot_hold_it() {
+        let (t, issued) = renewing();
+        let p = t.pending().unwrap();
+        let mut flash = MockFlash::<4>::new(8192);
+        t.commit(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(&flash.mem[4..6], &4u16.to_le_bytes());
+        let (loaded, _) = Table::load(&mut flash, &LAYOUT).unwrap();
+        assert_eq!(loaded, t);
+        assert_eq!(loaded.pending(), Some(p));
+        assert_eq!(loaded.state(p.index), Some(SlotState::Pending));
+        // The loaded key is the one the request was made for: the request is the same, and the
+        // issued certificate installs over it.
+        assert_eq!(
+            loaded.renewal_request().unwrap(),
+            t.renewal_request().unwrap()
+        );
+        let mut done = loaded.clone();
+        assert_eq!(done.install_renewal(&issued, &[]), Ok(p.index));
+        // Version 3 has no pending records: writing one is refused, a version-3 image of a
+        // table without one still loads.
+        let mut v3 = MockFlash::<4>::new(8192);
+        assert_eq!(
+            t.commit_version(&mut v3, &LAYOUT, VERSION_3),
+            Err(CommitError::Flash(FlashFault::OutOfBounds))
+        );
+        let mut v3 = MockFlash::<4>::new(8192);
+        done.commit_version(&mut v3, &LAYOUT, VERSION_3).unwrap();
+        assert_eq!(&v3.mem[4..6], &3u16.to_le_bytes());
+        assert_eq!(Table::load(&mut v3, &LAYOUT).unwrap().0, done);
+        // A version-3 image claiming a pending record is refused.
+        let mut forged = MockFlash::<4>::new(8192);
+        t.write_image(&mut forged, 0, 1, t.payload_len(VERSION), VERSION)
+            .unwrap();
+        forged.mem[4..6].copy_from_slice(&3u16.to_le_bytes());
+        // Fix the checksum after the version change.
+        let len = HEADER_LEN + t.payload_len(VERSION);
+        let digest = Sha256::digest(&forged.mem[..len]);
+        forged.mem[len..len + 32].copy_from_slice(&digest);
+        assert_eq!(Table::load(&mut forged, &LAYOUT), Err(LoadError::BadRecord));
+    }
+
+    /// The renewal's two commits, power cut after every erase page and write unit: starting
+    /// it (pending key saved) and installing the issued certificate (new certificate active,
+    /// predecessor archived, pending gone). Each loads as the old or the new table, never a
+    /// mix: never the new certificate with its predecessor still active, never a lost key.
+    fn renewal_power_cuts<const W: usize>() {
+        renewal_power_cuts_of::<W>(renewing());
+        renewal_power_cuts_of::<W>(renewing_in_store());
+    }
+
+    fn renewal_power_cuts_of<const W: usize>((pending, issued): (Table, Vec<u8>)) {
+        let mut before = pending.clone();
+        before.abandon_renewal();
+        let mut installed = pending.clone();
+        installed.install_renewal(&issued, &[]).unwrap();
+        assert_eq!(
+            installed
+                .list()
+                .filter(|s| s.state() == SlotState::Archived)
+                .count(),
+            pending
+                .list()
+                .filter(|s| s.state() == SlotState::Archived)
+                .count()
+                + 1
+        );
+        let mut flash = MockFlash::<W>::new(8192);
+        sample(&["a"]).commit(&mut flash, &LAYOUT).unwrap();
+        before.commit(&mut flash, &LAYOUT).unwrap();
+        power_cut_sweep(flash.clone(), &before, &pending);
+        pending.commit(&mut flash, &LAYOUT).unwrap();
+        power_cut_sweep(flash, &pending, &installed);
+    }
+
+    #[test]
+    fn power_cut_at_every_write_unit_of_the_renewal_commits_write_size_4() {
+        renewal_power_cuts::<4>();
+    }
+
+    #[test]
+    fn power_cut_at_every_write_unit_of_the_renewal_commits_write_size_8() {
+        renewal_power_cuts::<8>();
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub enum SkipReason {
     Empty,
     /// Archived: never selected, whatever else matches.
     Archived,
+    /// A pending renewal key with no certificate yet: never selected.
+    Pending,
     /// notAfter has passed.
     Expired,
     /// notBefore has not come yet (only a wall clock can tell).
@@ -109,6 +111,9 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::Empty => f.write_str("empty"),
             SkipReason::Archived => f.write_str("archived (never used until restored)"),
+            SkipReason::Pending => {
+                f.write_str("pending renewal key, waiting for its certificate (never used)")
+            }
             SkipReason::Expired => f.write_str("certificate expired"),
             SkipReason::NotYetValid => f.write_str("certificate not yet valid"),
             SkipReason::NoClientAuthUsage => {
@@ -398,7 +403,11 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             .enumerate()
         {
             let Some(occ) = slot else {
-                *reason = Some(SkipReason::Empty);
+                *reason = Some(if self.pending_at(i) {
+                    SkipReason::Pending
+                } else {
+                    SkipReason::Empty
+                });
                 continue;
             };
             any_occupied = true;
@@ -873,7 +882,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         #[test]
-        fn archived_slot_is_never_selected_and_selection_obeys_every_rule(
+        fn archived_or_pending_slot_is_never_selected_and_selection_obeys_every_rule(
             slots in prop::array::uniform6(prop::option::weighted(
                 0.8, (any::<prop::sample::Index>(), any::<bool>(), 0u64..6)
             )),
@@ -882,6 +891,7 @@ mod tests {
             hint_picks in prop::collection::vec((0usize..CA_COUNT + 1, any::<bool>()), 0..3),
             schemes in prop::sample::subsequence(alloc::vec![0x0403u16, 0x0503, 0x0804, 0x0401, 0x0806, 0x0807], 0..=6),
             inline in any::<[bool; N]>(),
+            pending in prop::option::of((0usize..N, any::<prop::sample::Index>(), any::<bool>())),
         ) {
             let pool = pool();
             let mut table = SlotTable::<N, 1024>::new();
@@ -897,6 +907,15 @@ mod tests {
                     picked[i] = Some((c, *archived, *seq));
                 }
             }
+            // A pending renewal key over one slot, of any key type (an inline key of any
+            // certificate in the pool, or a key-store handle): it has no certificate and is
+            // never selected.
+            let pending_slot = pending.map(|(i, k, handle)| {
+                let key = if handle { KeyRef::Handle(99) } else { k.get(&pool.certs).key.clone() };
+                table.insert_raw(i, &[], key, SlotState::Pending, 1);
+                picked[i] = None;
+                i
+            });
             let t = *time_index.get(&pool.times);
             let time = match time_kind { 0 => TimeSource::Wall(t), 1 => TimeSource::Floor(t), _ => TimeSource::Unknown };
             // Hints in the rustls form (whole DER Name) or, sometimes, bare contents.
@@ -951,6 +970,10 @@ mod tests {
             for i in 0..N {
                 let reason = explanation.reason(SlotIndex::new(i));
                 match picked[i] {
+                    None if pending_slot == Some(i) => {
+                        prop_assert_eq!(table.state(SlotIndex::new(i)), Some(SlotState::Pending));
+                        prop_assert_eq!(reason, Some(SkipReason::Pending));
+                    }
                     None => prop_assert_eq!(reason, Some(SkipReason::Empty)),
                     Some((_, true, _)) => prop_assert_eq!(reason, Some(SkipReason::Archived)),
                     Some(_) => if !passes(i) { prop_assert_eq!(reason, verdicts[i].flatten()) },

@@ -5,7 +5,7 @@
 
 use core::fmt;
 
-use super::key::{KeyKind, KeyRef};
+use super::key::{InlineKey, KeyKind, KeyRef};
 use super::meta::{self, CertError, KeyAlgorithm, Metadata, NameRef};
 
 /// How many intermediate CA certificates a slot holds after its leaf. Enterprise PKIs issue
@@ -45,6 +45,9 @@ pub enum SlotState {
     Active,
     /// Kept (for rollback) but never selected, sent or signed with.
     Archived,
+    /// A key generated for a renewal, waiting for its certificate
+    /// ([`SlotTable::start_renewal`]): never selected; at most one per table.
+    Pending,
 }
 
 impl fmt::Display for SlotState {
@@ -53,6 +56,7 @@ impl fmt::Display for SlotState {
             SlotState::Empty => "empty",
             SlotState::Active => "active",
             SlotState::Archived => "archived",
+            SlotState::Pending => "pending",
         })
     }
 }
@@ -167,6 +171,9 @@ pub enum AdminError {
     NoSuchSlot(SlotIndex),
     /// The slot is empty.
     SlotEmpty(SlotIndex),
+    /// The slot holds a pending renewal key (no certificate yet): complete the renewal with
+    /// [`SlotTable::install_renewal`] or drop it with [`SlotTable::abandon_renewal`].
+    SlotPending(SlotIndex),
 }
 
 impl fmt::Display for AdminError {
@@ -174,6 +181,11 @@ impl fmt::Display for AdminError {
         match self {
             AdminError::NoSuchSlot(i) => write!(f, "there is no {i} in the table"),
             AdminError::SlotEmpty(i) => write!(f, "{i} is empty"),
+            AdminError::SlotPending(i) => write!(
+                f,
+                "{i} holds a pending renewal key, not a certificate: install the issued \
+                 certificate or abandon the renewal"
+            ),
         }
     }
 }
@@ -297,6 +309,30 @@ pub(crate) struct ActiveSlot<'a> {
     pub(crate) meta: &'a Metadata,
 }
 
+/// The pending slot of a renewal: a freshly generated key with no certificate yet. It sits at
+/// `index` (whose certificate slot stays `None`), is never selected, and is zeroized when
+/// dropped (an [`InlineKey`] is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub(crate) index: usize,
+    pub(crate) key: PendingKey,
+    /// The enrollment number of the certificate this key renews: its subject and
+    /// subjectAltName go into the request, and installing the issued certificate archives it.
+    pub(crate) renews: u64,
+}
+
+/// A pending renewal key: inline (generated from the platform RNG), or generated inside the
+/// platform's key store, of which the table keeps the handle and the public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PendingKey {
+    Inline(InlineKey),
+    Handle {
+        handle: u32,
+        /// Uncompressed SEC1 P-256 point, checked to be on the curve.
+        public: [u8; crate::hal::P256_PUBLIC_KEY_LEN],
+    },
+}
+
 /// One occupied slot as shown to an admin: everything but the key's secret.
 #[derive(Debug, Clone, Copy)]
 pub struct SlotInfo<'a> {
@@ -388,6 +424,8 @@ impl fmt::Display for SlotInfo<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotTable<const SLOTS: usize, const CERT_MAX: usize> {
     pub(crate) slots: [Option<Occupied<CERT_MAX>>; SLOTS],
+    /// The pending renewal key, if any; its index is a `None` entry of `slots`.
+    pub(crate) pending: Option<Pending>,
     /// The enrollment number the next install gets.
     pub(crate) next_enrollment: u64,
     pub(crate) time_floor: u64,
@@ -418,6 +456,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     pub const fn new() -> Self {
         SlotTable {
             slots: [const { None }; SLOTS],
+            pending: None,
             next_enrollment: 1,
             time_floor: 0,
         }
@@ -426,6 +465,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     /// The state of slot `i` (`None` when the table has no such slot).
     pub fn state(&self, i: SlotIndex) -> Option<SlotState> {
         match self.slots.get(i.0)? {
+            None if self.pending_at(i.0) => Some(SlotState::Pending),
             None => Some(SlotState::Empty),
             Some(occ) => Some(occ.slot_state()),
         }
@@ -445,7 +485,13 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         })
     }
 
-    /// Every occupied slot, in index order.
+    /// Whether slot `i` holds the pending renewal key.
+    pub(crate) fn pending_at(&self, i: usize) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.index == i)
+    }
+
+    /// Every slot holding a certificate (active or archived), in index order. The pending
+    /// renewal key, which has none yet, is [`Self::pending`].
     pub fn list(&self) -> impl Iterator<Item = SlotInfo<'_>> + '_ {
         (0..SLOTS).filter_map(|i| self.get(SlotIndex(i)))
     }
@@ -485,6 +531,43 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         intermediates: &[&[u8]],
         key: KeyRef,
     ) -> Result<SlotIndex, InstallError> {
+        let inline = match &key {
+            KeyRef::Inline(k) => Some(k),
+            KeyRef::Handle(_) => None,
+        };
+        let (der, meta) = self.prepare(cert_der, intermediates, inline)?;
+        let target = self.free_slot().ok_or(InstallError::TableFull)?;
+        let enrollment = self.next_enrollment;
+        let next = enrollment
+            .checked_add(1)
+            .ok_or(InstallError::SequenceExhausted)?;
+        let new = Occupied {
+            state: Liveness::Active,
+            der,
+            key,
+            enrollment,
+            meta,
+        };
+        let Some(target_slot) = self.slots.get_mut(target) else {
+            return Err(InstallError::TableFull);
+        };
+        // Dropping the reclaimed slot's key zeroizes it.
+        *target_slot = Some(new);
+        self.archive_others_of_identity(target);
+        self.next_enrollment = next;
+        self.observe_time(meta.not_before());
+        Ok(SlotIndex(target))
+    }
+
+    /// Every check of an install, changing nothing: sizes, the leaf and its chain parse and
+    /// link, the inline key (if any) is the certificate's, the leaf is not installed already.
+    /// Returns the slot's bytes (leaf, then intermediates) and the leaf's metadata.
+    pub(crate) fn prepare(
+        &self,
+        cert_der: &[u8],
+        intermediates: &[&[u8]],
+        inline: Option<&InlineKey>,
+    ) -> Result<(heapless::Vec<u8, CERT_MAX>, Metadata), InstallError> {
         let total = intermediates
             .iter()
             .try_fold(cert_der.len(), |n, c| n.checked_add(c.len()))
@@ -502,7 +585,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             });
         }
         let parsed = meta::parse(cert_der).map_err(InstallError::Malformed)?;
-        if let KeyRef::Inline(inline) = &key {
+        if let Some(inline) = inline {
             let certificate = parsed.meta.key_algorithm();
             let key = inline.algorithm();
             if certificate != key {
@@ -541,32 +624,18 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             der.extend_from_slice(c).map_err(too_large)?;
         }
         link_chain(&der, cert_der.len())?;
-        let target = self.free_slot().ok_or(InstallError::TableFull)?;
-        let enrollment = self.next_enrollment;
-        let next = enrollment
-            .checked_add(1)
-            .ok_or(InstallError::SequenceExhausted)?;
-        let new = Occupied {
-            state: Liveness::Active,
-            der,
-            key,
-            enrollment,
-            meta,
-        };
-        let Some(target_slot) = self.slots.get_mut(target) else {
-            return Err(InstallError::TableFull);
-        };
-        // Dropping the reclaimed slot's key zeroizes it.
-        *target_slot = Some(new);
-        self.archive_others_of_identity(target);
-        self.next_enrollment = next;
-        self.observe_time(meta.not_before());
-        Ok(SlotIndex(target))
+        Ok((der, meta))
     }
 
-    /// First empty slot, else the archived slot with the lowest enrollment number.
-    fn free_slot(&self) -> Option<usize> {
-        if let Some(i) = self.slots.iter().position(Option::is_none) {
+    /// First empty slot (not the pending one), else the archived slot with the lowest
+    /// enrollment number.
+    pub(crate) fn free_slot(&self) -> Option<usize> {
+        if let Some(i) = self
+            .slots
+            .iter()
+            .enumerate()
+            .position(|(i, s)| s.is_none() && !self.pending_at(i))
+        {
             return Some(i);
         }
         self.slots
@@ -581,7 +650,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     }
 
     /// Archive every active slot other than `keep` with the same identity as `keep`.
-    fn archive_others_of_identity(&mut self, keep: usize) {
+    pub(crate) fn archive_others_of_identity(&mut self, keep: usize) {
         let Some(Some(kept)) = self.slots.get(keep) else {
             return;
         };
@@ -601,11 +670,16 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
     }
 
     fn occupied_mut(&mut self, i: SlotIndex) -> Result<&mut Occupied<CERT_MAX>, AdminError> {
+        let pending = self.pending_at(i.0);
         self.slots
             .get_mut(i.0)
             .ok_or(AdminError::NoSuchSlot(i))?
             .as_mut()
-            .ok_or(AdminError::SlotEmpty(i))
+            .ok_or(if pending {
+                AdminError::SlotPending(i)
+            } else {
+                AdminError::SlotEmpty(i)
+            })
     }
 
     /// Archive slot `i`: it stays stored (for [`Self::restore`]) but is never selected.
@@ -637,11 +711,14 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         purged
     }
 
-    /// Empty slot `i` whatever its state (its inline key is zeroized). Removing an empty slot
-    /// does nothing.
+    /// Empty slot `i` whatever its state, a pending renewal key included (its inline key is
+    /// zeroized). Removing an empty slot does nothing.
     pub fn remove(&mut self, i: SlotIndex) -> Result<(), AdminError> {
         let slot = self.slots.get_mut(i.0).ok_or(AdminError::NoSuchSlot(i))?;
         *slot = None;
+        if self.pending_at(i.0) {
+            self.pending = None;
+        }
         Ok(())
     }
 
@@ -657,7 +734,9 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         state: SlotState,
         enrollment: u64,
     ) {
-        let meta = meta::parse(der).unwrap().meta;
+        if self.pending_at(i) {
+            self.pending = None;
+        }
         let state = match state {
             SlotState::Active => Liveness::Active,
             SlotState::Archived => Liveness::Archived,
@@ -665,7 +744,31 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 self.slots[i] = None;
                 return;
             }
+            SlotState::Pending => {
+                // `enrollment` is the renewed certificate's; `der` is not stored. A handle
+                // gets a fixed valid public point (the generator's): only its kind matters here.
+                let key = match key {
+                    KeyRef::Inline(key) => PendingKey::Inline(key),
+                    KeyRef::Handle(handle) => {
+                        use p256::elliptic_curve::sec1::ToEncodedPoint;
+                        let g = p256::AffinePoint::GENERATOR.to_encoded_point(false);
+                        PendingKey::Handle {
+                            handle,
+                            public: g.as_bytes().try_into().unwrap(),
+                        }
+                    }
+                };
+                assert!(self.pending.is_none(), "one pending slot at most");
+                self.slots[i] = None;
+                self.pending = Some(Pending {
+                    index: i,
+                    key,
+                    renews: enrollment,
+                });
+                return;
+            }
         };
+        let meta = meta::parse(der).unwrap().meta;
         self.slots[i] = Some(Occupied {
             state,
             der: heapless::Vec::from_slice(der).unwrap(),
@@ -973,7 +1076,11 @@ mod tests {
     fn size_of_slot_table_8_by_2048() {
         extern crate std;
         let size = core::mem::size_of::<SlotTable<8, 2048>>();
-        std::println!("size_of::<SlotTable<8, 2048>>() = {size} bytes");
+        std::println!(
+            "size_of::<SlotTable<8, 2048>>() = {size} bytes, of which the pending renewal key \
+             {} bytes",
+            core::mem::size_of::<Option<Pending>>()
+        );
         assert!(size <= 8 * (2048 + 128) + 64, "{size}");
     }
 }

@@ -136,6 +136,21 @@ pub struct CertSpec {
     issuer: usize,
     via_intermediate: bool,
     validity: ((i32, u8, u8), (i32, u8, u8)),
+    sans: Vec<String>,
+    key_pkcs8: Option<Vec<u8>>,
+    public_point: Option<Vec<u8>>,
+}
+
+/// A bare P-256 public key (uncompressed point) for rcgen to certify.
+struct PublicPoint(Vec<u8>);
+
+impl rcgen::PublicKeyData for PublicPoint {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
+        &PKCS_ECDSA_P256_SHA256
+    }
 }
 
 use alloc::string::String;
@@ -164,7 +179,26 @@ impl CertSpec {
             issuer: 0,
             via_intermediate: false,
             validity: ((2020, 1, 1), (2040, 1, 1)),
+            sans: Vec::new(),
+            key_pkcs8: None,
+            public_point: None,
         }
+    }
+    /// A subjectAltName dNSName.
+    pub fn san(mut self, dns: &str) -> Self {
+        self.sans.push(dns.to_owned());
+        self
+    }
+    /// Certify this P-256 public key (an uncompressed point, e.g. a secure element's) whose
+    /// private key the test does not have; `Made::pkcs8` is then a fresh unrelated key's.
+    pub fn with_public_point(mut self, point: &[u8]) -> Self {
+        self.public_point = Some(point.to_vec());
+        self
+    }
+    /// Certify this key (PKCS#8 DER) instead of a fresh one.
+    pub fn with_key(mut self, pkcs8: &[u8]) -> Self {
+        self.key_pkcs8 = Some(pkcs8.to_vec());
+        self
     }
     pub fn serial(mut self, s: &[u8]) -> Self {
         self.serial = Some(s.to_vec());
@@ -205,7 +239,7 @@ impl CertSpec {
     }
 
     pub fn make(self) -> Made {
-        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        let mut params = CertificateParams::new(self.sans.clone()).unwrap();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, self.cn.as_str());
         params.distinguished_name = dn;
@@ -236,6 +270,9 @@ impl CertSpec {
         let not_before = params.not_before.unix_timestamp() as u64;
         let not_after = params.not_after.unix_timestamp() as u64;
         let key = match self.key {
+            _ if self.key_pkcs8.is_some() => {
+                KeyPair::try_from(self.key_pkcs8.as_deref().unwrap()).unwrap()
+            }
             KeyType::P256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap(),
             KeyType::P384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384).unwrap(),
             KeyType::Rsa => KeyPair::from_pem(include_str!(concat!(
@@ -249,7 +286,12 @@ impl CertSpec {
         } else {
             &cas()[self.issuer]
         };
-        let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+        let cert = match &self.public_point {
+            Some(p) => params
+                .signed_by(&PublicPoint(p.clone()), &ca.cert, &ca.key)
+                .unwrap(),
+            None => params.signed_by(&key, &ca.cert, &ca.key).unwrap(),
+        };
         Made {
             der: cert.der().to_vec(),
             pkcs8: key.serialize_der(),

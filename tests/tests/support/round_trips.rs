@@ -173,6 +173,7 @@ fn client(pki: &FilePki, fragment_size: usize) -> ClientArgs {
             cert: pki.client_new.cert.clone(),
             key: pki.client_new.key.clone(),
         }],
+        table: None,
         key_pass: None,
         chain: vec![],
         // Offer both, as eapol_test does; the server's limit picks the version.

@@ -1,5 +1,6 @@
 //! Random power cuts across random slot-table histories: install (renewals included), archive,
-//! restore, purge and time-floor raises, each followed by commits that lose power at a random
+//! restore, purge, time-floor raises and self-renewal (a pending key started, the issued
+//! certificate installed over it, or the renewal abandoned), each followed by commits that lose power at a random
 //! erase page or write unit of the fake NOR flash. After every reboot the table that loads is
 //! one of the two committed states (before or after the operation; after, whenever the commit
 //! reported success), and selection on it obeys every rule.
@@ -19,6 +20,7 @@ use proptest::test_runner::{Config, RngSeed};
 
 use super::super::testutil::{ca_subject, CertSpec, Eku, Made, MockFlash};
 use super::*;
+use crate::certs::table::PendingKey;
 use crate::certs::{
     KeyRef, SelectErrorKind, SelectionContext, SignatureScheme, SlotIndex, SlotState, TimeSource,
 };
@@ -83,6 +85,18 @@ enum Op {
     Remove(usize),
     Purge,
     RaiseFloor(u64),
+    /// Start renewing slot `of` with pool certificate `key`'s key as the pending key.
+    StartRenewal {
+        of: usize,
+        key: usize,
+    },
+    /// Install pool certificate `cert` as the renewal, or (`matching`) the one whose key is
+    /// pending.
+    InstallRenewal {
+        matching: bool,
+        cert: usize,
+    },
+    Abandon,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -93,6 +107,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..4usize).prop_map(Op::Remove),
         1 => Just(Op::Purge),
         2 => (ymd(2019, 1, 1)..ymd(2050, 1, 1)).prop_map(Op::RaiseFloor),
+        3 => (0..4usize, 0..10usize).prop_map(|(of, key)| Op::StartRenewal { of, key }),
+        3 => (prop::bool::weighted(0.8), 0..10usize).prop_map(|(matching, cert)| Op::InstallRenewal { matching, cert }),
+        1 => Just(Op::Abandon),
     ]
 }
 
@@ -140,6 +157,40 @@ fn apply(t: &mut Table, op: &Op, renewals: &mut usize) {
         }
         Op::RaiseFloor(f) => {
             t.observe_time(f);
+        }
+        Op::StartRenewal { of, key } => {
+            let before = t.clone();
+            let Ok(k) = InlineKey::from_pkcs8_der(&pool()[key].pkcs8) else {
+                return;
+            };
+            if t.start_renewal_with_key(SlotIndex::new(of), k).is_err() {
+                assert_eq!(t, &before, "a refused renewal start changed the table");
+            }
+        }
+        Op::InstallRenewal { matching, cert } => {
+            let cert = if matching {
+                let Some(p) = &t.pending else { return };
+                pool()
+                    .iter()
+                    .position(|c| {
+                        InlineKey::from_pkcs8_der(&c.pkcs8)
+                            .is_ok_and(|k| PendingKey::Inline(k) == p.key)
+                    })
+                    .unwrap_or(cert)
+            } else {
+                cert
+            };
+            let before = t.clone();
+            if t.install_renewal(&pool()[cert].der, &[]).is_ok() {
+                *renewals += 1;
+                SELF_RENEWALS.fetch_add(1, Ordering::Relaxed);
+                assert!(t.pending.is_none());
+            } else {
+                assert_eq!(t, &before, "a refused renewal install changed the table");
+            }
+        }
+        Op::Abandon => {
+            t.abandon_renewal();
         }
     }
 }
@@ -255,6 +306,9 @@ fn check_one(t: &Table, ctx: &SelectionContext<'_>) {
 
 static CUTS: AtomicUsize = AtomicUsize::new(0);
 static RENEWALS: AtomicUsize = AtomicUsize::new(0);
+/// Renewal certificates installed over a pending key (counted once per history step applied,
+/// redone steps included).
+static SELF_RENEWALS: AtomicUsize = AtomicUsize::new(0);
 
 /// Commit `new` over `flash` (whose table loads as `old`), with the power failing after
 /// `cut` units if that is less than the commit needs; returns the table that loads after.
@@ -352,11 +406,13 @@ fn random_power_cuts_leave_old_or_new_table_and_selection_obeys_the_rules() {
     }
     let cuts = CUTS.load(Ordering::Relaxed);
     let renewals = RENEWALS.load(Ordering::Relaxed);
+    let self_renewals = SELF_RENEWALS.load(Ordering::Relaxed);
     std::println!(
         "{cuts} power cuts in {histories} random histories (seed {seed:#x}, {renewals} \
-         renewals), {:.1} s",
+         renewals, {self_renewals} of them installed over a pending key), {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(cuts >= target, "{cuts} power cuts, fewer than {target}");
     assert!(renewals > 0, "no renewal in the run");
+    assert!(self_renewals > 0, "no self-renewal in the run");
 }
