@@ -118,6 +118,8 @@ pub struct Device {
     pub source: Source,
     /// Where the table came from.
     pub store: Store,
+    /// The network link (when to start).
+    pub link: provision::Link,
 }
 
 /// Commits the table to flash (when the image has flash).
@@ -142,6 +144,7 @@ fn built_in() -> Option<Provisioned<'static>> {
         server_name: "radius.example.test",
         identity: "device-0001@example.test",
         slots: heapless::Vec::new(),
+        link: provision::Link::Wired,
     };
     p.anchors.push(CA_DER).ok()?;
     p.slots
@@ -203,6 +206,7 @@ pub fn setup() -> Option<Device> {
         Store::None
     };
 
+    let link = settings.link;
     let mut policy = ServerPolicy::new(NameMatch::exact(settings.server_name).ok()?);
     for anchor in &settings.anchors {
         policy = policy.with_anchor_der(anchor).ok()?;
@@ -223,6 +227,7 @@ pub fn setup() -> Option<Device> {
         flash,
         source,
         store,
+        link,
     })
 }
 

@@ -11,7 +11,8 @@
 //!
 //! Status lines go out as frames to the all-zero MAC, holding text (never key material):
 //! - `BOOT cred=provisioned|built-in:<why> store=<where the slot table came from> floor=<its
-//!   time floor> heap=<bytes in use> heap-peak=<bytes> stack-peak=<bytes>` once configured
+//!   time floor> heap=<bytes in use> heap-peak=<bytes> stack-peak=<bytes> link=wired|wifi`
+//!   once configured
 //!   (peaks of the configuration); `store` is `ram` (built without `semihosting-flash`),
 //!   `flash:<sequence>` (loaded), `new:<A|B|commit error>` (a blank flash, filled from the
 //!   settings and committed) or `unreadable:<load error>:<commit>`;
@@ -20,13 +21,23 @@
 //! - `TIME floor=<unix> unchanged` when a `TIME` command did not raise the floor.
 //!
 //! Frames from the all-zero MAC are commands from the host (the host bridge never forwards a
-//! link frame claiming that source, so no station can send one), as text: `TIME <unix seconds>` sets
-//! the wall clock (what a device learns from its network time service once connected); the
-//! table's persisted floor follows it, and the table is committed when it rises.
+//! link frame claiming that source, so no station can send one), as text:
+//! - `TIME <unix seconds>` sets the wall clock (what a device learns from its network time
+//!   service once connected); the table's persisted floor follows it, and the table is
+//!   committed when it rises;
+//! - `ASSOC <AA> <own address> <AP's RSNE> <our RSNE>` (hex; addresses 12 digits, elements
+//!   whole) stands in for the radio's association to an RSN network (feature `wpa`): the
+//!   supplicant latches the access point, authenticates, then runs the 4-way and group-key
+//!   handshakes itself. A device provisioned for Wi-Fi waits for it; a wired one starts at boot.
+//!
+//! Status lines (continued):
 //! - `AUTH 1.2|1.3 rt=<EAP round trips> msk-fp=<16 hex digits>` when authenticated, where the
 //!   fingerprint is the first 8 bytes of SHA-256 of the MSK (latchkey-core's `fingerprint`),
 //!   enough to check both ends derived the same key and useless to recover it;
 //! - `FAIL <kind>` when an authentication failed (`FailReason::kind`);
+//! - `KEYS tk=<fp> gtk=<id>:<fp>:<RSC hex> igtk=<id>:<fp>:<IPN hex> port=<open|closed>` when
+//!   the key handshakes hand over keys to install, each key as the same kind of fingerprint as
+//!   the MSK's (`-` for a key not in this install);
 //! - `STATS t=<ms since start> cpu=<ticks> longest=<ticks> calls=<n> heap-peak=<bytes>
 //!   heap-now=<bytes> stack-peak=<bytes> start-stack-peak=<bytes> main-frame=<bytes>
 //!   oversize=<frames>` after each of the two above (heap peak since boot; stack peaks from the
@@ -95,6 +106,7 @@ fn main() -> ! {
         mut flash,
         source,
         store,
+        link,
     }) = app::setup()
     else {
         line(&mut uart, format_args!("FAULT setup"));
@@ -107,12 +119,16 @@ fn main() -> ! {
     line(
         &mut uart,
         format_args!(
-            "BOOT cred={cred}{why} store={} floor={} heap={} heap-peak={} stack-peak={}",
+            "BOOT cred={cred}{why} store={} floor={} heap={} heap-peak={} stack-peak={} link={}",
             StoreText(store),
             table.with(|t| t.time_floor()),
             HEAP.used(),
             HEAP.peak(),
-            boot_stack.peak()
+            boot_stack.peak(),
+            match link {
+                provision::Link::Wired => "wired",
+                provision::Link::Wifi => "wifi",
+            },
         ),
     );
     // The stack is measured again from here: the authentication's own peak (the BOOT line has
@@ -121,7 +137,13 @@ fn main() -> ! {
 
     let mut cost = Cost::default();
     let started = board::now_ms();
-    let mut event = cost.measure(|| supplicant.start(now(), &mut UartRadio(&mut uart)));
+    // A wired port authenticates from boot; Wi-Fi once the radio has associated (`ASSOC`).
+    let mut event = match link {
+        provision::Link::Wired => {
+            cost.measure(|| supplicant.start(now(), &mut UartRadio(&mut uart)))
+        }
+        provision::Link::Wifi => None,
+    };
     // `start`'s peak is reported apart from the handshake's (it resets the conversation).
     let start_stack = stack.peak();
     stack = Stack::paint();
@@ -156,7 +178,7 @@ fn main() -> ! {
             let Some(b) = uart.try_read_byte() else { break };
             if let Some((src, frame)) = framer.push(b) {
                 if src == [0; 6] {
-                    command(&mut uart, frame, table, &mut flash);
+                    event = command(&mut uart, frame, table, &mut flash, supplicant, &mut cost);
                     continue;
                 }
                 let mut radio = UartRadio(&mut uart);
@@ -198,15 +220,28 @@ fn now() -> Now {
     }
 }
 
-/// A command from the host (a frame from the all-zero MAC).
-fn command(uart: &mut Uart, frame: &[u8], table: &app::Table, flash: &mut app::Flash) {
+/// A command from the host (a frame from the all-zero MAC); what the supplicant made of it.
+fn command(
+    uart: &mut Uart,
+    frame: &[u8],
+    table: &app::Table,
+    flash: &mut app::Flash,
+    supplicant: &mut app::ImageSupplicant,
+    cost: &mut Cost,
+) -> Option<Event> {
     let text = core::str::from_utf8(frame).unwrap_or("");
+    #[cfg(feature = "wpa")]
+    if let Some(args) = text.strip_prefix("ASSOC ") {
+        return associate(uart, args, supplicant, cost);
+    }
+    #[cfg(not(feature = "wpa"))]
+    let _ = (&supplicant, &cost);
     let Some(t) = text
         .strip_prefix("TIME ")
         .and_then(|v| v.trim().parse::<u64>().ok())
     else {
         line(uart, format_args!("COMMAND-REFUSED"));
-        return;
+        return None;
     };
     let base = t.saturating_sub(board::now_ms() / 1000).max(1);
     WALL_AT_ZERO.store(u32::try_from(base).unwrap_or(u32::MAX), Ordering::Relaxed);
@@ -218,6 +253,56 @@ fn command(uart: &mut Uart, frame: &[u8], table: &app::Table, flash: &mut app::F
             format_args!("TIME floor={} unchanged", table.with(|x| x.time_floor())),
         );
     }
+    None
+}
+
+/// Largest information element (ID, length, 255 bytes).
+#[cfg(feature = "wpa")]
+const ELEMENT_MAX: usize = 257;
+
+/// Decodes hex into `N` bytes at most; None on a bad digit, an odd length or too many.
+#[cfg(feature = "wpa")]
+fn unhex<const N: usize>(hex: &str) -> Option<heapless::Vec<u8, N>> {
+    let digits = hex.as_bytes();
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    let mut out = heapless::Vec::new();
+    for pair in digits.chunks_exact(2) {
+        let s = core::str::from_utf8(pair).ok()?;
+        out.push(u8::from_str_radix(s, 16).ok()?).ok()?;
+    }
+    Some(out)
+}
+
+/// `ASSOC <AA> <own> <AP's RSNE> <our RSNE>`: the radio associated to an RSN network.
+///
+/// Never inlined: its element buffers would otherwise stay in `main`'s frame for good.
+#[cfg(feature = "wpa")]
+#[inline(never)]
+fn associate(
+    uart: &mut Uart,
+    args: &str,
+    supplicant: &mut app::ImageSupplicant,
+    cost: &mut Cost,
+) -> Option<Event> {
+    use latchkey_core::supplicant::Association;
+    let mut words = args.split_ascii_whitespace();
+    let mut mac = || -> Option<[u8; 6]> { unhex::<6>(words.next()?)?.into_array().ok() };
+    let (Some(aa), Some(own)) = (mac(), mac()) else {
+        line(uart, format_args!("COMMAND-REFUSED assoc addresses"));
+        return None;
+    };
+    let (Some(ap), Some(ours), None) = (
+        words.next().and_then(unhex::<ELEMENT_MAX>),
+        words.next().and_then(unhex::<ELEMENT_MAX>),
+        words.next(),
+    ) else {
+        line(uart, format_args!("COMMAND-REFUSED assoc elements"));
+        return None;
+    };
+    let assoc = Association::new(aa, own).with_rsn(&ap, &ours);
+    cost.measure(|| supplicant.associated(now(), assoc, &mut UartRadio(uart)))
 }
 
 /// Commits the table (the floor rose) and says how it went.
@@ -256,9 +341,7 @@ impl core::fmt::Display for StoreText {
 }
 
 #[cfg(feature = "semihosting-flash")]
-struct CommitText(
-    Result<latchkey_core::certs::Region, latchkey_core::certs::CommitError>,
-);
+struct CommitText(Result<latchkey_core::certs::Region, latchkey_core::certs::CommitError>);
 
 #[cfg(feature = "semihosting-flash")]
 impl core::fmt::Display for CommitText {
@@ -293,8 +376,55 @@ fn report(uart: &mut Uart, event: &Event) {
             );
         }
         Event::Failed(reason) => line(uart, format_args!("FAIL {}", reason.kind())),
+        #[cfg(feature = "wpa")]
+        Event::InstallKeys(k) => keys_line(uart, k),
         _ => line(uart, format_args!("EVENT other")),
     }
+}
+
+/// The `KEYS` line: fingerprints, key ids and counters of what is to be installed.
+#[cfg(feature = "wpa")]
+#[inline(never)]
+fn keys_line(uart: &mut Uart, k: &latchkey_core::KeyInstall) {
+    use latchkey_core::eap_tls::keys::fingerprint;
+    struct Hex<'a>(&'a [u8]);
+    impl core::fmt::Display for Hex<'_> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        }
+    }
+    let mut text: heapless::String<160> = heapless::String::new();
+    let _ = write!(text, "KEYS tk=");
+    let _ = match &k.pairwise {
+        Some((tk, _)) => write!(text, "{}", fingerprint(tk.as_bytes())),
+        None => write!(text, "-"),
+    };
+    let _ = match &k.group {
+        Some(g) => write!(
+            text,
+            " gtk={}:{}:{}",
+            g.key_id,
+            fingerprint(g.key.as_bytes()),
+            Hex(&g.rsc)
+        ),
+        None => write!(text, " gtk=-"),
+    };
+    let _ = match &k.integrity {
+        Some(i) => write!(
+            text,
+            " igtk={}:{}:{}",
+            i.key_id,
+            fingerprint(i.key.as_bytes()),
+            Hex(&i.ipn)
+        ),
+        None => write!(text, " igtk=-"),
+    };
+    let _ = write!(
+        text,
+        " port={}",
+        if k.port_open { "open" } else { "closed" }
+    );
+    let _ = UartRadio(uart).send([0; 6], text.as_bytes());
 }
 
 fn halt() -> ! {

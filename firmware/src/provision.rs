@@ -14,7 +14,9 @@
 //! Records: 1 CA certificate (DER; 1 to [`MAX_ANCHORS`]), 2 the server's name (exact match,
 //! UTF-8), 3 the outer EAP identity (UTF-8), 4 a certificate slot (1 to [`MAX_SLOTS`], oldest
 //! first): state (0 active, 1 archived), certificate length (2), certificate DER, PKCS#8 DER of
-//! its P-256 key (the rest). Key material here is the device's own, read and never written out.
+//! its P-256 key (the rest); 5 the link (optional, at most once): 0 a wired port (the default:
+//! the supplicant starts at boot), 1 Wi-Fi (it starts when the radio associates: on QEMU the
+//! host's `ASSOC` command). Key material here is the device's own, read and never written out.
 
 /// The record's magic: a region without it is not provisioned.
 pub const MAGIC: &[u8; 8] = b"LKPROV01";
@@ -31,6 +33,17 @@ pub const TAG_SERVER_NAME: u8 = 2;
 pub const TAG_IDENTITY: u8 = 3;
 /// A certificate slot record.
 pub const TAG_SLOT: u8 = 4;
+/// The link record.
+pub const TAG_LINK: u8 = 5;
+
+/// The device's network link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// A wired 802.1X port: authenticate from boot.
+    Wired,
+    /// Wi-Fi: authenticate (and run the WPA key handshakes) once associated.
+    Wifi,
+}
 
 /// A slot's state as provisioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +76,8 @@ pub struct Provisioned<'a> {
     pub identity: &'a str,
     /// Certificate slots, oldest first.
     pub slots: heapless::Vec<Slot<'a>, MAX_SLOTS>,
+    /// The network link.
+    pub link: Link,
 }
 
 /// Why the region does not hold a usable record.
@@ -80,6 +95,8 @@ pub enum ProvisionError {
     NotUtf8(u8),
     /// A slot's state byte is neither 0 nor 1.
     BadSlotState(u8),
+    /// The link record is not one byte of 0 or 1, or appears twice.
+    BadLink,
     /// The server name, the identity, a CA certificate or a slot is missing, or one of the
     /// first two appears twice.
     Incomplete,
@@ -95,6 +112,7 @@ impl ProvisionError {
             ProvisionError::TooMany(_) => "too-many",
             ProvisionError::NotUtf8(_) => "not-utf8",
             ProvisionError::BadSlotState(_) => "bad-slot-state",
+            ProvisionError::BadLink => "bad-link",
             ProvisionError::Incomplete => "incomplete",
         }
     }
@@ -121,6 +139,7 @@ pub fn parse(region: &[u8]) -> Result<Provisioned<'_>, ProvisionError> {
     let mut slots = heapless::Vec::new();
     let mut server_name = None;
     let mut identity = None;
+    let mut link = None;
     while !rest.is_empty() {
         let tag = *rest.first().ok_or(ProvisionError::Truncated)?;
         let len = be16(rest, 1)?;
@@ -153,6 +172,14 @@ pub fn parse(region: &[u8]) -> Result<Provisioned<'_>, ProvisionError> {
                     .push(Slot { state, cert, key })
                     .map_err(|_| ProvisionError::TooMany(tag))?;
             }
+            TAG_LINK if link.is_none() => {
+                link = Some(match value {
+                    [0] => Link::Wired,
+                    [1] => Link::Wifi,
+                    _ => return Err(ProvisionError::BadLink),
+                })
+            }
+            TAG_LINK => return Err(ProvisionError::BadLink),
             other => return Err(ProvisionError::UnknownTag(other)),
         }
     }
@@ -163,6 +190,7 @@ pub fn parse(region: &[u8]) -> Result<Provisioned<'_>, ProvisionError> {
                 server_name,
                 identity,
                 slots,
+                link: link.unwrap_or(Link::Wired),
             })
         }
         _ => Err(ProvisionError::Incomplete),

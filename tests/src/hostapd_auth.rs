@@ -261,6 +261,28 @@ pub fn from_hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// The station's RSNE for an association with this authenticator: the AP's suites, PMF
+/// capable when `pmf`, naming `pmkid` when reconnecting from a cached PMKSA.
+pub fn station_rsne(
+    ap_rsne: &[u8],
+    pmf: bool,
+    pmkid: Option<latchkey_core::wpa::keys::Pmkid>,
+) -> Vec<u8> {
+    use latchkey_core::wpa::rsne::{Rsne, CAP_MFPC};
+    let mut r = Rsne::parse(ap_rsne).expect("the harness's RSNE parses");
+    r.capabilities = if pmf { CAP_MFPC } else { 0 };
+    r.pmkids.clear();
+    if let Some(id) = pmkid {
+        r.pmkids.push(id).expect("room for one PMKID");
+    }
+    if !pmf {
+        r.group_mgmt_cipher = None;
+    }
+    let mut b = [0u8; 128];
+    let n = r.emit(&mut b).expect("an RSNE fits 128 bytes");
+    b[..n].to_vec()
+}
+
 /// Encodes hex.
 pub fn to_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -140,6 +140,9 @@ pub struct ProvisionRecord {
     pub identity: String,
     /// Certificate slots, oldest first.
     pub slots: Vec<RecordSlot>,
+    /// Wi-Fi: the image waits for the host's `ASSOC` (the radio's association) instead of
+    /// starting on a wired port at boot.
+    pub wifi: bool,
 }
 
 fn pem_der(path: &Path) -> Result<Vec<u8>, QemuError> {
@@ -158,6 +161,7 @@ impl ProvisionRecord {
             server_name: SERVER_NAME.into(),
             identity: IDENTITY.into(),
             slots: Vec::new(),
+            wifi: false,
         };
         for (archived, files) in slots {
             record.slots.push(RecordSlot {
@@ -193,6 +197,9 @@ impl ProvisionRecord {
             v.extend_from_slice(&s.cert);
             v.extend_from_slice(&s.key);
             record(&mut body, 4, &v)?;
+        }
+        if self.wifi {
+            record(&mut body, 5, &[1])?;
         }
         let total =
             u16::try_from(body.len()).map_err(|_| QemuError::Record("records too long".into()))?;
@@ -405,6 +412,7 @@ pub fn forwards_from(src: [u8; 6]) -> bool {
 /// to [`STATUS_MAC`]) are not put on the link but handed to the test.
 pub struct Bridge {
     status: mpsc::Receiver<String>,
+    commands: mpsc::Sender<String>,
     seen: Vec<String>,
     stop: Arc<AtomicBool>,
     uart: UnixStream,
@@ -419,6 +427,7 @@ impl Bridge {
     pub fn start<P: EthernetPort + 'static>(uart: UnixStream, mut port: P) -> io::Result<Self> {
         let (status_tx, status) = mpsc::channel();
         let (up_tx, up_rx) = mpsc::channel::<([u8; 6], Vec<u8>)>();
+        let (commands, command_rx) = mpsc::channel::<String>();
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(BridgeCounts::default());
         let mut reader = uart.try_clone()?;
@@ -440,6 +449,12 @@ impl Bridge {
         let (stop2, counts2) = (stop.clone(), counts.clone());
         let pump_thread = std::thread::spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
+                // Host commands go out on the same writer as link frames, never interleaved.
+                while let Ok(text) = command_rx.try_recv() {
+                    if write_uart_frame(&mut writer, STATUS_MAC, text.as_bytes()).is_err() {
+                        return;
+                    }
+                }
                 while let Ok((dst, frame)) = up_rx.try_recv() {
                     if port.send(dst, &frame).is_ok() {
                         counts2.up.fetch_add(1, Ordering::Relaxed);
@@ -465,6 +480,7 @@ impl Bridge {
         });
         Ok(Bridge {
             status,
+            commands,
             seen: Vec::new(),
             stop,
             uart,
@@ -489,6 +505,14 @@ impl Bridge {
                 Err(_) => return Err(self.seen.join("\n")),
             }
         }
+    }
+
+    /// Sends a host command (a text frame from the all-zero MAC, e.g. `TIME 1764028800`) to
+    /// the image.
+    pub fn command(&self, text: &str) -> io::Result<()> {
+        self.commands
+            .send(text.to_owned())
+            .map_err(|_| io::Error::other("bridge stopped"))
     }
 
     /// Every status line received so far.

@@ -73,7 +73,31 @@ fn encode(anchors: usize, slots: &[(bool, usize)]) -> ProvisionRecord {
                 key: vec![0x30, 0],
             })
             .collect(),
+        wifi: false,
     }
+}
+
+#[test]
+fn link_record_says_wired_by_default_and_wifi_when_given() {
+    let mut rec = encode(1, &[(false, 40)]);
+    assert_eq!(
+        parse(&rec.encode().unwrap()).map(|p| p.link),
+        Ok(provision::Link::Wired)
+    );
+    rec.wifi = true;
+    let bytes = rec.encode().unwrap();
+    assert_eq!(parse(&bytes).map(|p| p.link), Ok(provision::Link::Wifi));
+    // A link value other than 0 or 1, and a second link record, are refused.
+    let mut bad = bytes.clone();
+    let last = bad.len() - 1;
+    assert_eq!(bad[last - 3], 5, "the link record is last");
+    bad[last] = 2;
+    assert_eq!(parse(&bad), Err(ProvisionError::BadLink));
+    let mut twice = bytes.clone();
+    twice.extend_from_slice(&[5, 0, 1, 0]);
+    let total = u16::from_be_bytes([twice[8], twice[9]]) + 4;
+    twice[8..10].copy_from_slice(&total.to_be_bytes());
+    assert_eq!(parse(&twice), Err(ProvisionError::BadLink));
 }
 
 #[test]

@@ -18,11 +18,12 @@ use latchkey_core::supplicant::PAE_GROUP_ADDR;
 use latchkey_sim::link::{mac_string, EapolLink};
 use latchkey_tests::apt;
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
+use latchkey_tests::hostapd_auth::{station_rsne, AuthHarness};
 use latchkey_tests::hostapd_wired::{Backend, WiredAuthenticator, WIRED_PACKAGES};
 use latchkey_tests::netns::{in_netns, require_root, VethPair};
 use latchkey_tests::pki_files::FilePki;
 use latchkey_tests::qemu::{
-    build_firmware, field, read_uart_frame, write_uart_frame, Bridge, Clock, EthernetPort,
+    build_firmware, field, fields, read_uart_frame, write_uart_frame, Bridge, Clock, EthernetPort,
     ProvisionRecord, Qemu, FLASH_FILE, QEMU_PACKAGES, STATUS_MAC,
 };
 use latchkey_tests::server_process::ServerTls;
@@ -74,35 +75,71 @@ enum Table {
 /// is used, hostapd authorizes the port with the same MSK, and the cost of the whole
 /// authentication on the M4 is printed. With only the revoked certificate, the server refuses
 /// it and the image reports the typed failure.
+/// The peers of an authentication on the link: FreeRADIUS on the authenticator namespace's
+/// loopback, hostapd `driver=wired` relaying to it on one end of a veth pair, and a packet
+/// socket on the other end for the image's bridge.
+struct Servers {
+    tmp: tempfile::TempDir,
+    pki: FilePki,
+    pair: VethPair,
+    radius: latchkey_tests::server_process::ServerProcess,
+    hostapd: WiredAuthenticator,
+}
+
+impl Servers {
+    fn start(tls: ServerTls) -> Servers {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let pki = FilePki::generate(&tmp.path().join("pki")).expect("file pki");
+        let pair = VethPair::create().unwrap_or_else(|e| panic!("{e}"));
+        let radius_dir = tmp.path().join("freeradius");
+        std::fs::create_dir_all(&radius_dir).expect("server dir");
+        // Started from a thread inside the authenticator's namespace: FreeRADIUS listens on
+        // that namespace's loopback, where hostapd's RADIUS client finds it.
+        let radius = in_netns(&pair.auth_ns, || {
+            freeradius::start(&radius_dir, &pki, &FreeRadiusOptions::new(tls))
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let hostapd = WiredAuthenticator::start(
+            &pair,
+            tmp.path(),
+            &Backend::Radius {
+                port: radius.port,
+                secret: radius.secret.clone(),
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Servers {
+            tmp,
+            pki,
+            pair,
+            radius,
+            hostapd,
+        }
+    }
+
+    /// A packet socket on the veth end in `ns` (the supplicant's, or the authenticator's to
+    /// learn its address).
+    fn link(&self, ns: &str, iface: &str) -> EapolLink {
+        let iface = iface.to_owned();
+        in_netns(ns, || EapolLink::open(&iface))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
 fn image_authenticates(tls: ServerTls, table: Table) {
     require_tools();
     let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let pki = FilePki::generate(&tmp.path().join("pki")).expect("file pki");
-    let pair = VethPair::create().unwrap_or_else(|e| panic!("{e}"));
-    let radius_dir = tmp.path().join("freeradius");
-    std::fs::create_dir_all(&radius_dir).expect("server dir");
-    // Started from a thread inside the authenticator's namespace: FreeRADIUS listens on that
-    // namespace's loopback, where hostapd's RADIUS client finds it.
-    let radius = in_netns(&pair.auth_ns, || {
-        freeradius::start(&radius_dir, &pki, &FreeRadiusOptions::new(tls))
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-    .unwrap_or_else(|e| panic!("{e}"));
-    let hostapd = WiredAuthenticator::start(
-        &pair,
-        tmp.path(),
-        &Backend::Radius {
-            port: radius.port,
-            secret: radius.secret.clone(),
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-
-    let sup_if = pair.sup_if.clone();
-    let link = in_netns(&pair.sup_ns, || EapolLink::open(&sup_if))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let servers = Servers::start(tls);
+    let Servers {
+        tmp,
+        pki,
+        pair,
+        radius,
+        hostapd,
+    } = &servers;
+    let link = servers.link(&pair.sup_ns, &pair.sup_if);
     let mac = mac_string(&link.mac());
 
     let slots = match table {
@@ -145,9 +182,7 @@ fn image_authenticates(tls: ServerTls, table: Table) {
         qemu.power_cut();
         let revoked_only = ProvisionRecord::from_pki(&pki, &[(false, &pki.client_old)])
             .unwrap_or_else(|e| panic!("{e}"));
-        let link = in_netns(&pair.sup_ns, || EapolLink::open(&sup_if))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let link = servers.link(&pair.sup_ns, &pair.sup_if);
         qemu = Qemu::boot(&elf, &qemu_dir, Some(&revoked_only), Clock::RealTime)
             .unwrap_or_else(|e| panic!("{e}"));
         started = Instant::now();
@@ -267,6 +302,227 @@ fn firmware_revoked_certificate_refused_via_freeradius() {
 #[test]
 fn firmware_slot_table_outlives_a_reboot_and_wins_over_the_record() {
     image_authenticates(ServerTls::V12, Table::PersistedAcrossReboot);
+}
+
+/// The image on a Wi-Fi link: EAP to hostapd `driver=wired` (relaying to FreeRADIUS) on the
+/// veth, EAPOL-Key frames to hostapd's own WPA authenticator state machine (the harness built
+/// from Debian's source), both answering as the same access point address.
+struct WifiPort {
+    link: EapolLink,
+    harness: Arc<Mutex<AuthHarness>>,
+    aa: [u8; 6],
+}
+
+impl EthernetPort for WifiPort {
+    fn send(&mut self, dst: [u8; 6], frame: &[u8]) -> io::Result<()> {
+        // EAPOL packet type 3 is EAPOL-Key: the 4-way and group-key handshakes.
+        if frame.get(1) == Some(&3) {
+            assert_eq!(dst, self.aa, "EAPOL-Key not to the access point");
+            let mut h = self.harness.lock().expect("harness");
+            return h.rx(frame).map_err(io::Error::other);
+        }
+        Radio::send(&mut self.link, dst, frame).map_err(|_| io::Error::other("link send failed"))
+    }
+
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<([u8; 6], Vec<u8>)>> {
+        let from_harness = self
+            .harness
+            .lock()
+            .expect("harness")
+            .tx(Duration::from_millis(1));
+        if let Ok(frame) = from_harness {
+            return Ok(Some((self.aa, frame)));
+        }
+        self.link
+            .recv_timeout(timeout)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A `KEYS` line's `name=<id>:<fingerprint>:<counter>` field.
+fn key_field<'a>(keys: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    fields(keys)
+        .into_iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.split(':').collect())
+}
+
+/// WPA2-Enterprise on the M4: associated to an RSN network (AKM 5, 802.1X with SHA-256, PMF
+/// negotiated), the image authenticates with EAP-TLS through hostapd and FreeRADIUS, then runs
+/// the 4-way handshake with hostapd's authenticator given the MSK FreeRADIUS sent: both sides
+/// install the same TK, GTK (with its RSC) and IGTK (with its IPN), and the port opens.
+#[test]
+fn firmware_four_way_handshake_installs_the_keys_hostapds_authenticator_installs() {
+    require_tools();
+    apt::require(latchkey_tests::hostapd_auth::BUILD_PACKAGES);
+    let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
+    let servers = Servers::start(ServerTls::V13);
+    let Servers {
+        tmp,
+        pki,
+        pair,
+        radius,
+        hostapd,
+    } = &servers;
+    let link = servers.link(&pair.sup_ns, &pair.sup_if);
+    let spa = link.mac();
+    let aa = servers.link(&pair.auth_ns, &pair.auth_if).mac();
+    let mut h = AuthHarness::start(5, 1, aa, spa)
+        .unwrap_or_else(|e| panic!("hostapd authenticator harness: {e}"));
+    let ap_rsne = h.ap_rsne.clone();
+    let ours = station_rsne(&ap_rsne, true, None);
+    assert_eq!(
+        h.assoc(&ours),
+        Ok(Ok(false)),
+        "the authenticator refused our RSNE"
+    );
+    let harness = Arc::new(Mutex::new(h));
+
+    let mut record =
+        ProvisionRecord::from_pki(pki, &[(true, &pki.client_old), (false, &pki.client_new)])
+            .unwrap_or_else(|e| panic!("{e}"));
+    record.wifi = true;
+    let qemu_dir = tmp.path().join("qemu");
+    std::fs::create_dir_all(&qemu_dir).expect("qemu dir");
+    let qemu = Qemu::boot(&elf, &qemu_dir, Some(&record), Clock::RealTime)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = WifiPort {
+        link,
+        harness: harness.clone(),
+        aa,
+    };
+    let mut bridge = Bridge::start(qemu.uart().expect("uart"), port).expect("bridge");
+    let context = |bridge: &Bridge, qemu: &Qemu| {
+        format!(
+            "image:\n{}\nQEMU:\n{}\nhostapd:\n{}\nFreeRADIUS:\n{}",
+            bridge.lines().join("\n"),
+            qemu.log_text(),
+            hostapd.log_tail(40),
+            radius.log_tail()
+        )
+    };
+    let boot = bridge
+        .wait_status(&["BOOT", "FAULT"], Duration::from_secs(20))
+        .unwrap_or_else(|seen| panic!("no BOOT line: {seen}\n{}", context(&bridge, &qemu)));
+    assert!(boot.ends_with(" link=wifi"), "{boot}");
+    // Nothing goes out before the radio has associated.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        bridge.counts.up.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the image spoke before it was associated"
+    );
+    bridge
+        .command(&format!(
+            "ASSOC {} {} {} {}",
+            hex(&aa),
+            hex(&spa),
+            hex(&ap_rsne),
+            hex(&ours)
+        ))
+        .expect("command");
+    let result = bridge
+        .wait_status(&["AUTH", "FAIL", "FAULT"], Duration::from_secs(60))
+        .unwrap_or_else(|seen| panic!("no result: {seen}\n{}", context(&bridge, &qemu)));
+    assert!(
+        result.starts_with("AUTH 1.3 "),
+        "{result}\n{}",
+        context(&bridge, &qemu)
+    );
+    let mac = mac_string(&spa);
+    assert!(
+        hostapd.wait_for_log(
+            &format!("STA {mac} IEEE 802.1X: authorizing port"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        context(&bridge, &qemu)
+    );
+    let msk = hostapd
+        .msk()
+        .unwrap_or_else(|| panic!("no MSK in hostapd's log:\n{}", hostapd.log_tail(60)));
+    assert_eq!(
+        result
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("msk-fp=")),
+        Some(fingerprint(&msk).to_string().as_str()),
+        "the image's MSK differs from FreeRADIUS'"
+    );
+    // The access point learns the PMK from the MSK and starts the 4-way handshake.
+    harness
+        .lock()
+        .expect("harness")
+        .msk(&msk)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let keys = bridge
+        .wait_status(&["KEYS", "FAIL", "FAULT"], Duration::from_secs(30))
+        .unwrap_or_else(|seen| panic!("no KEYS: {seen}\n{}", context(&bridge, &qemu)));
+    assert!(keys.ends_with(" port=open"), "{keys}");
+    // hostapd installs its keys on message 4, which the bridge hands it: the lock is let go
+    // between looks.
+    let end = Instant::now() + Duration::from_secs(10);
+    let theirs = loop {
+        let keys = {
+            let mut h = harness.lock().expect("harness");
+            h.settle(Duration::from_millis(20));
+            h.keys.clone()
+        };
+        if keys.iter().any(|k| k.pairwise) || Instant::now() >= end {
+            break keys;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Fingerprints: the first 8 bytes of SHA-256, as the image prints them.
+    let fp8 = |k: &latchkey_tests::hostapd_auth::AuthKey| hex(&k.fingerprint[..8]);
+    let tk = theirs
+        .iter()
+        .find(|k| k.pairwise)
+        .unwrap_or_else(|| panic!("hostapd installed no TK: {theirs:?}"));
+    assert_eq!(
+        key_field(&keys, "tk"),
+        Some(vec![fp8(tk).as_str()]),
+        "TK differs: {keys} / {theirs:?}"
+    );
+    let gtk = key_field(&keys, "gtk").unwrap_or_else(|| panic!("{keys}"));
+    // The most recent install of each key id (the authenticator installs its group keys once
+    // at start-up too).
+    let their_gtk = theirs
+        .iter()
+        .rev()
+        .find(|k| !k.pairwise && k.idx.to_string() == gtk[0])
+        .unwrap_or_else(|| panic!("hostapd installed no GTK {}: {theirs:?}", gtk[0]));
+    assert_eq!(gtk[1], fp8(their_gtk), "GTK differs: {keys} / {theirs:?}");
+    assert_eq!(
+        gtk[2],
+        hex(&their_gtk.seq),
+        "GTK RSC differs: {keys} / {theirs:?}"
+    );
+    let igtk = key_field(&keys, "igtk").unwrap_or_else(|| panic!("{keys}"));
+    let their_igtk = theirs
+        .iter()
+        .rev()
+        .find(|k| k.idx.to_string() == igtk[0])
+        .unwrap_or_else(|| panic!("hostapd installed no IGTK {}: {theirs:?}", igtk[0]));
+    assert_eq!(
+        igtk[1],
+        fp8(their_igtk),
+        "IGTK differs: {keys} / {theirs:?}"
+    );
+    assert_eq!(
+        igtk[2],
+        hex(&their_igtk.seq[..6]),
+        "IPN differs: {keys} / {theirs:?}"
+    );
+    let stats = bridge
+        .wait_status(&["STATS"], Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("no STATS: {seen}"));
+    eprintln!("firmware WPA2-Enterprise (AKM 5, PMF): {result}\n{keys}\n{stats}");
+    drop(bridge);
+    drop(qemu);
 }
 
 /// Reads status lines from the image's UART until one starts with `prefix`.

@@ -10,15 +10,14 @@
 use std::time::Duration;
 
 use latchkey_core::wpa::frame::KeyInfo;
-use latchkey_core::wpa::rsne::{Rsne, CAP_MFPC};
-use latchkey_core::wpa::{Akm, Pmkid};
+use latchkey_core::wpa::Akm;
 use latchkey_core::{Association, Event, KeyInstall, Now, PaeState, Supplicant};
 use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::relay::{self, RadiusArgs};
 use latchkey_sim::sim::{SimRadio, AP_ADDR, STA_ADDR};
 use latchkey_tests::apt;
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd_auth::{AuthHarness, AuthKey};
+use latchkey_tests::hostapd_auth::{station_rsne, AuthHarness, AuthKey};
 use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
 use latchkey_tests::server_process::{ServerProcess, ServerTls};
 use sha2::{Digest, Sha256};
@@ -27,22 +26,6 @@ const T: Duration = Duration::from_secs(5);
 
 fn fp(b: &[u8]) -> Vec<u8> {
     Sha256::digest(b).to_vec()
-}
-
-/// Our RSNE: the AP's suites, PMF capable when `pmf`, naming `pmkid` when reconnecting.
-fn our_rsne(ap_rsne: &[u8], pmf: bool, pmkid: Option<Pmkid>) -> Vec<u8> {
-    let mut r = Rsne::parse(ap_rsne).unwrap();
-    r.capabilities = if pmf { CAP_MFPC } else { 0 };
-    r.pmkids.clear();
-    if let Some(id) = pmkid {
-        r.pmkids.push(id).unwrap();
-    }
-    if !pmf {
-        r.group_mgmt_cipher = None;
-    }
-    let mut b = [0u8; 128];
-    let n = r.emit(&mut b).unwrap();
-    b[..n].to_vec()
 }
 
 struct Radius {
@@ -189,7 +172,7 @@ fn chain(r: &Radius, tls: ServerTls, akm: Akm, pmf: u8) {
         .unwrap_or_else(|e| panic!("hostapd authenticator harness: {e}"));
     let pmf = pmf > 0;
     let ap_rsne = h.ap_rsne.clone();
-    let ours = our_rsne(&ap_rsne, pmf, None);
+    let ours = station_rsne(&ap_rsne, pmf, None);
     assert_eq!(
         h.assoc(&ours).unwrap(),
         Ok(false),
@@ -288,7 +271,7 @@ fn chain(r: &Radius, tls: ServerTls, akm: Akm, pmf: u8) {
         .sup
         .pmkid_for(now, AP_ADDR, akm)
         .expect("the supplicant cached the PMKSA");
-    let ours = our_rsne(&ap_rsne, pmf, Some(pmkid));
+    let ours = station_rsne(&ap_rsne, pmf, Some(pmkid));
     assert_eq!(
         h.assoc(&ours).unwrap(),
         Ok(true),

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use latchkey_core::wpa::frame::KeyInfo;
 use latchkey_core::wpa::handshake::{AssocError, Message, MAX_REPLY_LEN};
-use latchkey_core::wpa::keys::{self, Pmkid, Ptk};
-use latchkey_core::wpa::rsne::{Rsne, CAP_MFPC};
+use latchkey_core::wpa::keys::{self, Ptk};
+use latchkey_core::wpa::rsne::Rsne;
 use latchkey_core::wpa::{kde, Akm, Association, DropReason, Handshake, Installs, Pmk, PmksaCache};
-use latchkey_tests::hostapd_auth::{AuthHarness, AuthKey};
+use latchkey_tests::hostapd_auth::{station_rsne, AuthHarness, AuthKey};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
@@ -26,23 +26,6 @@ fn fp(b: &[u8]) -> Vec<u8> {
 
 fn akm_number(akm: Akm) -> u8 {
     akm.suite_type()
-}
-
-/// Our RSNE: the AP's suites, PMF capable when `pmf`, naming `pmkid` when reconnecting.
-fn our_rsne(ap_rsne: &[u8], pmf: bool, pmkid: Option<Pmkid>) -> Vec<u8> {
-    let ap = Rsne::parse(ap_rsne).unwrap();
-    let mut r = ap.clone();
-    r.capabilities = if pmf { CAP_MFPC } else { 0 };
-    r.pmkids.clear();
-    if let Some(id) = pmkid {
-        r.pmkids.push(id).unwrap();
-    }
-    if !pmf {
-        r.group_mgmt_cipher = None;
-    }
-    let mut b = [0u8; 128];
-    let n = r.emit(&mut b).unwrap();
-    b[..n].to_vec()
 }
 
 struct Net {
@@ -68,7 +51,7 @@ impl Net {
 
     /// Associates with a fresh MSK and returns the handshake, the MSK and message 1.
     fn associate(&mut self, ap_rsne_seen: Option<&[u8]>) -> (Handshake, Vec<u8>, Vec<u8>) {
-        let ours = our_rsne(&self.h.ap_rsne, self.pmf, None);
+        let ours = station_rsne(&self.h.ap_rsne, self.pmf, None);
         assert_eq!(
             self.h.assoc(&ours).unwrap(),
             Ok(false),
@@ -226,7 +209,7 @@ fn full_flow(akm: Akm, pmf: u8) {
     cache.insert(AA, akm, pmkid, pmk, 0);
     net.h.disassoc().unwrap();
     let entry = cache.get(&AA, akm, 60).unwrap().clone();
-    let ours = our_rsne(&net.h.ap_rsne, net.pmf, Some(entry.pmkid));
+    let ours = station_rsne(&net.h.ap_rsne, net.pmf, Some(entry.pmkid));
     assert_eq!(
         net.h.assoc(&ours).unwrap(),
         Ok(true),
@@ -530,7 +513,7 @@ fn delayed_message_1_after_message_3_is_dropped() {
 fn pmf_disabled_on_akm_5_and_12_is_refused_by_both_sides() {
     for akm in [Akm::Ieee8021xSha256, Akm::SuiteB192] {
         let mut net = Net::start(akm, 2);
-        let ours = our_rsne(&net.h.ap_rsne, false, None);
+        let ours = station_rsne(&net.h.ap_rsne, false, None);
         let ap_rsne = net.h.ap_rsne.clone();
         let assoc = Association {
             aa: AA,

@@ -30,10 +30,10 @@ use cortex_m_semihosting::{debug, hprintln};
 use embedded_alloc::LlffHeap as Heap;
 use latchkey_core::certs::InlineKey;
 use latchkey_core::tls::provider::{provider, InlineSigningKey, ECDSA_P256_SHA256, KEY_PROVIDER};
-use rustls::sign::SigningKey;
 use panic_halt as _;
 use rustls::crypto::KeyProvider;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, SignatureVerificationAlgorithm};
+use rustls::sign::SigningKey;
 use rustls::SignatureScheme;
 
 use crate::app::{CLIENT_DER, CLIENT_KEY_PKCS8, RNG};
