@@ -148,7 +148,7 @@ fn image_authenticates(tls: ServerTls, table: Table) {
         }
         Table::RevokedOnly => vec![(false, &pki.client_old)],
     };
-    let record = ProvisionRecord::from_pki(&pki, &slots).unwrap_or_else(|e| panic!("{e}"));
+    let record = ProvisionRecord::from_pki(pki, &slots).unwrap_or_else(|e| panic!("{e}"));
     let qemu_dir = tmp.path().join("qemu");
     std::fs::create_dir_all(&qemu_dir).expect("qemu dir");
     let mut qemu = Qemu::boot(&elf, &qemu_dir, Some(&record), Clock::RealTime)
@@ -180,7 +180,7 @@ fn image_authenticates(tls: ServerTls, table: Table) {
         assert!(first.starts_with("AUTH "), "{first}");
         drop(bridge);
         qemu.power_cut();
-        let revoked_only = ProvisionRecord::from_pki(&pki, &[(false, &pki.client_old)])
+        let revoked_only = ProvisionRecord::from_pki(pki, &[(false, &pki.client_old)])
             .unwrap_or_else(|e| panic!("{e}"));
         let link = servers.link(&pair.sup_ns, &pair.sup_if);
         qemu = Qemu::boot(&elf, &qemu_dir, Some(&revoked_only), Clock::RealTime)
