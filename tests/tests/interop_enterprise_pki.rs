@@ -8,8 +8,9 @@
 //!
 //! Then the KB932521 renewal: the device's previous certificate (same subject, RSA-2048,
 //! revoked by the issuing CA's CRL) is loaded archived next to the renewed `.pfx`: the renewed
-//! one authenticates; and, as a control that the server enforces the CRL, the revoked one made
-//! active is refused.
+//! one authenticates, and the server's log names the renewed certificate's serial and never the
+//! archived one's; and, as a control that the server enforces the CRL, the revoked one made
+//! active is refused (the server's log naming its serial).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -373,8 +374,18 @@ fn against(server: Server, tls: ServerTls) {
     let mut renewed = client.clone();
     renewed.slots = vec![old(SlotStateArg::Archived), client.slots[0].clone()];
     let mut log = Vec::new();
+    let mark = proc.log_mark();
     let r = latchkey_sim::report::run_radius(&radius, &renewed, &mut |l| log.push(l));
     assert!(r.ok(), "renewal:\n{}\n{}", log.join("\n"), proc.log_tail());
+    // The server's own log: it was presented the renewed certificate, never the archived one.
+    let (new_serial, old_serial) = (e.pki.client_new.serial_hex(), e.pki.client_old.serial_hex());
+    assert_eq!(
+        proc.client_serials_since(mark),
+        [new_serial],
+        "renewal: the server logged other certificates than the renewed one ({old_serial} is \
+         the archived one):\n{}",
+        proc.log_tail()
+    );
     assert_eq!(r.slot, Some(1), "{}", r.summary());
     assert_eq!(
         r.slot_file.as_deref(),
@@ -383,7 +394,14 @@ fn against(server: Server, tls: ServerTls) {
     // Control: the server enforces the issuing CA's CRL on the revoked certificate.
     let mut revoked = client.clone();
     revoked.slots = vec![old(SlotStateArg::Active)];
+    let mark = proc.log_mark();
     let r = latchkey_sim::report::run_radius(&radius, &revoked, &mut |_| {});
+    assert_eq!(
+        proc.client_serials_since(mark),
+        [old_serial],
+        "{}",
+        proc.log_tail()
+    );
     assert_eq!(r.outcome, "failed", "{}", r.summary());
     assert_eq!(
         r.error_kind.as_deref(),
