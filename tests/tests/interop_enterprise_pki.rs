@@ -554,7 +554,7 @@ fn against(server: Server, tls: ServerTls, device: Device) {
     assert_eq!(serials, [old_serial], "{}", proc.log_tail());
 
     // Control: the server trusts only the root, so the CA the device's file carries is what
-    // lets it authenticate: the renewed leaf alone, without it, is refused.
+    // lets it authenticate: the renewed leaf alone, without it, is refused (the server saw it).
     let mut bare = client.clone();
     bare.key_pass = None;
     let key = pki.client_new.key.clone();
@@ -563,7 +563,8 @@ fn against(server: Server, tls: ServerTls, device: Device) {
         dir.join(format!("{stem}.pem")),
         key,
     )];
-    refused(&proc, &bare, "leaf without its CA");
+    let serials = refused(&proc, &bare, "leaf without its CA");
+    assert_eq!(serials, [new_serial], "{}", proc.log_tail());
 }
 
 /// Authenticate with `client`, which the server must refuse; returns the serials it logged.
