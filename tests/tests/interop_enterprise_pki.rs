@@ -17,7 +17,7 @@
 //! loaded archived next to the renewed one: the renewed one authenticates, and the server's log
 //! names the renewed certificate's serial and never the archived one's; and, as a control that
 //! the server enforces the CRL, the revoked one made active is refused (the server's log naming
-//! its serial). The PKI is built once per test run and shared by the tests (a directory under
+//! its serial); and the renewed leaf without its CA is refused too. The PKI is built once per test run and shared by the tests (a directory under
 //! cargo's target tmpdir named after nextest's run id, built under a file lock).
 
 use std::path::{Path, PathBuf};
@@ -156,30 +156,41 @@ fn issue(dir: &Path, name: &str, subject: &str, ca: &str, ext: &str, serial: &st
     );
 }
 
-/// The device certificates of the PKI: (file stem, key type, issuing CA, serial of the old one,
-/// serial of the renewed one).
-const DEVICES: [(&str, KeyType, &str, &str, &str); 3] = [
-    (
-        "device-rsa",
-        KeyType::Rsa(2048),
-        "issuing",
-        "0x7a0041",
-        "0x7a0042",
-    ),
-    (
-        "device-p384",
-        KeyType::Ec("P-384"),
-        "issuing",
-        "0x7b0041",
-        "0x7b0042",
-    ),
-    (
-        "device-p256",
-        KeyType::Ec("P-256"),
-        "device-ca",
-        "0x7c0041",
-        "0x7c0042",
-    ),
+/// One device certificate of the PKI, old and renewed.
+#[derive(Clone, Copy)]
+struct DeviceCert {
+    /// File stem: `STEM.pem`, `STEM.key`, `STEM-chain.pem`, `STEM.pfx`; `STEM-old.*` for the
+    /// certificate the renewal replaced.
+    stem: &'static str,
+    key: KeyType,
+    /// The issuing CA's file stem.
+    ca: &'static str,
+    old_serial: &'static str,
+    new_serial: &'static str,
+}
+
+const DEVICES: [DeviceCert; 3] = [
+    DeviceCert {
+        stem: "device-rsa",
+        key: KeyType::Rsa(2048),
+        ca: "issuing",
+        old_serial: "0x7a0041",
+        new_serial: "0x7a0042",
+    },
+    DeviceCert {
+        stem: "device-p384",
+        key: KeyType::Ec("P-384"),
+        ca: "issuing",
+        old_serial: "0x7b0041",
+        new_serial: "0x7b0042",
+    },
+    DeviceCert {
+        stem: "device-p256",
+        key: KeyType::Ec("P-256"),
+        ca: "device-ca",
+        old_serial: "0x7c0041",
+        new_serial: "0x7c0042",
+    },
 ];
 
 const DEVICE_SUBJECT: &str = "/DC=test/DC=latchkey/DC=corp/OU=Devices/CN=device-0042";
@@ -193,7 +204,7 @@ fn der(dir: &Path, n: &str) -> Vec<u8> {
     pem::parse(read(dir, n)).unwrap().into_contents()
 }
 
-/// Revoke `cert` in `ca`'s database (`section` of ext.cnf), then write its CRL to `crl`.
+/// Revoke `certs` in `ca`'s database (`section` of ext.cnf), then write its CRL to `crl`.
 fn revoke(dir: &Path, section: &str, ca: &str, certs: &[&str], crl: &str) {
     let (key, pem) = (format!("{ca}.key"), format!("{ca}.pem"));
     let base = [
@@ -265,15 +276,16 @@ fn build(dir: &Path) {
         "0x5e01",
     );
     std::fs::write(dir.join(PFX_PASSWORD_FILE), "Corp-Export-2026!\n").unwrap();
-    for (stem, kind, ca, old_serial, new_serial) in DEVICES {
+    for d in DEVICES {
+        let (stem, kind, ca) = (d.stem, d.key, d.ca);
         let ext = match kind {
             KeyType::Rsa(_) => "user",
             KeyType::Ec(_) => "user_ec",
         };
         // The certificate the renewal replaced (same subject, its own key), then the renewal.
         for (name, serial) in [
-            (format!("{stem}-old"), old_serial),
-            (stem.into(), new_serial),
+            (format!("{stem}-old"), d.old_serial),
+            (stem.into(), d.new_serial),
         ] {
             genkey(dir, &format!("{name}.key"), kind);
             issue(dir, &name, DEVICE_SUBJECT, ca, ext, serial);
@@ -400,12 +412,11 @@ impl Device {
             Device::P384Pfx => "device-p384",
             Device::P256ChainPem | Device::P256Pfx => "device-p256",
         };
-        let (_, _, ca, _, _) = DEVICES
+        let d = DEVICES
             .iter()
-            .find(|d| d.0 == stem)
-            .copied()
+            .find(|d| d.stem == stem)
             .unwrap_or_else(|| panic!("{stem} not in DEVICES"));
-        (stem, ca)
+        (stem, d.ca)
     }
 
     fn pfx(self) -> bool {
