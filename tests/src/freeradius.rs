@@ -1,16 +1,26 @@
 //! Starts FreeRADIUS 3.2 (Debian `freeradius`) on 127.0.0.1 in a temporary directory, with the
 //! eap module in EAP-TLS mode only, limited to TLS 1.2 or 1.3, checking client certificates
-//! against the test CA and its CRL. The system configuration and service are not touched.
+//! against the test CA and its CRL. Each "Login OK" / "Login incorrect" line names the serial of
+//! the client certificate presented. The system configuration and service are not touched.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::pki_files::FilePki;
-use crate::server_process::{free_udp_port, write, ServerError, ServerProcess, ServerTls};
+use crate::server_process::{
+    free_udp_port, write, ServerError, ServerProcess, ServerTls, FREERADIUS_SERIAL_MARK,
+};
 
 /// The shipped configuration we copy.
 pub const SYSTEM_RADDB: &str = "/etc/freeradius/3.0";
+
+/// What FreeRADIUS appends to each "Login OK" / "Login incorrect" line (`msg_goodpass`,
+/// `msg_badpass`): the serial of the client certificate the device presented
+/// (`TLS-Client-Cert-Serial`, lower-case hex), empty when the request carried none.
+fn client_serial_log() -> String {
+    format!("({FREERADIUS_SERIAL_MARK}%{{TLS-Client-Cert-Serial}})")
+}
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -118,6 +128,10 @@ pub fn configure_files(
             } else if t.starts_with("auth =") {
                 // "Login OK" / "Login incorrect" per request, naming the Calling-Station-Id.
                 "\tauth = yes".into()
+            } else if t.starts_with("#\tmsg_goodpass =") || t.starts_with("msg_goodpass =") {
+                format!("\tmsg_goodpass = \"{}\"", client_serial_log())
+            } else if t.starts_with("#\tmsg_badpass =") || t.starts_with("msg_badpass =") {
+                format!("\tmsg_badpass = \"{}\"", client_serial_log())
             } else {
                 l.to_owned()
             }

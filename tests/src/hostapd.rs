@@ -1,6 +1,8 @@
 //! Starts hostapd 2.10 (Debian `hostapd`) as a RADIUS server (`driver=none`, internal EAP
 //! server, EAP-TLS only) in a temporary directory, limited to TLS 1.2 or 1.3, checking client
-//! certificates against the test CA and its CRL. It accepts RADIUS only from 127.0.0.1.
+//! certificates against the test CA and its CRL. It accepts RADIUS only from 127.0.0.1. By
+//! default it runs at its debug level, the only one at which it logs the client certificates it
+//! is presented (with their serials).
 
 use std::path::Path;
 use std::process::Command;
@@ -17,18 +19,24 @@ pub struct HostapdOptions {
     pub secret: String,
     /// Its EAP-TLS fragment size (hostapd's default is 1398).
     pub fragment_size: usize,
-    /// Run with `-dd` (debug log).
+    /// Run with `-dd` (debug log with message dumps; slower).
     pub debug: bool,
+    /// Run with `-d`: hostapd logs each client certificate it is presented, with its serial
+    /// (`authsrv: peer certificate: depth=0 serial_num=...`), only at its debug level. On by
+    /// default; [`ServerProcess::client_serials_since`] reads those lines.
+    pub log_peer_certificates: bool,
 }
 
 impl HostapdOptions {
-    /// Defaults for a TLS version: secret `latchkey-test-secret`, fragment size 1398.
+    /// Defaults for a TLS version: secret `latchkey-test-secret`, fragment size 1398, peer
+    /// certificates logged.
     pub fn new(tls: ServerTls) -> Self {
         HostapdOptions {
             tls,
             secret: "latchkey-test-secret".into(),
             fragment_size: 1398,
             debug: false,
+            log_peer_certificates: true,
         }
     }
 }
@@ -97,6 +105,8 @@ pub fn start(
     let mut cmd = Command::new("hostapd");
     if opts.debug {
         cmd.arg("-dd");
+    } else if opts.log_peer_certificates {
+        cmd.arg("-d");
     }
     cmd.arg(dir.join("hostapd.conf"));
     ServerProcess::spawn(

@@ -120,6 +120,17 @@ fn client_params(serial: u64) -> CertificateParams {
     p
 }
 
+impl CertFiles {
+    /// The certificate's serial number as the test servers log it
+    /// ([`crate::server_process::serial_hex`]).
+    pub fn serial_hex(&self) -> String {
+        use x509_cert::der::Decode;
+        let cert = x509_cert::Certificate::from_der(&self.der)
+            .unwrap_or_else(|e| panic!("{}: not a DER certificate: {e}", self.cert.display()));
+        crate::server_process::serial_hex(cert.tbs_certificate.serial_number.as_bytes())
+    }
+}
+
 impl FilePki {
     /// Generate a fresh PKI (P-256 throughout) into `dir` (created if missing).
     pub fn generate(dir: &Path) -> Result<Self, PkiFilesError> {

@@ -173,10 +173,64 @@ impl ServerProcess {
         tail(&self.log)
     }
 
+    /// Where its log ends now: give it to [`ServerProcess::client_serials_since`] after a run.
+    pub fn log_mark(&self) -> u64 {
+        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// The serials of the client certificates (the leaf, depth 0) the server logged as
+    /// presented to it since `mark`, in order, as [`serial_hex`] writes them. FreeRADIUS: its
+    /// `TLS-Client-Cert-Serial`, appended to each "Login OK" / "Login incorrect" line by the
+    /// configuration [`crate::freeradius`] writes. hostapd: its `authsrv: peer certificate:
+    /// depth=0 serial_num=...` line (debug level, see
+    /// [`crate::hostapd::HostapdOptions::log_peer_certificates`]).
+    pub fn client_serials_since(&self, mark: u64) -> Vec<String> {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let start = usize::try_from(mark).unwrap_or(usize::MAX).min(text.len());
+        let text = String::from_utf8_lossy(text.get(start..).unwrap_or_default());
+        text.lines().filter_map(logged_client_serial).collect()
+    }
+
     /// The server's address.
     pub fn addr(&self) -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
+}
+
+/// The marker [`crate::freeradius`] has FreeRADIUS put before the client certificate's serial.
+pub const FREERADIUS_SERIAL_MARK: &str = "client certificate serial ";
+const HOSTAPD_SERIAL_MARK: &str = "authsrv: peer certificate: depth=0 serial_num=";
+
+/// The client certificate serial a server log line names, if it names one.
+fn logged_client_serial(line: &str) -> Option<String> {
+    let rest = if line.contains("Login OK") || line.contains("Login incorrect") {
+        line.rsplit_once(FREERADIUS_SERIAL_MARK)?.1
+    } else {
+        line.split_once(HOSTAPD_SERIAL_MARK)?.1
+    };
+    let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+    let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    match bytes {
+        Some(b) if !b.is_empty() && hex.len().is_multiple_of(2) => Some(serial_hex(&b)),
+        _ => None,
+    }
+}
+
+/// A certificate serial number's big-endian bytes as the servers log them: upper-case hex, no
+/// leading zero bytes (DER's sign byte dropped, as OpenSSL does), at least one byte.
+pub fn serial_hex(bytes: &[u8]) -> String {
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    bytes
+        .get(first..)
+        .unwrap_or_default()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 impl Drop for ServerProcess {
@@ -184,5 +238,26 @@ impl Drop for ServerProcess {
         // Child::kill signals exactly this pid (SIGKILL); then reap it.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_read_from_both_servers_log_lines() {
+        let fr = "Wed Dec  2 01:41:51 2026 : Auth: (6) Login OK: [device-0042@latchkey.test] \
+                  (from client latchkey port 0 cli 02-00-00-00-00-01) (client certificate serial 00e30a)";
+        assert_eq!(logged_client_serial(fr).as_deref(), Some("E30A"));
+        let fr_no_cert = "Auth: (9) Login incorrect: [x] (from client latchkey port 0) \
+                          (client certificate serial )";
+        assert_eq!(logged_client_serial(fr_no_cert), None);
+        let ha = "authsrv: peer certificate: depth=0 serial_num=7A0041 subject=/CN=device-0042";
+        assert_eq!(logged_client_serial(ha).as_deref(), Some("7A0041"));
+        let ha_ca = "authsrv: peer certificate: depth=1 serial_num=1001 subject=/CN=Issuing";
+        assert_eq!(logged_client_serial(ha_ca), None);
+        assert_eq!(serial_hex(&[0, 0x80, 1]), "8001");
+        assert_eq!(serial_hex(&[0]), "00");
     }
 }

@@ -1,8 +1,9 @@
 //! Latchkey against real RADIUS servers: FreeRADIUS 3.2 and hostapd's RADIUS server, each
 //! limited to TLS 1.2 and to TLS 1.3, started on loopback with a file PKI whose CRL revokes the
 //! device's old certificate. `latchkey-sim`'s relay is the authenticator. Checked: the MSK
-//! equals the MS-MPPE keys; the renewed certificate is chosen over the archived one (KB932521);
-//! a table with only the archived certificate fails with the typed error.
+//! equals the MS-MPPE keys; the renewed certificate is chosen over the archived one (KB932521)
+//! and the server's log names its serial only; a table with only the archived certificate fails
+//! with the typed error.
 
 use std::path::Path;
 
@@ -133,8 +134,17 @@ fn interop(kind: Kind, tls: ServerTls) {
     // The server authenticated by domain this time (domain_suffix_match).
     kb_client.server_name.clear();
     kb_client.domain_suffix = vec!["latchkey.test".into()];
+    let mark = s.proc.log_mark();
     let kb = run_radius(&radius(&s.proc), &kb_client);
     assert!(kb.ok(), "{}", explain(&kb, &s));
+    // The server's log: it was presented the renewed certificate only.
+    assert_eq!(
+        s.proc.client_serials_since(mark),
+        [p.client_new.serial_hex()],
+        "archived {}: {}",
+        p.client_old.serial_hex(),
+        explain(&kb, &s)
+    );
     assert_eq!(kb.slot, Some(1), "{}", explain(&kb, &s));
     assert_eq!(
         kb.slot_file.as_deref(),
@@ -164,7 +174,14 @@ fn interop(kind: Kind, tls: ServerTls) {
     // alert): the supplicant takes it as the verdict at once, well before authPeriod (30 s).
     let old_active = client(&p.ca, vec![slot(SlotStateArg::Active, &p.client_old)]);
     let started = std::time::Instant::now();
+    let mark = s.proc.log_mark();
     let revoked = run_radius(&radius(&s.proc), &old_active);
+    assert_eq!(
+        s.proc.client_serials_since(mark),
+        [p.client_old.serial_hex()],
+        "{}",
+        explain(&revoked, &s)
+    );
     assert_eq!(revoked.outcome, "failed", "{}", explain(&revoked, &s));
     assert_eq!(revoked.radius_result.as_deref(), Some("Access-Reject"));
     assert_eq!(

@@ -1,7 +1,8 @@
-//! Enterprise client keys against FreeRADIUS 3.2 (TLS 1.2 and 1.3, on loopback): an RSA-2048
-//! client certificate with its key as PKCS#1 PEM and as PKCS#8 PEM, and a P-384 one with its
-//! key as SEC1 PEM, issued by the test CA with openssl as an enterprise CA would. Each must
-//! authenticate with the MSK equal to the MS-MPPE keys FreeRADIUS sends.
+//! Enterprise client keys against FreeRADIUS 3.2 and hostapd 2.10 (TLS 1.2 and 1.3, on
+//! loopback): an RSA-2048 client certificate with its key as PKCS#1 PEM and as PKCS#8 PEM, and
+//! a P-384 one with its key as SEC1 PEM, issued by the test CA with openssl as an enterprise CA
+//! would. Each must authenticate with the MSK equal to the MS-MPPE keys the server sends, the
+//! server's log naming the certificate's serial.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +11,8 @@ use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::relay::RadiusArgs;
 use latchkey_tests::apt;
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::pki_files::{FilePki, CLIENT_CN, IDENTITY, SERVER_NAME};
+use latchkey_tests::hostapd::{self, HostapdOptions};
+use latchkey_tests::pki_files::{CertFiles, FilePki, CLIENT_CN, IDENTITY, SERVER_NAME};
 use latchkey_tests::server_process::ServerTls;
 
 fn openssl(args: &[&str]) {
@@ -84,13 +86,22 @@ fn client(pki: &FilePki, cert: PathBuf, key: PathBuf) -> ClientArgs {
     }
 }
 
-fn against_freeradius(tls: ServerTls) {
+#[derive(Clone, Copy)]
+enum Server {
+    FreeRadius,
+    Hostapd,
+}
+
+fn against(server: Server, tls: ServerTls) {
     apt::require(apt::SERVER_PACKAGES);
     apt::require(&["openssl"]);
     let tmp = tempfile::tempdir().unwrap();
     let pki = FilePki::generate(&tmp.path().join("pki")).unwrap();
-    let proc = freeradius::start(tmp.path(), &pki, &FreeRadiusOptions::new(tls))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let proc = match server {
+        Server::FreeRadius => freeradius::start(tmp.path(), &pki, &FreeRadiusOptions::new(tls)),
+        Server::Hostapd => hostapd::start(tmp.path(), &pki, &HostapdOptions::new(tls)),
+    }
+    .unwrap_or_else(|e| panic!("{e}"));
     let radius = RadiusArgs::new(proc.addr(), proc.secret.clone());
 
     let rsa8 = Path::new(concat!(
@@ -127,6 +138,7 @@ fn against_freeradius(tls: ServerTls) {
         ("P-384, SEC1", &p384_cert, &p384),
     ] {
         let mut log = Vec::new();
+        let mark = proc.log_mark();
         let r = latchkey_sim::report::run_radius(
             &radius,
             &client(&pki, cert.clone(), key.clone()),
@@ -152,15 +164,38 @@ fn against_freeradius(tls: ServerTls) {
             r.slot_file.as_deref(),
             Some(cert.display().to_string().as_str())
         );
+        let files = CertFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            der: pem::parse(std::fs::read(cert).unwrap())
+                .unwrap()
+                .into_contents(),
+        };
+        assert_eq!(
+            proc.client_serials_since(mark),
+            [files.serial_hex()],
+            "{}",
+            explain()
+        );
     }
 }
 
 #[test]
 fn rsa_and_p384_client_keys_against_freeradius_tls12() {
-    against_freeradius(ServerTls::V12);
+    against(Server::FreeRadius, ServerTls::V12);
 }
 
 #[test]
 fn rsa_and_p384_client_keys_against_freeradius_tls13() {
-    against_freeradius(ServerTls::V13);
+    against(Server::FreeRadius, ServerTls::V13);
+}
+
+#[test]
+fn rsa_and_p384_client_keys_against_hostapd_tls12() {
+    against(Server::Hostapd, ServerTls::V12);
+}
+
+#[test]
+fn rsa_and_p384_client_keys_against_hostapd_tls13() {
+    against(Server::Hostapd, ServerTls::V13);
 }

@@ -199,7 +199,15 @@ fn main() {
             let pki = FilePki::generate(&tmp.path().join("pki")).expect("pki");
             let server = match kind {
                 "FreeRADIUS" => freeradius::start(tmp.path(), &pki, &FreeRadiusOptions::new(tls)),
-                _ => hostapd::start(tmp.path(), &pki, &HostapdOptions::new(tls)),
+                // No debug log (its peer-certificate lines) in the timed runs.
+                _ => hostapd::start(
+                    tmp.path(),
+                    &pki,
+                    &HostapdOptions {
+                        log_peer_certificates: false,
+                        ..HostapdOptions::new(tls)
+                    },
+                ),
             }
             .unwrap_or_else(|e| panic!("{e}"));
             let conf = eapol_test::write_config(tmp.path(), &pki, &pki.client_new).expect("conf");
