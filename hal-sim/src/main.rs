@@ -738,6 +738,13 @@ fn radius_cmd(
     } else {
         latchkey_sim::report::run_radius_captured(radius, client, capture, &mut |l| println!("{l}"))
     };
+    // An anonymous outer identity does not hide a certificate TLS 1.2 sent in the clear.
+    if client.anonymous_identity
+        && report.tls_version.as_deref() == Some("1.2")
+        && report.slot.is_some()
+    {
+        eprintln!("{}", latchkey_sim::report::TLS12_PRIVACY_WARNING);
+    }
     if json {
         println!("{}", report.to_json());
     } else {
@@ -776,6 +783,12 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
                 println!("{}", r.to_json());
             } else {
                 print!("{}", report.result_text());
+            }
+            if args.client.anonymous_identity
+                && r.tls_version.as_deref() == Some("1.2")
+                && r.slot.is_some()
+            {
+                eprintln!("{}", latchkey_sim::report::TLS12_PRIVACY_WARNING);
             }
             // Every failure: one line on stderr with the stable kind, as `radius` prints it.
             if r.outcome != "authenticated" {

@@ -11,6 +11,12 @@ use crate::config::{ClientArgs, ClientFiles};
 use crate::relay::{self, RadiusArgs};
 use crate::report_schema::{self, ClientCertificate, Report, ServerCertificate, SkippedSlot};
 
+/// Printed (stderr) when `--anonymous-identity` was given but TLS 1.2 was negotiated and the
+/// device's certificate went out: TLS 1.2 sends it unencrypted.
+pub const TLS12_PRIVACY_WARNING: &str = "warning: TLS 1.2 sent the device certificate \
+     unencrypted, so its name was visible on the wire: --anonymous-identity hid only the outer \
+     EAP identity; use --tls 1.3 to keep the device's name private";
+
 /// Everything a run found out.
 #[derive(Debug, Clone, Default)]
 pub struct RadiusReport {

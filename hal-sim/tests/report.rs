@@ -113,6 +113,46 @@ fn radius_reports_validate_on_success_refusal_rejection_and_argument_error() {
     );
     assert!(sc["not_after"].as_str().unwrap().ends_with('Z'), "{j:#}");
 
+    // TLS 1.2 sends the certificate in the clear: an anonymous outer identity does not hide
+    // the device, and the admin is told so (against a TLS 1.2 server; no warning with 1.3
+    // above).
+    let v12_dir = dir.path().join("v12");
+    std::fs::create_dir_all(&v12_dir).unwrap();
+    let v12 = freeradius::start(&v12_dir, &pki, &FreeRadiusOptions::new(ServerTls::V12))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v12_addr = v12.addr().to_string();
+    let (out, j) = sim(&[
+        "radius",
+        "--json",
+        "--radius",
+        &v12_addr,
+        "--secret",
+        &v12.secret,
+        "--ca",
+        ca,
+        "--server-name",
+        SERVER_NAME,
+        "--identity",
+        IDENTITY,
+        "--slot",
+        &slot(&pki.client_new),
+        "--anonymous-identity",
+        "--tls",
+        "1.2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{j:#}");
+    assert_eq!(
+        (j["tls_version"].as_str(), j["identity_sent"].as_str()),
+        (Some("1.2"), Some("@latchkey.test"))
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        latchkey_sim::report::TLS12_PRIVACY_WARNING,
+        "{err}"
+    );
+    drop(v12);
+
     // We refuse the server: no certificate was offered, so no slot.
     let (out, j) = run(other.ca.to_str().unwrap(), &slot(&pki.client_new), &[]);
     assert_eq!(out.status.code(), Some(1));
