@@ -1,6 +1,7 @@
 //! Latchkey's own RustCrypto `CryptoProvider` for rustls 0.23: only what EAP-TLS needs
 //! (design §4): AES-GCM suites for TLS 1.3 and 1.2, ECDHE on secp256r1, ECDSA/RSA
-//! verification, ECDSA P-256 client signing, and the TLS PRF / HKDF-Expand-Label helpers that
+//! verification, ECDSA P-256 client signing (the P-256 operations through a [`crate::hal::P256`],
+//! RustCrypto's by default), and the TLS PRF / HKDF-Expand-Label helpers that
 //! EAP-TLS key derivation (RFC 5216 §2.3, RFC 9190 §2.3) is built from.
 
 mod aead;
@@ -8,6 +9,7 @@ mod hash;
 mod hmac;
 mod kx;
 mod rng;
+pub(crate) mod seam;
 mod sign;
 mod suites;
 mod verify;
@@ -46,7 +48,24 @@ where
     R: rand_core::RngCore + rand_core::CryptoRng + Send,
 {
     let rng: &'static dyn SecureRandom = Box::leak(Box::new(self::rng::RngSource(rng)));
-    let p256: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::new(rng)));
+    provider_with(rng, None)
+}
+
+/// [`provider`] with an RNG already set aside, and the P-256 operations (ECDHE on secp256r1,
+/// P-256 signature verification) done by `p256`: RustCrypto's when `None`, with no table
+/// leaked for it. Otherwise the verification tables are leaked too (see `sig_algs_with`).
+pub(crate) fn provider_with(
+    rng: &'static dyn SecureRandom,
+    p256: Option<&'static dyn crate::hal::P256>,
+) -> CryptoProvider {
+    let (p256, signature_verification_algorithms) = match p256 {
+        Some(p) => (p, verify::sig_algs_with(p)),
+        None => (
+            &seam::RUSTCRYPTO_P256 as &'static dyn crate::hal::P256,
+            SUPPORTED_SIG_ALGS,
+        ),
+    };
+    let p256: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::with_p256(rng, p256)));
     // The first group gets the TLS 1.3 key share. X25519 goes first: OpenSSL-based servers
     // prefer it, so they accept the share without a HelloRetryRequest and send a shorter flight.
     #[cfg(feature = "x25519")]
@@ -65,7 +84,7 @@ where
     CryptoProvider {
         cipher_suites: ALL_CIPHER_SUITES.to_vec(),
         kx_groups,
-        signature_verification_algorithms: SUPPORTED_SIG_ALGS,
+        signature_verification_algorithms,
         secure_random: rng,
         key_provider: &KEY_PROVIDER,
     }
