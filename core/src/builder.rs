@@ -53,7 +53,11 @@ impl Crypto {
     pub fn with_p256(self, p256: &'static dyn hal::P256) -> Self {
         let rng = self.provider.secure_random;
         Crypto {
-            provider: Arc::new(provider::provider_with(rng, Some(p256))),
+            provider: Arc::new(provider::provider_with(
+                rng,
+                p256,
+                provider::sig_algs_with(p256),
+            )),
             p256: Some(p256),
         }
     }
@@ -77,6 +81,9 @@ impl fmt::Debug for Crypto {
     }
 }
 
+/// What puts a board's P-256 into a [`Crypto`] ([`Crypto::with_p256`]).
+type ApplyP256 = fn(Crypto, &'static dyn hal::P256) -> Crypto;
+
 /// Builds a [`Supplicant`]. Required: [`Self::server`] (how the network is authenticated),
 /// [`Self::slot_table`] (the device's certificates) and [`Self::crypto`] or [`Self::rng`].
 /// See the crate documentation for a whole example.
@@ -87,7 +94,9 @@ pub struct SupplicantBuilder {
     intermediates: Vec<CertificateDer<'static>>,
     key_store: KeyStoreRef,
     crypto: Option<Crypto>,
-    p256: Option<&'static dyn hal::P256>,
+    /// The board's P-256 and what applies it ([`Crypto::with_p256`], named only by
+    /// [`Self::p256`], so an image that never calls it links none of it).
+    p256: Option<(&'static dyn hal::P256, ApplyP256)>,
     versions: VersionPolicy,
     identity_error: bool,
     anonymous: bool,
@@ -193,7 +202,7 @@ impl SupplicantBuilder {
     /// with it sets aside the tables [`Crypto::with_p256`] does; when making many supplicants
     /// build one [`Crypto`] with it instead.
     pub fn p256(mut self, p256: &'static dyn hal::P256) -> Self {
-        self.p256 = Some(p256);
+        self.p256 = Some((p256, Crypto::with_p256));
         self
     }
 
@@ -252,8 +261,8 @@ impl SupplicantBuilder {
         let policy = self.policy.ok_or(SetupError::NoServerPolicy)?;
         let table = self.table.ok_or(SetupError::NoCredentials)?;
         let mut crypto = self.crypto.ok_or(SetupError::NoRng)?;
-        if let Some(p256) = self.p256 {
-            crypto = crypto.with_p256(p256);
+        if let Some((p256, apply)) = self.p256 {
+            crypto = apply(crypto, p256);
         }
         let resolver = CredentialResolver::new(
             table,

@@ -102,14 +102,21 @@ pub enum P256Error {
     Device,
 }
 
-impl fmt::Display for P256Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl P256Error {
+    /// What went wrong, in words (the `Display` text).
+    pub const fn as_str(&self) -> &'static str {
+        match self {
             P256Error::InvalidScalar => "P-256 scalar is zero or not below the group order",
             P256Error::InvalidPoint => "P-256 point is not on the curve",
             P256Error::BadSignature => "P-256 signature does not verify",
-            P256Error::Device => "P-256 accelerator reported a failure",
-        })
+            P256Error::Device => "P-256 implementation reported a failure",
+        }
+    }
+}
+
+impl fmt::Display for P256Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

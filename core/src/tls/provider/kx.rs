@@ -76,8 +76,7 @@ impl SupportedKxGroup for Secp256r1 {
 
 /// A P-256 implementation's failure as the TLS engine's error (its text names the kind).
 fn p256_failed(e: hal::P256Error) -> Error {
-    use alloc::string::ToString as _;
-    Error::General(e.to_string())
+    Error::General(alloc::string::String::from(e.as_str()))
 }
 
 /// One ECDHE exchange in progress: our ephemeral scalar (zeroized on drop) and its public

@@ -35,6 +35,7 @@ pub use self::sign::{
     schemes_for, EcdsaP256SigningKey, InlineSigningKey, KEY_PROVIDER, RSA_SCHEMES,
 };
 pub use self::suites::*;
+pub(crate) use self::verify::sig_algs_with;
 pub use self::verify::*;
 
 /// Builds the provider: [`ALL_CIPHER_SUITES`], X25519 (feature `x25519`) then secp256r1,
@@ -48,23 +49,18 @@ where
     R: rand_core::RngCore + rand_core::CryptoRng + Send,
 {
     let rng: &'static dyn SecureRandom = Box::leak(Box::new(self::rng::RngSource(rng)));
-    provider_with(rng, None)
+    provider_with(rng, &seam::RUSTCRYPTO_P256, SUPPORTED_SIG_ALGS)
 }
 
-/// [`provider`] with an RNG already set aside, and the P-256 operations (ECDHE on secp256r1,
-/// P-256 signature verification) done by `p256`: RustCrypto's when `None`, with no table
-/// leaked for it. Otherwise the verification tables are leaked too (see `sig_algs_with`).
+/// [`provider`] with an RNG already set aside, the P-256 key exchange done by `p256` and
+/// `signature_verification_algorithms` (which [`verify::sig_algs_with`] builds for a `p256`
+/// that is not the default; kept out of here so that an image using only the default links
+/// none of it).
 pub(crate) fn provider_with(
     rng: &'static dyn SecureRandom,
-    p256: Option<&'static dyn crate::hal::P256>,
+    p256: &'static dyn crate::hal::P256,
+    signature_verification_algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
 ) -> CryptoProvider {
-    let (p256, signature_verification_algorithms) = match p256 {
-        Some(p) => (p, verify::sig_algs_with(p)),
-        None => (
-            &seam::RUSTCRYPTO_P256 as &'static dyn crate::hal::P256,
-            SUPPORTED_SIG_ALGS,
-        ),
-    };
     let p256: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::with_p256(rng, p256)));
     // The first group gets the TLS 1.3 key share. X25519 goes first: OpenSSL-based servers
     // prefer it, so they accept the share without a HelloRetryRequest and send a shorter flight.

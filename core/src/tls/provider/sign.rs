@@ -250,10 +250,7 @@ fn ecdsa_p256_sign(
 ) -> Result<Vec<u8>, Error> {
     super::seam::sign_der(p256, scalar, message)
         .map(|sig| sig.as_bytes().to_vec())
-        .map_err(|e| {
-            use alloc::string::ToString as _;
-            Error::General(e.to_string())
-        })
+        .map_err(|e| Error::General(String::from(e.as_str())))
 }
 
 /// ECDSA P-384 / SHA-384 with RFC 6979 nonces from the bare scalar, DER encoded.
