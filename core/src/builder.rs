@@ -27,7 +27,7 @@ use crate::tls::{ServerPolicy, SetupError, VersionPolicy};
 /// [`hal::P256`] ([`Self::with_p256`]). Build it once at start-up and clone it for every
 /// supplicant: building one sets aside two small values per key-exchange group for the life
 /// of the program (the TLS engine requires them `'static`), and with a board's P-256 also the
-/// signature-verification tables that name it (about 300 bytes).
+/// signature-verification tables that name it (a few hundred bytes).
 #[derive(Clone)]
 pub struct Crypto {
     provider: Arc<rustls::crypto::CryptoProvider>,

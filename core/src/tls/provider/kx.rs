@@ -47,21 +47,19 @@ impl fmt::Debug for Secp256r1 {
 
 impl SupportedKxGroup for Secp256r1 {
     fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
-        let mut secret = Zeroizing::new([0u8; 32]);
-        let mut pub_key = [0u8; UNCOMPRESSED_LEN];
+        // Drawn in place on the heap, so no copy of the scalar is left on the stack.
+        let mut kx = Box::new(P256KeyExchange {
+            secret: Zeroizing::new([0u8; 32]),
+            pub_key: [0u8; UNCOMPRESSED_LEN],
+            p256: self.p256,
+        });
         for _ in 0..MAX_DRAWS {
             self.rng
-                .fill(secret.as_mut())
+                .fill(kx.secret.as_mut())
                 .map_err(|_| Error::FailedToGetRandomBytes)?;
             // Rejects 0 and values >= n; no modular bias.
-            match self.p256.public_key(&secret, &mut pub_key) {
-                Ok(()) => {
-                    return Ok(Box::new(P256KeyExchange {
-                        secret,
-                        pub_key,
-                        p256: self.p256,
-                    }))
-                }
+            match self.p256.public_key(&kx.secret, &mut kx.pub_key) {
+                Ok(()) => return Ok(kx),
                 Err(hal::P256Error::InvalidScalar) => continue,
                 Err(e) => return Err(p256_failed(e)),
             }

@@ -25,10 +25,7 @@ fn secret(scalar: &[u8; 32]) -> Result<p256::SecretKey, P256Error> {
 
 /// Copies a SEC1 encoding into a fixed-size array (the lengths are checked, never assumed).
 fn copy_into<const N: usize>(out: &mut [u8; N], from: &[u8]) -> Result<(), P256Error> {
-    if from.len() != N {
-        return Err(P256Error::Device);
-    }
-    out.copy_from_slice(from);
+    *out = from.try_into().map_err(|_| P256Error::Device)?;
     Ok(())
 }
 

@@ -385,6 +385,23 @@ mod tests {
     }
 
     #[test]
+    fn tables_for_another_p256_keep_every_scheme_and_no_default_p256_algorithm() {
+        static OTHER: super::super::seam::RustCryptoP256 = super::super::seam::RustCryptoP256;
+        let t = sig_algs_with(&OTHER);
+        assert_eq!(t.all.len(), SUPPORTED_SIG_ALGS.all.len());
+        assert_eq!(t.mapping.len(), SUPPORTED_SIG_ALGS.mapping.len());
+        assert_eq!(
+            t.supported_schemes(),
+            SUPPORTED_SIG_ALGS.supported_schemes()
+        );
+        let rows = t.mapping.iter().flat_map(|(_, row)| row.iter());
+        for alg in t.all.iter().chain(rows) {
+            assert!(!core::ptr::addr_eq(*alg, &ECDSA_P256_SHA256));
+            assert!(!core::ptr::addr_eq(*alg, &ECDSA_P256_SHA384));
+        }
+    }
+
+    #[test]
     fn every_mapped_algorithm_is_also_accepted_on_certificates() {
         for (_, algs) in SUPPORTED_SIG_ALGS.mapping {
             for alg in *algs {
