@@ -13,6 +13,7 @@ use rustls::pki_types::CertificateDer;
 
 use crate::certs::SlotSource;
 use crate::eap::peer::IdentityPrivacy;
+use crate::hal;
 #[cfg(feature = "key-store")]
 use crate::hal::KeyStore;
 use crate::supplicant::{BufferStorage, Buffers, Config, Supplicant};
@@ -22,19 +23,48 @@ use crate::tls::setup::TlsSetup;
 use crate::tls::{ServerPolicy, SetupError, VersionPolicy};
 
 /// Latchkey's cryptography (its RustCrypto provider for the TLS engine) bound to the
-/// platform's RNG. Build it once at start-up and clone it for every supplicant: building one
-/// sets aside two small values per key-exchange group for the life of the program (the TLS
-/// engine requires them `'static`).
+/// platform's RNG, with the P-256 operations done by RustCrypto or by the board's
+/// [`hal::P256`] ([`Self::with_p256`]). Build it once at start-up and clone it for every
+/// supplicant: building one sets aside two small values per key-exchange group for the life
+/// of the program (the TLS engine requires them `'static`), and with a board's P-256 also the
+/// signature-verification tables that name it (a few hundred bytes).
 #[derive(Clone)]
-pub struct Crypto(Arc<rustls::crypto::CryptoProvider>);
+pub struct Crypto {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    p256: Option<&'static dyn hal::P256>,
+}
 
 impl Crypto {
-    /// Cryptography drawing its randomness from `rng`.
+    /// Cryptography drawing its randomness from `rng`, all of it RustCrypto's.
     pub fn new<R>(rng: &'static SharedRng<R>) -> Self
     where
         R: RngCore + CryptoRng + Send,
     {
-        Crypto(Arc::new(provider::provider(rng)))
+        Crypto {
+            provider: Arc::new(provider::provider(rng)),
+            p256: None,
+        }
+    }
+
+    /// The same cryptography (same RNG) with every P-256 public-key operation of a handshake
+    /// done by `p256`: ECDHE on secp256r1 (key generation and shared secret), P-256 signature
+    /// verification (the server's certificate chain and handshake signature) and signatures
+    /// with inline P-256 client keys. Keys in a [`hal::KeyStore`] are still signed there.
+    pub fn with_p256(self, p256: &'static dyn hal::P256) -> Self {
+        let rng = self.provider.secure_random;
+        Crypto {
+            provider: Arc::new(provider::provider_with(
+                rng,
+                p256,
+                provider::sig_algs_with(p256),
+            )),
+            p256: Some(p256),
+        }
+    }
+
+    /// The P-256 implementation in use.
+    fn p256(&self) -> &'static dyn hal::P256 {
+        self.p256.unwrap_or(&hal::RUSTCRYPTO_P256)
     }
 }
 
@@ -51,6 +81,9 @@ impl fmt::Debug for Crypto {
     }
 }
 
+/// What puts a board's P-256 into a [`Crypto`] ([`Crypto::with_p256`]).
+type ApplyP256 = fn(Crypto, &'static dyn hal::P256) -> Crypto;
+
 /// Builds a [`Supplicant`]. Required: [`Self::server`] (how the network is authenticated),
 /// [`Self::slot_table`] (the device's certificates) and [`Self::crypto`] or [`Self::rng`].
 /// See the crate documentation for a whole example.
@@ -61,6 +94,9 @@ pub struct SupplicantBuilder {
     intermediates: Vec<CertificateDer<'static>>,
     key_store: KeyStoreRef,
     crypto: Option<Crypto>,
+    /// The board's P-256 and what applies it ([`Crypto::with_p256`], named only by
+    /// [`Self::p256`], so an image that never calls it links none of it).
+    p256: Option<(&'static dyn hal::P256, ApplyP256)>,
     versions: VersionPolicy,
     identity_error: bool,
     anonymous: bool,
@@ -105,6 +141,7 @@ impl SupplicantBuilder {
             intermediates: Vec::new(),
             key_store: Default::default(),
             crypto: None,
+            p256: None,
             versions: VersionPolicy::Both,
             identity_error,
             anonymous: false,
@@ -157,6 +194,16 @@ impl SupplicantBuilder {
         R: RngCore + CryptoRng + Send,
     {
         self.crypto(Crypto::new(rng))
+    }
+
+    /// Do the handshake's P-256 public-key operations with `p256` (a board's PKA or assembly
+    /// implementation) instead of RustCrypto: shorthand for [`Self::crypto`] with
+    /// [`Crypto::with_p256`], in either order with [`Self::rng`] / [`Self::crypto`]. Each build
+    /// with it sets aside the tables [`Crypto::with_p256`] does; when making many supplicants
+    /// build one [`Crypto`] with it instead.
+    pub fn p256(mut self, p256: &'static dyn hal::P256) -> Self {
+        self.p256 = Some((p256, Crypto::with_p256));
+        self
     }
 
     /// The TLS versions offered (default: 1.2 and 1.3, the server picks).
@@ -213,14 +260,18 @@ impl SupplicantBuilder {
         }
         let policy = self.policy.ok_or(SetupError::NoServerPolicy)?;
         let table = self.table.ok_or(SetupError::NoCredentials)?;
-        let crypto = self.crypto.ok_or(SetupError::NoRng)?;
+        let mut crypto = self.crypto.ok_or(SetupError::NoRng)?;
+        if let Some((p256, apply)) = self.p256 {
+            crypto = apply(crypto, p256);
+        }
         let resolver = CredentialResolver::new(
             table,
             self.intermediates,
             self.key_store,
             self.versions != VersionPolicy::Tls13Only,
         );
-        let tls = TlsSetup::new(crypto.0, &policy, self.versions, resolver)?;
+        let p256 = crypto.p256();
+        let tls = TlsSetup::new(crypto.provider, &policy, self.versions, resolver, p256)?;
         #[cfg(feature = "keylog")]
         if let Some(sink) = self.key_log {
             tls.set_key_log(sink);

@@ -1,6 +1,7 @@
 //! The traits a platform implements to run Latchkey, in the embedded-hal manner: one small
 //! trait per capability, each with its own error. The radio sends EAPOL frames; a key store
-//! (secure element, TPM) signs with keys that never leave it. Time comes in with every call
+//! (secure element, TPM) signs with keys that never leave it; a [`P256`] implementation (a
+//! PKA, an assembly library) does the handshake's P-256 public-key operations. Time comes in with every call
 //! ([`crate::Now`]), randomness through `rand_core` ([`crate::SharedRng`]), persistence through
 //! `embedded-storage`'s `NorFlash` ([`crate::certs::SlotTable::commit`]). The core owns no
 //! socket and no clock; the simulator and the firmware implement these.
@@ -84,6 +85,100 @@ pub trait KeyStore: Send + Sync {
 
 /// Length of an uncompressed SEC1 P-256 public key: `0x04`, then X and Y (32 bytes each).
 pub const P256_PUBLIC_KEY_LEN: usize = 65;
+
+/// Why a [`P256`] operation failed. The TLS engine reports each as a failed handshake; the
+/// kinds tell a board's implementation what to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum P256Error {
+    /// The scalar is 0 or not below the group order n (a fresh random draw is retried).
+    InvalidScalar,
+    /// The public point is not on the curve, or is the identity.
+    InvalidPoint,
+    /// The signature does not verify (or r or s is 0 or not below n).
+    BadSignature,
+    /// The accelerator reported a failure.
+    Device,
+}
+
+impl P256Error {
+    /// What went wrong, in words (the `Display` text).
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            P256Error::InvalidScalar => "P-256 scalar is zero or not below the group order",
+            P256Error::InvalidPoint => "P-256 point is not on the curve",
+            P256Error::BadSignature => "P-256 signature does not verify",
+            P256Error::Device => "P-256 implementation reported a failure",
+        }
+    }
+}
+
+impl fmt::Display for P256Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl core::error::Error for P256Error {}
+
+/// The P-256 (secp256r1) public-key operations a handshake needs, for a board to fill with
+/// its PKA or an assembly implementation ([`crate::SupplicantBuilder::p256`]); RustCrypto's
+/// `p256` crate ([`RustCryptoP256`]) is the default. Latchkey keeps the protocol around them:
+/// it draws ephemeral scalars from the supplicant's RNG, hashes (SHA-256 / SHA-384) and
+/// encodes (DER signatures, SEC1 points) itself, so an implementation sees only fixed-size
+/// big-endian integers and uncompressed points, and nothing it handles needs allocation.
+///
+/// A handshake calls, through this trait: one [`Self::public_key`] and one [`Self::ecdh`]
+/// per ECDHE on secp256r1; one [`Self::verify`] per P-256 signature checked (each certificate
+/// of the server's chain signed by a P-256 key, and the server's handshake signature when its
+/// key is P-256); one [`Self::sign`] for CertificateVerify with an inline P-256 client key
+/// (keys in a [`KeyStore`] are signed there). Scalars and shared secrets are secrets: an
+/// implementation must not keep or log them, and should clear its registers and temporaries
+/// after use; Latchkey zeroizes its own copies.
+pub trait P256: Send + Sync {
+    /// `scalar`·G, the public key of the private key `scalar` (32 bytes, big-endian), into
+    /// `out` as an uncompressed SEC1 point `0x04 || X || Y`. Used for ephemeral ECDHE keys.
+    /// A scalar that is 0 or not below n is [`P256Error::InvalidScalar`].
+    fn public_key(
+        &self,
+        scalar: &[u8; 32],
+        out: &mut [u8; P256_PUBLIC_KEY_LEN],
+    ) -> Result<(), P256Error>;
+
+    /// ECDH (SEC 1 §3.3.1): the X coordinate of `scalar`·`peer` into `out`. `peer` is the
+    /// server's uncompressed point; one not on the curve is [`P256Error::InvalidPoint`] and
+    /// must be refused before it is used (an invalid-curve point leaks the scalar).
+    fn ecdh(
+        &self,
+        scalar: &[u8; 32],
+        peer: &[u8; P256_PUBLIC_KEY_LEN],
+        out: &mut [u8; 32],
+    ) -> Result<(), P256Error>;
+
+    /// ECDSA verification (FIPS 186-4 §6.4) of `signature` (`r || s`, 32 bytes each,
+    /// big-endian) over `digest`, the message hash reduced to 256 bits (the hash itself for
+    /// SHA-256, its leftmost 32 bytes for SHA-384), with the public key `public_key`
+    /// (uncompressed SEC1). Anything but a valid signature is an error.
+    fn verify(
+        &self,
+        public_key: &[u8; P256_PUBLIC_KEY_LEN],
+        digest: &[u8; 32],
+        signature: &[u8; 64],
+    ) -> Result<(), P256Error>;
+
+    /// ECDSA signature (`r || s` into `out`) over the SHA-256 `digest` with the private key
+    /// `scalar`. The nonce must be secret and unique per signature: RFC 6979 (what the default
+    /// does) or drawn from a true RNG.
+    fn sign(
+        &self,
+        scalar: &[u8; 32],
+        digest: &[u8; 32],
+        out: &mut [u8; 64],
+    ) -> Result<(), P256Error>;
+}
+
+pub use crate::tls::provider::seam::{RustCryptoP256, RUSTCRYPTO_P256};
 
 /// What kind of failure a radio reported (the platform's own error stays in its
 /// [`Radio::Error`]; Latchkey reports this kind).

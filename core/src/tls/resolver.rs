@@ -60,6 +60,8 @@ pub(crate) struct CredentialResolver {
     tls12_offered: bool,
     /// The supplicant's RNG (the provider's), for RSA signatures' salt and blinding.
     rng: Option<&'static dyn rustls::crypto::SecureRandom>,
+    /// What makes inline P-256 keys' signatures (the [`crate::Crypto`]'s P-256).
+    p256: &'static dyn crate::hal::P256,
 }
 
 impl fmt::Debug for CredentialResolver {
@@ -91,12 +93,18 @@ impl CredentialResolver {
             asked: spin::Mutex::new(None),
             tls12_offered,
             rng: None,
+            p256: &crate::hal::RUSTCRYPTO_P256,
         }
     }
 
     /// Sign with randomness from `rng` (the crypto provider's, which is the supplicant's RNG).
     pub(crate) fn set_rng(&mut self, rng: &'static dyn rustls::crypto::SecureRandom) {
         self.rng = Some(rng);
+    }
+
+    /// Sign with inline P-256 keys through `p256`.
+    pub(crate) fn set_p256(&mut self, p256: &'static dyn crate::hal::P256) {
+        self.p256 = p256;
     }
 
     /// The table's persisted time floor.
@@ -169,7 +177,7 @@ impl CredentialResolver {
     ) -> Result<Arc<dyn SigningKey>, SelectErrorKind> {
         match key {
             KeyRef::Inline(k) => {
-                let key = InlineSigningKey::new(k, self.rng);
+                let key = InlineSigningKey::new(k, self.rng).with_p256(self.p256);
                 key.scheme_for(offered)
                     .ok_or(SelectErrorKind::SchemeNotAccepted)?;
                 Ok(Arc::new(key))

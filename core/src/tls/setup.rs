@@ -1,6 +1,6 @@
 //! Builds the rustls client configuration Latchkey runs with: our crypto provider, a time
 //! source that always answers (the authentication's time basis), the server verifier for the
-//! configured [`ServerPolicy`], the slot-table-backed certificate resolver, and the `KeyLog`
+//! configured [`ServerPolicy`], the slot-table-backed certificate resolver (signing inline P-256 keys through the provider's P-256), and the `KeyLog`
 //! that catches the secrets EAP-TLS key derivation needs. There is no "accept any server"
 //! mode. Everything here is internal: integrators reach it through [`crate::SupplicantBuilder`].
 
@@ -77,8 +77,10 @@ impl TlsSetup {
         policy: &ServerPolicy,
         versions: VersionPolicy,
         mut resolver: CredentialResolver,
+        p256: &'static dyn crate::hal::P256,
     ) -> Result<Self, SetupError> {
         resolver.set_rng(provider.secure_random);
+        resolver.set_p256(p256);
         let time = Arc::new(ValidationTime::default());
         let verifier = Arc::new(PolicyVerifier::new(
             policy,

@@ -6,11 +6,11 @@
 use alloc::boxed::Box;
 use core::fmt;
 
-use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::{EncodedPoint, PublicKey, SecretKey};
 use rustls::crypto::{ActiveKeyExchange, SecureRandom, SharedSecret, SupportedKxGroup};
 use rustls::{Error, NamedGroup, PeerMisbehaved};
 use zeroize::Zeroizing;
+
+use crate::hal;
 
 /// Uncompressed SEC1 point: 0x04 || X || Y. TLS allows no other form (RFC 8446 §4.2.8.2).
 const UNCOMPRESSED_LEN: usize = 65;
@@ -18,29 +18,24 @@ const UNCOMPRESSED_LEN: usize = 65;
 /// after this many rejections the RNG is broken, not unlucky.
 const MAX_DRAWS: usize = 8;
 
-/// The secp256r1 group. It draws its ephemeral keys from the RNG it was built with.
+/// The secp256r1 group. It draws its ephemeral keys from the RNG it was built with and does
+/// the curve arithmetic through a [`hal::P256`] (by default RustCrypto's).
 pub struct Secp256r1 {
     rng: &'static dyn SecureRandom,
+    p256: &'static dyn hal::P256,
 }
 
 impl Secp256r1 {
-    /// A secp256r1 group drawing from `rng`; usable in a `static` initialiser.
+    /// A secp256r1 group drawing from `rng`, with RustCrypto's P-256; usable in a `static`
+    /// initialiser.
+    #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
     pub const fn new(rng: &'static dyn SecureRandom) -> Self {
-        Self { rng }
+        Self::with_p256(rng, &super::seam::RUSTCRYPTO_P256)
     }
 
-    fn generate(&self) -> Result<SecretKey, Error> {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        for _ in 0..MAX_DRAWS {
-            self.rng
-                .fill(bytes.as_mut())
-                .map_err(|_| Error::FailedToGetRandomBytes)?;
-            // Rejects 0 and values >= n; no modular bias.
-            if let Ok(key) = SecretKey::from_slice(bytes.as_ref()) {
-                return Ok(key);
-            }
-        }
-        Err(Error::FailedToGetRandomBytes)
+    /// A secp256r1 group drawing from `rng` whose arithmetic `p256` does.
+    pub const fn with_p256(rng: &'static dyn SecureRandom, p256: &'static dyn hal::P256) -> Self {
+        Self { rng, p256 }
     }
 }
 
@@ -52,9 +47,24 @@ impl fmt::Debug for Secp256r1 {
 
 impl SupportedKxGroup for Secp256r1 {
     fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
-        let secret = self.generate()?;
-        let pub_key = secret.public_key().to_encoded_point(false);
-        Ok(Box::new(P256KeyExchange { secret, pub_key }))
+        // Drawn in place on the heap, so no copy of the scalar is left on the stack.
+        let mut kx = Box::new(P256KeyExchange {
+            secret: Zeroizing::new([0u8; 32]),
+            pub_key: [0u8; UNCOMPRESSED_LEN],
+            p256: self.p256,
+        });
+        for _ in 0..MAX_DRAWS {
+            self.rng
+                .fill(kx.secret.as_mut())
+                .map_err(|_| Error::FailedToGetRandomBytes)?;
+            // Rejects 0 and values >= n; no modular bias.
+            match self.p256.public_key(&kx.secret, &mut kx.pub_key) {
+                Ok(()) => return Ok(kx),
+                Err(hal::P256Error::InvalidScalar) => continue,
+                Err(e) => return Err(p256_failed(e)),
+            }
+        }
+        Err(Error::FailedToGetRandomBytes)
     }
 
     fn name(&self) -> NamedGroup {
@@ -62,29 +72,35 @@ impl SupportedKxGroup for Secp256r1 {
     }
 }
 
-/// One ECDHE exchange in progress: our ephemeral key and its public point.
+/// A P-256 implementation's failure as the TLS engine's error (its text names the kind).
+fn p256_failed(e: hal::P256Error) -> Error {
+    Error::General(alloc::string::String::from(e.as_str()))
+}
+
+/// One ECDHE exchange in progress: our ephemeral scalar (zeroized on drop) and its public
+/// point.
 struct P256KeyExchange {
-    secret: SecretKey,
-    pub_key: EncodedPoint,
+    secret: Zeroizing<[u8; 32]>,
+    pub_key: [u8; UNCOMPRESSED_LEN],
+    p256: &'static dyn hal::P256,
 }
 
 impl ActiveKeyExchange for P256KeyExchange {
     fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, Error> {
-        if peer_pub_key.len() != UNCOMPRESSED_LEN || peer_pub_key.first() != Some(&0x04) {
-            return Err(PeerMisbehaved::InvalidKeyShare.into());
+        let peer: &[u8; UNCOMPRESSED_LEN] = match peer_pub_key.try_into() {
+            Ok(p) if peer_pub_key.first() == Some(&0x04) => p,
+            _ => return Err(PeerMisbehaved::InvalidKeyShare.into()),
+        };
+        let mut shared = Zeroizing::new([0u8; 32]);
+        match self.p256.ecdh(&self.secret, peer, &mut shared) {
+            Ok(()) => Ok(SharedSecret::from(shared.as_slice())),
+            Err(hal::P256Error::InvalidPoint) => Err(PeerMisbehaved::InvalidKeyShare.into()),
+            Err(e) => Err(p256_failed(e)),
         }
-        // Decoding checks that the point is on the curve and not the identity.
-        let peer = PublicKey::from_sec1_bytes(peer_pub_key)
-            .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
-        let scalar = Zeroizing::new(self.secret.to_nonzero_scalar());
-        let shared = p256::ecdh::diffie_hellman(&*scalar, peer.as_affine());
-        Ok(SharedSecret::from(AsRef::<[u8]>::as_ref(
-            shared.raw_secret_bytes(),
-        )))
     }
 
     fn pub_key(&self) -> &[u8] {
-        self.pub_key.as_bytes()
+        &self.pub_key
     }
 
     fn group(&self) -> NamedGroup {

@@ -1,6 +1,7 @@
 //! Latchkey's own RustCrypto `CryptoProvider` for rustls 0.23: only what EAP-TLS needs
 //! (design §4): AES-GCM suites for TLS 1.3 and 1.2, ECDHE on secp256r1, ECDSA/RSA
-//! verification, ECDSA P-256 client signing, and the TLS PRF / HKDF-Expand-Label helpers that
+//! verification, ECDSA P-256 client signing (the P-256 operations through a [`crate::hal::P256`],
+//! RustCrypto's by default), and the TLS PRF / HKDF-Expand-Label helpers that
 //! EAP-TLS key derivation (RFC 5216 §2.3, RFC 9190 §2.3) is built from.
 
 mod aead;
@@ -8,6 +9,7 @@ mod hash;
 mod hmac;
 mod kx;
 mod rng;
+pub(crate) mod seam;
 mod sign;
 mod suites;
 mod verify;
@@ -33,6 +35,7 @@ pub use self::sign::{
     schemes_for, EcdsaP256SigningKey, InlineSigningKey, KEY_PROVIDER, RSA_SCHEMES,
 };
 pub use self::suites::*;
+pub(crate) use self::verify::sig_algs_with;
 pub use self::verify::*;
 
 /// Builds the provider: [`ALL_CIPHER_SUITES`], X25519 (feature `x25519`) then secp256r1,
@@ -46,7 +49,19 @@ where
     R: rand_core::RngCore + rand_core::CryptoRng + Send,
 {
     let rng: &'static dyn SecureRandom = Box::leak(Box::new(self::rng::RngSource(rng)));
-    let p256: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::new(rng)));
+    provider_with(rng, &seam::RUSTCRYPTO_P256, SUPPORTED_SIG_ALGS)
+}
+
+/// [`provider`] with an RNG already set aside, the P-256 key exchange done by `p256` and
+/// `signature_verification_algorithms` (which [`verify::sig_algs_with`] builds for a `p256`
+/// that is not the default; kept out of here so that an image using only the default links
+/// none of it).
+pub(crate) fn provider_with(
+    rng: &'static dyn SecureRandom,
+    p256: &'static dyn crate::hal::P256,
+    signature_verification_algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+) -> CryptoProvider {
+    let p256: &'static Secp256r1 = Box::leak(Box::new(Secp256r1::with_p256(rng, p256)));
     // The first group gets the TLS 1.3 key share. X25519 goes first: OpenSSL-based servers
     // prefer it, so they accept the share without a HelloRetryRequest and send a shorter flight.
     #[cfg(feature = "x25519")]
@@ -65,7 +80,7 @@ where
     CryptoProvider {
         cipher_suites: ALL_CIPHER_SUITES.to_vec(),
         kx_groups,
-        signature_verification_algorithms: SUPPORTED_SIG_ALGS,
+        signature_verification_algorithms,
         secure_random: rng,
         key_provider: &KEY_PROVIDER,
     }

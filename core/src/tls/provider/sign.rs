@@ -23,7 +23,6 @@ use rustls::{Error, SignatureAlgorithm, SignatureScheme};
 use zeroize::Zeroize;
 
 use crate::certs::{InlineKey, KeyAlgorithm};
-#[cfg(feature = "key-store")]
 use crate::hal;
 
 /// The P-256 scheme.
@@ -172,13 +171,24 @@ impl Signer for EcdsaP256Signer {
 pub struct InlineSigningKey {
     key: InlineKey,
     rng: Option<&'static dyn rustls::crypto::SecureRandom>,
+    p256: &'static dyn hal::P256,
 }
 
 impl InlineSigningKey {
     /// Signs with `key`; RSA signatures draw their randomness from `rng` (without it an RSA
-    /// key offers no scheme).
+    /// key offers no scheme). P-256 signatures are made by RustCrypto's P-256.
     pub fn new(key: InlineKey, rng: Option<&'static dyn rustls::crypto::SecureRandom>) -> Self {
-        Self { key, rng }
+        Self {
+            key,
+            rng,
+            p256: &super::seam::RUSTCRYPTO_P256,
+        }
+    }
+
+    /// P-256 signatures made by `p256` instead.
+    pub fn with_p256(mut self, p256: &'static dyn hal::P256) -> Self {
+        self.p256 = p256;
+        self
     }
 
     /// The scheme this key would sign with given the peer's offer, if any.
@@ -203,6 +213,7 @@ impl SigningKey for InlineSigningKey {
             key: self.key.clone(),
             scheme,
             rng: self.rng,
+            p256: self.p256,
         }))
     }
 
@@ -219,6 +230,7 @@ struct InlineSigner {
     scheme: SignatureScheme,
     #[cfg_attr(not(feature = "rsa-sign"), allow(dead_code))]
     rng: Option<&'static dyn rustls::crypto::SecureRandom>,
+    p256: &'static dyn hal::P256,
 }
 
 impl fmt::Debug for InlineSigner {
@@ -229,26 +241,19 @@ impl fmt::Debug for InlineSigner {
     }
 }
 
-/// ECDSA P-256 / SHA-256 with RFC 6979 nonces from the bare scalar (no public-key
-/// derivation), DER encoded as TLS carries it.
-fn ecdsa_p256_sign(scalar: &[u8; 32], message: &[u8]) -> Result<Vec<u8>, Error> {
-    use ecdsa::hazmat::SignPrimitive;
-    use sha2::Digest;
-    fn failed<E>(_: E) -> Error {
-        Error::General(String::from("ECDSA P-256 signing failed"))
-    }
-    let secret = p256::SecretKey::from_slice(scalar).map_err(failed)?;
-    let digest = sha2::Sha256::digest(message);
-    let z = ecdsa::hazmat::bits2field::<p256::NistP256>(&digest).map_err(failed)?;
-    let scalar = zeroize::Zeroizing::new(secret.to_nonzero_scalar());
-    let (sig, _) = scalar
-        .as_ref()
-        .try_sign_prehashed_rfc6979::<sha2::Sha256>(&z, &[])
-        .map_err(failed)?;
-    Ok(sig.to_der().as_bytes().to_vec())
+/// ECDSA P-256 / SHA-256 with the bare scalar, through `p256` (no public-key derivation),
+/// DER encoded as TLS carries it.
+fn ecdsa_p256_sign(
+    p256: &dyn hal::P256,
+    scalar: &[u8; 32],
+    message: &[u8],
+) -> Result<Vec<u8>, Error> {
+    super::seam::sign_der(p256, scalar, message)
+        .map(|sig| sig.as_bytes().to_vec())
+        .map_err(|e| Error::General(String::from(e.as_str())))
 }
 
-/// ECDSA P-384 / SHA-384, as [`ecdsa_p256_sign`].
+/// ECDSA P-384 / SHA-384 with RFC 6979 nonces from the bare scalar, DER encoded.
 #[cfg(feature = "p384")]
 fn ecdsa_p384_sign(scalar: &[u8; 48], message: &[u8]) -> Result<Vec<u8>, Error> {
     use ecdsa::hazmat::SignPrimitive;
@@ -271,7 +276,7 @@ impl Signer for InlineSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         use crate::certs::key::Secret;
         match self.key.secret() {
-            Secret::P256(s) => ecdsa_p256_sign(s, message),
+            Secret::P256(s) => ecdsa_p256_sign(self.p256, s, message),
             #[cfg(feature = "p384")]
             Secret::P384(s) => ecdsa_p384_sign(s, message),
             #[cfg(feature = "rsa-sign")]

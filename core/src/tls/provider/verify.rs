@@ -9,25 +9,49 @@ use rustls::pki_types::{
 };
 use rustls::SignatureScheme;
 
+use super::seam::RUSTCRYPTO_P256;
 use super::HashAlg;
+use crate::hal;
 
-/// ECDSA over P-256 with the given hash (the prehash is truncated to 256 bits, FIPS 186-4 §6.4).
-#[derive(Debug)]
+/// ECDSA over P-256 with the given hash (the prehash is truncated to 256 bits, FIPS 186-4 §6.4),
+/// the curve arithmetic done by a [`hal::P256`].
 pub struct EcdsaP256 {
     hash: HashAlg,
     signature_alg_id: AlgorithmIdentifier,
+    p256: &'static dyn hal::P256,
 }
 
-/// ECDSA P-256 with SHA-256 (`ecdsa-with-SHA256` on a P-256 key).
-pub static ECDSA_P256_SHA256: EcdsaP256 = EcdsaP256 {
-    hash: HashAlg::Sha256,
-    signature_alg_id: alg_id::ECDSA_SHA256,
-};
-/// ECDSA P-256 with SHA-384 (`ecdsa-with-SHA384` on a P-256 key; TLS 1.2 and certificates).
-pub static ECDSA_P256_SHA384: EcdsaP256 = EcdsaP256 {
-    hash: HashAlg::Sha384,
-    signature_alg_id: alg_id::ECDSA_SHA384,
-};
+impl core::fmt::Debug for EcdsaP256 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "EcdsaP256({:?})", self.hash)
+    }
+}
+
+impl EcdsaP256 {
+    /// ECDSA P-256 with SHA-256, verified by `p256`.
+    pub const fn sha256(p256: &'static dyn hal::P256) -> Self {
+        EcdsaP256 {
+            hash: HashAlg::Sha256,
+            signature_alg_id: alg_id::ECDSA_SHA256,
+            p256,
+        }
+    }
+
+    /// ECDSA P-256 with SHA-384, verified by `p256`.
+    pub const fn sha384(p256: &'static dyn hal::P256) -> Self {
+        EcdsaP256 {
+            hash: HashAlg::Sha384,
+            signature_alg_id: alg_id::ECDSA_SHA384,
+            p256,
+        }
+    }
+}
+
+/// ECDSA P-256 with SHA-256 (`ecdsa-with-SHA256` on a P-256 key), with RustCrypto's P-256.
+pub static ECDSA_P256_SHA256: EcdsaP256 = EcdsaP256::sha256(&RUSTCRYPTO_P256);
+/// ECDSA P-256 with SHA-384 (`ecdsa-with-SHA384` on a P-256 key; TLS 1.2 and certificates),
+/// with RustCrypto's P-256.
+pub static ECDSA_P256_SHA384: EcdsaP256 = EcdsaP256::sha384(&RUSTCRYPTO_P256);
 
 impl SignatureVerificationAlgorithm for EcdsaP256 {
     fn verify_signature(
@@ -36,11 +60,8 @@ impl SignatureVerificationAlgorithm for EcdsaP256 {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), InvalidSignature> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let key =
-            p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
-        let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
-        key.verify_prehash(super::hash(self.hash, message).as_ref(), &sig)
+        let digest = super::hash(self.hash, message);
+        super::seam::verify_der(self.p256, public_key, digest.as_ref(), signature)
             .map_err(|_| InvalidSignature)
     }
 
@@ -294,6 +315,46 @@ pub static SUPPORTED_SIG_ALGS: WebPkiSupportedAlgorithms = WebPkiSupportedAlgori
     mapping: MAPPING,
 };
 
+/// The verification algorithms with P-256 done by `p256`: [`SUPPORTED_SIG_ALGS`] with its two
+/// P-256 algorithms replaced. rustls holds the tables as `&'static`, so they are leaked: two
+/// algorithms and the two tables (a few hundred bytes), once per call; built with the
+/// [`crate::Crypto`] that uses them, once at start-up.
+pub(crate) fn sig_algs_with(p256: &'static dyn hal::P256) -> WebPkiSupportedAlgorithms {
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+    let sha256: &'static EcdsaP256 = Box::leak(Box::new(EcdsaP256::sha256(p256)));
+    let sha384: &'static EcdsaP256 = Box::leak(Box::new(EcdsaP256::sha384(p256)));
+    // Same tables, each default P-256 algorithm swapped for its counterpart.
+    let swap = |alg: &'static dyn SignatureVerificationAlgorithm| -> &'static dyn SignatureVerificationAlgorithm {
+        if core::ptr::addr_eq(alg, &ECDSA_P256_SHA256) {
+            sha256
+        } else if core::ptr::addr_eq(alg, &ECDSA_P256_SHA384) {
+            sha384
+        } else {
+            alg
+        }
+    };
+    let all: Vec<&'static dyn SignatureVerificationAlgorithm> =
+        ALL.iter().map(|a| swap(*a)).collect();
+    let mapping: Vec<(
+        SignatureScheme,
+        &'static [&'static dyn SignatureVerificationAlgorithm],
+    )> = MAPPING
+        .iter()
+        .map(|(scheme, algs)| {
+            let row: Vec<&'static dyn SignatureVerificationAlgorithm> =
+                algs.iter().map(|a| swap(*a)).collect();
+            let row: &'static [&'static dyn SignatureVerificationAlgorithm] =
+                Box::leak(row.into_boxed_slice());
+            (*scheme, row)
+        })
+        .collect();
+    WebPkiSupportedAlgorithms {
+        all: Box::leak(all.into_boxed_slice()),
+        mapping: Box::leak(mapping.into_boxed_slice()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +382,23 @@ mod tests {
         assert!(ECDSA_P256_SHA256
             .verify_signature(public.as_bytes(), b"message", &[0x30, 0])
             .is_err());
+    }
+
+    #[test]
+    fn tables_for_another_p256_keep_every_scheme_and_no_default_p256_algorithm() {
+        static OTHER: super::super::seam::RustCryptoP256 = super::super::seam::RustCryptoP256;
+        let t = sig_algs_with(&OTHER);
+        assert_eq!(t.all.len(), SUPPORTED_SIG_ALGS.all.len());
+        assert_eq!(t.mapping.len(), SUPPORTED_SIG_ALGS.mapping.len());
+        assert_eq!(
+            t.supported_schemes(),
+            SUPPORTED_SIG_ALGS.supported_schemes()
+        );
+        let rows = t.mapping.iter().flat_map(|(_, row)| row.iter());
+        for alg in t.all.iter().chain(rows) {
+            assert!(!core::ptr::addr_eq(*alg, &ECDSA_P256_SHA256));
+            assert!(!core::ptr::addr_eq(*alg, &ECDSA_P256_SHA384));
+        }
     }
 
     #[test]
