@@ -647,6 +647,7 @@ pub mod credentials {
         "wrong-password",
         "bad-pkcs12",
         "bad-key",
+        "bad-certificate",
         "slot-refused",
     ];
 

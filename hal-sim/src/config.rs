@@ -321,6 +321,13 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A certificate in a slot's file is not a well-formed X.509 certificate (RFC 5280).
+    BadCertificate {
+        /// The file.
+        path: PathBuf,
+        /// Which certificate of the file, and why.
+        reason: String,
+    },
     /// The slot table refused a certificate (its own reason).
     Slot {
         /// The certificate file.
@@ -391,6 +398,9 @@ impl std::fmt::Display for ConfigError {
             ConfigError::BadKey { path, reason } => {
                 write!(f, "private key {} unusable: {reason}", path.display())
             }
+            ConfigError::BadCertificate { path, reason } => {
+                write!(f, "{}: {reason}", path.display())
+            }
             ConfigError::Slot { path, reason } => write!(f, "{}: {reason}", path.display()),
             ConfigError::ActiveConflict { path } => write!(
                 f,
@@ -432,6 +442,7 @@ impl ConfigError {
             ConfigError::Pkcs12 { .. } => "bad-pkcs12",
             ConfigError::TooManySlots { .. } => "too-many-slots",
             ConfigError::BadKey { .. } => "bad-key",
+            ConfigError::BadCertificate { .. } => "bad-certificate",
             ConfigError::Slot { .. } => "slot-refused",
             ConfigError::ActiveConflict { .. } => "active-conflict",
             ConfigError::Table { kind, .. } => kind,
@@ -952,6 +963,24 @@ fn read_slot(
     Ok((certs, key))
 }
 
+/// Every certificate of a slot's file parses in full as X.509 (x509-cert): PEM armour and
+/// PKCS#12 bags carry any bytes, and neither the slot table (which reads only what selection
+/// needs) nor the DER detection (webpki's outer parse) would refuse, say, a malformed OID deep
+/// in an extension, which the server would then be sent. Found by the `slot_files` and
+/// `pkcs12` fuzz targets.
+fn well_formed(certs: &[CertificateDer<'_>], path: &Path) -> Result<(), ConfigError> {
+    for (i, c) in certs.iter().enumerate() {
+        x509_cert::Certificate::from_der(c).map_err(|e| ConfigError::BadCertificate {
+            path: path.to_owned(),
+            reason: format!(
+                "certificate {} of the file is not a well-formed X.509 certificate ({e})",
+                i + 1
+            ),
+        })?;
+    }
+    Ok(())
+}
+
 /// A slot's certificates (leaf first) and key from its files' contents (`key`: the key file,
 /// when it is not the certificate file).
 fn slot_parts(
@@ -967,9 +996,12 @@ fn slot_parts(
                 hint: "file is PKCS#12 and holds its own key: give it alone, --slot STATE:FILE",
             });
         }
-        return read_pkcs12(bytes, cert_path, password);
+        let (certs, key) = read_pkcs12(bytes, cert_path, password)?;
+        well_formed(&certs, cert_path)?;
+        return Ok((certs, key));
     }
     let certs = certs_from("certificate", cert_path, bytes)?;
+    well_formed(&certs, cert_path)?;
     let key = match key {
         // STATE:FILE with a PEM or DER file: it must hold the key as well.
         None => key_from_file(bytes, cert_path, password).map_err(|e| match e {
@@ -1597,6 +1629,52 @@ mod tests {
             .err()
             .unwrap();
         one_line(&err, "wrong-format", cert_path, "give it alone");
+    }
+
+    /// Regression (fuzz targets `slot_files` and `pkcs12`): a certificate whose PEM armour or
+    /// PKCS#12 bag holds malformed DER deep inside (here an OID of the signature algorithm)
+    /// loaded, the table's lenient parse accepting it.
+    #[test]
+    fn a_certificate_with_malformed_der_inside_is_a_typed_refusal() {
+        let e = Enterprise::new();
+        let der = CertificateDer::from_pem_slice(e.pki.client.cert_pem.as_bytes()).unwrap();
+        let mut bad = der.to_vec();
+        // The TBS signature AlgorithmIdentifier's OID: its first content byte made a
+        // continuation byte with nothing after it in the OID.
+        let oid_at = bad
+            .windows(3)
+            .position(|w| w == [0x06, 0x08, 0x2a])
+            .expect("ecdsa-with-SHA256 OID");
+        bad[oid_at + 9] = 0x80;
+        assert!(x509_cert::Certificate::from_der(&bad).is_err());
+        let pem =
+            pkcs8::der::pem::encode_string("CERTIFICATE", pkcs8::der::pem::LineEnding::LF, &bad)
+                .unwrap();
+        let cert_path = Path::new("dev.crt");
+        let key = e.pki.client.key_pem.as_bytes();
+        let err = slot_from_bytes(cert_path, pem.as_bytes(), Some((Path::new("k"), key)), None)
+            .err()
+            .unwrap();
+        one_line(
+            &err,
+            "bad-certificate",
+            cert_path,
+            "certificate 1 of the file",
+        );
+        // The same through the command line's files.
+        std::fs::write(e.path("bad.pem"), &pem).unwrap();
+        let spec = format!(
+            "active:{}:{}",
+            e.path("bad.pem").display(),
+            e.path("key.pem").display()
+        );
+        let err = e.load(&spec, &[]).unwrap_err();
+        one_line(
+            &err,
+            "bad-certificate",
+            &e.path("bad.pem"),
+            "not a well-formed",
+        );
     }
 
     #[test]
