@@ -29,7 +29,7 @@ else
 fi
 cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-all_targets=(eapol eap eap_tls_reassembly slot_flash cert_install radius_reply eapol_key four_way supplicant)
+all_targets=(eapol eap eap_tls_reassembly slot_flash cert_install radius_reply eapol_key four_way supplicant pkcs12 slot_files)
 read -ra targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 
 # Longest input per target: slot_flash and radius_reply need a 4 KiB flash / packet plus room.
@@ -39,6 +39,8 @@ max_len() {
     eap_tls_reassembly) echo 8192 ;;
     # Whole authentications: every authenticator frame of a TLS 1.2 or 1.3 exchange.
     supplicant) echo 16384 ;;
+    # A certificate with its chain and key: an RSA-2048 PKCS#12 file is ~2.5 KB.
+    pkcs12 | slot_files) echo 6144 ;;
     *) echo 2048 ;;
   esac
 }

@@ -577,3 +577,158 @@ pub fn tls_request_frame(id: u8, flags: u8, data: &[u8]) -> Vec<u8> {
     f.extend_from_slice(data);
     f
 }
+
+/// The credential loaders' targets (`pkcs12`, `slot_files`): the input format of `slot_files`
+/// and the oracle both targets check a load against.
+pub mod credentials {
+    use std::path::Path;
+
+    use der::{Decode, Encode};
+    use latchkey_core::certs::{KeyAlgorithm, KeyRef, SlotTable};
+    use latchkey_sim::config::{ConfigError, PassSource, SlotCredential, FILE_CERT_MAX};
+
+    /// The fixed password the targets open encrypted files with (the seeds use it).
+    pub const PASSWORD: &str = "latchkey-fuzz";
+    /// The name the targets give the certificate (or PKCS#12) file.
+    pub const CERT_PATH: &str = "fuzz-slot.crt";
+    /// The name the targets give the key file.
+    pub const KEY_PATH: &str = "fuzz-slot.key";
+
+    /// `--key-pass pass:PASSWORD`.
+    pub fn password() -> PassSource {
+        PassSource::Literal(zeroize::Zeroizing::new(PASSWORD.into()))
+    }
+
+    /// One `slot_files` input: the certificate file, the key file (`None`: `STATE:FILE`, the
+    /// key in the certificate file) and whether `--key-pass` is given.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SlotFiles<'a> {
+        /// The certificate file's contents.
+        pub cert: &'a [u8],
+        /// The key file's contents, when it is another file.
+        pub key: Option<&'a [u8]>,
+        /// Whether `--key-pass` is given (the fixed [`PASSWORD`]).
+        pub with_password: bool,
+    }
+
+    /// Input layout: a flags byte (bit 0: one file, `STATE:FILE`; bit 1: `--key-pass` given),
+    /// the certificate file's length (u16, big-endian), the certificate file, then the key
+    /// file (the rest). Short inputs read as empty files.
+    pub fn decode_slot_files(data: &[u8]) -> SlotFiles<'_> {
+        let flags = data.first().copied().unwrap_or(0);
+        let len = data
+            .get(1..3)
+            .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+        let rest = data.get(3..).unwrap_or(&[]);
+        let (cert, key) = rest.split_at(len.min(rest.len()));
+        SlotFiles {
+            cert,
+            key: (flags & 1 == 0).then_some(key),
+            with_password: flags & 2 != 0,
+        }
+    }
+
+    /// Encode a `slot_files` input (for seeds).
+    pub fn encode_slot_files(f: &SlotFiles<'_>) -> Vec<u8> {
+        let flags = u8::from(f.key.is_none()) | if f.with_password { 2 } else { 0 };
+        let mut out = vec![flags];
+        out.extend_from_slice(&(f.cert.len() as u16).to_be_bytes());
+        out.extend_from_slice(f.cert);
+        out.extend_from_slice(f.key.unwrap_or(&[]));
+        out
+    }
+
+    /// The kinds a credential load may fail with (every other kind is a finding: the files
+    /// are given as bytes, so nothing is unreadable, and a literal password always reads).
+    const LOAD_KINDS: &[&str] = &[
+        "no-pem",
+        "wrong-format",
+        "password-required",
+        "wrong-password",
+        "bad-pkcs12",
+        "bad-key",
+        "bad-certificate",
+        "slot-refused",
+    ];
+
+    /// The oracle: a load either succeeded with certificates that all parse in full
+    /// (x509-cert), a key of the leaf's algorithm that installs with the chain in a fresh
+    /// table of the command line's size (the key matches the leaf's public key), or failed
+    /// with one of the load kinds and a one-line message naming one of the files and never
+    /// holding the password.
+    pub fn check(result: &Result<SlotCredential, ConfigError>) {
+        match result {
+            Ok(c) => {
+                let (leaf, intermediates) = c
+                    .certs
+                    .split_first()
+                    .expect("a loaded slot has a certificate");
+                let mut algorithm = None;
+                for (i, der) in c.certs.iter().enumerate() {
+                    let cert = x509_cert::Certificate::from_der(der)
+                        .unwrap_or_else(|e| panic!("loaded certificate {i} does not parse: {e}"));
+                    if i == 0 {
+                        algorithm = Some(spki_algorithm(
+                            &cert.tbs_certificate.subject_public_key_info,
+                        ));
+                    }
+                }
+                assert_eq!(
+                    algorithm,
+                    Some(c.key.algorithm()),
+                    "the key's algorithm is not the leaf's"
+                );
+                let intermediates: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
+                let mut table: Box<SlotTable<1, FILE_CERT_MAX>> = Box::new(SlotTable::new());
+                table
+                    .install_chain(leaf, &intermediates, KeyRef::Inline(c.key.clone()))
+                    .expect("a loaded slot installs (its key is the leaf's)");
+            }
+            Err(e) => {
+                let kind = e.kind();
+                assert!(LOAD_KINDS.contains(&kind), "unexpected kind {kind}: {e}");
+                let msg = e.to_string();
+                assert!(!msg.is_empty() && !msg.contains('\n'), "not one line: {msg:?}");
+                assert!(
+                    msg.contains(CERT_PATH) || msg.contains(KEY_PATH),
+                    "names no file: {msg}"
+                );
+                assert!(!msg.contains(PASSWORD), "the password in a message: {msg}");
+            }
+        }
+    }
+
+    /// The key algorithm a certificate's SPKI names (RFC 5480, RFC 8017).
+    fn spki_algorithm(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned) -> KeyAlgorithm {
+        const EC: der::asn1::ObjectIdentifier =
+            der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+        const RSA: der::asn1::ObjectIdentifier =
+            der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+        const P256: der::asn1::ObjectIdentifier =
+            der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+        const P384: der::asn1::ObjectIdentifier =
+            der::asn1::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.to_der().ok())
+            .and_then(|d| der::asn1::ObjectIdentifier::from_der(&d).ok());
+        match (spki.algorithm.oid, curve) {
+            (RSA, _) => KeyAlgorithm::Rsa,
+            (EC, Some(P256)) => KeyAlgorithm::P256,
+            (EC, Some(P384)) => KeyAlgorithm::P384,
+            _ => KeyAlgorithm::Other,
+        }
+    }
+
+    /// The certificate file's name as a path.
+    pub fn cert_path() -> &'static Path {
+        Path::new(CERT_PATH)
+    }
+
+    /// The key file's name as a path.
+    pub fn key_path() -> &'static Path {
+        Path::new(KEY_PATH)
+    }
+}

@@ -30,7 +30,10 @@ pub const FILE_SLOTS: usize = 4;
 /// up to 4 KiB of certificates each, leaf and intermediates: an RSA-2048 leaf is ~1.3 KB and an
 /// RSA-2048 issuing CA signed by an RSA-4096 root ~1.4 KB, which 2 KiB would not hold. A
 /// larger chain is refused with a typed error; the table is about 17 KB of host memory.
-pub type FileSlotTable = SharedSlotTable<FILE_SLOTS, 4096>;
+pub type FileSlotTable = SharedSlotTable<FILE_SLOTS, FILE_CERT_MAX>;
+
+/// Bytes of certificates (leaf and intermediates) a slot of [`FileSlotTable`] holds.
+pub const FILE_CERT_MAX: usize = 4096;
 
 /// Where the password of an encrypted key or PKCS#12 file comes from, in the syntax of
 /// openssl's `-passin`: `env:VAR`, `file:PATH` (its first line), `pass:PASSWORD` (visible to
@@ -318,6 +321,13 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// A certificate in a slot's file is not a well-formed X.509 certificate (RFC 5280).
+    BadCertificate {
+        /// The file.
+        path: PathBuf,
+        /// Which certificate of the file, and why.
+        reason: String,
+    },
     /// The slot table refused a certificate (its own reason).
     Slot {
         /// The certificate file.
@@ -388,6 +398,9 @@ impl std::fmt::Display for ConfigError {
             ConfigError::BadKey { path, reason } => {
                 write!(f, "private key {} unusable: {reason}", path.display())
             }
+            ConfigError::BadCertificate { path, reason } => {
+                write!(f, "{}: {reason}", path.display())
+            }
             ConfigError::Slot { path, reason } => write!(f, "{}: {reason}", path.display()),
             ConfigError::ActiveConflict { path } => write!(
                 f,
@@ -429,6 +442,7 @@ impl ConfigError {
             ConfigError::Pkcs12 { .. } => "bad-pkcs12",
             ConfigError::TooManySlots { .. } => "too-many-slots",
             ConfigError::BadKey { .. } => "bad-key",
+            ConfigError::BadCertificate { .. } => "bad-certificate",
             ConfigError::Slot { .. } => "slot-refused",
             ConfigError::ActiveConflict { .. } => "active-conflict",
             ConfigError::Table { kind, .. } => kind,
@@ -621,6 +635,14 @@ fn decrypt_pkcs8(
         path: path.to_owned(),
         reason: "not an encrypted PKCS#8 key".into(),
     })?;
+    if let pkcs8::pkcs5::EncryptionScheme::Pbes2(params) = &info.encryption_algorithm {
+        if let Some(reason) = kdf_too_costly(&params.kdf) {
+            return Err(ConfigError::BadKey {
+                path: path.to_owned(),
+                reason,
+            });
+        }
+    }
     let pass = password.get(path)?;
     // A wrong password shows as a padding or structure error of the decrypted data.
     let doc = info
@@ -629,6 +651,42 @@ fn decrypt_pkcs8(
             path: path.to_owned(),
         })?;
     key_from_der(PrivateKeyDer::Pkcs8(doc.as_bytes().to_vec().into()), path)
+}
+
+/// Most PBKDF2 iterations an encrypted key may ask for (as p12-keystore bounds PKCS#12 files;
+/// openssl writes 2 048): beyond it, opening the key would take seconds to minutes.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// Most memory an encrypted key's scrypt parameters may ask for (128 x r x N x p bytes;
+/// openssl's `-scrypt` default N = 16 384, r = 8, p = 1 is 16 MiB).
+pub const MAX_SCRYPT_BYTES: u64 = 256 << 20;
+
+/// Why an encrypted key's KDF parameters are refused before any work is done, if they are.
+fn kdf_too_costly(kdf: &pkcs8::pkcs5::pbes2::Kdf<'_>) -> Option<String> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    match kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count > MAX_PBKDF2_ITERATIONS => Some(format!(
+            "its PBKDF2 iteration count {} is above {MAX_PBKDF2_ITERATIONS}: re-encrypt it \
+             (openssl pkcs8 -topk8 -v2 aes-256-cbc)",
+            p.iteration_count
+        )),
+        Kdf::Scrypt(p) => {
+            let bytes = 128u64
+                .checked_mul(u64::from(p.block_size))
+                .and_then(|b| b.checked_mul(p.cost_parameter))
+                .and_then(|b| b.checked_mul(u64::from(p.parallelization)));
+            (bytes.is_none_or(|b| b > MAX_SCRYPT_BYTES)).then(|| {
+                format!(
+                    "its scrypt parameters (N {}, r {}, p {}) need more than {} MiB: re-encrypt \
+                     it (openssl pkcs8 -topk8 -v2 aes-256-cbc)",
+                    p.cost_parameter,
+                    p.block_size,
+                    p.parallelization,
+                    MAX_SCRYPT_BYTES >> 20
+                )
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The leaf, its intermediates and its key from a PKCS#12 file (RFC 7292). A root CA in the
@@ -736,11 +794,65 @@ pub fn read_key(path: &Path) -> Result<InlineKey, ConfigError> {
 /// password from `pass`.
 pub fn read_key_with(path: &Path, pass: Option<&PassSource>) -> Result<InlineKey, ConfigError> {
     let bytes = read("private key", path)?;
+    key_from_bytes(&bytes, path, pass)
+}
+
+/// [`read_key_with`] on the contents of a key file already read (`path` only names it in
+/// errors): PEM or DER, plain or encrypted PKCS#8, SEC1, PKCS#1, or a PKCS#12 file's key.
+pub fn key_from_bytes(
+    bytes: &[u8],
+    path: &Path,
+    pass: Option<&PassSource>,
+) -> Result<InlineKey, ConfigError> {
     let mut password = Password {
         source: pass,
         read: None,
     };
-    key_from_file(&bytes, path, &mut password)
+    key_from_file(bytes, path, &mut password)
+}
+
+/// A slot's credential as `--slot` loads it: the leaf certificate, the intermediates after it
+/// in its file (a PKCS#12 file's root left out), and the private key of the leaf.
+pub struct SlotCredential {
+    /// The leaf first, then its intermediates (DER).
+    pub certs: Vec<CertificateDer<'static>>,
+    /// The leaf's private key (checked to be the leaf's).
+    pub key: InlineKey,
+}
+
+/// The files of one `--slot`, already read, as the command line loads them: `cert` is the
+/// certificate file's contents (PEM or DER certificates, or a PKCS#12 file holding the key
+/// too), `key` the key file's when it is another file (`None`: `STATE:FILE`, the key in the
+/// same file), `pass` the `--key-pass`. The paths only name the files in errors.
+///
+/// Either every part loads and the key belongs to the leaf (installed in a scratch one-slot
+/// table of [`FileSlotTable`]'s size: public key, chain links and size checked as the real
+/// table checks them), or the one [`ConfigError`] that stopped it: never certificates without
+/// their key.
+pub fn slot_from_bytes(
+    cert_path: &Path,
+    cert: &[u8],
+    key: Option<(&Path, &[u8])>,
+    pass: Option<&PassSource>,
+) -> Result<SlotCredential, ConfigError> {
+    let mut password = Password {
+        source: pass,
+        read: None,
+    };
+    let (certs, key) = slot_parts(cert_path, cert, key, &mut password)?;
+    let (leaf, intermediates) = certs.split_first().ok_or(ConfigError::NoPem {
+        what: "certificate",
+        path: cert_path.to_owned(),
+    })?;
+    let intermediates: Vec<&[u8]> = intermediates.iter().map(|c| c.as_ref()).collect();
+    let mut scratch: Box<SlotTable<1, FILE_CERT_MAX>> = Box::new(SlotTable::new());
+    scratch
+        .install_chain(leaf, &intermediates, KeyRef::Inline(key.clone()))
+        .map_err(|e| ConfigError::Slot {
+            path: cert_path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(SlotCredential { certs, key })
 }
 
 fn key_from_file(
@@ -838,30 +950,70 @@ fn read_slot(
     password: &mut Password<'_>,
 ) -> Result<(Vec<CertificateDer<'static>>, InlineKey), ConfigError> {
     let bytes = read("certificate", &s.cert)?;
-    if !is_pem(&bytes) && is_pkcs12(&bytes) {
-        if s.key != s.cert {
+    let key_bytes = if s.key == s.cert {
+        None
+    } else if !is_pem(&bytes) && is_pkcs12(&bytes) {
+        // Refused by slot_parts before the key file is read.
+        Some(Vec::new())
+    } else {
+        Some(read("private key", &s.key)?)
+    };
+    let key = key_bytes.as_deref().map(|k| (s.key.as_path(), k));
+    let (certs, key) = slot_parts(&s.cert, &bytes, key, password)?;
+    Ok((certs, key))
+}
+
+/// Every certificate of a slot's file parses in full as X.509 (x509-cert): PEM armour and
+/// PKCS#12 bags carry any bytes, and neither the slot table (which reads only what selection
+/// needs) nor the DER detection (webpki's outer parse) would refuse, say, a malformed OID deep
+/// in an extension, which the server would then be sent. Found by the `slot_files` and
+/// `pkcs12` fuzz targets.
+fn well_formed(certs: &[CertificateDer<'_>], path: &Path) -> Result<(), ConfigError> {
+    for (i, c) in certs.iter().enumerate() {
+        x509_cert::Certificate::from_der(c).map_err(|e| ConfigError::BadCertificate {
+            path: path.to_owned(),
+            reason: format!(
+                "certificate {} of the file is not a well-formed X.509 certificate ({e})",
+                i + 1
+            ),
+        })?;
+    }
+    Ok(())
+}
+
+/// A slot's certificates (leaf first) and key from its files' contents (`key`: the key file,
+/// when it is not the certificate file).
+fn slot_parts(
+    cert_path: &Path,
+    bytes: &[u8],
+    key: Option<(&Path, &[u8])>,
+    password: &mut Password<'_>,
+) -> Result<(Vec<CertificateDer<'static>>, InlineKey), ConfigError> {
+    if !is_pem(bytes) && is_pkcs12(bytes) {
+        if key.is_some() {
             return Err(ConfigError::WrongFormat {
-                path: s.cert.clone(),
+                path: cert_path.to_owned(),
                 hint: "file is PKCS#12 and holds its own key: give it alone, --slot STATE:FILE",
             });
         }
-        return read_pkcs12(&bytes, &s.cert, password);
+        let (certs, key) = read_pkcs12(bytes, cert_path, password)?;
+        well_formed(&certs, cert_path)?;
+        return Ok((certs, key));
     }
-    let certs = certs_from("certificate", &s.cert, &bytes)?;
-    let key = if s.key == s.cert {
+    let certs = certs_from("certificate", cert_path, bytes)?;
+    well_formed(&certs, cert_path)?;
+    let key = match key {
         // STATE:FILE with a PEM or DER file: it must hold the key as well.
-        key_from_file(&bytes, &s.cert, password).map_err(|e| match e {
+        None => key_from_file(bytes, cert_path, password).map_err(|e| match e {
             ConfigError::NoPem { .. } | ConfigError::WrongFormat { .. } => {
                 ConfigError::WrongFormat {
-                    path: s.cert.clone(),
+                    path: cert_path.to_owned(),
                     hint: "no private key in it: give the key file too, --slot STATE:CERT:KEY",
                 }
             }
             e => e,
-        })?
-    } else {
-        let key_bytes = read("private key", &s.key)?;
-        key_from_file(&key_bytes, &s.key, password)?
+        })?,
+        Some((key_path, key_bytes)) => key_from_file(key_bytes, key_path, password)?,
     };
     Ok((certs, key))
 }
@@ -1445,6 +1597,154 @@ mod tests {
         let err = e.load(&spec, &["--key-pass", "pass:nope"]).unwrap_err();
         one_line(&err, "wrong-password", &enc, "wrong password");
         assert!(e.load(&spec, &["--key-pass", "pass:k3y"]).is_ok());
+    }
+
+    #[test]
+    fn slot_from_bytes_loads_only_a_leaf_with_its_own_key() {
+        let e = Enterprise::new();
+        let leaf = std::fs::read(e.path("leaf.pem")).unwrap();
+        let key = std::fs::read(e.path("key.pem")).unwrap();
+        let (cert_path, key_path) = (Path::new("dev.crt"), Path::new("dev.key"));
+        let c = slot_from_bytes(cert_path, &leaf, Some((key_path, &key)), None).unwrap();
+        assert_eq!(c.certs.len(), 1);
+        assert_eq!(c.key, read_key(&e.path("key.pem")).unwrap());
+        // Another key: refused here, as the table would refuse it, naming the certificate.
+        let other = crate::pki::TestPki::generate().unwrap();
+        let err = slot_from_bytes(
+            cert_path,
+            &leaf,
+            Some((key_path, other.client.key_pem.as_bytes())),
+            None,
+        )
+        .err()
+        .unwrap();
+        one_line(&err, "slot-refused", cert_path, "key");
+        // A PKCS#12 file with a password: the same leaf and key, its chain after the leaf.
+        let pfx = std::fs::read(e.pfx("dev.pfx", "k3y", true, &[])).unwrap();
+        let pass = PassSource::Literal(zeroize::Zeroizing::new("k3y".into()));
+        let c = slot_from_bytes(cert_path, &pfx, None, Some(&pass)).unwrap();
+        assert_eq!(c.certs.len(), 2, "leaf and intermediate, the root left out");
+        assert_eq!(c.key, read_key(&e.path("key.pem")).unwrap());
+        let err = slot_from_bytes(cert_path, &pfx, Some((key_path, &key)), Some(&pass))
+            .err()
+            .unwrap();
+        one_line(&err, "wrong-format", cert_path, "give it alone");
+    }
+
+    /// Regression (fuzz targets `slot_files` and `pkcs12`): a certificate whose PEM armour or
+    /// PKCS#12 bag holds malformed DER deep inside (here an OID of the signature algorithm)
+    /// loaded, the table's lenient parse accepting it.
+    #[test]
+    fn a_certificate_with_malformed_der_inside_is_a_typed_refusal() {
+        let e = Enterprise::new();
+        let der = CertificateDer::from_pem_slice(e.pki.client.cert_pem.as_bytes()).unwrap();
+        let mut bad = der.to_vec();
+        // The TBS signature AlgorithmIdentifier's OID: its first content byte made a
+        // continuation byte with nothing after it in the OID.
+        let oid_at = bad
+            .windows(3)
+            .position(|w| w == [0x06, 0x08, 0x2a])
+            .expect("ecdsa-with-SHA256 OID");
+        bad[oid_at + 9] = 0x80;
+        assert!(x509_cert::Certificate::from_der(&bad).is_err());
+        let pem =
+            pkcs8::der::pem::encode_string("CERTIFICATE", pkcs8::der::pem::LineEnding::LF, &bad)
+                .unwrap();
+        let cert_path = Path::new("dev.crt");
+        let key = e.pki.client.key_pem.as_bytes();
+        let err = slot_from_bytes(cert_path, pem.as_bytes(), Some((Path::new("k"), key)), None)
+            .err()
+            .unwrap();
+        one_line(
+            &err,
+            "bad-certificate",
+            cert_path,
+            "certificate 1 of the file",
+        );
+        // The same through the command line's files.
+        std::fs::write(e.path("bad.pem"), &pem).unwrap();
+        let spec = format!(
+            "active:{}:{}",
+            e.path("bad.pem").display(),
+            e.path("key.pem").display()
+        );
+        let err = e.load(&spec, &[]).unwrap_err();
+        one_line(
+            &err,
+            "bad-certificate",
+            &e.path("bad.pem"),
+            "not a well-formed",
+        );
+    }
+
+    #[test]
+    fn encrypted_keys_asking_for_too_costly_a_kdf_are_refused_before_the_password() {
+        use pkcs8::der::Encode;
+        use pkcs8::pkcs5::pbes2::{EncryptionScheme, Kdf, Parameters, ScryptParams};
+        let e = Enterprise::new();
+        // PBKDF2 past the bound, as openssl writes it.
+        let slow = e.path("slow.enc.der");
+        openssl_run(&[
+            "pkcs8".as_ref(),
+            "-topk8".as_ref(),
+            "-v2".as_ref(),
+            "aes-256-cbc".as_ref(),
+            "-iter".as_ref(),
+            "1000001".as_ref(),
+            "-passout".as_ref(),
+            "pass:k3y".as_ref(),
+            "-outform".as_ref(),
+            "DER".as_ref(),
+            "-in".as_ref(),
+            e.path("key.pem").as_os_str(),
+            "-out".as_ref(),
+            slow.as_os_str(),
+        ]);
+        let started = std::time::Instant::now();
+        let err = read_key_with(&slow, None).unwrap_err();
+        one_line(&err, "bad-key", &slow, "PBKDF2 iteration count 1000001");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // scrypt asking for 1 GiB (N 2^20, r 8): refused from its parameters alone.
+        let iv = [7u8; 16];
+        let info = pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: Parameters {
+                kdf: Kdf::Scrypt(ScryptParams {
+                    salt: &[1; 16],
+                    cost_parameter: 1 << 20,
+                    block_size: 8,
+                    parallelization: 1,
+                    key_length: Some(32),
+                }),
+                encryption: EncryptionScheme::Aes256Cbc { iv: &iv },
+            }
+            .into(),
+            encrypted_data: &[0; 48],
+        };
+        let big = e.path("big.enc.der");
+        std::fs::write(&big, info.to_der().unwrap()).unwrap();
+        let pass = PassSource::Literal(zeroize::Zeroizing::new("k3y".into()));
+        let err = read_key_with(&big, Some(&pass)).unwrap_err();
+        one_line(
+            &err,
+            "bad-key",
+            &big,
+            "scrypt parameters (N 1048576, r 8, p 1)",
+        );
+        // openssl's own scrypt default (16 MiB) opens.
+        let scrypt = e.path("scrypt.enc.pem");
+        openssl_run(&[
+            "pkcs8".as_ref(),
+            "-topk8".as_ref(),
+            "-scrypt".as_ref(),
+            "-passout".as_ref(),
+            "pass:k3y".as_ref(),
+            "-in".as_ref(),
+            e.path("key.pem").as_os_str(),
+            "-out".as_ref(),
+            scrypt.as_os_str(),
+        ]);
+        let plain = read_key(&e.path("key.pem")).unwrap();
+        assert_eq!(read_key_with(&scrypt, Some(&pass)).unwrap(), plain);
     }
 
     #[test]

@@ -223,7 +223,8 @@ fn cli() -> clap::Command {
             sub(
                 "soak",
                 "Run many seeded authentications over a link that loses, duplicates, reorders, \
-                 bit-flips and truncates frames (and can restart the authenticator); report how \
+                 bit-flips and truncates frames (and can flap the link and restart the \
+                 authenticator mid-handshake); report how \
                  many authenticated, failed (by kind) or hung. Exit status 0 when none hung",
             )
             .defer(with_args::<latchkey_sim::soak::SoakArgs>),

@@ -4,7 +4,12 @@
 //! 802.1X authenticator that retransmits its last request on a timer, RFC 3748 §4.3, and
 //! discards responses that do not answer it) and a fresh supplicant, joined by a channel that
 //! loses, duplicates, delays (so reorders), bit-flips and truncates frames in both directions,
-//! and can restart the authenticator mid-conversation. Time is virtual: a run jumps from one
+//! and can restart the authenticator mid-conversation (announced with a new Identity request,
+//! or silent, waiting for an EAPOL-Start) or take the link down mid-handshake (a flap: both
+//! ends see carrier loss, frames in flight and sent while down are lost; at link up the
+//! supplicant starts again and the authenticator sends a new Identity request). Flaps and
+//! restarts are off by default, so the default mix is loss, duplication and reordering only.
+//! Time is virtual: a run jumps from one
 //! delivery or timer to the next. A run that neither completes nor fails before its virtual
 //! time bound, or that waits with no frame in flight and no timer set, is a hang.
 
@@ -31,6 +36,9 @@ const AP_MAX_RETRANSMITS: u8 = 4;
 /// Virtual time one run may take before it counts as a hang: well past every supplicant
 /// timer (startPeriod 30 s x maxStart, authPeriod, heldPeriod).
 const RUN_LIMIT_MS: u64 = 30 * 60 * 1000;
+/// A flap comes at one of the first this many frame deliveries of a run, while the handshake
+/// is under way (a TLS 1.3 run on a clean link delivers about 15 frames before EAP-Success).
+const FLAP_WITHIN_DELIVERIES: usize = 16;
 /// Deliveries and timer events one run may take before it counts as a hang.
 const RUN_MAX_EVENTS: usize = 20_000;
 
@@ -59,9 +67,18 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 0.0)]
     pub truncate: f64,
     /// Probability, per run, that the authenticator restarts (new server, in-flight frames
-    /// lost, a new Identity request) at a random point of the conversation.
+    /// lost) at a random point of the conversation: half of them announced with a new Identity
+    /// request, half silent (the new authenticator waits for an EAPOL-Start).
     #[arg(long, default_value_t = 0.0)]
     pub restart: f64,
+    /// Probability, per run, that the link flaps at a random point of the handshake: down
+    /// (frames in flight and sent meanwhile lost, the supplicant told `link_down`, the
+    /// authenticator's port reset) for 1 ms to `--flap-down-ms`, then up again.
+    #[arg(long, default_value_t = 0.0)]
+    pub flap: f64,
+    /// Longest a flap keeps the link down, in milliseconds.
+    #[arg(long, default_value_t = 2_000)]
+    pub flap_down_ms: u64,
     /// Wall-clock bound on the whole soak, in seconds: runs not started by then are skipped
     /// (and reported).
     #[arg(long, default_value_t = 900)]
@@ -83,6 +100,8 @@ impl SoakArgs {
             flip: 0.0,
             truncate: 0.0,
             restart: 0.0,
+            flap: 0.0,
+            flap_down_ms: 2_000,
             time_limit_s: 900,
             tls: "both".into(),
         }
@@ -131,8 +150,18 @@ pub struct SoakReport {
     pub flipped: usize,
     /// See `lost`.
     pub truncated: usize,
-    /// Authenticator restarts.
+    /// Authenticator restarts (announced and silent).
     pub restarts: usize,
+    /// Of `restarts`, those where the new authenticator sent nothing until an EAPOL-Start.
+    pub silent_restarts: usize,
+    /// Link flaps.
+    pub flaps: usize,
+    /// Frames lost to flaps (in flight when the link went down, or sent while it was down).
+    pub lost_to_flaps: usize,
+    /// Runs with at least one flap or restart.
+    pub impaired_runs: usize,
+    /// Of `impaired_runs`, those that authenticated with matching keys.
+    pub impaired_authenticated: usize,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -169,17 +198,27 @@ impl SoakReport {
         }
         s += &format!(
             "\n{} runs in {:.1} s; link: {} lost, {} duplicated, {} bit-flipped, {} truncated, \
-             {} authenticator restarts; retransmissions: supplicant {}, authenticator {}\n",
+             {} flaps ({} frames lost while down), {} authenticator restarts ({} silent); \
+             retransmissions: supplicant {}, authenticator {}\n",
             self.runs,
             self.elapsed.as_secs_f64(),
             self.lost,
             self.duplicated,
             self.flipped,
             self.truncated,
+            self.flaps,
+            self.lost_to_flaps,
             self.restarts,
+            self.silent_restarts,
             self.supplicant_retransmissions,
             self.authenticator_retransmissions,
         );
+        if self.impaired_runs > 0 {
+            s += &format!(
+                "runs with a flap or restart: {}, of which authenticated {}\n",
+                self.impaired_runs, self.impaired_authenticated
+            );
+        }
         for (kind, seeds) in &self.failed_seeds {
             s += &format!("failed {kind}: seeds {seeds:?}\n");
         }
@@ -212,11 +251,17 @@ struct Link<'a> {
     args: &'a SoakArgs,
     flight: Vec<InFlight>,
     order: u64,
+    /// While the link is down (a flap): when it comes up again.
+    down_until: Option<u64>,
     report: &'a mut SoakReport,
 }
 
 impl Link<'_> {
     fn send(&mut self, now: u64, dir: Dir, frame: Vec<u8>) {
+        if self.down_until.is_some() {
+            self.report.lost_to_flaps += 1;
+            return;
+        }
         if self.rng.gen_bool(self.args.loss) {
             self.report.lost += 1;
             return;
@@ -293,9 +338,16 @@ impl Authenticator {
         })
     }
 
+    /// A fresh authenticator that has sent nothing yet (after a silent restart, or with its
+    /// port down): it answers only an EAPOL-Start.
+    fn reset(&mut self) -> Result<(), String> {
+        *self = Authenticator::new(self.cfg.clone())?;
+        Ok(())
+    }
+
     /// A new conversation: a fresh server and its Identity request.
     fn restart(&mut self, now: u64) -> Result<Vec<u8>, String> {
-        *self = Authenticator::new(self.cfg.clone())?;
+        self.reset()?;
         let req = self.server.start();
         self.outstanding = Some((req.clone(), now + AP_RETRANSMIT_MS, 0));
         Ok(eapol_eap(&req))
@@ -380,6 +432,7 @@ fn one_run(
         args,
         flight: Vec::new(),
         order: 0,
+        down_until: None,
         report,
     };
     // Where in the conversation (counted in deliveries) the authenticator restarts, if it does.
@@ -387,11 +440,31 @@ fn one_run(
         .rng
         .gen_bool(args.restart)
         .then(|| link.rng.gen_range(1..40usize));
+    // Flaps and the kind of restart draw from their own generator, so that the link's faults
+    // for a seed are the same with and without them.
+    let mut events = StdRng::seed_from_u64(seed ^ 0x5EED_F1A9_0000_0000);
+    let silent_restart = events.gen_bool(0.5);
+    let flap = (args.flap > 0.0 && events.gen_bool(args.flap)).then(|| {
+        (
+            events.gen_range(1..=FLAP_WITHIN_DELIVERIES),
+            events.gen_range(1..=args.flap_down_ms.max(1)),
+        )
+    });
+    let (restarts, flaps) = (link.report.restarts, link.report.flaps);
     let mut radio = SimRadio::default();
     let mut sent_up = HashSet::new();
     let mut now = 0u64;
     let mut deliveries = 0usize;
     let mut event = sup.start(at(now), &mut radio);
+    let end = |report: &mut SoakReport, end: RunEnd| -> Result<RunEnd, String> {
+        if report.restarts > restarts || report.flaps > flaps {
+            report.impaired_runs += 1;
+            if end == RunEnd::Authenticated {
+                report.impaired_authenticated += 1;
+            }
+        }
+        Ok(end)
+    };
     for _ in 0..RUN_MAX_EVENTS {
         for (_dst, f) in radio.outbox.drain(..) {
             if !sent_up.insert(f.clone()) {
@@ -402,37 +475,68 @@ fn one_run(
         match event.take() {
             Some(Event::Authenticated(a)) => {
                 let same = ap.server.keys().is_some_and(|k| a.keys.msk.ct_eq(&k.msk));
-                return Ok(if same {
+                let outcome = if same {
                     RunEnd::Authenticated
                 } else {
                     RunEnd::KeyMismatch
-                });
+                };
+                return end(link.report, outcome);
             }
-            Some(Event::Failed(why)) => return Ok(RunEnd::Failed(why.kind().to_string())),
+            Some(Event::Failed(why)) => {
+                return end(link.report, RunEnd::Failed(why.kind().to_string()))
+            }
             _ => {}
         }
-        let next = [link.next_at(), sup.next_deadline(), ap.deadline()]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [
+            link.next_at(),
+            link.down_until,
+            sup.next_deadline(),
+            ap.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let Some(next) = next else {
-            return Ok(RunEnd::Hang(format!(
-                "at {now} ms: no frame in flight and no timer set"
-            )));
+            let why = format!("at {now} ms: no frame in flight and no timer set");
+            return end(link.report, RunEnd::Hang(why));
         };
         now = now.max(next);
         if now > RUN_LIMIT_MS {
-            return Ok(RunEnd::Hang(format!(
-                "still running after {RUN_LIMIT_MS} ms"
-            )));
+            let why = format!("still running after {RUN_LIMIT_MS} ms");
+            return end(link.report, RunEnd::Hang(why));
+        }
+        if link.down_until.is_some_and(|t| t <= now) {
+            // Link up: the supplicant starts again (EAPOL-Start) and the authenticator's port
+            // comes up with a new Identity request; the two cross on the link.
+            link.down_until = None;
+            event = sup.start(at(now), &mut radio);
+            let req = ap.restart(now)?;
+            link.send(now, Dir::Down, req);
+            continue;
         }
         if let Some(f) = link.pop_due(now) {
             deliveries += 1;
+            if flap.is_some_and(|(at_delivery, _)| at_delivery == deliveries) {
+                // Link down: this frame and every one in flight are lost; both ends see it.
+                let down_ms = flap.map_or(1, |(_, ms)| ms);
+                link.report.flaps += 1;
+                link.report.lost_to_flaps += 1 + link.flight.len();
+                link.flight.clear();
+                link.down_until = Some(now + down_ms);
+                sup.link_down(at(now));
+                ap.reset()?;
+                continue;
+            }
             if restart_at == Some(deliveries) {
                 link.report.restarts += 1;
                 link.flight.clear();
-                let req = ap.restart(now)?;
-                link.send(now, Dir::Down, req);
+                if silent_restart {
+                    link.report.silent_restarts += 1;
+                    ap.reset()?;
+                } else {
+                    let req = ap.restart(now)?;
+                    link.send(now, Dir::Down, req);
+                }
                 continue;
             }
             match f.dir {
@@ -450,7 +554,10 @@ fn one_run(
             link.send(now, Dir::Down, f);
         }
     }
-    Ok(RunEnd::Hang(format!("more than {RUN_MAX_EVENTS} events")))
+    end(
+        link.report,
+        RunEnd::Hang(format!("more than {RUN_MAX_EVENTS} events")),
+    )
 }
 
 /// Run the soak; `progress` draws a progress line on stderr.
@@ -460,7 +567,14 @@ pub fn soak(pki: &TestPki, args: &SoakArgs, progress: bool) -> Result<SoakReport
         "1.3" => &[VersionPolicy::Tls13Only],
         _ => &[VersionPolicy::Tls13Only, VersionPolicy::Tls12Only],
     };
-    for p in [args.loss, args.dup, args.flip, args.truncate, args.restart] {
+    for p in [
+        args.loss,
+        args.dup,
+        args.flip,
+        args.truncate,
+        args.restart,
+        args.flap,
+    ] {
         if !(0.0..=1.0).contains(&p) {
             return Err(format!("probability {p} is not within 0..1"));
         }
@@ -529,9 +643,17 @@ pub fn main(args: &SoakArgs) -> ExitCode {
     };
     println!(
         "soak: {} runs from seed {}, loss {}, duplication {}, reordering up to {} ms, bit flips {}, \
-         truncation {}, authenticator restarts {}",
-        args.runs, args.seed, args.loss, args.dup, args.reorder_ms, args.flip, args.truncate,
-        args.restart
+         truncation {}, authenticator restarts {}, link flaps {} (down up to {} ms)",
+        args.runs,
+        args.seed,
+        args.loss,
+        args.dup,
+        args.reorder_ms,
+        args.flip,
+        args.truncate,
+        args.restart,
+        args.flap,
+        args.flap_down_ms
     );
     match soak(&pki, args, std::io::stderr().is_terminal()) {
         Ok(report) => {
@@ -619,6 +741,52 @@ mod tests {
         assert!(r.clean(), "{}", r.table());
         assert!(
             r.flipped + r.truncated > 0 && r.restarts > 0,
+            "{}",
+            r.table()
+        );
+    }
+
+    #[test]
+    fn flaps_and_restarts_mid_handshake_end_typed_and_mostly_recover() {
+        let args = SoakArgs {
+            runs: 16,
+            seed: 40,
+            restart: 1.0,
+            flap: 1.0,
+            ..SoakArgs::defaults()
+        };
+        let r = soak(&pki(), &args, false).expect("soak");
+        assert!(r.clean(), "{}", r.table());
+        assert_eq!(
+            r.authenticated + r.failed.values().sum::<usize>(),
+            16,
+            "{}",
+            r.table()
+        );
+        // Every run had its flap or restart point drawn; those reached mid-handshake happened
+        // and were counted, silent restarts among them, and most runs still authenticated.
+        assert!(r.flaps > 0 && r.lost_to_flaps >= r.flaps, "{}", r.table());
+        assert!(r.restarts > 0 && r.silent_restarts > 0, "{}", r.table());
+        assert!(r.impaired_runs > 0, "{}", r.table());
+        assert!(r.impaired_authenticated > 0, "{}", r.table());
+    }
+
+    #[test]
+    fn a_link_down_longer_than_every_timer_is_still_no_hang() {
+        let args = SoakArgs {
+            runs: 6,
+            loss: 0.0,
+            dup: 0.0,
+            flap: 1.0,
+            flap_down_ms: 10 * 60 * 1000,
+            ..SoakArgs::defaults()
+        };
+        let r = soak(&pki(), &args, false).expect("soak");
+        assert!(r.clean(), "{}", r.table());
+        assert!(r.flaps > 0, "{}", r.table());
+        assert_eq!(
+            r.authenticated + r.failed.values().sum::<usize>(),
+            6,
             "{}",
             r.table()
         );
