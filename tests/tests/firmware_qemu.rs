@@ -118,6 +118,17 @@ impl Servers {
         }
     }
 
+    /// What the image, QEMU and both servers said, for a failure message.
+    fn context(&self, bridge: &Bridge, qemu: &Qemu) -> String {
+        format!(
+            "image:\n{}\nQEMU:\n{}\nhostapd:\n{}\nFreeRADIUS:\n{}",
+            bridge.lines().join("\n"),
+            qemu.log_text(),
+            self.hostapd.log_tail(40),
+            self.radius.log_tail()
+        )
+    }
+
     /// A packet socket on the veth end in `ns` (the supplicant's, or the authenticator's to
     /// learn its address).
     fn link(&self, ns: &str, iface: &str) -> EapolLink {
@@ -136,8 +147,8 @@ fn image_authenticates(tls: ServerTls, table: Table) {
         tmp,
         pki,
         pair,
-        radius,
         hostapd,
+        ..
     } = &servers;
     let link = servers.link(&pair.sup_ns, &pair.sup_if);
     let mac = mac_string(&link.mac());
@@ -156,15 +167,7 @@ fn image_authenticates(tls: ServerTls, table: Table) {
     let mut started = Instant::now();
     let mut bridge = Bridge::start(qemu.uart().expect("uart"), Port(link)).expect("bridge");
 
-    let context = |bridge: &Bridge, qemu: &Qemu| {
-        format!(
-            "image:\n{}\nQEMU:\n{}\nhostapd:\n{}\nFreeRADIUS:\n{}",
-            bridge.lines().join("\n"),
-            qemu.log_text(),
-            hostapd.log_tail(40),
-            radius.log_tail()
-        )
-    };
+    let context = |bridge: &Bridge, qemu: &Qemu| servers.context(bridge, qemu);
     let boot = bridge
         .wait_status(&["BOOT", "FAULT"], Duration::from_secs(20))
         .unwrap_or_else(|seen| panic!("no BOOT line: {seen}\n{}", context(&bridge, &qemu)));
@@ -365,8 +368,8 @@ fn firmware_four_way_handshake_installs_the_keys_hostapds_authenticator_installs
         tmp,
         pki,
         pair,
-        radius,
         hostapd,
+        ..
     } = &servers;
     let link = servers.link(&pair.sup_ns, &pair.sup_if);
     let spa = link.mac();
@@ -396,15 +399,7 @@ fn firmware_four_way_handshake_installs_the_keys_hostapds_authenticator_installs
         aa,
     };
     let mut bridge = Bridge::start(qemu.uart().expect("uart"), port).expect("bridge");
-    let context = |bridge: &Bridge, qemu: &Qemu| {
-        format!(
-            "image:\n{}\nQEMU:\n{}\nhostapd:\n{}\nFreeRADIUS:\n{}",
-            bridge.lines().join("\n"),
-            qemu.log_text(),
-            hostapd.log_tail(40),
-            radius.log_tail()
-        )
-    };
+    let context = |bridge: &Bridge, qemu: &Qemu| servers.context(bridge, qemu);
     let boot = bridge
         .wait_status(&["BOOT", "FAULT"], Duration::from_secs(20))
         .unwrap_or_else(|seen| panic!("no BOOT line: {seen}\n{}", context(&bridge, &qemu)));
