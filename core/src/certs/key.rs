@@ -9,14 +9,8 @@ use core::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use super::meta::KeyAlgorithm;
+use super::meta::{KeyAlgorithm, OID_EC_PUBLIC_KEY, OID_P256};
 
-/// id-ecPublicKey (RFC 5480 §2.1.1).
-const OID_EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// secp256r1 (RFC 5480 §2.1.1.1).
-const OID_P256: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// secp384r1 (RFC 5480 §2.1.1.1).
 #[cfg_attr(not(feature = "p384"), allow(dead_code))]
 const OID_P384: der::asn1::ObjectIdentifier =

@@ -22,17 +22,13 @@ use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq, Version};
 use x509_cert::spki::{AlgorithmIdentifierOwned, ObjectIdentifier, SubjectPublicKeyInfoOwned};
 
 use super::key::{InlineKey, KeyKind, KeyRef, Secret};
-use super::meta::{self, CertError, KeyAlgorithm};
+use super::meta::{self, CertError, KeyAlgorithm, OID_EC_PUBLIC_KEY, OID_P256};
 use super::select::SignatureScheme;
 use super::table::{InstallError, Liveness, Occupied, Pending, PendingKey, SlotIndex, SlotTable};
 use crate::hal::{KeyStore, SignError, MAX_SIGNATURE_LEN, P256_PUBLIC_KEY_LEN};
 
 /// subjectAltName (RFC 5280 §4.2.1.6).
 const OID_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
-/// id-ecPublicKey (RFC 5480 §2.1.1).
-const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-/// secp256r1 (RFC 5480 §2.1.1.1).
-const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// ecdsa-with-SHA256 (RFC 5758 §3.2).
 const OID_ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
