@@ -974,6 +974,11 @@ impl<B: BufferStorage> Supplicant<B> {
     #[cfg(feature = "wpa")]
     /// An EAPOL-Key frame on an RSN association: to the key handshake, its reply to the
     /// authenticator, its keys to the platform.
+    ///
+    /// Never inlined (nor is [`Self::succeed`]): inlined into `handle_frame`, their key
+    /// derivations' locals would sit under the TLS handshake's deepest call on a device's
+    /// stack.
+    #[inline(never)]
     fn handle_key<R: Radio>(
         &mut self,
         now: Now,
@@ -1066,6 +1071,7 @@ impl<B: BufferStorage> Supplicant<B> {
         None
     }
 
+    #[inline(never)]
     fn succeed(&mut self, now: Now) -> Option<Event> {
         let Some(keys) = self.method.take_keys() else {
             return self.fail(

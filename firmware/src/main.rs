@@ -354,6 +354,10 @@ impl core::fmt::Display for CommitText {
 }
 
 /// Sends one status line as a text frame to the all-zero MAC (cut at 160 bytes).
+///
+/// Never inlined (nor is `report`): its text buffer would otherwise stay in `main`'s frame,
+/// under every supplicant call.
+#[inline(never)]
 fn line(uart: &mut Uart, args: core::fmt::Arguments<'_>) {
     let mut text: heapless::String<160> = heapless::String::new();
     let _ = text.write_fmt(args);
@@ -361,6 +365,7 @@ fn line(uart: &mut Uart, args: core::fmt::Arguments<'_>) {
 }
 
 /// Reports the end of an authentication.
+#[inline(never)]
 fn report(uart: &mut Uart, event: &Event) {
     match event {
         Event::Authenticated(a) => {

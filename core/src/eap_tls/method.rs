@@ -321,18 +321,7 @@ impl EapTlsMethod {
         self.stats.requests = self.stats.requests.saturating_add(1);
         let TlsBuffers { tls_in, tls_out } = bufs;
         let result = self.step(tls, time, id, data, tls_in, tls_out, out);
-        if let Some(engine) = &self.engine {
-            if let Some(r) = engine.record() {
-                self.record = Some(r);
-            }
-            if let Some(v) = engine.verdict() {
-                let seen = self.server.get_or_insert_with(Box::default);
-                seen.verdict = Some(v);
-                if seen.certificate.is_none() {
-                    seen.certificate = engine.server_certificate();
-                }
-            }
-        }
+        self.collect_records();
         match result {
             Ok(len) => MethodOutput::Respond(len),
             Err(e) => {
@@ -348,6 +337,60 @@ impl EapTlsMethod {
                 MethodOutput::Fail(e, resp)
             }
         }
+    }
+
+    /// Keeps what the engine's resolver and verifier recorded (the certificate offered, the
+    /// server verdict and certificate).
+    ///
+    /// Never inlined, like the other steps that do not call the TLS engine ([`Self::start`],
+    /// [`Self::finish`]): inlined, their locals would sit in the frame that does, under the
+    /// handshake's deepest call (certificate-chain verification), on a device's stack.
+    #[inline(never)]
+    fn collect_records(&mut self) {
+        if let Some(engine) = &self.engine {
+            if let Some(r) = engine.record() {
+                self.record = Some(r);
+            }
+            if let Some(v) = engine.verdict() {
+                let seen = self.server.get_or_insert_with(Box::default);
+                seen.verdict = Some(v);
+                if seen.certificate.is_none() {
+                    seen.certificate = engine.server_certificate();
+                }
+            }
+        }
+    }
+
+    /// EAP-TLS Start: a new TLS engine and its ClientHello (never inlined: see
+    /// [`Self::collect_records`]).
+    #[inline(never)]
+    fn start(
+        &mut self,
+        tls: &TlsSetup,
+        time: TimeSource,
+        id: u8,
+        tls_out: &mut [u8],
+        out: &mut [u8],
+    ) -> Result<usize, MethodError> {
+        let mut engine = Engine::new(tls, time)?;
+        let n = engine.start(tls_out)?;
+        self.engine = Some(engine);
+        self.send_flight(id, n, tls_out, out)
+    }
+
+    /// The handshake is over: derive the MSK and EMSK from its secrets (never inlined: see
+    /// [`Self::collect_records`]).
+    #[inline(never)]
+    fn finish(&mut self) -> Result<(), MethodError> {
+        let engine = self.engine.as_ref().ok_or(MethodError::Internal(
+            "server message before the engine started",
+        ))?;
+        let secrets = engine.take_secrets()?;
+        self.keys = Some(
+            keys::derive(&secrets).map_err(|_| MethodError::Internal("key derivation failed"))?,
+        );
+        self.state = MethodState::Done;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -366,10 +409,7 @@ impl EapTlsMethod {
             if self.state != MethodState::Idle {
                 return Err(MethodError::UnexpectedStart);
             }
-            let mut engine = Engine::new(tls, time)?;
-            let n = engine.start(tls_out)?;
-            self.engine = Some(engine);
-            return self.send_flight(id, n, tls_out, out);
+            return self.start(tls, time, id, tls_out, out);
         }
         if self.engine.is_some() {
             // The wall clock moves on during a conversation; the floor stays the floor.
@@ -427,12 +467,7 @@ impl EapTlsMethod {
             None => false,
         };
         if finished {
-            let secrets = engine.take_secrets()?;
-            self.keys = Some(
-                keys::derive(&secrets)
-                    .map_err(|_| MethodError::Internal("key derivation failed"))?,
-            );
-            self.state = MethodState::Done;
+            self.finish()?;
         }
         self.ack(id, out)
     }

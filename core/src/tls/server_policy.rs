@@ -436,6 +436,10 @@ pub struct ServerCertificate {
 
 impl ServerCertificate {
     /// Summarize a DER certificate; None when it does not parse.
+    ///
+    /// Never inlined: its parse and hash state would otherwise sit in the frame that verifies
+    /// the server's chain (see `PolicyVerifier::pinned`).
+    #[inline(never)]
     pub(crate) fn of(der: &[u8]) -> Option<Self> {
         let f = CertFields::parse(der).ok()?;
         Some(ServerCertificate {
@@ -621,21 +625,9 @@ impl PolicyVerifier {
             }
         }
         let name = self.match_name(end_entity)?;
-        if !self.pins.is_empty() {
-            let cert_hash: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-            let spki = ee.subject_public_key_info();
-            let spki_hash: [u8; 32] = Sha256::digest(spki.as_ref()).into();
-            let pinned = self.pins.iter().any(|p| match p {
-                Pin::CertSha256(h) => {
-                    bool::from(subtle::ConstantTimeEq::ct_eq(&h[..], &cert_hash[..]))
-                }
-                Pin::SpkiSha256(h) => {
-                    bool::from(subtle::ConstantTimeEq::ct_eq(&h[..], &spki_hash[..]))
-                }
-            });
-            if !pinned {
-                return Err(ServerRejection::PinMismatch);
-            }
+        if !self.pins.is_empty() && !self.pinned(end_entity, ee.subject_public_key_info().as_ref())
+        {
+            return Err(ServerRejection::PinMismatch);
         }
         Ok(ServerVerdict::Accepted {
             name,
@@ -644,6 +636,22 @@ impl PolicyVerifier {
         })
     }
 
+    /// Whether the certificate or its key matches a pin (constant-time comparisons).
+    ///
+    /// Never inlined (nor is [`Self::match_name`]): inlined, their hash states and name buffers
+    /// would sit in the frame that verifies the chain, under its curve arithmetic, the deepest
+    /// call of a handshake on a device's stack.
+    #[inline(never)]
+    fn pinned(&self, end_entity: &[u8], spki: &[u8]) -> bool {
+        let cert_hash: [u8; 32] = Sha256::digest(end_entity).into();
+        let spki_hash: [u8; 32] = Sha256::digest(spki).into();
+        self.pins.iter().any(|p| match p {
+            Pin::CertSha256(h) => bool::from(subtle::ConstantTimeEq::ct_eq(&h[..], &cert_hash[..])),
+            Pin::SpkiSha256(h) => bool::from(subtle::ConstantTimeEq::ct_eq(&h[..], &spki_hash[..])),
+        })
+    }
+
+    #[inline(never)]
     fn match_name(&self, end_entity: &[u8]) -> Result<Text, ServerRejection> {
         let names = ServerNames::parse(end_entity).map_err(|_| ServerRejection::Invalid {
             reason: "server certificate names cannot be parsed",

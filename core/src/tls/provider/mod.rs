@@ -150,6 +150,10 @@ impl core::fmt::Debug for HashOutput {
 }
 
 /// `Hash(data)` with the given algorithm.
+///
+/// Never inlined: a signature check hashes, then runs the curve arithmetic, the deepest call of
+/// a handshake; inlined, the hash state would sit under it on a device's stack.
+#[inline(never)]
 pub fn hash(alg: HashAlg, data: &[u8]) -> HashOutput {
     match alg {
         HashAlg::Sha256 => HashOutput::new(&sha2::Sha256::digest(data)),

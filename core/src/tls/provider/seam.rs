@@ -59,10 +59,7 @@ impl hal::P256 for RustCryptoP256 {
         digest: &[u8; 32],
         signature: &[u8; 64],
     ) -> Result<(), P256Error> {
-        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
-            .map_err(|_| P256Error::InvalidPoint)?;
-        let sig =
-            p256::ecdsa::Signature::from_slice(signature).map_err(|_| P256Error::BadSignature)?;
+        let (key, sig) = verifying_parts(public_key, signature)?;
         key.verify_prehash(digest, &sig)
             .map_err(|_| P256Error::BadSignature)
     }
@@ -87,6 +84,30 @@ impl hal::P256 for RustCryptoP256 {
     }
 }
 
+/// The key and signature of a verification, decoded (the point checked to be on the curve,
+/// r and s in [1, n-1]).
+///
+/// Never inlined (nor is [`der_to_fixed`]): a verification's curve arithmetic is a handshake's
+/// deepest call, and inlined, the decoders' temporaries would sit in the frame under it on a
+/// device's stack.
+#[inline(never)]
+fn verifying_parts(
+    public_key: &[u8; P256_PUBLIC_KEY_LEN],
+    signature: &[u8; 64],
+) -> Result<(p256::ecdsa::VerifyingKey, p256::ecdsa::Signature), P256Error> {
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
+        .map_err(|_| P256Error::InvalidPoint)?;
+    let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| P256Error::BadSignature)?;
+    Ok((key, sig))
+}
+
+/// A DER ECDSA-P256 signature as `r || s`, checked (DER form, r and s in [1, n-1]).
+#[inline(never)]
+fn der_to_fixed(signature: &[u8], rs: &mut [u8; 64]) -> Result<(), P256Error> {
+    let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| P256Error::BadSignature)?;
+    copy_into(rs, &sig.to_bytes())
+}
+
 /// ECDSA-P256 verification through `p256`: `signature` is the DER form TLS and X.509 carry,
 /// `digest` the message hash (32 or 48 bytes), `public_key` a SEC1 point (only the
 /// uncompressed form is taken, as in TLS and rustls-webpki's other backends).
@@ -103,10 +124,8 @@ pub(crate) fn verify_der(
         .get(..32)
         .and_then(|d| d.try_into().ok())
         .ok_or(P256Error::BadSignature)?;
-    // Checks the DER form and that r and s are in [1, n-1].
-    let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| P256Error::BadSignature)?;
     let mut rs = [0u8; 64];
-    copy_into(&mut rs, &sig.to_bytes())?;
+    der_to_fixed(signature, &mut rs)?;
     p256.verify(public_key, digest, &rs)
 }
 
