@@ -115,6 +115,22 @@ impl Stack {
     }
 }
 
+extern "C" {
+    /// Start of .data, the first of the image's static RAM sections (cortex-m-rt's link.x).
+    static __sdata: u32;
+    /// End of .uninit, the last of them.
+    static __euninit: u32;
+}
+
+/// The image's static RAM in bytes (.data + .bss + .uninit; the heap's arena is in .bss), from
+/// the linker's symbols, so the image reports what it was linked with.
+pub fn static_ram() -> usize {
+    // Only the symbols' addresses are taken (no read).
+    let start = core::ptr::addr_of!(__sdata) as usize;
+    let end = core::ptr::addr_of!(__euninit) as usize;
+    end.saturating_sub(start)
+}
+
 /// Time spent inside the supplicant's calls.
 #[derive(Default)]
 pub struct Cost {

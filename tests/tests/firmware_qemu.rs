@@ -56,6 +56,34 @@ fn require_tools() {
 /// SysTick at the board's 25 MHz).
 const INSTR_PER_TICK: u64 = 40;
 
+/// The image's memory budgets (issue: a Cortex-M4 module with 64 KiB of RAM): heap peak,
+/// stack peak, and all of RAM (static sections, the heap's arena among them, plus the stack).
+const HEAP_BUDGET: u64 = 16 * 1024;
+const STACK_BUDGET: u64 = 12 * 1024;
+const RAM_BUDGET: u64 = 64 * 1024;
+
+/// Checks a whole authentication's peaks (its STATS line) and the image's static RAM (its BOOT
+/// line) against the budgets. Deterministic under `-icount`: the same image and peers give the
+/// same peaks on every run.
+fn assert_within_budgets(boot: &str, stats: &str) {
+    let n = |line: &str, k: &str| field(line, k).unwrap_or_else(|| panic!("no {k} in {line}"));
+    let heap = n(stats, "heap-peak");
+    let stack = n(stats, "stack-peak").max(n(stats, "start-stack-peak"));
+    let statics = n(boot, "static");
+    assert!(
+        heap <= HEAP_BUDGET,
+        "heap peak {heap} B over {HEAP_BUDGET} B: {stats}"
+    );
+    assert!(
+        stack <= STACK_BUDGET,
+        "stack peak {stack} B over {STACK_BUDGET} B: {stats}"
+    );
+    assert!(
+        statics + stack <= RAM_BUDGET,
+        "static RAM {statics} B + stack peak {stack} B over {RAM_BUDGET} B: {boot} / {stats}"
+    );
+}
+
 /// Which slot table the image is provisioned with.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Table {
@@ -268,6 +296,7 @@ fn image_authenticates(tls: ServerTls, table: Table) {
     // One EAPOL-Start, then one response per request.
     assert!(u64::from(up) > rt && down >= up - 1, "up {up} down {down}");
     assert_eq!(field(&stats, "oversize"), Some(0), "{stats}");
+    assert_within_budgets(&boot, &stats);
 
     let n = |k: &str| field(&stats, k).unwrap_or_else(|| panic!("no {k} in {stats}"));
     eprintln!(
@@ -515,7 +544,8 @@ fn firmware_four_way_handshake_installs_the_keys_hostapds_authenticator_installs
     let stats = bridge
         .wait_status(&["STATS"], Duration::from_secs(5))
         .unwrap_or_else(|seen| panic!("no STATS: {seen}"));
-    eprintln!("firmware WPA2-Enterprise (AKM 5, PMF): {result}\n{keys}\n{stats}");
+    eprintln!("firmware WPA2-Enterprise (AKM 5, PMF): {result}\n{keys}\n{boot}\n{stats}");
+    assert_within_budgets(&boot, &stats);
     drop(bridge);
     drop(qemu);
 }
