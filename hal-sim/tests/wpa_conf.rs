@@ -7,11 +7,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use latchkey_tests::apt;
-use latchkey_tests::eapol_test;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_test_support::apt;
+use latchkey_test_support::eapol_test;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 /// The network block an admin would hand to eapol_test (and wpa_supplicant), with a
 /// trailing comment and a key (`priority`) that Latchkey does not use.

@@ -15,9 +15,9 @@ use latchkey_sim::config::TlsArg;
 use latchkey_sim::fleet::{self, FleetArgs, FleetReport, Scenario};
 use latchkey_sim::fleet_pki::FleetPki;
 use latchkey_sim::relay::RadiusArgs;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions, ServerFiles};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions, ServerFiles};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 const DEVICES: usize = 20;
 

@@ -9,11 +9,11 @@ use std::process::Command;
 
 use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::relay::RadiusArgs;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{CertFiles, FilePki, CLIENT_CN, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::ServerTls;
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{CertFiles, FilePki, CLIENT_CN, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::ServerTls;
 
 fn openssl(args: &[&str]) {
     let out = Command::new("openssl").args(args).output().unwrap();

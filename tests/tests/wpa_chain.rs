@@ -15,11 +15,11 @@ use latchkey_core::{Association, Event, KeyInstall, Now, PaeState, Supplicant};
 use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::relay::{self, RadiusArgs};
 use latchkey_sim::sim::{SimRadio, AP_ADDR, STA_ADDR};
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd_auth::{station_rsne, AuthHarness, AuthKey};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd_auth::{station_rsne, AuthHarness, AuthKey};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 use sha2::{Digest, Sha256};
 
 const T: Duration = Duration::from_secs(5);
