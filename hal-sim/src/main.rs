@@ -9,11 +9,14 @@ use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::supplicant::{Event, PAE_GROUP_ADDR};
 use latchkey_core::tls::VersionPolicy;
 use latchkey_core::wpa::Akm;
-use latchkey_sim::capture::{CaptureArgs, Captures};
-use latchkey_sim::config::ClientArgs;
+use latchkey_sim::auth::relay::RadiusArgs;
+use latchkey_sim::auth::tls::server_config_revoking;
+use latchkey_sim::cli::capture::{CaptureArgs, Captures};
+use latchkey_sim::cli::config::ClientArgs;
+use latchkey_sim::drive::sim::Scenario;
+use latchkey_sim::drive::{describe, sim, Direction};
+use latchkey_sim::hal::memory;
 use latchkey_sim::pki::TestPki;
-use latchkey_sim::relay::RadiusArgs;
-use latchkey_sim::sim::{self, describe, Direction, Scenario};
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Tls {
@@ -227,7 +230,7 @@ fn cli() -> clap::Command {
                  authenticator mid-handshake); report how \
                  many authenticated, failed (by kind) or hung. Exit status 0 when none hung",
             )
-            .defer(with_args::<latchkey_sim::soak::SoakArgs>),
+            .defer(with_args::<latchkey_sim::scenarios::soak::SoakArgs>),
         )
         .subcommand(
             sub(
@@ -258,7 +261,7 @@ fn cli() -> clap::Command {
              or hostapd's wired authenticator) with the same CA, server name, identity and \
              certificate slots as `radius`. Exit status 0 only when authenticated",
         )
-        .defer(with_args::<latchkey_sim::connect::ConnectArgs>)
+        .defer(with_args::<latchkey_sim::drive::connect::ConnectArgs>)
         .arg(config_arg()),
     );
     cmd
@@ -324,8 +327,11 @@ fn argument_error(e: clap::Error) -> ! {
         let report = latchkey_sim::fleet::FleetReport::error("bad-arguments", message.clone());
         println!("{}", report.to_json());
     } else {
-        let report =
-            latchkey_sim::report_schema::Report::error(command, "bad-arguments", message.clone());
+        let report = latchkey_sim::cli::report_schema::Report::error(
+            command,
+            "bad-arguments",
+            message.clone(),
+        );
         println!("{}", report.to_json());
     }
     eprintln!("ERROR (bad-arguments): {message}");
@@ -340,7 +346,7 @@ fn config_error(message: &str) -> ! {
             Some("connect") => "connect",
             _ => "radius",
         };
-        let report = latchkey_sim::report_schema::Report::error(
+        let report = latchkey_sim::cli::report_schema::Report::error(
             command,
             "bad-arguments",
             message.to_owned(),
@@ -357,19 +363,19 @@ enum Parsed {
     Renewal,
     Radius(Box<RadiusCmdArgs>),
     Rogue(RogueArgs),
-    Soak(Box<latchkey_sim::soak::SoakArgs>),
+    Soak(Box<latchkey_sim::scenarios::soak::SoakArgs>),
     Fleet(Box<latchkey_sim::fleet::FleetArgs>),
     FleetPki(latchkey_sim::fleet::FleetPkiArgs),
     Enroll(EnrollArgs),
     Install(InstallArgs),
     Table(TableArgs),
     #[cfg(target_os = "linux")]
-    Connect(Box<latchkey_sim::connect::ConnectArgs>),
+    Connect(Box<latchkey_sim::drive::connect::ConnectArgs>),
 }
 
 /// Parse the command line; clap's tables and matches are dropped before any work starts.
 fn parse() -> Parsed {
-    let args = latchkey_sim::wpa_conf::expand_args(std::env::args_os().collect())
+    let args = latchkey_sim::cli::wpa_conf::expand_args(std::env::args_os().collect())
         .unwrap_or_else(|e| config_error(&e));
     let matches = cli()
         .try_get_matches_from(args)
@@ -402,7 +408,7 @@ fn main() -> ExitCode {
         Parsed::Renewal => renewal(),
         Parsed::Radius(a) => radius_cmd(&a.radius, &a.client, &a.capture, a.json),
         Parsed::Rogue(a) => rogue(a.scenario.as_deref(), a.list, a.frames),
-        Parsed::Soak(a) => latchkey_sim::soak::main(&a),
+        Parsed::Soak(a) => latchkey_sim::scenarios::soak::main(&a),
         Parsed::Fleet(a) => latchkey_sim::fleet::main(&a),
         Parsed::FleetPki(a) => latchkey_sim::fleet::pki_main(&a),
         Parsed::Enroll(a) => enroll(&a),
@@ -414,13 +420,13 @@ fn main() -> ExitCode {
 }
 
 /// A table-file command's error: one line with its kind, exit status 2 (nothing was changed).
-fn table_error(e: &latchkey_sim::table_file::TableError) -> ExitCode {
+fn table_error(e: &latchkey_sim::hal::table_file::TableError) -> ExitCode {
     eprintln!("ERROR ({}): {e}", e.kind());
     ExitCode::from(2)
 }
 
 fn enroll(a: &EnrollArgs) -> ExitCode {
-    use latchkey_sim::table_file;
+    use latchkey_sim::hal::table_file;
     let initial = a.cert.as_deref().zip(a.key.as_deref());
     let done = match table_file::enroll(&a.table, initial, a.slot) {
         Ok(d) => d,
@@ -457,7 +463,7 @@ fn enroll(a: &EnrollArgs) -> ExitCode {
 }
 
 fn install(a: &InstallArgs) -> ExitCode {
-    use latchkey_sim::table_file;
+    use latchkey_sim::hal::table_file;
     match table_file::install(&a.table, &a.cert, &a.chain) {
         Ok(i) => {
             println!(
@@ -474,9 +480,9 @@ fn install(a: &InstallArgs) -> ExitCode {
 }
 
 fn show_table(a: &TableArgs) -> ExitCode {
-    match latchkey_sim::table_file::load(&a.table) {
+    match latchkey_sim::hal::table_file::load(&a.table) {
         Ok((_, t)) => {
-            for line in latchkey_sim::table_file::listing(&t) {
+            for line in latchkey_sim::hal::table_file::listing(&t) {
                 println!("{line}");
             }
             ExitCode::SUCCESS
@@ -644,28 +650,27 @@ fn demo_run(
     scenario: &Scenario,
     captures: &Captures,
 ) -> Result<sim::Outcome, String> {
-    let builder = sim::client_builder(
+    let builder = memory::client_builder(
         pki,
         &scenario.config,
         scenario.client_versions,
-        sim::test_table(pki)?,
+        memory::test_table(pki)?,
     )?;
     let sup = captures
         .builder(builder)
         .build()
         .map_err(|e| e.to_string())?;
-    let server =
-        sim::server_config_revoking(pki, scenario.server_versions, &scenario.revoked_serials)?;
+    let server = server_config_revoking(pki, scenario.server_versions, &scenario.revoked_serials)?;
     let outcome = sim::run_with(sup, &server, scenario)?;
     if let Some(c) = &captures.pcap {
         for s in &outcome.steps {
             match s.dir {
                 // EAPOL-Start goes to the PAE group address (no association in the demo).
                 Direction::Up if s.frame.get(1) == Some(&1) => {
-                    c.eapol(sim::STA_ADDR, PAE_GROUP_ADDR, &s.frame)
+                    c.eapol(memory::STA_ADDR, PAE_GROUP_ADDR, &s.frame)
                 }
-                Direction::Up => c.eapol(sim::STA_ADDR, sim::AP_ADDR, &s.frame),
-                Direction::Down => c.eapol(sim::AP_ADDR, sim::STA_ADDR, &s.frame),
+                Direction::Up => c.eapol(memory::STA_ADDR, memory::AP_ADDR, &s.frame),
+                Direction::Down => c.eapol(memory::AP_ADDR, memory::STA_ADDR, &s.frame),
             }
         }
     }
@@ -677,7 +682,7 @@ fn demo_run(
 fn wpa_demo(pki: &TestPki, scenario: &Scenario, akm: Akm, quiet: bool) -> bool {
     println!();
     println!("=== WPA key handshakes, {akm}: EAP-TLS, then the 4-way handshake and a group rekey with the simulated access point");
-    let run = match latchkey_sim::ap::run(pki, scenario, akm) {
+    let run = match latchkey_sim::auth::ap::run(pki, scenario, akm) {
         Ok(r) => r,
         Err(e) => {
             println!("  result: FAILED: {e}");
@@ -699,29 +704,32 @@ fn wpa_demo(pki: &TestPki, scenario: &Scenario, akm: Akm, quiet: bool) -> bool {
             println!("  {l}");
         }
     }
-    let show =
-        |what: &str, (sta, ap): &(latchkey_sim::ap::KeyPrints, latchkey_sim::ap::KeyPrints)| {
-            println!("  {what}:");
-            for (side, k) in [("supplicant    ", sta), ("access point  ", ap)] {
-                let mut parts = Vec::new();
-                if let Some(tk) = &k.tk {
-                    parts.push(format!("TK {tk}"));
-                }
-                if let Some((id, g)) = &k.gtk {
-                    parts.push(format!("GTK {id} {g}"));
-                }
-                if let Some((id, i)) = &k.igtk {
-                    parts.push(format!("IGTK {id} {i}"));
-                }
-                println!("    {side}{}", parts.join(", "));
+    let show = |what: &str,
+                (sta, ap): &(
+        latchkey_sim::auth::ap::KeyPrints,
+        latchkey_sim::auth::ap::KeyPrints,
+    )| {
+        println!("  {what}:");
+        for (side, k) in [("supplicant    ", sta), ("access point  ", ap)] {
+            let mut parts = Vec::new();
+            if let Some(tk) = &k.tk {
+                parts.push(format!("TK {tk}"));
             }
-            let same = sta == ap;
-            println!(
-                "    same keys on both sides: {}",
-                if same { "yes" } else { "NO" }
-            );
-            same
-        };
+            if let Some((id, g)) = &k.gtk {
+                parts.push(format!("GTK {id} {g}"));
+            }
+            if let Some((id, i)) = &k.igtk {
+                parts.push(format!("IGTK {id} {i}"));
+            }
+            println!("    {side}{}", parts.join(", "));
+        }
+        let same = sta == ap;
+        println!(
+            "    same keys on both sides: {}",
+            if same { "yes" } else { "NO" }
+        );
+        same
+    };
     let a = show("after the 4-way handshake (port open)", &run.four_way);
     let b = show("after the group rekey", &run.rekey);
     a && b
@@ -735,16 +743,18 @@ fn radius_cmd(
 ) -> ExitCode {
     // The log is printed as the conversation goes (and not kept at all with --json).
     let report = if json {
-        latchkey_sim::report::run_radius_captured(radius, client, capture, &mut |_| {})
+        latchkey_sim::cli::report::run_radius_captured(radius, client, capture, &mut |_| {})
     } else {
-        latchkey_sim::report::run_radius_captured(radius, client, capture, &mut |l| println!("{l}"))
+        latchkey_sim::cli::report::run_radius_captured(radius, client, capture, &mut |l| {
+            println!("{l}")
+        })
     };
     // An anonymous outer identity does not hide a certificate TLS 1.2 sent in the clear.
     if client.anonymous_identity
         && report.tls_version.as_deref() == Some("1.2")
         && report.slot.is_some()
     {
-        eprintln!("{}", latchkey_sim::report::TLS12_PRIVACY_WARNING);
+        eprintln!("{}", latchkey_sim::cli::report::TLS12_PRIVACY_WARNING);
     }
     if json {
         println!("{}", report.to_json());
@@ -768,8 +778,8 @@ fn radius_cmd(
 }
 
 #[cfg(target_os = "linux")]
-fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
-    use latchkey_sim::connect::{self, EXIT_FAILED};
+fn connect(args: &latchkey_sim::drive::connect::ConnectArgs) -> ExitCode {
+    use latchkey_sim::drive::connect::{self, EXIT_FAILED};
     // Text mode shows each frame as it crosses (a silent authenticator takes up to --timeout);
     // --json prints one object at the end and nothing before it.
     let mut live = |line: &str| {
@@ -789,7 +799,7 @@ fn connect(args: &latchkey_sim::connect::ConnectArgs) -> ExitCode {
                 && r.tls_version.as_deref() == Some("1.2")
                 && r.slot.is_some()
             {
-                eprintln!("{}", latchkey_sim::report::TLS12_PRIVACY_WARNING);
+                eprintln!("{}", latchkey_sim::cli::report::TLS12_PRIVACY_WARNING);
             }
             // Every failure: one line on stderr with the stable kind, as `radius` prints it.
             if r.outcome != "authenticated" {

@@ -5,7 +5,7 @@
 use std::net::UdpSocket;
 use std::process::{Command, Output};
 
-use latchkey_sim::radius;
+use latchkey_sim::auth::radius;
 use latchkey_test_support::hostapd::{self, HostapdOptions};
 use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
 use latchkey_test_support::server_process::{free_udp_port, ServerTls};

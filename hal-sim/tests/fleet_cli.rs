@@ -7,8 +7,8 @@
 
 use std::process::Output;
 
-use latchkey_sim::fleet_pki::FleetPki;
-use latchkey_sim::report_schema::check_fleet_json;
+use latchkey_sim::cli::report_schema::check_fleet_json;
+use latchkey_sim::fleet::pki::FleetPki;
 use latchkey_test_support::apt;
 use latchkey_test_support::freeradius::{self, FreeRadiusOptions, ServerFiles};
 use latchkey_test_support::server_process::ServerTls;

@@ -7,7 +7,7 @@
 
 use std::process::{Command, Output};
 
-use latchkey_sim::report_schema::check_json;
+use latchkey_sim::cli::report_schema::check_json;
 use latchkey_test_support::apt;
 use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
 use latchkey_test_support::pki_files::{
@@ -148,7 +148,7 @@ fn radius_reports_validate_on_success_refusal_rejection_and_argument_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim(),
-        latchkey_sim::report::TLS12_PRIVACY_WARNING,
+        latchkey_sim::cli::report::TLS12_PRIVACY_WARNING,
         "{err}"
     );
     drop(v12);

@@ -251,7 +251,7 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
         );
         assert_eq!(report["msk_matches_mppe"], true, "{report:#}");
         // The success raised the table's time floor, and it was saved to the file.
-        let (_, saved) = latchkey_sim::table_file::load(&table).unwrap();
+        let (_, saved) = latchkey_sim::hal::table_file::load(&table).unwrap();
         assert!(saved.time_floor() >= started, "{}", saved.time_floor());
         println!(
             "{tls}: authenticated with the renewed certificate, serial {serial}, {} ({} RADIUS round trips); slot 0 (serial {NEW_SERIAL:x}) archived",

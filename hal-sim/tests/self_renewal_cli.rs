@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use latchkey_core::certs::{KeyRef, SlotIndex};
-use latchkey_sim::table_file::{self, FileFlash, FileTable};
+use latchkey_sim::hal::table_file::{self, FileFlash, FileTable};
 use latchkey_test_support::pki_files::FilePki;
 
 fn sim(dir: &Path, args: &[&str]) -> Output {
@@ -29,7 +29,7 @@ fn refused(out: &Output, prefix: &str, fix: &str) {
 
 /// A table file holding `pki`'s renewed certificate, archived when `archived`, no pending key.
 fn table_file(path: &Path, pki: &FilePki, archived: bool) {
-    let key = latchkey_sim::config::read_key(&pki.client_new.key).unwrap();
+    let key = latchkey_sim::cli::config::read_key(&pki.client_new.key).unwrap();
     let mut t = FileTable::new();
     t.install(&pki.client_new.der, KeyRef::Inline(key)).unwrap();
     if archived {

@@ -10,10 +10,10 @@ use clap::Parser;
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
-use latchkey_sim::connect::{
+use latchkey_sim::drive::connect::{
     connect, connect_reporting, ConnectArgs, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED,
 };
-use latchkey_sim::link::{EapolLink, LinkError};
+use latchkey_sim::hal::link::{EapolLink, LinkError};
 use latchkey_test_support::apt;
 use latchkey_test_support::capture::{dissect, Capture, Dissected};
 use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
@@ -329,7 +329,7 @@ fn wired_revoked_old_certificate_refused_via_freeradius() {
     assert_eq!(j["error_kind"], "rejected-certificate", "{j}");
     assert_eq!(report.exit_code(), EXIT_FAILED);
     // The one report schema, naming the slot and file the server rejected.
-    latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+    latchkey_sim::cli::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
     assert_eq!(j["slot"], 0, "{j}");
     assert_eq!(
         j["slot_file"],
@@ -563,7 +563,7 @@ fn wired_connect_capture_dissects_and_tls13_decrypts_with_the_key_log() {
             report.to_text()
         );
         let j = report.to_json();
-        latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+        latchkey_sim::cli::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         assert_eq!(
             (j["command"].as_str(), j["slot"].as_u64()),
             (Some("connect"), Some(0))

@@ -157,7 +157,7 @@ fn unusable_file_is_a_bad_arguments_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
+    latchkey_sim::cli::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
     assert_eq!(j["error_kind"], "bad-arguments", "{j:#}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

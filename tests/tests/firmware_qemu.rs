@@ -15,7 +15,7 @@ use latchkey_core::certs::{LoadReport, Region, RegionStatus, SlotState};
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
-use latchkey_sim::link::{mac_string, EapolLink};
+use latchkey_sim::hal::link::{mac_string, EapolLink};
 use latchkey_test_support::apt;
 use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
 use latchkey_test_support::hostapd_auth::{station_rsne, AuthHarness};

@@ -23,8 +23,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use latchkey_sim::config::{ClientArgs, PassSource, SlotSpec, SlotStateArg, TlsArg};
-use latchkey_sim::relay::RadiusArgs;
+use latchkey_sim::auth::relay::RadiusArgs;
+use latchkey_sim::cli::config::{ClientArgs, PassSource, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_test_support::apt;
 use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
 use latchkey_test_support::hostapd::{self, HostapdOptions};
@@ -447,7 +447,7 @@ fn authenticates(
     let radius = RadiusArgs::new(proc.addr(), proc.secret.clone());
     let mark = proc.log_mark();
     let mut log = Vec::new();
-    let r = latchkey_sim::report::run_radius(&radius, client, &mut |l| log.push(l));
+    let r = latchkey_sim::cli::report::run_radius(&radius, client, &mut |l| log.push(l));
     let explain = || {
         format!(
             "{what}:\n{}\n{}\n--- {} log:\n{}",
@@ -582,7 +582,7 @@ fn against(server: Server, tls: ServerTls, device: Device) {
 fn refused(proc: &ServerProcess, client: &ClientArgs, what: &str) -> Vec<String> {
     let mark = proc.log_mark();
     let radius = RadiusArgs::new(proc.addr(), proc.secret.clone());
-    let r = latchkey_sim::report::run_radius(&radius, client, &mut |_| {});
+    let r = latchkey_sim::cli::report::run_radius(&radius, client, &mut |_| {});
     let explain = || {
         let log = proc.log_tail();
         format!("{what}: {}\n--- {} log:\n{log}", r.summary(), proc.name)

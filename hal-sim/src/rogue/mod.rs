@@ -10,9 +10,13 @@ use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, PKCS_ECDS
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sha2::{Digest, Sha256};
 
+use crate::auth::server::WireRogue;
+use crate::auth::tls::{server_config, server_config_with_cert};
+use crate::drive::describe;
+use crate::drive::sim;
+use crate::drive::sim::{Outcome, Scenario};
+use crate::hal::memory;
 use crate::pki::{ca_params, server_params, Issued, PkiError, TestPki, SERVER_NAME};
-use crate::server::WireRogue;
-use crate::sim::{self, Outcome, Scenario};
 
 /// Every rogue server the simulator can play.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -455,7 +459,7 @@ pub fn device(
     config: &Config,
     versions: VersionPolicy,
 ) -> Result<Supplicant, String> {
-    sim::client_builder(pki, config, versions, sim::test_table(pki)?)?
+    memory::client_builder(pki, config, versions, memory::test_table(pki)?)?
         .server(policy.clone())
         .build()
         .map_err(|e| e.to_string())
@@ -538,14 +542,14 @@ pub fn server_for(
     versions: VersionPolicy,
 ) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
     match rogues.presented(rogue) {
-        Some((chain, key)) => sim::server_config_with_cert(
+        Some((chain, key)) => server_config_with_cert(
             pki,
             versions,
             &[],
             chain.clone(),
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.clone())),
         ),
-        None => sim::server_config(pki, versions),
+        None => server_config(pki, versions),
     }
 }
 
@@ -557,7 +561,7 @@ pub fn run_legitimate(pki: &TestPki, server_versions: VersionPolicy) -> Result<O
         ..Scenario::default()
     };
     let sup = device(pki, &policy, &scenario.config, VersionPolicy::Both)?;
-    let server = sim::server_config(pki, server_versions)?;
+    let server = server_config(pki, server_versions)?;
     sim::run_with(sup, &server, &scenario)
 }
 
@@ -598,10 +602,10 @@ pub fn report(
         if frames {
             for s in &o.outcome.steps {
                 let arrow = match s.dir {
-                    sim::Direction::Up => "supplicant -> authenticator",
-                    sim::Direction::Down => "authenticator -> supplicant",
+                    crate::drive::Direction::Up => "supplicant -> authenticator",
+                    crate::drive::Direction::Down => "authenticator -> supplicant",
                 };
-                writeln!(out, "    {arrow}: {}", sim::describe(&s.frame))?;
+                writeln!(out, "    {arrow}: {}", describe(&s.frame))?;
             }
         }
         match (&o.refusal, o.authenticated) {

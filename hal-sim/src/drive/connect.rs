@@ -1,6 +1,6 @@
 //! `latchkey-sim connect --iface IFACE`: authenticate on a real wired port (IEEE 802.1X-2010
-//! supplicant over [`crate::link::EapolLink`]) with the file-based client configuration of
-//! [`crate::config::ClientArgs`], and report the outcome as text or one JSON object.
+//! supplicant over [`crate::hal::link::EapolLink`]) with the file-based client configuration of
+//! [`crate::cli::config::ClientArgs`], and report the outcome as text or one JSON object.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,10 +9,11 @@ use clap::Args;
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::ResolveRecord;
 
-use crate::config::{ClientArgs, ConfigError};
-use crate::link::{authenticate_reporting, mac_string, EapolLink, LinkError, LinkOutcome};
-use crate::report_schema::{self, Report};
-use crate::sim::{describe, Direction};
+use crate::cli::config::{ClientArgs, ConfigError};
+use crate::cli::report_schema::{self, Report};
+use crate::drive::Step;
+use crate::drive::{describe, Direction};
+use crate::hal::link::{authenticate_reporting, mac_string, EapolLink, LinkError, LinkOutcome};
 
 /// Exit code: authenticated (as `latchkey-sim radius`).
 pub const EXIT_AUTHENTICATED: u8 = 0;
@@ -39,7 +40,7 @@ pub struct ConnectArgs {
     pub json: bool,
     /// `--pcap`, `--keylog`.
     #[command(flatten)]
-    pub capture: crate::capture::CaptureArgs,
+    pub capture: crate::cli::capture::CaptureArgs,
 }
 
 /// Why `connect` could not even try.
@@ -50,7 +51,7 @@ pub enum ConnectError {
     /// The interface.
     Link(LinkError),
     /// The `--pcap` or `--keylog` file.
-    Capture(crate::capture::CaptureError),
+    Capture(crate::cli::capture::CaptureError),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -154,7 +155,7 @@ pub fn connect_reporting(
         server_accepted,
         server_certificate,
         started,
-        identity_sent: crate::report_schema::identity_sent(
+        identity_sent: crate::cli::report_schema::identity_sent(
             &args.client.identity,
             args.client.anonymous_identity,
         ),
@@ -306,7 +307,7 @@ impl ConnectReport {
 const HEADER: &str = "wired 802.1X";
 
 /// One frame as a line: direction and what it is, with the time since the start when known.
-fn step_line(at: Option<Duration>, step: &crate::sim::Step) -> String {
+fn step_line(at: Option<Duration>, step: &Step) -> String {
     let arrow = match step.dir {
         Direction::Up => "supplicant -> authenticator",
         Direction::Down => "authenticator -> supplicant",
@@ -342,7 +343,7 @@ mod tests {
                 event,
                 authenticator: None,
                 elapsed: Duration::from_millis(1500),
-                steps: vec![crate::sim::Step {
+                steps: vec![Step {
                     dir: Direction::Up,
                     frame: vec![1, 1, 0, 0],
                 }],

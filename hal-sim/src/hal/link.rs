@@ -11,7 +11,7 @@ use latchkey_core::supplicant::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::sim::{Direction, Step};
+use crate::drive::{Direction, Step};
 
 /// The 802.1X PAE ethertype (802.1X-2010 §11.1.4).
 pub const ETH_P_PAE: u16 = 0x888e;
@@ -94,7 +94,7 @@ pub struct EapolLink {
     steps: Vec<Step>,
     last_send_error: Option<io::Error>,
     /// `--pcap`: every frame sent and accepted.
-    capture: Option<std::sync::Arc<crate::capture::Capture>>,
+    capture: Option<std::sync::Arc<crate::cli::capture::Capture>>,
 }
 
 impl std::fmt::Debug for EapolLink {
@@ -250,7 +250,7 @@ impl EapolLink {
 
     /// Write every frame sent and accepted from now on to `capture` (whole Ethernet frames,
     /// real MAC addresses).
-    pub fn set_capture(&mut self, capture: std::sync::Arc<crate::capture::Capture>) {
+    pub fn set_capture(&mut self, capture: std::sync::Arc<crate::cli::capture::Capture>) {
         self.capture = Some(capture);
     }
 

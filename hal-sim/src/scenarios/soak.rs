@@ -25,9 +25,11 @@ use latchkey_core::tls::VersionPolicy;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::auth::server::{EapServer, ServerAction, ServerBehaviour};
+use crate::auth::tls::server_config;
+use crate::drive::sim;
+use crate::hal::memory::{client, SimRadio, AP_ADDR};
 use crate::pki::TestPki;
-use crate::server::{EapServer, ServerAction, ServerBehaviour};
-use crate::sim::{client, server_config, SimRadio, AP_ADDR};
 
 /// The authenticator's retransmission timer (hostapd's default EAP timeout is 3 s).
 const AP_RETRANSMIT_MS: u64 = 3_000;
@@ -583,7 +585,7 @@ pub fn soak(pki: &TestPki, args: &SoakArgs, progress: bool) -> Result<SoakReport
         .iter()
         .map(|v| server_config(pki, *v))
         .collect::<Result<Vec<_>, _>>()?;
-    let config = crate::sim::Scenario::default().config;
+    let config = sim::Scenario::default().config;
     let started = Instant::now();
     let limit = Duration::from_secs(args.time_limit_s);
     let mut report = SoakReport::default();

@@ -1,6 +1,6 @@
 //! `latchkey-sim fleet`: N supplicants at once through the RADIUS relay against one real
 //! RADIUS server, each device with its own slot table, certificates from the fleet PKI
-//! ([`crate::fleet_pki`]), UDP socket, RADIUS identifier space and Calling-Station-Id
+//! ([`crate::fleet::pki`]), UDP socket, RADIUS identifier space and Calling-Station-Id
 //! (`02-00-00-00-HH-LL`, HHLL its number). Scenarios: a cold start (every device at once with
 //! its one current certificate) and a renewal wave (every old certificate revoked by the
 //! server's CRL and archived in its device's table; nine devices in ten hold a renewed active
@@ -8,6 +8,8 @@
 //! run are bounded in time; a device without a verdict within its timers is a hang. The same
 //! devices can then run as `eapol_test` processes, same concurrency and certificates, for a
 //! side-by-side table.
+
+pub mod pki;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,11 +21,11 @@ use std::time::{Duration, Instant, SystemTime};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
-use crate::fleet_pki::{CertPair, FleetPki, SERVER_NAME};
-use crate::relay::RadiusArgs;
-use crate::report::{self, RadiusReport};
-use crate::report_schema;
+use crate::auth::relay::RadiusArgs;
+use crate::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
+use crate::cli::report::{self, RadiusReport};
+use crate::cli::report_schema;
+use crate::fleet::pki::{CertPair, FleetPki, SERVER_NAME};
 
 /// Most devices running at once.
 pub const MAX_CONCURRENCY: usize = 256;
@@ -616,11 +618,11 @@ pub fn run_latchkey(
 #[derive(Debug)]
 pub enum FleetError {
     /// The PKI directory is not usable.
-    Pki(crate::fleet_pki::FleetPkiError),
+    Pki(crate::fleet::pki::FleetPkiError),
     /// An argument is out of range or not allowed here.
     Arguments(String),
     /// The shared secret could not be read.
-    Secret(crate::relay::RelayError),
+    Secret(crate::auth::relay::RelayError),
     /// `eapol_test` is not installed.
     EapolTestMissing,
     /// A file of the `eapol_test` run could not be written.
@@ -708,7 +710,7 @@ fn eapol_test_device(
 ) -> DeviceResult {
     let timeout_s = radius.overall_timeout.unwrap_or(DEFAULT_DEVICE_TIMEOUT_S);
     let mut r = blank(p, "error");
-    let name = crate::fleet_pki::device_name(p.number);
+    let name = crate::fleet::pki::device_name(p.number);
     let conf = work.join(format!("{name}.conf"));
     let log = work.join(format!("{name}.log"));
     let fail = |mut r: DeviceResult, kind: &str, e: String| {
@@ -1126,7 +1128,7 @@ pub fn pki_main(args: &FleetPkiArgs) -> ExitCode {
                  by the CRL, and a renewed one each)",
                 pki.devices,
                 pki.dir.display(),
-                crate::fleet_pki::device_name(pki.devices)
+                crate::fleet::pki::device_name(pki.devices)
             );
             println!("RADIUS server settings (FreeRADIUS):");
             print!("{}", pki.freeradius_settings());

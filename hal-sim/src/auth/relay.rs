@@ -11,9 +11,11 @@ use clap::Args;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
 use zeroize::Zeroizing;
 
-use crate::capture::Capture;
-use crate::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
-use crate::sim::{describe, SimRadio, AP_ADDR};
+use crate::auth::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
+use crate::cli::capture::Capture;
+use crate::drive::describe;
+use crate::hal::memory;
+use crate::hal::memory::{SimRadio, AP_ADDR};
 
 /// How to reach the RADIUS server, flattened into a subcommand.
 #[derive(Args, Debug, Clone)]
@@ -576,7 +578,7 @@ fn converse(
         if let Some(down) = pending.pop_front() {
             (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
             if let Some(c) = pcap {
-                c.eapol(AP_ADDR, crate::sim::STA_ADDR, &down);
+                c.eapol(AP_ADDR, memory::STA_ADDR, &down);
             }
             event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
             continue;
@@ -597,7 +599,7 @@ fn converse(
         };
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
         if let Some(c) = pcap {
-            c.eapol(crate::sim::STA_ADDR, dst, &frame);
+            c.eapol(memory::STA_ADDR, dst, &frame);
         }
         let eap = match frame.get(1) {
             Some(1) => {
@@ -660,7 +662,7 @@ fn converse(
     while let Some((dst, frame)) = radio.outbox.pop_front() {
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
         if let Some(c) = pcap {
-            c.eapol(crate::sim::STA_ADDR, dst, &frame);
+            c.eapol(memory::STA_ADDR, dst, &frame);
         }
         let eap = frame.get(4..).unwrap_or_default();
         if !failed || frame.get(1) != Some(&0) || eap.first() != Some(&2) {
@@ -708,7 +710,7 @@ fn access_request(
         }),
         (
             attr::CALLING_STATION_ID,
-            mac_text(t.args.calling_station_id.unwrap_or(crate::sim::STA_ADDR)),
+            mac_text(t.args.calling_station_id.unwrap_or(memory::STA_ADDR)),
         ),
         // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
         (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),
