@@ -10,8 +10,9 @@ use clap::Parser;
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
+use latchkey_sim::cli::args::ConnectArgs;
 use latchkey_sim::drive::connect::{
-    connect, connect_reporting, ConnectArgs, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED,
+    connect, connect_reporting, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED,
 };
 use latchkey_sim::hal::link::{EapolLink, LinkError};
 use latchkey_test_support::apt;

@@ -11,10 +11,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use latchkey_sim::auth::relay::RadiusArgs;
+use latchkey_sim::cli::args::FleetArgs;
+use latchkey_sim::cli::args::RadiusArgs;
 use latchkey_sim::cli::config::TlsArg;
 use latchkey_sim::fleet::pki::FleetPki;
-use latchkey_sim::fleet::{self, FleetArgs, FleetReport, Scenario};
+use latchkey_sim::fleet::{self, FleetReport, Scenario};
 use latchkey_test_support::apt;
 use latchkey_test_support::freeradius::{self, FreeRadiusOptions, ServerFiles};
 use latchkey_test_support::server_process::{ServerProcess, ServerTls};

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use latchkey_sim::auth::relay::RadiusArgs;
+use latchkey_sim::cli::args::RadiusArgs;
 use latchkey_sim::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_sim::cli::report::RadiusReport;
 use latchkey_test_support::apt;

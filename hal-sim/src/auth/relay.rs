@@ -7,65 +7,15 @@ use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
 use zeroize::Zeroizing;
 
 use crate::auth::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
+use crate::cli::args::RadiusArgs;
 use crate::cli::capture::Capture;
 use crate::drive::describe;
 use crate::hal::memory;
 use crate::hal::memory::{SimRadio, AP_ADDR};
-
-/// How to reach the RADIUS server, flattened into a subcommand.
-#[derive(Args, Debug, Clone)]
-pub struct RadiusArgs {
-    /// RADIUS server: HOST, HOST:PORT or [IPv6]:PORT, host names resolved, port 1812 unless
-    /// given (eapol_test's -a).
-    #[arg(
-        long = "radius",
-        short = 'a',
-        value_name = "HOST[:PORT]",
-        default_value = "127.0.0.1:1812",
-        value_parser = parse_server
-    )]
-    pub server: SocketAddr,
-    /// The server's authentication port, overriding the one in --radius (eapol_test's -p).
-    #[arg(long, short = 'p', value_name = "PORT")]
-    pub port: Option<u16>,
-    /// Calling-Station-Id of the Access-Requests: the device's MAC address, aa:bb:cc:dd:ee:ff
-    /// or aa-bb-cc-dd-ee-ff (eapol_test's -M; default 02-00-00-00-00-01, the simulated station).
-    #[arg(long, short = 'M', value_name = "MAC", value_parser = parse_mac)]
-    pub calling_station_id: Option<[u8; 6]>,
-    /// Give up on the whole conversation after this many seconds (eapol_test's -t; default
-    /// 120, the supplicant's own timers still apply inside it).
-    #[arg(long, short = 't', value_name = "SECONDS")]
-    pub overall_timeout: Option<u64>,
-    /// An extra attribute for every Access-Request, eapol_test's -N syntax: TYPE:s:TEXT,
-    /// TYPE:d:INTEGER or TYPE:x:HEX (e.g. 30:s:00-11-22-33-44-55:corp for Called-Station-Id);
-    /// repeatable. EAP-Message and Message-Authenticator are the relay's own.
-    #[arg(long = "attribute", short = 'N', value_name = "TYPE:s|d|x:VALUE", value_parser = parse_attribute)]
-    pub attributes: Vec<(u8, Vec<u8>)>,
-    /// RADIUS shared secret between this authenticator and the server (visible to other
-    /// local users in the process list: prefer --secret-file).
-    #[arg(
-        long,
-        short = 's',
-        value_name = "SECRET",
-        required_unless_present = "secret_file",
-        conflicts_with = "secret_file"
-    )]
-    pub secret: Option<String>,
-    /// File holding the RADIUS shared secret (its first line).
-    #[arg(long, value_name = "FILE")]
-    pub secret_file: Option<std::path::PathBuf>,
-    /// How long to wait for each reply, in milliseconds.
-    #[arg(long, default_value_t = 2000, value_name = "MS")]
-    pub timeout_ms: u64,
-    /// Retransmissions of an unanswered Access-Request before giving up.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub retries: u32,
-}
 
 /// Why the relay could not finish the conversation (the supplicant's own failures are in
 /// [`RelayOutcome::event`] instead).
@@ -160,168 +110,6 @@ impl std::fmt::Display for RelayError {
 }
 
 impl std::error::Error for RelayError {}
-
-/// `--radius`: an address, or a host name resolved now; port 1812 when none is given.
-fn parse_server(s: &str) -> Result<SocketAddr, String> {
-    use std::net::{IpAddr, ToSocketAddrs};
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
-    }
-    let has_port = s
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-    let found = if has_port {
-        s.to_socket_addrs()
-    } else {
-        (s, DEFAULT_PORT).to_socket_addrs()
-    };
-    // IPv4 first when a name has both, as eapol_test resolves.
-    let mut addrs: Vec<SocketAddr> = found
-        .map_err(|e| format!("cannot resolve {s}: {e}"))?
-        .collect();
-    addrs.sort_by_key(|a| !a.is_ipv4());
-    addrs
-        .first()
-        .copied()
-        .ok_or_else(|| format!("{s} has no address"))
-}
-
-/// RADIUS authentication's port (RFC 2865 §3).
-pub const DEFAULT_PORT: u16 = 1812;
-
-/// `-N`: `TYPE:s:TEXT`, `TYPE:d:INTEGER` (4 bytes) or `TYPE:x:HEX`, as eapol_test reads it.
-fn parse_attribute(s: &str) -> Result<(u8, Vec<u8>), String> {
-    let mut parts = s.splitn(3, ':');
-    let (Some(t), Some(syntax), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("{s}: want TYPE:s|d|x:VALUE"));
-    };
-    let t: u8 = t
-        .parse()
-        .ok()
-        .filter(|t| *t != 0)
-        .ok_or_else(|| format!("{s}: {t} is not an attribute type (1-255)"))?;
-    if t == attr::EAP_MESSAGE || t == attr::MESSAGE_AUTHENTICATOR {
-        return Err(format!(
-            "{s}: EAP-Message and Message-Authenticator are the relay's own"
-        ));
-    }
-    let bytes = match syntax {
-        "s" => value.as_bytes().to_vec(),
-        "d" => value
-            .parse::<u32>()
-            .map_err(|e| format!("{s}: {e}"))?
-            .to_be_bytes()
-            .to_vec(),
-        "x" => {
-            let digits: Vec<char> = value.chars().collect();
-            if digits.len() % 2 != 0 {
-                return Err(format!("{s}: odd number of hex digits"));
-            }
-            digits
-                .chunks(2)
-                .map(|p| {
-                    let pair: String = p.iter().collect();
-                    u8::from_str_radix(&pair, 16).map_err(|_| format!("{s}: {pair} is not hex"))
-                })
-                .collect::<Result<_, _>>()?
-        }
-        other => return Err(format!("{s}: syntax {other} is not s, d or x")),
-    };
-    if bytes.is_empty() || bytes.len() > radius::MAX_ATTR_VALUE {
-        return Err(format!(
-            "{s}: a value is 1 to {} bytes",
-            radius::MAX_ATTR_VALUE
-        ));
-    }
-    Ok((t, bytes))
-}
-
-/// `-M`: six hex octets separated by `:` or `-`.
-fn parse_mac(s: &str) -> Result<[u8; 6], String> {
-    let octets: Vec<&str> = s.split([':', '-']).collect();
-    let mut mac = [0u8; 6];
-    if octets.len() != 6 {
-        return Err(format!("{s}: want six octets like 02:00:00:00:00:01"));
-    }
-    for (o, text) in mac.iter_mut().zip(octets) {
-        *o = u8::from_str_radix(text, 16)
-            .ok()
-            .filter(|_| text.len() == 2)
-            .ok_or_else(|| format!("{s}: {text} is not a hex octet"))?;
-    }
-    Ok(mac)
-}
-
-impl RadiusArgs {
-    /// The relay to `server` with shared `secret` and the command line's defaults (2 000 ms
-    /// per request, 2 retransmissions, no extra attributes), as a program or test builds it.
-    pub fn new(server: SocketAddr, secret: String) -> Self {
-        RadiusArgs {
-            server,
-            secret: Some(secret),
-            secret_file: None,
-            timeout_ms: 2000,
-            retries: 2,
-            port: None,
-            calling_station_id: None,
-            overall_timeout: None,
-            attributes: Vec::new(),
-        }
-    }
-
-    /// The server's address with `--port` applied.
-    pub fn server_addr(&self) -> SocketAddr {
-        match self.port {
-            Some(p) => SocketAddr::new(self.server.ip(), p),
-            None => self.server,
-        }
-    }
-
-    /// Why the conversation ended at its time limit.
-    fn timed_out(&self) -> RelayError {
-        match self.overall_timeout {
-            Some(seconds) => RelayError::OverallTimeout { seconds },
-            None => RelayError::Stalled,
-        }
-    }
-
-    /// The conversation's time limit.
-    fn limit(&self) -> Duration {
-        self.overall_timeout
-            .map(Duration::from_secs)
-            .unwrap_or(MAX_CONVERSATION)
-    }
-
-    /// The shared secret, from `--secret` or the first line of `--secret-file`.
-    pub fn shared_secret(&self) -> Result<Zeroizing<Vec<u8>>, RelayError> {
-        match (&self.secret, &self.secret_file) {
-            (Some(s), _) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
-            (None, Some(path)) => {
-                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|error| {
-                    RelayError::SecretFile {
-                        path: path.clone(),
-                        error,
-                    }
-                })?);
-                let line = text.lines().next().unwrap_or("");
-                if line.is_empty() {
-                    return Err(RelayError::SecretFile {
-                        path: path.clone(),
-                        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "empty"),
-                    });
-                }
-                Ok(Zeroizing::new(line.as_bytes().to_vec()))
-            }
-            (None, None) => Err(RelayError::SecretFile {
-                path: Default::default(),
-                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no secret given"),
-            }),
-        }
-    }
-}
 
 impl RelayError {
     /// A short, stable name of the cause (for `--json`).
@@ -482,7 +270,7 @@ impl Transport<'_> {
 }
 
 /// The longest a conversation may take, supplicant timers included.
-const MAX_CONVERSATION: Duration = Duration::from_secs(120);
+pub(crate) const MAX_CONVERSATION: Duration = Duration::from_secs(120);
 
 fn eapol(eap: &[u8]) -> Vec<u8> {
     let mut f = vec![2, 0, (eap.len() >> 8) as u8, eap.len() as u8];

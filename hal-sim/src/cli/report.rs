@@ -6,7 +6,8 @@ use latchkey_core::certs::SlotIndex;
 use latchkey_core::supplicant::Event;
 use serde_json::Value;
 
-use crate::auth::relay::{self, RadiusArgs};
+use crate::auth::relay;
+use crate::cli::args::RadiusArgs;
 use crate::cli::capture::CaptureArgs;
 use crate::cli::config::{ClientArgs, ClientFiles};
 use crate::cli::report_schema::{self, ClientCertificate, Report, ServerCertificate, SkippedSlot};

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::ResolveRecord;
 
-use crate::cli::config::{ClientArgs, ConfigError};
+use crate::cli::args::ConnectArgs;
+use crate::cli::config::ConfigError;
 use crate::cli::report_schema::{self, Report};
 use crate::drive::Step;
 use crate::drive::{describe, Direction};
@@ -20,28 +20,6 @@ pub const EXIT_AUTHENTICATED: u8 = 0;
 /// Exit code: anything else — failed, timed out, or the configuration or interface could not
 /// be used (`outcome` in the JSON says which).
 pub const EXIT_FAILED: u8 = 1;
-
-/// The `connect` subcommand's arguments.
-#[derive(Args, Debug, Clone)]
-pub struct ConnectArgs {
-    /// The wired interface to authenticate on (e.g. eth0); needs CAP_NET_RAW.
-    #[arg(long, value_name = "IFACE")]
-    pub iface: String,
-    /// The supplicant's configuration (CA, server name, identity, slot table...).
-    #[command(flatten)]
-    pub client: ClientArgs,
-    /// Give up after this many seconds. The default outlasts the supplicant's own timers
-    /// (maxStart 3 EAPOL-Starts 30 s apart, authPeriod 30 s), so they end a failed attempt
-    /// with its precise reason first.
-    #[arg(long, default_value_t = 100, value_name = "SECONDS")]
-    pub timeout: u64,
-    /// Print one JSON object instead of the frame-by-frame text.
-    #[arg(long)]
-    pub json: bool,
-    /// `--pcap`, `--keylog`.
-    #[command(flatten)]
-    pub capture: crate::cli::capture::CaptureArgs,
-}
 
 /// Why `connect` could not even try.
 #[derive(Debug)]

@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::auth::relay::RadiusArgs;
+use crate::cli::args::RadiusArgs;
+use crate::cli::args::{FleetArgs, FleetPkiArgs};
 use crate::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use crate::cli::report::{self, RadiusReport};
 use crate::cli::report_schema;
@@ -56,53 +57,6 @@ impl Scenario {
             Scenario::RenewalWave => "renewal-wave",
         }
     }
-}
-
-/// `fleet`'s arguments.
-#[derive(Args, Debug, Clone)]
-pub struct FleetArgs {
-    /// The fleet PKI directory, written by `latchkey-sim fleet-pki` (the server must load its
-    /// server certificate and its CA file with the CRL, CRL checking on).
-    #[arg(long, value_name = "DIR")]
-    pub pki: PathBuf,
-    /// Devices to run (the PKI's first N).
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    pub devices: usize,
-    /// The scenario.
-    #[arg(long, value_enum, default_value = "renewal-wave")]
-    pub scenario: Scenario,
-    /// Devices authenticating at once (1-256).
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub concurrency: usize,
-    /// Bound on the whole run, seconds: devices not started by then are reported as not
-    /// started (and fail the run); each started one ends within its own bound (-t).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub time_limit_s: u64,
-    /// Run the same devices as `eapol_test` processes afterwards (same concurrency, each with
-    /// the certificate its table would choose) and print both side by side.
-    #[arg(long)]
-    pub compare_eapol_test: bool,
-    /// TLS versions the devices offer.
-    #[arg(long, value_enum, default_value = "both")]
-    pub tls: TlsArg,
-    /// Print one JSON object (the `fleet` report) instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// The RADIUS server (-a/-p/-s/--secret-file/--timeout-ms/--retries as for `radius`; -t
-    /// bounds each device, default 30 s; -M is per device and cannot be given).
-    #[command(flatten)]
-    pub radius: RadiusArgs,
-}
-
-/// `fleet-pki`'s arguments.
-#[derive(Args, Debug, Clone)]
-pub struct FleetPkiArgs {
-    /// Directory to write the PKI into (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
-    /// Devices (each an old, revoked certificate and a renewed one).
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    pub devices: usize,
 }
 
 /// What one device holds and what the scenario says must happen to it.

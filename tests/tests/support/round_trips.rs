@@ -5,7 +5,7 @@
 //! one Access-Request carries one EAP-Response, so this is the EAP round-trip count plus none.
 //! Shared by `tests/tests/round_trip_parity.rs` and `tests/benches/fragment_sweep.rs`.
 
-use latchkey_sim::auth::relay::RadiusArgs;
+use latchkey_sim::cli::args::RadiusArgs;
 use latchkey_sim::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
 use latchkey_test_support::apt;
 use latchkey_test_support::eapol_test;
