@@ -18,92 +18,265 @@ use crate::drive::sim::{Outcome, Scenario};
 use crate::hal::memory;
 use crate::pki::{ca_params, server_params, Issued, PkiError, TestPki, SERVER_NAME};
 
-/// Every rogue server the simulator can play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rogue {
+/// A rogue server's certificate chain (leaf first) and its private key (PKCS#8 DER).
+pub type Presented = (Vec<CertificateDer<'static>>, Vec<u8>);
+
+/// How a rogue scenario is set up before its device and server are built: the simulated
+/// link (server wire behaviour, frames injected first), the TLS versions each side accepts,
+/// and whether the device pins the legitimate server's key.
+pub struct Setup {
+    /// The simulated link's scenario.
+    pub scenario: Scenario,
+    /// Versions the device offers.
+    pub client_versions: VersionPolicy,
+    /// Versions the server accepts.
+    pub server_versions: VersionPolicy,
+    /// Whether the device pins the legitimate server's public key.
+    pub pin: bool,
+}
+
+/// Issues a rogue server's certificate chain from the test PKI.
+type Issue = fn(&TestPki) -> Result<Presented, String>;
+
+/// One rogue server, as its row in [`rogues!`] describes it.
+struct Spec {
+    name: &'static str,
+    about: &'static str,
+    refusal: &'static str,
+    sees_device_certificate: bool,
+    /// The certificate chain it presents instead of the legitimate server's, issued from the
+    /// test PKI on first use.
+    certificate: Option<Issue>,
+    /// What else it changes.
+    setup: fn(&mut Setup),
+}
+
+/// The table of rogue servers: each row makes the [`Rogue`] variant, its place in
+/// [`Rogue::ALL`] (the order `rogue all` runs them), its command-line name, what it does, the
+/// refusal (`FailReason::kind`) the supplicant must give, whether the device certificate may
+/// reach it, the certificate it presents (`None`: the legitimate one) and the rest of its
+/// setup. Adding a rogue server is one row here and one in `tests/tests/rogue.rs`.
+macro_rules! rogues {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident {
+            name: $name:literal,
+            about: $about:literal,
+            refusal: $refusal:literal,
+            sees_device_certificate: $sees:literal,
+            certificate: $cert:expr,
+            setup: $setup:expr $(,)?
+        }
+    ),* $(,)?) => {
+        /// Every rogue server the simulator can play.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Rogue {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Rogue {
+            /// All of them, in the order `rogue all` runs them.
+            pub const ALL: [Rogue; [$(stringify!($variant)),*].len()] = [$(Rogue::$variant),*];
+
+            fn spec(self) -> Spec {
+                match self {
+                    $(Rogue::$variant => Spec {
+                        name: $name,
+                        about: $about,
+                        refusal: $refusal,
+                        sees_device_certificate: $sees,
+                        certificate: $cert,
+                        setup: $setup,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+rogues! {
     /// Server certificate from a CA the device does not trust.
-    UntrustedCa,
+    UntrustedCa {
+        name: "untrusted-ca",
+        about: "presents a certificate for the right name from its own CA",
+        refusal: "untrusted-ca",
+        sees_device_certificate: false,
+        certificate: Some(untrusted_ca),
+        setup: |_| {},
+    },
     /// A certificate from the right CA, for another name.
-    WrongName,
+    WrongName {
+        name: "wrong-name",
+        about: "presents a certificate from the right CA for evil.latchkey.test",
+        refusal: "name-mismatch",
+        sees_device_certificate: false,
+        certificate: Some(|pki| issued(pki, server_params("evil.latchkey.test", 0x602))),
+        setup: |_| {},
+    },
     /// The right name and CA, expired.
-    Expired,
+    Expired {
+        name: "expired",
+        about: "presents the right name and CA, expired a year ago",
+        refusal: "expired",
+        sees_device_certificate: false,
+        certificate: Some(|pki| issued(pki, valid_between(0x603, -730, -365))),
+        setup: |_| {},
+    },
     /// The right name and CA, valid only from next year.
-    NotYetValid,
+    NotYetValid {
+        name: "not-yet-valid",
+        about: "presents the right name and CA, valid only from next year",
+        refusal: "not-yet-valid",
+        sees_device_certificate: false,
+        certificate: Some(|pki| issued(pki, valid_between(0x604, 365, 730))),
+        setup: |_| {},
+    },
     /// The right name and CA, but issued for TLS clients only (EKU clientAuth).
-    NoServerAuth,
+    NoServerAuth {
+        name: "no-server-auth",
+        about: "presents a certificate from the right CA issued for TLS clients only",
+        refusal: "not-server-auth",
+        sees_device_certificate: false,
+        certificate: Some(|pki| {
+            let mut p = server_params(SERVER_NAME, 0x605).map_err(|e| e.to_string())?;
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            issued(pki, Ok(p))
+        }),
+        setup: |_| {},
+    },
     /// The chain goes through a CA with a 1024-bit RSA key.
-    WeakKey,
+    WeakKey {
+        name: "weak-key",
+        about: "chains through a CA with a 1024-bit RSA key",
+        refusal: "weak-key",
+        sees_device_certificate: false,
+        certificate: Some(weak_key),
+        setup: |_| {},
+    },
     /// The server certificate is signed with SHA-1 (RSA-2048 CA).
-    WeakSignature,
+    WeakSignature {
+        name: "weak-signature",
+        about: "presents a certificate its CA signed with SHA-1",
+        refusal: "weak-signature",
+        sees_device_certificate: false,
+        certificate: Some(sha1_signed),
+        setup: |_| {},
+    },
     /// The chain is signed with Ed25519, which the device cannot verify.
-    UnsupportedSignature,
+    UnsupportedSignature {
+        name: "unsupported-signature",
+        about: "chains through a CA that signs with Ed25519",
+        refusal: "unsupported-signature",
+        sees_device_certificate: false,
+        certificate: Some(|pki| {
+            let ed_key = KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|e| e.to_string())?;
+            sub_ca(pki, "Ed25519 CA", 0x607, &ed_key).map_err(|e| e.to_string())
+        }),
+        setup: |_| {},
+    },
     /// A valid certificate, but not the one the device pinned.
-    PinMismatch,
+    PinMismatch {
+        name: "pin-mismatch",
+        about: "presents a valid certificate for the right name, but not the pinned key",
+        refusal: "pin-mismatch",
+        sees_device_certificate: false,
+        certificate: Some(|pki| issued(pki, server_params(SERVER_NAME, 0x608))),
+        setup: |s| s.pin = true,
+    },
     /// The server answers the ClientHello with a fatal `access_denied` alert.
-    Alert,
+    Alert {
+        name: "alert",
+        about: "answers the ClientHello with a fatal access_denied alert",
+        refusal: "tls-alert",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| s.scenario.server.rogue = Some(WireRogue::Alert(49)),
+    },
     /// The server only speaks TLS 1.2; the device requires 1.3.
-    Tls12Only,
+    Tls12Only {
+        name: "tls12-only",
+        about: "speaks only TLS 1.2 to a device requiring TLS 1.3",
+        refusal: "tls-version-below-minimum",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| {
+            s.client_versions = VersionPolicy::Tls13Only;
+            s.server_versions = VersionPolicy::Tls12Only;
+        },
+    },
     /// EAP-Success in place of the TLS 1.3 commitment message.
-    EarlySuccess,
+    EarlySuccess {
+        name: "early-success",
+        about: "sends EAP-Success in place of the TLS 1.3 commitment message",
+        refusal: "early-success",
+        // Only this server has a valid certificate and gets that far.
+        sees_device_certificate: true,
+        certificate: None,
+        setup: |s| {
+            s.server_versions = VersionPolicy::Tls13Only;
+            s.scenario.server.early_success = true;
+        },
+    },
     /// EAP-Failure in the middle of the handshake, then silence.
-    EarlyFailure,
+    EarlyFailure {
+        name: "early-failure",
+        about: "answers the ClientHello with a bare EAP-Failure (no TLS alert)",
+        refusal: "client-hello-refused",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| s.scenario.server.rogue = Some(WireRogue::EarlyFailure),
+    },
     /// EAP-Success before any method ran.
-    SuccessBeforeTls,
+    SuccessBeforeTls {
+        name: "success-before-tls",
+        about: "sends EAP-Success before any authentication",
+        refusal: "success-without-method",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| s.scenario.injected_first = vec![vec![3, 0, 0, 4]],
+    },
     /// A request for EAP-MD5 after EAP-TLS started.
-    MethodSwitch,
+    MethodSwitch {
+        name: "method-switch",
+        about: "asks for EAP-MD5 after EAP-TLS started",
+        refusal: "method-changed",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| s.scenario.server.rogue = Some(WireRogue::SwitchMethod(4)),
+    },
     /// An EAP-TLS message announced as 1 MiB.
-    OversizeLength,
+    OversizeLength {
+        name: "oversize-length",
+        about: "announces a 1 MiB EAP-TLS message",
+        refusal: "message-too-large",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| s.scenario.server.rogue = Some(WireRogue::OversizeLength(1 << 20)),
+    },
     /// The server flight in 8-byte fragments (more than the 64 allowed).
-    FragmentFlood,
+    FragmentFlood {
+        name: "fragment-flood",
+        about: "sends its TLS flight in 8-byte fragments",
+        refusal: "fragment-flood",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| s.scenario.server.fragment_size = 8,
+    },
     /// Twenty Identity requests in a row.
-    IdentityStorm,
+    IdentityStorm {
+        name: "identity-storm",
+        about: "sends twenty Identity requests in a row",
+        refusal: "identity-storm",
+        sees_device_certificate: false,
+        certificate: None,
+        setup: |s| s.scenario.server.rogue = Some(WireRogue::IdentityStorm(20)),
+    },
 }
 
 impl Rogue {
-    /// All of them, in the order `rogue all` runs them.
-    pub const ALL: [Rogue; 18] = [
-        Rogue::UntrustedCa,
-        Rogue::WrongName,
-        Rogue::Expired,
-        Rogue::NotYetValid,
-        Rogue::NoServerAuth,
-        Rogue::WeakKey,
-        Rogue::WeakSignature,
-        Rogue::UnsupportedSignature,
-        Rogue::PinMismatch,
-        Rogue::Alert,
-        Rogue::Tls12Only,
-        Rogue::EarlySuccess,
-        Rogue::EarlyFailure,
-        Rogue::SuccessBeforeTls,
-        Rogue::MethodSwitch,
-        Rogue::OversizeLength,
-        Rogue::FragmentFlood,
-        Rogue::IdentityStorm,
-    ];
-
     /// The scenario's command-line name.
     pub fn name(&self) -> &'static str {
-        match self {
-            Rogue::UntrustedCa => "untrusted-ca",
-            Rogue::WrongName => "wrong-name",
-            Rogue::Expired => "expired",
-            Rogue::NotYetValid => "not-yet-valid",
-            Rogue::NoServerAuth => "no-server-auth",
-            Rogue::WeakKey => "weak-key",
-            Rogue::WeakSignature => "weak-signature",
-            Rogue::UnsupportedSignature => "unsupported-signature",
-            Rogue::PinMismatch => "pin-mismatch",
-            Rogue::Alert => "alert",
-            Rogue::Tls12Only => "tls12-only",
-            Rogue::EarlySuccess => "early-success",
-            Rogue::EarlyFailure => "early-failure",
-            Rogue::SuccessBeforeTls => "success-before-tls",
-            Rogue::MethodSwitch => "method-switch",
-            Rogue::OversizeLength => "oversize-length",
-            Rogue::FragmentFlood => "fragment-flood",
-            Rogue::IdentityStorm => "identity-storm",
-        }
+        self.spec().name
     }
 
     /// The scenario by its command-line name.
@@ -113,81 +286,70 @@ impl Rogue {
 
     /// What the rogue server does, in one line.
     pub fn about(&self) -> &'static str {
-        match self {
-            Rogue::UntrustedCa => "presents a certificate for the right name from its own CA",
-            Rogue::WrongName => "presents a certificate from the right CA for evil.latchkey.test",
-            Rogue::Expired => "presents the right name and CA, expired a year ago",
-            Rogue::NotYetValid => "presents the right name and CA, valid only from next year",
-            Rogue::NoServerAuth => {
-                "presents a certificate from the right CA issued for TLS clients only"
-            }
-            Rogue::WeakKey => "chains through a CA with a 1024-bit RSA key",
-            Rogue::WeakSignature => "presents a certificate its CA signed with SHA-1",
-            Rogue::UnsupportedSignature => "chains through a CA that signs with Ed25519",
-            Rogue::PinMismatch => {
-                "presents a valid certificate for the right name, but not the pinned key"
-            }
-            Rogue::Alert => "answers the ClientHello with a fatal access_denied alert",
-            Rogue::Tls12Only => "speaks only TLS 1.2 to a device requiring TLS 1.3",
-            Rogue::EarlySuccess => "sends EAP-Success in place of the TLS 1.3 commitment message",
-            Rogue::EarlyFailure => "answers the ClientHello with a bare EAP-Failure (no TLS alert)",
-            Rogue::SuccessBeforeTls => "sends EAP-Success before any authentication",
-            Rogue::MethodSwitch => "asks for EAP-MD5 after EAP-TLS started",
-            Rogue::OversizeLength => "announces a 1 MiB EAP-TLS message",
-            Rogue::FragmentFlood => "sends its TLS flight in 8-byte fragments",
-            Rogue::IdentityStorm => "sends twenty Identity requests in a row",
-        }
+        self.spec().about
     }
 
     /// The refusal the supplicant must give (`FailReason::kind`).
     pub fn expected_kind(&self) -> &'static str {
-        match self {
-            Rogue::UntrustedCa => "untrusted-ca",
-            Rogue::WrongName => "name-mismatch",
-            Rogue::Expired => "expired",
-            Rogue::NotYetValid => "not-yet-valid",
-            Rogue::NoServerAuth => "not-server-auth",
-            Rogue::WeakKey => "weak-key",
-            Rogue::WeakSignature => "weak-signature",
-            Rogue::UnsupportedSignature => "unsupported-signature",
-            Rogue::PinMismatch => "pin-mismatch",
-            Rogue::Alert => "tls-alert",
-            Rogue::Tls12Only => "tls-version-below-minimum",
-            Rogue::EarlySuccess => "early-success",
-            Rogue::EarlyFailure => "client-hello-refused",
-            Rogue::SuccessBeforeTls => "success-without-method",
-            Rogue::MethodSwitch => "method-changed",
-            Rogue::OversizeLength => "message-too-large",
-            Rogue::FragmentFlood => "fragment-flood",
-            Rogue::IdentityStorm => "identity-storm",
-        }
+        self.spec().refusal
     }
 
     /// Whether this server fails server authentication (or never completes it): the device's
     /// certificate must then never reach it. Only the early-Success server has a valid
     /// certificate and gets that far.
     pub fn must_not_see_client_certificate(&self) -> bool {
-        !matches!(self, Rogue::EarlySuccess)
+        !self.spec().sees_device_certificate
+    }
+
+    /// The scenario's setup: the legitimate defaults changed as the rogue's row says.
+    pub fn setup(&self) -> Setup {
+        let mut setup = Setup {
+            scenario: Scenario::default(),
+            client_versions: VersionPolicy::Both,
+            server_versions: VersionPolicy::Both,
+            pin: false,
+        };
+        (self.spec().setup)(&mut setup);
+        setup.scenario.client_versions = setup.client_versions;
+        setup.scenario.server_versions = setup.server_versions;
+        setup
     }
 }
 
-/// The certificates the rogue servers present, issued at start-up.
+/// The certificates the rogue servers present, each issued against the legitimate test PKI
+/// the first time its server runs (RSA key generation is slow in a debug build).
 pub struct RoguePki {
-    untrusted_ca: (Vec<CertificateDer<'static>>, Vec<u8>),
-    wrong_name: (Vec<CertificateDer<'static>>, Vec<u8>),
-    expired: (Vec<CertificateDer<'static>>, Vec<u8>),
-    not_yet_valid: (Vec<CertificateDer<'static>>, Vec<u8>),
-    no_server_auth: (Vec<CertificateDer<'static>>, Vec<u8>),
-    weak_key: (Vec<CertificateDer<'static>>, Vec<u8>),
-    unsupported_signature: (Vec<CertificateDer<'static>>, Vec<u8>),
-    other_key: (Vec<CertificateDer<'static>>, Vec<u8>),
-    /// Made on first use: it needs an RSA-2048 key, slow to generate in a debug build.
-    sha1_signed: std::sync::OnceLock<Result<Sha1Signed, String>>,
-    root: (CertificateParams, KeyPair),
+    presented: [std::sync::OnceLock<Result<Presented, String>>; Rogue::ALL.len()],
 }
 
-/// The SHA-1-signed server chain, its key, and the signing CA's RSA public key (PKCS#1).
-type Sha1Signed = ((Vec<CertificateDer<'static>>, Vec<u8>), Vec<u8>);
+impl Default for RoguePki {
+    fn default() -> Self {
+        RoguePki {
+            presented: std::array::from_fn(|_| std::sync::OnceLock::new()),
+        }
+    }
+}
+
+impl RoguePki {
+    /// The certificate chain and key `rogue` presents (`Ok(None)`: the legitimate server's).
+    pub fn presented(&self, pki: &TestPki, rogue: Rogue) -> Result<Option<&Presented>, String> {
+        let Some(issue) = rogue.spec().certificate else {
+            return Ok(None);
+        };
+        let index = Rogue::ALL
+            .iter()
+            .position(|r| *r == rogue)
+            .ok_or("rogue missing from Rogue::ALL")?;
+        let cell = self
+            .presented
+            .get(index)
+            .ok_or("rogue missing from the table")?;
+        cell.get_or_init(|| issue(pki))
+            .as_ref()
+            .map(Some)
+            .map_err(Clone::clone)
+    }
+}
 
 /// An RSA key rcgen can sign with through its remote-key seam (ring refuses RSA-1024, and
 /// cannot generate RSA keys at all).
@@ -245,188 +407,130 @@ fn leaf(
     Ok((cert.der().clone(), key.serialize_der()))
 }
 
-impl RoguePki {
-    /// Issue every rogue certificate against the legitimate test PKI.
-    pub fn generate(pki: &TestPki) -> Result<Self, Box<dyn std::error::Error>> {
-        let int: &Issued = &pki.intermediate;
-        let chain =
-            |leaf: CertificateDer<'static>, ca: &CertificateDer<'static>| vec![leaf, ca.clone()];
-        let now = time::OffsetDateTime::now_utc();
+/// A P-256 server certificate issued by the test PKI's intermediate CA, with it in the chain.
+fn issued(pki: &TestPki, params: Result<CertificateParams, PkiError>) -> Result<Presented, String> {
+    let int: &Issued = &pki.intermediate;
+    let (l, k) = leaf(params.map_err(|e| e.to_string())?, &int.params, &int.key)
+        .map_err(|e| e.to_string())?;
+    Ok((vec![l, int.cert.clone()], k))
+}
 
-        let rogue_root_params = ca_params("Rogue Root CA", 0x666);
-        let rogue_root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let (l, k) = leaf(
-            server_params(SERVER_NAME, 0x601)?,
-            &rogue_root_params,
-            &rogue_root_key,
-        )?;
-        let untrusted_ca = (vec![l], k);
+/// Server parameters for the right name, valid from `from_days` to `to_days` from now.
+fn valid_between(serial: u64, from_days: i64, to_days: i64) -> Result<CertificateParams, PkiError> {
+    let now = time::OffsetDateTime::now_utc();
+    let mut p = server_params(SERVER_NAME, serial)?;
+    p.not_before = now + time::Duration::days(from_days);
+    p.not_after = now + time::Duration::days(to_days);
+    Ok(p)
+}
 
-        let (l, k) = leaf(
-            server_params("evil.latchkey.test", 0x602)?,
-            &int.params,
-            &int.key,
-        )?;
-        let wrong_name = (chain(l, &int.cert), k);
+/// A certificate for the right name from a CA of the rogue's own (the only chain element).
+fn untrusted_ca(_: &TestPki) -> Result<Presented, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let rogue_root_params = ca_params("Rogue Root CA", 0x666);
+    let rogue_root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| err(&e))?;
+    let (l, k) = leaf(
+        server_params(SERVER_NAME, 0x601).map_err(|e| err(&e))?,
+        &rogue_root_params,
+        &rogue_root_key,
+    )
+    .map_err(|e| err(&e))?;
+    Ok((vec![l], k))
+}
 
-        let mut p = server_params(SERVER_NAME, 0x603)?;
-        p.not_before = now - time::Duration::days(730);
-        p.not_after = now - time::Duration::days(365);
-        let (l, k) = leaf(p, &int.params, &int.key)?;
-        let expired = (chain(l, &int.cert), k);
+/// A CA with a 1024-bit RSA key, certified by the real root, and a server certificate it signs.
+fn weak_key(pki: &TestPki) -> Result<Presented, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).map_err(|e| err(&e))?;
+    let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa_key.to_public_key())
+        .map_err(|e| err(&e))?
+        .as_bytes()
+        .to_vec();
+    let weak_ca_key = KeyPair::from_remote(Box::new(WeakRsa {
+        key: rsa_key,
+        public,
+    }))
+    .map_err(|e| err(&e))?;
+    sub_ca(pki, "Weak RSA-1024 CA", 0x606, &weak_ca_key).map_err(|e| err(&e))
+}
 
-        let mut p = server_params(SERVER_NAME, 0x604)?;
-        p.not_before = now + time::Duration::days(365);
-        p.not_after = now + time::Duration::days(730);
-        let (l, k) = leaf(p, &int.params, &int.key)?;
-        let not_yet_valid = (chain(l, &int.cert), k);
-
-        let mut p = server_params(SERVER_NAME, 0x605)?;
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let (l, k) = leaf(p, &int.params, &int.key)?;
-        let no_server_auth = (chain(l, &int.cert), k);
-
-        // A CA with a 1024-bit RSA key, certified by the real root.
-        let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024)?;
-        let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa_key.to_public_key())?
-            .as_bytes()
-            .to_vec();
-        let weak_ca_key = KeyPair::from_remote(Box::new(WeakRsa {
-            key: rsa_key,
-            public,
-        }))?;
-        let weak_key = Self::sub_ca(pki, "Weak RSA-1024 CA", 0x606, &weak_ca_key)?;
-
-        let ed_key = KeyPair::generate_for(&rcgen::PKCS_ED25519)?;
-        let unsupported_signature = Self::sub_ca(pki, "Ed25519 CA", 0x607, &ed_key)?;
-
-        let (l, k) = leaf(server_params(SERVER_NAME, 0x608)?, &int.params, &int.key)?;
-        let other_key = (chain(l, &int.cert), k);
-
-        Ok(RoguePki {
-            untrusted_ca,
-            wrong_name,
-            expired,
-            not_yet_valid,
-            no_server_auth,
-            weak_key,
-            unsupported_signature,
-            other_key,
-            sha1_signed: std::sync::OnceLock::new(),
-            root: (
-                pki.root.params.clone(),
-                KeyPair::try_from(pki.root.key_pkcs8.as_slice())?,
-            ),
-        })
-    }
-
-    /// A server certificate signed with sha1WithRSAEncryption by an RSA-2048 CA certified by
-    /// the real root. rcgen cannot sign with SHA-1, so the leaf is issued with SHA-256 and
-    /// re-signed: the two signature AlgorithmIdentifiers (same length) are rewritten to
-    /// SHA-1 and the signature (same length: the modulus size) replaced.
-    fn make_sha1_signed(&self) -> Result<Sha1Signed, String> {
-        let err = |e: &dyn std::fmt::Display| e.to_string();
-        let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| err(&e))?;
-        let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa_key.to_public_key())
-            .map_err(|e| err(&e))?
-            .as_bytes()
-            .to_vec();
-        let signer = rsa_key.clone();
-        let ca_public = public.clone();
-        let ca_key = KeyPair::from_remote(Box::new(WeakRsa {
-            key: rsa_key,
-            public,
-        }))
+/// A server certificate signed with sha1WithRSAEncryption by an RSA-2048 CA certified by the
+/// real root. rcgen cannot sign with SHA-1, so the leaf is issued with SHA-256 and re-signed:
+/// the two signature AlgorithmIdentifiers (same length) are rewritten to SHA-1 and the
+/// signature (same length: the modulus size) replaced.
+fn sha1_signed(pki: &TestPki) -> Result<Presented, String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| err(&e))?;
+    let public = rsa::pkcs1::EncodeRsaPublicKey::to_pkcs1_der(&rsa_key.to_public_key())
+        .map_err(|e| err(&e))?
+        .as_bytes()
+        .to_vec();
+    let signer = rsa_key.clone();
+    let ca_key = KeyPair::from_remote(Box::new(WeakRsa {
+        key: rsa_key,
+        public,
+    }))
+    .map_err(|e| err(&e))?;
+    let mut params = ca_params("SHA-1 Signing CA", 0x609);
+    params.use_authority_key_identifier_extension = true;
+    let root = pki
+        .root
+        .params
+        .clone()
+        .self_signed(&pki.root.key)
         .map_err(|e| err(&e))?;
-        let mut params = ca_params("SHA-1 Signing CA", 0x609);
-        params.use_authority_key_identifier_extension = true;
-        let root = self
-            .root
-            .0
-            .clone()
-            .self_signed(&self.root.1)
-            .map_err(|e| err(&e))?;
-        let ca_cert = params
-            .clone()
-            .signed_by(&ca_key, &root, &self.root.1)
-            .map_err(|e| err(&e))?;
-        let (leaf_der, key) = leaf(
-            server_params(SERVER_NAME, 0x709).map_err(|e| err(&e))?,
-            &params,
-            &ca_key,
-        )
+    let ca_cert = params
+        .clone()
+        .signed_by(&ca_key, &root, &pki.root.key)
         .map_err(|e| err(&e))?;
-        let mut der = leaf_der.to_vec();
-        // sha256WithRSAEncryption -> sha1WithRSAEncryption (1.2.840.113549.1.1.11 -> .5).
-        const SHA256_RSA: [u8; 11] = [6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11];
-        let mut patched = 0;
-        for i in 0..der.len().saturating_sub(SHA256_RSA.len()) {
-            if der[i..i + SHA256_RSA.len()] == SHA256_RSA {
-                der[i + SHA256_RSA.len() - 1] = 5;
-                patched += 1;
-            }
+    let (leaf_der, key) = leaf(
+        server_params(SERVER_NAME, 0x709).map_err(|e| err(&e))?,
+        &params,
+        &ca_key,
+    )
+    .map_err(|e| err(&e))?;
+    let mut der = leaf_der.to_vec();
+    // sha256WithRSAEncryption -> sha1WithRSAEncryption (1.2.840.113549.1.1.11 -> .5).
+    const SHA256_RSA: [u8; 11] = [6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 1, 11];
+    let mut patched = 0;
+    for i in 0..der.len().saturating_sub(SHA256_RSA.len()) {
+        if der[i..i + SHA256_RSA.len()] == SHA256_RSA {
+            der[i + SHA256_RSA.len() - 1] = 5;
+            patched += 1;
         }
-        if patched != 2 {
-            return Err(format!(
-                "expected 2 signature algorithm OIDs, found {patched}"
-            ));
-        }
-        let tbs = tbs_span(&der).ok_or("certificate layout not understood")?;
-        let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der[tbs]);
-        // DigestInfo for SHA-1 (RFC 8017 §9.2, note 1).
-        let mut info = vec![
-            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
-            0x14,
-        ];
-        info.extend_from_slice(digest.as_ref());
-        let sig = signer
-            .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &info)
-            .map_err(|e| err(&e))?;
-        let at = der
-            .len()
-            .checked_sub(sig.len())
-            .ok_or("short certificate")?;
-        der[at..].copy_from_slice(&sig);
-        Ok(((vec![der.into(), ca_cert.der().clone()], key), ca_public))
     }
+    if patched != 2 {
+        return Err(format!(
+            "expected 2 signature algorithm OIDs, found {patched}"
+        ));
+    }
+    let tbs = tbs_span(&der).ok_or("certificate layout not understood")?;
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der[tbs]);
+    // DigestInfo for SHA-1 (RFC 8017 §9.2, note 1).
+    let mut info = vec![
+        0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+    ];
+    info.extend_from_slice(digest.as_ref());
+    let sig = signer
+        .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &info)
+        .map_err(|e| err(&e))?;
+    let at = der
+        .len()
+        .checked_sub(sig.len())
+        .ok_or("short certificate")?;
+    der[at..].copy_from_slice(&sig);
+    Ok((vec![der.into(), ca_cert.der().clone()], key))
+}
 
-    /// A CA with `ca_key` certified by the real root, and a server certificate it signs.
-    fn sub_ca(
-        pki: &TestPki,
-        cn: &str,
-        serial: u64,
-        ca_key: &KeyPair,
-    ) -> Result<(Vec<CertificateDer<'static>>, Vec<u8>), PkiError> {
-        let mut params = ca_params(cn, serial);
-        params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.use_authority_key_identifier_extension = true;
-        let root = pki.root.params.clone().self_signed(&pki.root.key)?;
-        let ca_cert = params.clone().signed_by(ca_key, &root, &pki.root.key)?;
-        let (l, k) = leaf(server_params(SERVER_NAME, serial + 0x100)?, &params, ca_key)?;
-        Ok((vec![l, ca_cert.der().clone()], k))
-    }
-
-    fn presented(&self, rogue: Rogue) -> Option<&(Vec<CertificateDer<'static>>, Vec<u8>)> {
-        Some(match rogue {
-            Rogue::WeakSignature => {
-                return self
-                    .sha1_signed
-                    .get_or_init(|| self.make_sha1_signed())
-                    .as_ref()
-                    .ok()
-                    .map(|(presented, _)| presented)
-            }
-            Rogue::UntrustedCa => &self.untrusted_ca,
-            Rogue::WrongName => &self.wrong_name,
-            Rogue::Expired => &self.expired,
-            Rogue::NotYetValid => &self.not_yet_valid,
-            Rogue::NoServerAuth => &self.no_server_auth,
-            Rogue::WeakKey => &self.weak_key,
-            Rogue::UnsupportedSignature => &self.unsupported_signature,
-            Rogue::PinMismatch => &self.other_key,
-            _ => return None,
-        })
-    }
+/// A CA with `ca_key` certified by the real root, and a server certificate it signs.
+fn sub_ca(pki: &TestPki, cn: &str, serial: u64, ca_key: &KeyPair) -> Result<Presented, PkiError> {
+    let mut params = ca_params(cn, serial);
+    params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.use_authority_key_identifier_extension = true;
+    let root = pki.root.params.clone().self_signed(&pki.root.key)?;
+    let ca_cert = params.clone().signed_by(ca_key, &root, &pki.root.key)?;
+    let (l, k) = leaf(server_params(SERVER_NAME, serial + 0x100)?, &params, ca_key)?;
+    Ok((vec![l, ca_cert.der().clone()], k))
 }
 
 /// The device's server policy in every scenario: the test root CA, the exact name
@@ -493,30 +597,13 @@ impl RogueOutcome {
 
 /// Run one rogue scenario against the supplicant.
 pub fn run(pki: &TestPki, rogues: &RoguePki, rogue: Rogue) -> Result<RogueOutcome, String> {
-    let mut scenario = Scenario::default();
-    let mut client_versions = VersionPolicy::Both;
-    let mut server_versions = VersionPolicy::Both;
-    match rogue {
-        Rogue::Alert => scenario.server.rogue = Some(WireRogue::Alert(49)),
-        Rogue::Tls12Only => {
-            client_versions = VersionPolicy::Tls13Only;
-            server_versions = VersionPolicy::Tls12Only;
-        }
-        Rogue::EarlySuccess => {
-            server_versions = VersionPolicy::Tls13Only;
-            scenario.server.early_success = true;
-        }
-        Rogue::EarlyFailure => scenario.server.rogue = Some(WireRogue::EarlyFailure),
-        Rogue::SuccessBeforeTls => scenario.injected_first = vec![vec![3, 0, 0, 4]],
-        Rogue::MethodSwitch => scenario.server.rogue = Some(WireRogue::SwitchMethod(4)),
-        Rogue::OversizeLength => scenario.server.rogue = Some(WireRogue::OversizeLength(1 << 20)),
-        Rogue::FragmentFlood => scenario.server.fragment_size = 8,
-        Rogue::IdentityStorm => scenario.server.rogue = Some(WireRogue::IdentityStorm(20)),
-        _ => {}
-    }
-    scenario.client_versions = client_versions;
-    scenario.server_versions = server_versions;
-    let policy = device_policy(pki, rogue == Rogue::PinMismatch)?;
+    let Setup {
+        scenario,
+        client_versions,
+        server_versions,
+        pin,
+    } = rogue.setup();
+    let policy = device_policy(pki, pin)?;
     let sup = device(pki, &policy, &scenario.config, client_versions)?;
     let server = server_for(pki, rogues, rogue, server_versions)?;
     let outcome = sim::run_with(sup, &server, &scenario)?;
@@ -541,7 +628,7 @@ pub fn server_for(
     rogue: Rogue,
     versions: VersionPolicy,
 ) -> Result<std::sync::Arc<rustls::ServerConfig>, String> {
-    match rogues.presented(rogue) {
+    match rogues.presented(pki, rogue)? {
         Some((chain, key)) => server_config_with_cert(
             pki,
             versions,
@@ -571,8 +658,7 @@ pub fn shared() -> Result<&'static (TestPki, RoguePki), String> {
         std::sync::OnceLock::new();
     PKIS.get_or_init(|| {
         let pki = TestPki::generate().map_err(|e| e.to_string())?;
-        let rogues = RoguePki::generate(&pki).map_err(|e| e.to_string())?;
-        Ok((pki, rogues))
+        Ok((pki, RoguePki::default()))
     })
     .as_ref()
     .map_err(Clone::clone)
@@ -668,21 +754,41 @@ mod tests {
 
     #[test]
     fn sha1_rogue_certificate_carries_a_genuine_sha1_signature() {
-        let (_, rogues) = shared().expect("pkis");
-        let ((chain, _), ca_public) = rogues
-            .sha1_signed
-            .get_or_init(|| rogues.make_sha1_signed())
-            .as_ref()
-            .expect("sha1 chain");
+        use x509_cert::der::Decode;
+        let (pki, rogues) = shared().expect("pkis");
+        let (chain, _) = rogues
+            .presented(pki, Rogue::WeakSignature)
+            .expect("sha1 chain")
+            .expect("its own chain");
         let der = chain[0].as_ref();
         let tbs = tbs_span(der).expect("tbs");
         let sig = &der[der.len() - 256..];
+        // The signing CA's RSA public key (PKCS#1), from the CA certificate it presents.
+        let ca = x509_cert::Certificate::from_der(chain[1].as_ref()).expect("CA certificate");
+        let ca_public = ca
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes();
         ring::signature::UnparsedPublicKey::new(
             &ring::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
             ca_public,
         )
         .verify(&der[tbs], sig)
         .expect("a valid SHA-1 signature by the CA");
+    }
+
+    #[test]
+    fn every_row_has_a_distinct_name_and_certificate_rogues_present_their_own_chain() {
+        let (pki, rogues) = shared().expect("pkis");
+        let names: std::collections::HashSet<_> = Rogue::ALL.iter().map(|r| r.name()).collect();
+        assert_eq!(names.len(), Rogue::ALL.len());
+        for r in Rogue::ALL {
+            assert_eq!(Rogue::from_name(r.name()), Some(r));
+            if let Some((chain, _)) = rogues.presented(pki, r).expect("issued") {
+                assert_ne!(chain.first(), Some(&pki.server.cert), "{}", r.name());
+            }
+        }
     }
 
     #[test]
