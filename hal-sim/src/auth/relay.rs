@@ -8,12 +8,13 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use latchkey_core::supplicant::{Event, Now, Supplicant};
+use latchkey_core::{eap, eapol};
 use zeroize::Zeroizing;
 
 use crate::auth::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
 use crate::cli::args::RadiusArgs;
 use crate::cli::capture::Capture;
-use crate::drive::describe;
+use crate::drive::{describe, eapol_eap};
 use crate::hal::memory;
 use crate::hal::memory::{SimRadio, AP_ADDR};
 
@@ -272,12 +273,6 @@ impl Transport<'_> {
 /// The longest a conversation may take, supplicant timers included.
 pub(crate) const MAX_CONVERSATION: Duration = Duration::from_secs(120);
 
-fn eapol(eap: &[u8]) -> Vec<u8> {
-    let mut f = vec![2, 0, (eap.len() >> 8) as u8, eap.len() as u8];
-    f.extend_from_slice(eap);
-    f
-}
-
 fn mac_text(m: [u8; 6]) -> Vec<u8> {
     m.iter()
         .map(|b| format!("{b:02X}"))
@@ -389,22 +384,26 @@ fn converse(
         if let Some(c) = pcap {
             c.eapol(memory::STA_ADDR, dst, &frame);
         }
-        let eap = match frame.get(1) {
-            Some(1) => {
+        let Ok(frame) = eapol::Packet::new_checked(frame.as_slice()) else {
+            continue;
+        };
+        let eap = match frame.packet_type() {
+            eapol::PacketType::Start => {
                 // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
                 identity_req_id = identity_req_id.wrapping_add(1);
-                pending.push_back(eapol(&[1, identity_req_id, 0, 5, 1]));
+                pending.push_back(eapol_eap(&[1, identity_req_id, 0, 5, 1]));
                 continue;
             }
-            Some(0) => frame.get(4..).unwrap_or_default().to_vec(),
+            eapol::PacketType::EapPacket => frame.body().to_vec(),
             _ => continue,
         };
-        if eap.first() == Some(&2) && eap.get(4) == Some(&1) {
-            user_name = eap.get(5..).unwrap_or_default().to_vec();
+        let packet = eap::Packet::new_unchecked(eap.as_slice());
+        if packet.code() == eap::Code::Response && packet.eap_type() == Some(eap::Type::Identity) {
+            user_name = packet.type_data().to_vec();
             user_name.truncate(radius::MAX_ATTR_VALUE);
             state = None;
         }
-        let eap_id = eap.get(1).copied().unwrap_or(0);
+        let eap_id = packet.identifier();
         let req = access_request(&mut t, eap, &user_name, state.as_ref(), nas_ip);
         (t.log)(format!(
             "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
@@ -429,16 +428,16 @@ fn converse(
             Code::AccessChallenge => {
                 state = reply.state;
                 let eap = reply.eap.ok_or(RelayError::ChallengeWithoutEap)?;
-                pending.push_back(eapol(&eap));
+                pending.push_back(eapol_eap(&eap));
             }
             Code::AccessAccept => {
                 t.outcome.mppe_recv = reply.mppe_recv;
                 t.outcome.mppe_send = reply.mppe_send;
                 // No EAP-Message: the authenticator says Success itself (RFC 3579 §2.6.3).
-                pending.push_back(eapol(&reply.eap.unwrap_or(vec![3, eap_id, 0, 4])));
+                pending.push_back(eapol_eap(&reply.eap.unwrap_or(vec![3, eap_id, 0, 4])));
             }
             _ => {
-                pending.push_back(eapol(&reply.eap.unwrap_or(vec![4, eap_id, 0, 4])));
+                pending.push_back(eapol_eap(&reply.eap.unwrap_or(vec![4, eap_id, 0, 4])));
             }
         }
     }
@@ -452,8 +451,14 @@ fn converse(
         if let Some(c) = pcap {
             c.eapol(memory::STA_ADDR, dst, &frame);
         }
-        let eap = frame.get(4..).unwrap_or_default();
-        if !failed || frame.get(1) != Some(&0) || eap.first() != Some(&2) {
+        let Ok(frame) = eapol::Packet::new_checked(frame.as_slice()) else {
+            continue;
+        };
+        let eap = frame.body();
+        if !failed
+            || frame.packet_type() != eapol::PacketType::EapPacket
+            || eap::Packet::new_unchecked(eap).code() != eap::Code::Response
+        {
             continue;
         }
         let req = access_request(&mut t, eap.to_vec(), &user_name, state.as_ref(), nas_ip);

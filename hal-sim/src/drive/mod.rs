@@ -6,6 +6,9 @@
 pub mod connect;
 pub mod sim;
 
+use latchkey_core::wpa::frame;
+use latchkey_core::{eap, eap_tls, eapol};
+
 /// Who sent a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -24,25 +27,35 @@ pub struct Step {
     pub frame: Vec<u8>,
 }
 
-/// An EAPOL-Key frame by its Key Information bits (IEEE 802.11-2020 §12.7.2).
-fn describe_key(frame: &[u8]) -> String {
-    let info = match (frame.get(5), frame.get(6)) {
-        (Some(a), Some(b)) => u16::from_be_bytes([*a, *b]),
-        _ => return "EAPOL-Key (truncated)".into(),
+/// An EAPOL-EAP frame (version 2, IEEE 802.1X-2004) carrying `eap`, as an authenticator sends
+/// it. An EAP packet is at most 65535 bytes (its Length field), so it always fits; a longer
+/// `eap` gives an empty frame, which every receiver drops.
+pub fn eapol_eap(eap: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0; eapol::HEADER_LEN.saturating_add(eap.len())];
+    match eapol::emit_frame(2, eapol::PacketType::EapPacket, eap, &mut frame) {
+        Ok(len) => frame.truncate(len),
+        Err(_) => frame.clear(),
+    }
+    frame
+}
+
+/// An EAPOL-Key frame by its Key Information bits (IEEE 802.11-2020 §12.7.2); `frame_len` is
+/// the whole EAPOL frame's length.
+fn describe_key(body: &[u8], frame_len: usize) -> String {
+    // The MIC length depends on the AKM; Key Information and the replay counter come before it.
+    let Ok(key) =
+        frame::Packet::new_checked(body, 16).or_else(|_| frame::Packet::new_checked(body, 24))
+    else {
+        return "EAPOL-Key (truncated)".into();
     };
-    let counter = frame
-        .get(9..17)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
-    let (pairwise, install, ack, mic, secure) = (
-        info & 0x0008 != 0,
-        info & 0x0040 != 0,
-        info & 0x0080 != 0,
-        info & 0x0100 != 0,
-        info & 0x0200 != 0,
-    );
-    let which = match (pairwise, ack, mic, install, secure) {
+    let info = key.key_info();
+    let which = match (
+        info.pairwise(),
+        info.ack(),
+        info.mic(),
+        info.install(),
+        info.secure(),
+    ) {
         (true, true, false, _, _) => "4-way message 1",
         (true, false, true, _, false) => "4-way message 2",
         (true, true, true, true, _) => "4-way message 3",
@@ -52,68 +65,103 @@ fn describe_key(frame: &[u8]) -> String {
         _ => "unexpected",
     };
     format!(
-        "EAPOL-Key {which} (key info {info:#06x}, replay counter {counter}, {} bytes)",
-        frame.len()
+        "EAPOL-Key {which} (key info {:#06x}, replay counter {}, {frame_len} bytes)",
+        info.0,
+        key.replay_counter()
     )
 }
 
-/// A one-line description of an EAPOL frame, for the demo's log.
+/// A one-line description of an EAPOL frame, for the demo's log, read with the core's codecs
+/// (EAPOL, EAP, EAP-TLS and EAPOL-Key); a frame they refuse is described as malformed.
 pub fn describe(frame: &[u8]) -> String {
-    let ptype = frame.get(1).copied().unwrap_or(255);
-    match ptype {
-        1 => return "EAPOL-Start".into(),
-        0 => {}
-        3 => return describe_key(frame),
-        t => return format!("EAPOL type {t}"),
-    }
-    let eap = frame.get(4..).unwrap_or_default();
-    let (code, id) = (
-        eap.first().copied().unwrap_or(0),
-        eap.get(1).copied().unwrap_or(0),
-    );
-    let code_name = match code {
-        1 => "Request",
-        2 => "Response",
-        3 => return format!("EAP-Success id={id}"),
-        4 => return format!("EAP-Failure id={id}"),
-        _ => "?",
+    let eapol = match eapol::Packet::new_checked(frame) {
+        Ok(p) => p,
+        Err(e) => return format!("malformed EAPOL frame ({e})"),
     };
-    let typ = eap.get(4).copied().unwrap_or(0);
-    match typ {
-        1 => format!(
+    match eapol.packet_type() {
+        eapol::PacketType::Start => return "EAPOL-Start".into(),
+        eapol::PacketType::EapPacket => {}
+        eapol::PacketType::Key => return describe_key(eapol.body(), frame.len()),
+        t => return format!("EAPOL type {}", u8::from(t)),
+    }
+    let eap = match eap::Packet::new_checked(eapol.body()) {
+        Ok(p) => p,
+        Err(e) => return format!("malformed EAP packet ({e})"),
+    };
+    let id = eap.identifier();
+    let code_name = match eap.code() {
+        eap::Code::Request => "Request",
+        eap::Code::Response => "Response",
+        eap::Code::Success => return format!("EAP-Success id={id}"),
+        eap::Code::Failure => return format!("EAP-Failure id={id}"),
+        c => return format!("EAP code {} id={id}", u8::from(c)),
+    };
+    let data = eap.type_data();
+    match eap.eap_type() {
+        Some(eap::Type::Identity) => format!(
             "EAP-{code_name}/Identity id={id} {:?}",
-            String::from_utf8_lossy(eap.get(5..).unwrap_or_default())
+            String::from_utf8_lossy(data)
         ),
-        3 => format!(
-            "EAP-{code_name}/Nak id={id} proposes {:?}",
-            eap.get(5..).unwrap_or_default()
-        ),
-        13 => {
-            let flags = eap.get(5).copied().unwrap_or(0);
-            let mut data = eap.get(6..).unwrap_or_default();
-            let mut l = String::new();
-            if flags & 0x80 != 0 {
-                let v = data
-                    .get(..4)
-                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                    .unwrap_or(0);
-                l = format!(" L={v}");
-                data = data.get(4..).unwrap_or_default();
-            }
-            let mut fl = String::new();
-            for (bit, name) in [(0x80, 'L'), (0x40, 'M'), (0x20, 'S')] {
-                if flags & bit != 0 {
-                    fl.push(name);
-                }
-            }
-            if data.is_empty() && flags & 0x20 == 0 {
-                format!("EAP-{code_name}/TLS id={id} ACK")
-            } else if flags & 0x20 != 0 {
+        Some(eap::Type::Nak) => format!("EAP-{code_name}/Nak id={id} proposes {data:?}"),
+        Some(eap::Type::Tls) => {
+            let tls = match eap_tls::Packet::new_checked(data) {
+                Ok(p) => p,
+                Err(e) => return format!("EAP-{code_name}/TLS id={id} malformed ({e})"),
+            };
+            let flags = tls.flags();
+            let l = tls
+                .tls_message_length()
+                .map(|v| format!(" L={v}"))
+                .unwrap_or_default();
+            let fl: String = [
+                (flags.length_included, 'L'),
+                (flags.more_fragments, 'M'),
+                (flags.start, 'S'),
+            ]
+            .iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, name)| name)
+            .collect();
+            let tls_data = tls.tls_data();
+            if flags.start {
                 format!("EAP-{code_name}/TLS id={id} Start")
+            } else if tls_data.is_empty() {
+                format!("EAP-{code_name}/TLS id={id} ACK")
             } else {
-                format!("EAP-{code_name}/TLS id={id} [{fl}]{l} {} bytes", data.len())
+                format!(
+                    "EAP-{code_name}/TLS id={id} [{fl}]{l} {} bytes",
+                    tls_data.len()
+                )
             }
         }
-        t => format!("EAP-{code_name} type {t} id={id}"),
+        Some(t) => format!("EAP-{code_name} type {} id={id}", u8::from(t)),
+        None => format!("EAP-{code_name} id={id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_described_from_their_length_fields_not_the_buffer() {
+        assert_eq!(describe(&[1, 1, 0, 0]), "EAPOL-Start");
+        let identity = [2u8, 0, 0, 9, 1, 7, 0, 9, 1, b'a', b'b', b'c', b'd'];
+        assert_eq!(describe(&identity), "EAP-Request/Identity id=7 \"abcd\"");
+        let start = [2u8, 0, 0, 6, 1, 8, 0, 6, 13, 0x20];
+        assert_eq!(describe(&start), "EAP-Request/TLS id=8 Start");
+        let mut ack = vec![2u8, 0, 0, 6, 2, 8, 0, 6, 13, 0];
+        assert_eq!(describe(&ack), "EAP-Response/TLS id=8 ACK");
+        // Padded to Ethernet's minimum (a wired link): the padding is not EAP-TLS data.
+        ack.resize(46, 0);
+        assert_eq!(describe(&ack), "EAP-Response/TLS id=8 ACK");
+        let first = [
+            2u8, 0, 0, 13, 1, 9, 0, 13, 13, 0xc0, 0, 0, 1, 0, 0xaa, 0xbb, 0xcc,
+        ];
+        assert_eq!(describe(&first), "EAP-Request/TLS id=9 [LM] L=256 3 bytes");
+        assert_eq!(describe(&[2, 0, 0, 4, 3, 9, 0, 4]), "EAP-Success id=9");
+        assert_eq!(describe(&[2, 5, 0, 0]), "EAPOL type 5");
+        assert!(describe(&[2, 0, 0, 9, 1]).starts_with("malformed EAPOL frame ("));
+        assert!(describe(&[2, 0, 0, 4, 3, 9, 0, 5]).starts_with("malformed EAP packet ("));
     }
 }

@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
+use latchkey_core::eapol;
 use latchkey_core::supplicant::{Config, Event, Now, Supplicant};
 use latchkey_core::tls::VersionPolicy;
 use rustls::pki_types::CertificateDer;
 
 use crate::auth::server::{EapServer, ServerAction, ServerBehaviour, ServerEvent, ServerKeys};
 use crate::auth::tls::{clear_seen, server_config_revoking, take_seen};
-use crate::drive::{Direction, Step};
+use crate::drive::{eapol_eap, Direction, Step};
 use crate::hal::memory::{client, SimRadio, AP_ADDR};
 use crate::pki::TestPki;
 
@@ -86,12 +87,6 @@ pub struct Outcome {
     pub drops: latchkey_core::supplicant::DropCounters,
 }
 
-fn eapol_frame(version: u8, ptype: u8, body: &[u8]) -> Vec<u8> {
-    let mut f = vec![version, ptype, (body.len() >> 8) as u8, body.len() as u8];
-    f.extend_from_slice(body);
-    f
-}
-
 /// Run one authentication to its end (or a bound of 500 frames).
 pub fn run(pki: &TestPki, scenario: &Scenario) -> Result<Outcome, String> {
     let mut sup = client(pki, &scenario.config, scenario.client_versions)?;
@@ -159,28 +154,31 @@ pub fn run_on(
             continue;
         }
         // The authenticator: EAPOL-Start opens the conversation, EAP-Packets go to the server.
-        let reply = match frame.get(1) {
-            Some(1) => {
+        let eapol = eapol::Packet::new_checked(frame.as_slice());
+        let reply = match eapol.as_ref().map(eapol::Packet::packet_type) {
+            Ok(eapol::PacketType::Start) => {
                 let mut frames: Vec<Vec<u8>> = scenario.injected_first.clone();
                 frames.push(server.start());
                 frames
             }
-            Some(0) => match server.handle(frame.get(4..).unwrap_or_default()) {
-                ServerAction::Request(p) => vec![p],
-                ServerAction::Success(p) => {
-                    server_done = true;
-                    vec![p]
+            Ok(eapol::PacketType::EapPacket) => {
+                match server.handle(eapol.as_ref().map(eapol::Packet::body).unwrap_or_default()) {
+                    ServerAction::Request(p) => vec![p],
+                    ServerAction::Success(p) => {
+                        server_done = true;
+                        vec![p]
+                    }
+                    ServerAction::Failure(p, why) => {
+                        server_done = true;
+                        server_failure = Some(why);
+                        vec![p]
+                    }
                 }
-                ServerAction::Failure(p, why) => {
-                    server_done = true;
-                    server_failure = Some(why);
-                    vec![p]
-                }
-            },
+            }
             _ => vec![],
         };
         for eap in reply {
-            let f = eapol_frame(2, 0, &eap);
+            let f = eapol_eap(&eap);
             steps.push(Step {
                 dir: Direction::Down,
                 frame: f.clone(),

@@ -9,6 +9,7 @@ use latchkey_core::hal::{MacAddr, Radio, RadioErrorKind};
 use latchkey_core::supplicant::{
     BufferStorage, DropCounters, Event, Now, Supplicant, PAE_GROUP_ADDR,
 };
+use latchkey_core::{eap, eapol};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::drive::{Direction, Step};
@@ -443,8 +444,16 @@ pub fn authenticate_reporting<B: BufferStorage>(
         if let Some((src, frame)) = link.recv_timeout(wait)? {
             // Only an EAP Request, Success or Failure names the authenticator (another
             // supplicant's EAPOL-Start to the group address does not).
-            if frame.get(1) == Some(&0) && matches!(frame.get(4), Some(1 | 3 | 4)) {
-                authenticator = Some(src);
+            if let Ok(eapol) = eapol::Packet::new_checked(frame.as_slice()) {
+                let code = eap::Packet::new_unchecked(eapol.body()).code();
+                if eapol.packet_type() == eapol::PacketType::EapPacket
+                    && matches!(
+                        code,
+                        eap::Code::Request | eap::Code::Success | eap::Code::Failure
+                    )
+                {
+                    authenticator = Some(src);
+                }
             }
             event = sup.handle_frame(now(), src, &frame, link);
         }

@@ -27,7 +27,7 @@ use rand::{Rng, SeedableRng};
 use crate::auth::server::{EapServer, ServerAction, ServerBehaviour};
 use crate::auth::tls::server_config;
 use crate::cli::args::SoakArgs;
-use crate::drive::sim;
+use crate::drive::{eapol_eap, sim};
 use crate::hal::memory::{client, SimRadio, AP_ADDR};
 use crate::pki::TestPki;
 
@@ -254,13 +254,6 @@ struct Authenticator {
     /// The outstanding request (EAP packet) and its retransmission deadline.
     outstanding: Option<(Vec<u8>, u64, u8)>,
     done: bool,
-}
-
-fn eapol_eap(eap: &[u8]) -> Vec<u8> {
-    let mut f = vec![2, 0];
-    f.extend_from_slice(&(eap.len() as u16).to_be_bytes());
-    f.extend_from_slice(eap);
-    f
 }
 
 impl Authenticator {
