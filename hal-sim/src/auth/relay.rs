@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use latchkey_core::hal::MacAddr;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
 use latchkey_core::{eap, eapol};
 use zeroize::Zeroizing;
@@ -14,7 +15,7 @@ use zeroize::Zeroizing;
 use crate::auth::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
 use crate::cli::args::RadiusArgs;
 use crate::cli::capture::Capture;
-use crate::drive::{describe, eapol_eap};
+use crate::drive::{describe, drive, eapol_eap, Next, Transport};
 use crate::hal::memory;
 use crate::hal::memory::{SimRadio, AP_ADDR};
 
@@ -165,7 +166,7 @@ impl RelayOutcome {
     }
 }
 
-struct Transport<'a> {
+struct Radius<'a> {
     socket: UdpSocket,
     args: &'a RadiusArgs,
     secret: Zeroizing<Vec<u8>>,
@@ -177,7 +178,7 @@ struct Transport<'a> {
     end: Instant,
 }
 
-impl Transport<'_> {
+impl Radius<'_> {
     /// Send `req` and wait for its verified reply, retransmitting on timeout.
     fn exchange(&mut self, req: &AccessRequest) -> Result<Reply, RelayError> {
         let bytes = req.encode(&self.secret).map_err(RelayError::Encode)?;
@@ -326,7 +327,7 @@ fn converse(
         Ok(std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => ip.octets(),
         _ => [127, 0, 0, 1],
     };
-    let mut t = Transport {
+    let t = Radius {
         socket,
         args,
         secret,
@@ -336,111 +337,25 @@ fn converse(
         pcap,
         end: Instant::now() + args.limit(),
     };
-    let start = Instant::now();
-    let now = || Now {
-        ms: start.elapsed().as_millis() as u64,
-        unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs()),
+    let mut relay = Relay {
+        t,
+        radio: SimRadio::default(),
+        start: Instant::now(),
+        state: None,
+        user_name: Vec::new(),
+        identity_req_id: rand::random(),
+        pending: VecDeque::new(),
+        nas_ip,
+        rounds: 0,
     };
-    let mut radio = SimRadio::default();
-    let mut state: Option<Vec<u8>> = None;
-    let mut user_name: Vec<u8> = Vec::new();
-    let mut identity_req_id: u8 = rand::random();
-    let mut event = sup.start(now(), &mut radio);
-    let mut pending: VecDeque<Vec<u8>> = VecDeque::new();
-    for _ in 0..400 {
-        if event.is_some() {
-            break;
-        }
-        if start.elapsed() > args.limit() {
-            return Err(args.timed_out());
-        }
-        // Deliver what the authenticator has for the supplicant first.
-        if let Some(down) = pending.pop_front() {
-            (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
-            if let Some(c) = pcap {
-                c.eapol(AP_ADDR, memory::STA_ADDR, &down);
-            }
-            event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
-            continue;
-        }
-        let Some((dst, frame)) = radio.outbox.pop_front() else {
-            // Nothing to send and nothing to deliver: the supplicant waits for a timer
-            // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
-            let Some(due) = sup.next_deadline() else {
-                return Err(RelayError::Stalled);
-            };
-            let wait = due.saturating_sub(now().ms);
-            if start.elapsed() + Duration::from_millis(wait) > args.limit() {
-                return Err(args.timed_out());
-            }
-            std::thread::sleep(Duration::from_millis(wait));
-            event = sup.poll(now(), &mut radio);
-            continue;
-        };
-        (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
-        if let Some(c) = pcap {
-            c.eapol(memory::STA_ADDR, dst, &frame);
-        }
-        let Ok(frame) = eapol::Packet::new_checked(frame.as_slice()) else {
-            continue;
-        };
-        let eap = match frame.packet_type() {
-            eapol::PacketType::Start => {
-                // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
-                identity_req_id = identity_req_id.wrapping_add(1);
-                pending.push_back(eapol_eap(&[1, identity_req_id, 0, 5, 1]));
-                continue;
-            }
-            eapol::PacketType::EapPacket => frame.body().to_vec(),
-            _ => continue,
-        };
-        let packet = eap::Packet::new_unchecked(eap.as_slice());
-        if packet.code() == eap::Code::Response && packet.eap_type() == Some(eap::Type::Identity) {
-            user_name = packet.type_data().to_vec();
-            user_name.truncate(radius::MAX_ATTR_VALUE);
-            state = None;
-        }
-        let eap_id = packet.identifier();
-        let req = access_request(&mut t, eap, &user_name, state.as_ref(), nas_ip);
-        (t.log)(format!(
-            "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
-            args.server_addr(),
-            req.id,
-            req.eap.len()
-        ));
-        let reply = t.exchange(&req)?;
-        (t.log)(format!(
-            "RADIUS -> authenticator: {} id={}{}",
-            reply.code,
-            req.id,
-            reply
-                .reply_message
-                .as_ref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        ));
-        t.outcome.last_code = Some(reply.code);
-        t.outcome.reply_message = reply.reply_message.clone();
-        match reply.code {
-            Code::AccessChallenge => {
-                state = reply.state;
-                let eap = reply.eap.ok_or(RelayError::ChallengeWithoutEap)?;
-                pending.push_back(eapol_eap(&eap));
-            }
-            Code::AccessAccept => {
-                t.outcome.mppe_recv = reply.mppe_recv;
-                t.outcome.mppe_send = reply.mppe_send;
-                // No EAP-Message: the authenticator says Success itself (RFC 3579 §2.6.3).
-                pending.push_back(eapol_eap(&reply.eap.unwrap_or(vec![3, eap_id, 0, 4])));
-            }
-            _ => {
-                pending.push_back(eapol_eap(&reply.eap.unwrap_or(vec![4, eap_id, 0, 4])));
-            }
-        }
-    }
+    let event = drive(sup, &mut relay)?;
+    let Relay {
+        mut t,
+        mut radio,
+        state,
+        user_name,
+        ..
+    } = relay;
     // What the supplicant sent with its verdict. When it refused the server (an unknown CA, a
     // name mismatch...), that is its EAP-TLS response carrying the TLS alert rustls produced:
     // relay it, so the server learns and logs why (FreeRADIUS: "TLS Alert read:fatal:unknown
@@ -448,7 +363,7 @@ fn converse(
     let failed = matches!(event, Some(Event::Failed(_)));
     while let Some((dst, frame)) = radio.outbox.pop_front() {
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
-        if let Some(c) = pcap {
+        if let Some(c) = t.pcap {
             c.eapol(memory::STA_ADDR, dst, &frame);
         }
         let Ok(frame) = eapol::Packet::new_checked(frame.as_slice()) else {
@@ -483,10 +398,163 @@ fn converse(
     event.ok_or(RelayError::Stalled)
 }
 
+/// The relay as the supplicant's other side: EAPOL frames from the supplicant become
+/// Access-Requests, the server's answers come back as EAPOL frames, on the host's clock.
+struct Relay<'a> {
+    t: Radius<'a>,
+    radio: SimRadio,
+    start: Instant,
+    /// The server's State, echoed in the next Access-Request.
+    state: Option<Vec<u8>>,
+    /// User-Name: the identity of the supplicant's last EAP-Response/Identity.
+    user_name: Vec<u8>,
+    identity_req_id: u8,
+    /// The authenticator's frames for the supplicant, delivered first.
+    pending: VecDeque<Vec<u8>>,
+    nas_ip: [u8; 4],
+    /// Deliveries, relayed frames and timer waits: at most [`MAX_ROUNDS`].
+    rounds: usize,
+}
+
+/// A conversation's bound: deliveries, relayed frames and timer waits.
+const MAX_ROUNDS: usize = 400;
+
+impl Transport for Relay<'_> {
+    type Radio = SimRadio;
+    type Error = RelayError;
+
+    fn radio(&mut self) -> &mut SimRadio {
+        &mut self.radio
+    }
+
+    fn now(&mut self) -> Now {
+        Now {
+            ms: self.start.elapsed().as_millis() as u64,
+            unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs()),
+        }
+    }
+
+    fn next(&mut self, deadline: Option<u64>) -> Result<Next, RelayError> {
+        let args = self.t.args;
+        loop {
+            if self.rounds >= MAX_ROUNDS {
+                return Ok(Next::End);
+            }
+            self.rounds += 1;
+            if self.start.elapsed() > args.limit() {
+                return Err(args.timed_out());
+            }
+            // Deliver what the authenticator has for the supplicant first.
+            if let Some(down) = self.pending.pop_front() {
+                (self.t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
+                if let Some(c) = self.t.pcap {
+                    c.eapol(AP_ADDR, memory::STA_ADDR, &down);
+                }
+                return Ok(Next::Frame(AP_ADDR, down));
+            }
+            let Some((dst, frame)) = self.radio.outbox.pop_front() else {
+                // Nothing to send and nothing to deliver: the supplicant waits for a timer
+                // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
+                let Some(due) = deadline else {
+                    return Err(RelayError::Stalled);
+                };
+                let wait = due.saturating_sub(self.now().ms);
+                if self.start.elapsed() + Duration::from_millis(wait) > args.limit() {
+                    return Err(args.timed_out());
+                }
+                std::thread::sleep(Duration::from_millis(wait));
+                return Ok(Next::Timer);
+            };
+            self.relay(dst, &frame)?;
+        }
+    }
+}
+
+impl Relay<'_> {
+    /// One frame from the supplicant: an EAPOL-Start is answered with an Identity request, an
+    /// EAP packet goes to the server and its answer is queued for the supplicant.
+    fn relay(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RelayError> {
+        let args = self.t.args;
+        (self.t.log)(format!("supplicant -> authenticator: {}", describe(frame)));
+        if let Some(c) = self.t.pcap {
+            c.eapol(memory::STA_ADDR, dst, frame);
+        }
+        let Ok(frame) = eapol::Packet::new_checked(frame) else {
+            return Ok(());
+        };
+        let eap = match frame.packet_type() {
+            eapol::PacketType::Start => {
+                // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
+                self.identity_req_id = self.identity_req_id.wrapping_add(1);
+                self.pending
+                    .push_back(eapol_eap(&[1, self.identity_req_id, 0, 5, 1]));
+                return Ok(());
+            }
+            eapol::PacketType::EapPacket => frame.body().to_vec(),
+            _ => return Ok(()),
+        };
+        let packet = eap::Packet::new_unchecked(eap.as_slice());
+        if packet.code() == eap::Code::Response && packet.eap_type() == Some(eap::Type::Identity) {
+            self.user_name = packet.type_data().to_vec();
+            self.user_name.truncate(radius::MAX_ATTR_VALUE);
+            self.state = None;
+        }
+        let eap_id = packet.identifier();
+        let req = access_request(
+            &mut self.t,
+            eap,
+            &self.user_name,
+            self.state.as_ref(),
+            self.nas_ip,
+        );
+        (self.t.log)(format!(
+            "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
+            args.server_addr(),
+            req.id,
+            req.eap.len()
+        ));
+        let reply = self.t.exchange(&req)?;
+        (self.t.log)(format!(
+            "RADIUS -> authenticator: {} id={}{}",
+            reply.code,
+            req.id,
+            reply
+                .reply_message
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+        self.t.outcome.last_code = Some(reply.code);
+        self.t.outcome.reply_message = reply.reply_message.clone();
+        match reply.code {
+            Code::AccessChallenge => {
+                self.state = reply.state;
+                let eap = reply.eap.ok_or(RelayError::ChallengeWithoutEap)?;
+                self.pending.push_back(eapol_eap(&eap));
+            }
+            Code::AccessAccept => {
+                self.t.outcome.mppe_recv = reply.mppe_recv;
+                self.t.outcome.mppe_send = reply.mppe_send;
+                // No EAP-Message: the authenticator says Success itself (RFC 3579 §2.6.3).
+                self.pending
+                    .push_back(eapol_eap(&reply.eap.unwrap_or(vec![3, eap_id, 0, 4])));
+            }
+            _ => {
+                self.pending
+                    .push_back(eapol_eap(&reply.eap.unwrap_or(vec![4, eap_id, 0, 4])));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The Access-Request carrying `eap` (RFC 3579 §3, RFC 3580 attributes for 802.11), with the
 /// server's State echoed; takes the next RADIUS identifier.
 fn access_request(
-    t: &mut Transport<'_>,
+    t: &mut Radius<'_>,
     eap: Vec<u8>,
     user_name: &[u8],
     state: Option<&Vec<u8>>,

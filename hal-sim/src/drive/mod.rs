@@ -1,13 +1,71 @@
-//! Driving the supplicant: the frames of a conversation as recorded ([`Step`]) and described
-//! for people ([`describe`]), the in-memory run against the simulated authenticator
-//! ([`sim`]) and the wired `connect` command ([`connect`]).
+//! Driving the supplicant: the one loop every run shares ([`drive`]: start, frames in, timers
+//! polled, until an event) with the other side behind [`Transport`] (the simulated
+//! authenticator in memory, [`sim`]; the RADIUS relay, `crate::auth::relay`; the wired link,
+//! `crate::hal::link`), the frames of a conversation as recorded ([`Step`]) and described for
+//! people ([`describe`]), and the wired `connect` command ([`connect`]).
 
 #[cfg(target_os = "linux")]
 pub mod connect;
 pub mod sim;
 
+use latchkey_core::hal::{MacAddr, Radio};
 use latchkey_core::wpa::frame;
-use latchkey_core::{eap, eap_tls, eapol};
+use latchkey_core::{eap, eap_tls, eapol, BufferStorage, Event, Now, Supplicant};
+
+/// What the other side has for the supplicant next.
+pub enum Next {
+    /// A frame: its source and the EAPOL frame.
+    Frame(MacAddr, Vec<u8>),
+    /// Nothing before the supplicant's next timer: poll it.
+    Timer,
+    /// The run ends here without an event (a bound reached, or nothing left to wait for).
+    End,
+}
+
+/// The other side of a run, and the run's clock: where the supplicant's frames go (its
+/// [`Radio`]) and where the frames for it come from.
+pub trait Transport {
+    /// The radio the supplicant sends on.
+    type Radio: Radio;
+    /// Why the run cannot go on.
+    type Error;
+    /// The radio the supplicant sends on.
+    fn radio(&mut self) -> &mut Self::Radio;
+    /// The time now on this run's clock (read once for each call into the supplicant).
+    fn now(&mut self) -> Now;
+    /// What comes next for the supplicant; `deadline` is its next timer (ms on this clock),
+    /// if any. A transport may wait for a frame until then.
+    fn next(&mut self, deadline: Option<u64>) -> Result<Next, Self::Error>;
+    /// Called after every call into the supplicant (start, a frame, a poll).
+    fn stepped(&mut self) {}
+}
+
+/// The one driver loop: start the supplicant, then hand it every frame the transport delivers
+/// and poll its timers when the transport has none, until it reports an [`Event`] (`Ok(Some)`),
+/// the transport ends the run (`Ok(None)`) or fails (`Err`).
+pub fn drive<B: BufferStorage, T: Transport>(
+    sup: &mut Supplicant<B>,
+    transport: &mut T,
+) -> Result<Option<Event>, T::Error> {
+    let now = transport.now();
+    let mut event = sup.start(now, transport.radio());
+    transport.stepped();
+    while event.is_none() {
+        match transport.next(sup.next_deadline())? {
+            Next::Frame(src, frame) => {
+                let now = transport.now();
+                event = sup.handle_frame(now, src, &frame, transport.radio());
+            }
+            Next::Timer => {
+                let now = transport.now();
+                event = sup.poll(now, transport.radio());
+            }
+            Next::End => break,
+        }
+        transport.stepped();
+    }
+    Ok(event)
+}
 
 /// Who sent a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! with a virtual clock. Every frame is recorded as a [`Step`] so the demo and tests can see it
 //! all.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use latchkey_core::eapol;
@@ -12,7 +13,7 @@ use rustls::pki_types::CertificateDer;
 
 use crate::auth::server::{EapServer, ServerAction, ServerBehaviour, ServerEvent, ServerKeys};
 use crate::auth::tls::{clear_seen, server_config_revoking, take_seen};
-use crate::drive::{eapol_eap, Direction, Step};
+use crate::drive::{drive, eapol_eap, Direction, Next, Step, Transport};
 use crate::hal::memory::{client, SimRadio, AP_ADDR};
 use crate::pki::TestPki;
 
@@ -113,9 +114,6 @@ pub fn run_on(
     clear_seen();
     let mut server =
         EapServer::new(server_cfg.clone(), scenario.server.clone()).map_err(|e| e.to_string())?;
-    let mut radio = SimRadio::default();
-    let mut steps = Vec::new();
-    let mut clock_ms = 0u64;
     let unix = match scenario.clock {
         Clock::Host => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -124,71 +122,29 @@ pub fn run_on(
         Clock::At(t) => Some(t),
         Clock::None => None,
     };
-    let mut now = |advance_to: Option<u64>| {
-        clock_ms = advance_to.unwrap_or(clock_ms + 1).max(clock_ms + 1);
-        Now { ms: clock_ms, unix }
+    let mut link = InMemory {
+        server: &mut server,
+        injected_first: &scenario.injected_first,
+        radio: SimRadio::default(),
+        steps: Vec::new(),
+        pending: VecDeque::new(),
+        clock_ms: 0,
+        jump_to: None,
+        unix,
+        rounds: 0,
+        server_done: false,
+        server_failure: None,
     };
-    let mut event = sup.start(now(None), &mut radio);
-    let mut server_failure = None;
-    let mut server_done = false;
-    for _ in 0..500 {
-        if event.is_some() {
-            break;
-        }
-        let Some((_dst, frame)) = radio.outbox.pop_front() else {
-            // Nothing to deliver: let the supplicant's timers run (virtual time jumps to its
-            // next deadline), as a device waiting on a silent authenticator would.
-            match sup.next_deadline() {
-                Some(t) => {
-                    event = sup.poll(now(Some(t)), &mut radio);
-                    continue;
-                }
-                None => break,
-            }
-        };
-        steps.push(Step {
-            dir: Direction::Up,
-            frame: frame.clone(),
-        });
-        if server_done {
-            continue;
-        }
-        // The authenticator: EAPOL-Start opens the conversation, EAP-Packets go to the server.
-        let eapol = eapol::Packet::new_checked(frame.as_slice());
-        let reply = match eapol.as_ref().map(eapol::Packet::packet_type) {
-            Ok(eapol::PacketType::Start) => {
-                let mut frames: Vec<Vec<u8>> = scenario.injected_first.clone();
-                frames.push(server.start());
-                frames
-            }
-            Ok(eapol::PacketType::EapPacket) => {
-                match server.handle(eapol.as_ref().map(eapol::Packet::body).unwrap_or_default()) {
-                    ServerAction::Request(p) => vec![p],
-                    ServerAction::Success(p) => {
-                        server_done = true;
-                        vec![p]
-                    }
-                    ServerAction::Failure(p, why) => {
-                        server_done = true;
-                        server_failure = Some(why);
-                        vec![p]
-                    }
-                }
-            }
-            _ => vec![],
-        };
-        for eap in reply {
-            let f = eapol_eap(&eap);
-            steps.push(Step {
-                dir: Direction::Down,
-                frame: f.clone(),
-            });
-            if let Some(ev) = sup.handle_frame(now(None), AP_ADDR, &f, &mut radio) {
-                event = Some(ev);
-                break;
-            }
-        }
-    }
+    let event = match drive(sup, &mut link) {
+        Ok(event) => event,
+        Err(never) => match never {},
+    };
+    let InMemory {
+        mut radio,
+        mut steps,
+        server_failure,
+        ..
+    } = link;
     // Deliver what the supplicant sent last (e.g. its final ACK or an alert) for the record.
     while let Some((_dst, frame)) = radio.outbox.pop_front() {
         steps.push(Step {
@@ -209,4 +165,111 @@ pub fn run_on(
         largest_client_message: server.largest_peer_message,
         drops: sup.drops(),
     })
+}
+
+/// Frames exchanged one at a time with the simulated authenticator, on a virtual clock.
+struct InMemory<'a> {
+    server: &'a mut EapServer,
+    injected_first: &'a [Vec<u8>],
+    radio: SimRadio,
+    steps: Vec<Step>,
+    /// The authenticator's frames for the supplicant, delivered in order.
+    pending: VecDeque<Vec<u8>>,
+    clock_ms: u64,
+    /// Where virtual time jumps at the next reading (the supplicant's timer).
+    jump_to: Option<u64>,
+    unix: Option<u64>,
+    /// Frames taken from the supplicant plus timer polls: at most [`MAX_ROUNDS`].
+    rounds: usize,
+    server_done: bool,
+    server_failure: Option<String>,
+}
+
+/// A run's bound: frames the authenticator takes plus timer polls.
+const MAX_ROUNDS: usize = 500;
+
+impl Transport for InMemory<'_> {
+    type Radio = SimRadio;
+    type Error = std::convert::Infallible;
+
+    fn radio(&mut self) -> &mut SimRadio {
+        &mut self.radio
+    }
+
+    /// Every reading advances the virtual clock by 1 ms, or to the timer being polled.
+    fn now(&mut self) -> Now {
+        let to = self.jump_to.take().unwrap_or(self.clock_ms + 1);
+        self.clock_ms = to.max(self.clock_ms + 1);
+        Now {
+            ms: self.clock_ms,
+            unix: self.unix,
+        }
+    }
+
+    fn next(&mut self, deadline: Option<u64>) -> Result<Next, Self::Error> {
+        loop {
+            if let Some(f) = self.pending.pop_front() {
+                self.steps.push(Step {
+                    dir: Direction::Down,
+                    frame: f.clone(),
+                });
+                return Ok(Next::Frame(AP_ADDR, f));
+            }
+            if self.rounds >= MAX_ROUNDS {
+                return Ok(Next::End);
+            }
+            self.rounds += 1;
+            let Some((_dst, frame)) = self.radio.outbox.pop_front() else {
+                // Nothing to deliver: let the supplicant's timers run (virtual time jumps to
+                // its next deadline), as a device waiting on a silent authenticator would.
+                return Ok(match deadline {
+                    Some(t) => {
+                        self.jump_to = Some(t);
+                        Next::Timer
+                    }
+                    None => Next::End,
+                });
+            };
+            self.steps.push(Step {
+                dir: Direction::Up,
+                frame: frame.clone(),
+            });
+            if !self.server_done {
+                self.answer(&frame);
+            }
+        }
+    }
+}
+
+impl InMemory<'_> {
+    /// The authenticator: EAPOL-Start opens the conversation, EAP-Packets go to the server.
+    fn answer(&mut self, frame: &[u8]) {
+        let eapol = eapol::Packet::new_checked(frame);
+        let reply = match eapol.as_ref().map(eapol::Packet::packet_type) {
+            Ok(eapol::PacketType::Start) => {
+                let mut frames: Vec<Vec<u8>> = self.injected_first.to_vec();
+                frames.push(self.server.start());
+                frames
+            }
+            Ok(eapol::PacketType::EapPacket) => {
+                match self
+                    .server
+                    .handle(eapol.as_ref().map(eapol::Packet::body).unwrap_or_default())
+                {
+                    ServerAction::Request(p) => vec![p],
+                    ServerAction::Success(p) => {
+                        self.server_done = true;
+                        vec![p]
+                    }
+                    ServerAction::Failure(p, why) => {
+                        self.server_done = true;
+                        self.server_failure = Some(why);
+                        vec![p]
+                    }
+                }
+            }
+            _ => vec![],
+        };
+        self.pending.extend(reply.iter().map(|eap| eapol_eap(eap)));
+    }
 }
