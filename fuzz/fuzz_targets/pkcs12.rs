@@ -5,7 +5,7 @@
 #![no_main]
 
 use latchkey_fuzz::credentials::{self, cert_path, key_path, password};
-use latchkey_sim::config::{key_from_bytes, slot_from_bytes};
+use latchkey_sim::cli::config::{key_from_bytes, slot_from_bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

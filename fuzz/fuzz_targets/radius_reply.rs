@@ -1,4 +1,4 @@
-//! The RADIUS reply decoder of the simulator's relay (`hal-sim/src/radius.rs`, RFC 2865 §3,
+//! The RADIUS reply decoder of the simulator's relay (`hal-sim/src/auth/radius.rs`, RFC 2865 §3,
 //! RFC 3579 §3, RFC 2548 §2.4): a datagram parses to a typed error or to attributes that
 //! re-encode to the same bytes; `verify_reply` never panics; and the same reply signed with
 //! the right secret (the fuzzer cannot forge MD5) verifies, with its EAP-Message and State
@@ -6,7 +6,7 @@
 #![no_main]
 
 use latchkey_fuzz::{RADIUS_ID, RADIUS_REQUEST_AUTH, RADIUS_SECRET};
-use latchkey_sim::radius::{self, attr, AccessRequest, Code, Packet, RadiusError};
+use latchkey_sim::auth::radius::{self, attr, AccessRequest, Code, Packet, RadiusError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use latchkey_fuzz::credentials::{self, cert_path, decode_slot_files, key_path, password};
-use latchkey_sim::config::slot_from_bytes;
+use latchkey_sim::cli::config::slot_from_bytes;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -21,9 +21,9 @@ use latchkey_core::{eap, eap_tls, eapol, Association, Config, Crypto, Now};
 use latchkey_fuzz::{
     akm_from_byte, decode_sup, reset_global_rng, tls_request_frame, GlobalRng, KeyAuth, SupOp,
 };
+use latchkey_sim::drive::sim::Scenario;
+use latchkey_sim::hal::memory::{client_builder, test_table, SimRadio, AP_ADDR, STA_ADDR};
 use latchkey_sim::pki::TestPki;
-use latchkey_sim::sim::Scenario;
-use latchkey_sim::sim::{client_builder, test_table, SimRadio, AP_ADDR, STA_ADDR};
 use libfuzzer_sys::fuzz_target;
 
 static RNG: SharedRng<GlobalRng> = SharedRng::new(GlobalRng);

@@ -300,7 +300,7 @@ mod key_auth {
     impl KeyAuth {
         /// A model AP for `akm` with RSNEs from the simulator's access point.
         pub fn new(akm: Akm) -> Self {
-            let sim = latchkey_sim::ap::SimAp::new(akm, AA, SPA);
+            let sim = latchkey_sim::auth::ap::SimAp::new(akm, AA, SPA);
             let n = Self::cipher_of(akm).key_len();
             KeyAuth {
                 akm,
@@ -585,7 +585,7 @@ pub mod credentials {
 
     use der::{Decode, Encode};
     use latchkey_core::certs::{KeyAlgorithm, KeyRef, SlotTable};
-    use latchkey_sim::config::{ConfigError, PassSource, SlotCredential, FILE_CERT_MAX};
+    use latchkey_sim::cli::config::{ConfigError, PassSource, SlotCredential, FILE_CERT_MAX};
 
     /// The fixed password the targets open encrypted files with (the seeds use it).
     pub const PASSWORD: &str = "latchkey-fuzz";
@@ -688,7 +688,10 @@ pub mod credentials {
                 let kind = e.kind();
                 assert!(LOAD_KINDS.contains(&kind), "unexpected kind {kind}: {e}");
                 let msg = e.to_string();
-                assert!(!msg.is_empty() && !msg.contains('\n'), "not one line: {msg:?}");
+                assert!(
+                    !msg.is_empty() && !msg.contains('\n'),
+                    "not one line: {msg:?}"
+                );
                 assert!(
                     msg.contains(CERT_PATH) || msg.contains(KEY_PATH),
                     "names no file: {msg}"

@@ -1,24 +1,18 @@
 //! Host simulator for Latchkey: a simulated authenticator running a real rustls EAP-TLS server,
 //! connected to `latchkey-core` through its HAL traits.
+//!
+//! Where things are: [`hal`] the HAL implementations (in-memory radio, `AF_PACKET` link, the
+//! table file as flash); [`drive`] the loops that drive the supplicant; [`auth`] the
+//! authenticators (simulated EAP-TLS server, RADIUS codec and relay, the simulated access
+//! point); [`rogue`] every rogue server; [`cli`] the command's configuration, captures and
+//! reports; [`fleet`] the many-device run and its PKI; [`scenarios`] the renewal story and the
+//! lossy soak; [`pki`] the built-in test PKI.
 
-pub mod ap;
-pub mod capture;
-pub mod config;
-#[cfg(target_os = "linux")]
-pub mod connect;
+pub mod auth;
+pub mod cli;
+pub mod drive;
 pub mod fleet;
-pub mod fleet_pki;
-#[cfg(target_os = "linux")]
-pub mod link;
+pub mod hal;
 pub mod pki;
-pub mod radius;
-pub mod relay;
-pub mod report;
-pub mod report_schema;
 pub mod rogue;
 pub mod scenarios;
-pub mod server;
-pub mod sim;
-pub mod soak;
-pub mod table_file;
-pub mod wpa_conf;

@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::ServerTls;
-use latchkey_tests::tshark::{summarize_with, Summary, TSHARK_PACKAGES};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::ServerTls;
+use latchkey_test_support::tshark::{summarize_with, Summary, TSHARK_PACKAGES};
 
 const CLIENT_HELLO: u8 = 1;
 const SERVER_HELLO: u8 = 2;

@@ -5,10 +5,10 @@
 use std::net::UdpSocket;
 use std::process::{Command, Output};
 
-use latchkey_sim::radius;
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{free_udp_port, ServerTls};
+use latchkey_sim::auth::radius;
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{free_udp_port, ServerTls};
 
 fn sim(pki: &FilePki, server: &str, secret: &str, extra: &[&str]) -> Output {
     sim_named(pki, server, secret, SERVER_NAME, extra)
@@ -115,7 +115,7 @@ fn unreachable_server_is_one_typed_line() {
 
 #[test]
 fn wrong_secret_against_hostapd_is_one_typed_line() {
-    latchkey_tests::apt::require(&["hostapd"]);
+    latchkey_test_support::apt::require(&["hostapd"]);
     let (t, pki) = pki();
     let server = hostapd::start(t.path(), &pki, &HostapdOptions::new(ServerTls::V13)).unwrap();
     let addr = server.addr().to_string();

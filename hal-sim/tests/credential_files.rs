@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
 
 fn sim(pki: &FilePki, slots: &[String], extra: &[&str]) -> Output {
     let ca = pki.ca.display().to_string();

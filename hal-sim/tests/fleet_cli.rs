@@ -7,11 +7,11 @@
 
 use std::process::Output;
 
-use latchkey_sim::fleet_pki::FleetPki;
-use latchkey_sim::report_schema::check_fleet_json;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions, ServerFiles};
-use latchkey_tests::server_process::ServerTls;
+use latchkey_sim::cli::report_schema::check_fleet_json;
+use latchkey_sim::fleet::pki::FleetPki;
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions, ServerFiles};
+use latchkey_test_support::server_process::ServerTls;
 
 fn sim(args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))

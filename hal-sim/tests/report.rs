@@ -3,17 +3,17 @@
 //! and on an argument error, and `latchkey-sim connect --json` on a configuration error and an
 //! argument error, each validated by `report_schema::check_json`; every failure is one line on
 //! stderr with its kind. (`connect`'s success and failure reports are validated in
-//! tests/tests/wired.rs, which owns the network namespaces.)
+//! hal-sim/tests/wired.rs, which owns the network namespaces.)
 
 use std::process::{Command, Output};
 
-use latchkey_sim::report_schema::check_json;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::pki_files::{
+use latchkey_sim::cli::report_schema::check_json;
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::pki_files::{
     CertFiles, FilePki, IDENTITY, NEW_SERIAL, OLD_SERIAL, SERVER_NAME,
 };
-use latchkey_tests::server_process::ServerTls;
+use latchkey_test_support::server_process::ServerTls;
 
 fn sim(args: &[&str]) -> (Output, serde_json::Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
@@ -148,7 +148,7 @@ fn radius_reports_validate_on_success_refusal_rejection_and_argument_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         err.trim(),
-        latchkey_sim::report::TLS12_PRIVACY_WARNING,
+        latchkey_sim::cli::report::TLS12_PRIVACY_WARNING,
         "{err}"
     );
     drop(v12);

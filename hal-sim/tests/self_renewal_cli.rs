@@ -1,14 +1,14 @@
 //! `latchkey-sim enroll`, `install` and `table` on bad input: each refusal is one line naming
 //! the problem and the fix, exit status 2, and the table file is left byte for byte as it was
 //! (or, when the command was to create it, not left behind at all). The whole cycle against
-//! FreeRADIUS with openssl as the CA is `tests/tests/self_renewal.rs`.
+//! FreeRADIUS with openssl as the CA is `hal-sim/tests/self_renewal.rs`.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use latchkey_core::certs::{KeyRef, SlotIndex};
-use latchkey_sim::table_file::{self, FileFlash, FileTable};
-use latchkey_tests::pki_files::FilePki;
+use latchkey_sim::hal::table_file::{self, FileFlash, FileTable};
+use latchkey_test_support::pki_files::FilePki;
 
 fn sim(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_latchkey-sim"))
@@ -29,7 +29,7 @@ fn refused(out: &Output, prefix: &str, fix: &str) {
 
 /// A table file holding `pki`'s renewed certificate, archived when `archived`, no pending key.
 fn table_file(path: &Path, pki: &FilePki, archived: bool) {
-    let key = latchkey_sim::config::read_key(&pki.client_new.key).unwrap();
+    let key = latchkey_sim::cli::config::read_key(&pki.client_new.key).unwrap();
     let mut t = FileTable::new();
     t.install(&pki.client_new.der, KeyRef::Inline(key)).unwrap();
     if archived {

@@ -7,11 +7,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use latchkey_tests::apt;
-use latchkey_tests::eapol_test;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_test_support::apt;
+use latchkey_test_support::eapol_test;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 /// The network block an admin would hand to eapol_test (and wpa_supplicant), with a
 /// trailing comment and a key (`priority`) that Latchkey does not use.
@@ -157,7 +157,7 @@ fn unusable_file_is_a_bad_arguments_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
+    latchkey_sim::cli::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
     assert_eq!(j["error_kind"], "bad-arguments", "{j:#}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");

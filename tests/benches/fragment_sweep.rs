@@ -12,7 +12,7 @@
 #[path = "../tests/support/round_trips.rs"]
 mod round_trips;
 
-use latchkey_tests::server_process::ServerTls;
+use latchkey_test_support::server_process::ServerTls;
 use round_trips::{Kind, Setup};
 
 fn main() {

@@ -12,8 +12,11 @@ use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
 use latchkey_core::supplicant::{Event, Supplicant};
 use latchkey_core::tls::{NameMatch, ServerPolicy, VersionPolicy};
 use latchkey_core::SupplicantBuilder;
+use latchkey_sim::auth::tls::server_config;
+use latchkey_sim::drive::sim;
+use latchkey_sim::drive::sim::Scenario;
+use latchkey_sim::hal::memory::host_crypto;
 use latchkey_sim::pki::{TestPki, SERVER_NAME};
-use latchkey_sim::sim::{self, host_crypto, Scenario};
 
 type Table = SharedSlotTable<4, 2048>;
 
@@ -49,7 +52,7 @@ fn run(pki: &TestPki, v: VersionPolicy, with_chain: bool) -> sim::Outcome {
         ..Scenario::default()
     };
     let sup = supplicant(pki, &scenario, table(pki, with_chain));
-    let server = sim::server_config(pki, v).unwrap();
+    let server = server_config(pki, v).unwrap();
     sim::run_with(sup, &server, &scenario).unwrap()
 }
 

@@ -9,8 +9,11 @@ use std::sync::{Arc, OnceLock};
 use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::{TlsVersion, VersionPolicy};
+use latchkey_sim::auth::tls::{server_config, server_config_with_client_schemes};
+use latchkey_sim::drive::sim;
+use latchkey_sim::drive::sim::Scenario;
+use latchkey_sim::hal::memory;
 use latchkey_sim::pki::{Issued, TestPki};
-use latchkey_sim::sim::{self, Scenario};
 use rustls::SignatureScheme;
 
 type Table = SharedSlotTable<4, 2048>;
@@ -82,13 +85,13 @@ fn authenticate(
         server_versions: v,
         ..Scenario::default()
     };
-    let sup = sim::client_builder(&p.pki, &scenario.config, v, table_with(cert, key))
+    let sup = memory::client_builder(&p.pki, &scenario.config, v, table_with(cert, key))
         .unwrap()
         .build()
         .unwrap();
     let server = match schemes {
-        Some(s) => sim::server_config_with_client_schemes(&p.pki, v, s).unwrap(),
-        None => sim::server_config(&p.pki, v).unwrap(),
+        Some(s) => server_config_with_client_schemes(&p.pki, v, s).unwrap(),
+        None => server_config(&p.pki, v).unwrap(),
     };
     let o = sim::run_with(sup, &server, &scenario).unwrap();
     let Some(Event::Authenticated(a)) = &o.event else {
@@ -191,16 +194,13 @@ fn server_taking_no_scheme_of_the_key_gets_no_certificate_and_the_reason() {
         ..Scenario::default()
     };
     let t = table_with(&p.rsa2048, key);
-    let sup = sim::client_builder(&p.pki, &scenario.config, v, t)
+    let sup = memory::client_builder(&p.pki, &scenario.config, v, t)
         .unwrap()
         .build()
         .unwrap();
-    let server = sim::server_config_with_client_schemes(
-        &p.pki,
-        v,
-        &[SignatureScheme::ECDSA_NISTP256_SHA256],
-    )
-    .unwrap();
+    let server =
+        server_config_with_client_schemes(&p.pki, v, &[SignatureScheme::ECDSA_NISTP256_SHA256])
+            .unwrap();
     let o = sim::run_with(sup, &server, &scenario).unwrap();
     assert!(o.client_cert_seen.is_none());
     match &o.event {
@@ -278,7 +278,7 @@ fn element_supplicant(
         key: rsa::RsaPrivateKey::from_pkcs1_der(RSA2048_PKCS1).unwrap(),
         schemes: schemes.to_vec(),
     };
-    sim::client_builder(&p.pki, &Scenario::default().config, v, t)
+    memory::client_builder(&p.pki, &Scenario::default().config, v, t)
         .unwrap()
         .key_store(element)
         .build()
@@ -306,7 +306,7 @@ fn rsa_key_in_a_key_store_signs_with_the_scheme_it_reports() {
             server_versions: v,
             ..Scenario::default()
         };
-        let server = sim::server_config(&p.pki, v).unwrap();
+        let server = server_config(&p.pki, v).unwrap();
         let o = sim::run_with(element_supplicant(v, &schemes), &server, &scenario).unwrap();
         let Some(Event::Authenticated(a)) = &o.event else {
             panic!("{v:?}: {:?} / server: {:?}", o.event, o.server_failure)
@@ -333,7 +333,7 @@ fn key_store_that_can_make_no_tls13_scheme_refuses_before_sending_the_certificat
     };
     // PKCS#1 v1.5 only: TLS 1.3 forbids it in CertificateVerify.
     let sup = element_supplicant(v, &[S::RSA_PKCS1_SHA256]);
-    let server = sim::server_config(&p.pki, v).unwrap();
+    let server = server_config(&p.pki, v).unwrap();
     let o = sim::run_with(sup, &server, &scenario).unwrap();
     assert!(o.client_cert_seen.is_none());
     match &o.event {

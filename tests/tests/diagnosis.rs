@@ -7,13 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
-use latchkey_sim::relay::RadiusArgs;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::ServerTls;
+use latchkey_sim::cli::args::RadiusArgs;
+use latchkey_sim::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::ServerTls;
 
 /// A self-signed CA certificate named `name`, written to `dir/file` (PEM).
 fn unrelated_ca(dir: &Path, file: &str, name: &str) -> PathBuf {
@@ -79,7 +79,7 @@ fn freeradius_logs_the_alert_when_latchkey_refuses_its_certificate() {
             };
             let radius = RadiusArgs::new(server.addr(), server.secret.clone());
             let mut log = Vec::new();
-            let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));
+            let r = latchkey_sim::cli::report::run_radius(&radius, &client, &mut |l| log.push(l));
             let server_log = std::fs::read_to_string(&server.log).unwrap();
             let this_run = server_log.get(seen..).unwrap_or_default();
             let explain = format!(
@@ -151,7 +151,7 @@ fn tls_version_mismatch_either_way_fails_at_once_naming_the_version() {
             };
             let radius = RadiusArgs::new(server.addr(), server.secret.clone());
             let mut log = Vec::new();
-            let r = latchkey_sim::report::run_radius(&radius, &client, &mut |l| log.push(l));
+            let r = latchkey_sim::cli::report::run_radius(&radius, &client, &mut |l| log.push(l));
             let who = if hostapd_server {
                 "hostapd"
             } else {

@@ -3,9 +3,10 @@
 
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::VersionPolicy;
+use latchkey_sim::auth::server::ServerEvent;
+use latchkey_sim::drive::sim;
+use latchkey_sim::drive::sim::{Outcome, Scenario};
 use latchkey_sim::pki::TestPki;
-use latchkey_sim::server::ServerEvent;
-use latchkey_sim::sim::{self, Outcome, Scenario};
 use std::sync::OnceLock;
 
 fn pki() -> &'static TestPki {

@@ -1,13 +1,13 @@
 //! The firmware's provisioning-record parser (firmware/src/provision.rs, compiled here for the
-//! host) against the test tooling's writer (tests/src/qemu.rs): a round trip, every
+//! host) against the test tooling's writer (test-support/src/qemu.rs): a round trip, every
 //! truncation, malformed records, and random bytes, each refused with a typed error.
 
 #[allow(dead_code)] // the image uses every item; this test not all of them
 #[path = "../../firmware/src/provision.rs"]
 mod provision;
 
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::qemu::{ProvisionRecord, RecordSlot, PROVISION_LEN};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::qemu::{ProvisionRecord, RecordSlot, PROVISION_LEN};
 use provision::{parse, ProvisionError, SlotState};
 
 fn record() -> (tempfile::TempDir, FilePki, Vec<u8>) {

@@ -15,18 +15,18 @@ use latchkey_core::certs::{LoadReport, Region, RegionStatus, SlotState};
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
-use latchkey_sim::link::{mac_string, EapolLink};
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd_auth::{station_rsne, AuthHarness};
-use latchkey_tests::hostapd_wired::{Backend, WiredAuthenticator, WIRED_PACKAGES};
-use latchkey_tests::netns::{in_netns, require_root, VethPair};
-use latchkey_tests::pki_files::FilePki;
-use latchkey_tests::qemu::{
+use latchkey_sim::hal::link::{mac_string, EapolLink};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd_auth::{station_rsne, AuthHarness};
+use latchkey_test_support::hostapd_wired::{Backend, WiredAuthenticator, WIRED_PACKAGES};
+use latchkey_test_support::netns::{in_netns, require_root, VethPair};
+use latchkey_test_support::pki_files::FilePki;
+use latchkey_test_support::qemu::{
     build_firmware, field, fields, read_uart_frame, write_uart_frame, Bridge, Clock, EthernetPort,
     ProvisionRecord, Qemu, FLASH_FILE, QEMU_PACKAGES, STATUS_MAC,
 };
-use latchkey_tests::server_process::ServerTls;
+use latchkey_test_support::server_process::ServerTls;
 
 /// The veth end in the supplicant's namespace, as the image's Ethernet port.
 struct Port(EapolLink);
@@ -110,7 +110,7 @@ struct Servers {
     tmp: tempfile::TempDir,
     pki: FilePki,
     pair: VethPair,
-    radius: latchkey_tests::server_process::ServerProcess,
+    radius: latchkey_test_support::server_process::ServerProcess,
     hostapd: WiredAuthenticator,
 }
 
@@ -390,7 +390,7 @@ fn key_field<'a>(keys: &'a str, name: &str) -> Option<Vec<&'a str>> {
 #[test]
 fn firmware_four_way_handshake_installs_the_keys_hostapds_authenticator_installs() {
     require_tools();
-    apt::require(latchkey_tests::hostapd_auth::BUILD_PACKAGES);
+    apt::require(latchkey_test_support::hostapd_auth::BUILD_PACKAGES);
     let elf = build_firmware().unwrap_or_else(|e| panic!("{e}"));
     let servers = Servers::start(ServerTls::V13);
     let Servers {
@@ -501,7 +501,7 @@ fn firmware_four_way_handshake_installs_the_keys_hostapds_authenticator_installs
         std::thread::sleep(Duration::from_millis(50));
     };
     // Fingerprints: the first 8 bytes of SHA-256, as the image prints them.
-    let fp8 = |k: &latchkey_tests::hostapd_auth::AuthKey| hex(&k.fingerprint[..8]);
+    let fp8 = |k: &latchkey_test_support::hostapd_auth::AuthKey| hex(&k.fingerprint[..8]);
     let tk = theirs
         .iter()
         .find(|k| k.pairwise)

@@ -11,13 +11,14 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use latchkey_sim::config::TlsArg;
-use latchkey_sim::fleet::{self, FleetArgs, FleetReport, Scenario};
-use latchkey_sim::fleet_pki::FleetPki;
-use latchkey_sim::relay::RadiusArgs;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions, ServerFiles};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_sim::cli::args::FleetArgs;
+use latchkey_sim::cli::args::RadiusArgs;
+use latchkey_sim::cli::config::TlsArg;
+use latchkey_sim::fleet::pki::FleetPki;
+use latchkey_sim::fleet::{self, FleetReport, Scenario};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions, ServerFiles};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 const DEVICES: usize = 20;
 
@@ -51,7 +52,7 @@ fn args(pki_dir: &Path, server: &ServerProcess, compare: bool) -> FleetArgs {
 /// The done-when rules, per device, from the JSON report.
 fn check_renewal_wave(pki: &FleetPki, rep: &FleetReport, server: &ServerProcess) {
     let j = rep.to_json();
-    latchkey_sim::report_schema::check_fleet_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
+    latchkey_sim::cli::report_schema::check_fleet_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
     let explain = || {
         format!(
             "{}\n--- FreeRADIUS:\n{}",
@@ -185,7 +186,7 @@ fn renewal_wave_and_cold_start_of_20_devices_against_freeradius_tls12() {
     a.scenario = Scenario::ColdStart;
     let cold = fleet::fleet(&a).unwrap_or_else(|e| panic!("{e}"));
     let j = cold.to_json();
-    latchkey_sim::report_schema::check_fleet_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
+    latchkey_sim::cli::report_schema::check_fleet_json(&j).unwrap_or_else(|e| panic!("{e}\n{j:#}"));
     assert_eq!(cold.outcome, "passed", "{}", fleet::table(&cold));
     assert_eq!(cold.renewed, DEVICES);
     for r in &cold.device_results {

@@ -12,9 +12,11 @@ use latchkey_core::hal::{Radio, RadioErrorKind};
 use latchkey_core::supplicant::{Config, Event, Now};
 use latchkey_core::tls::{SharedRng, VersionPolicy};
 use latchkey_core::{Buffers, Crypto};
+use latchkey_sim::auth::server::{EapServer, ServerAction, ServerBehaviour};
+use latchkey_sim::auth::tls::server_config;
+use latchkey_sim::drive::describe;
+use latchkey_sim::hal::memory;
 use latchkey_sim::pki::TestPki;
-use latchkey_sim::server::{EapServer, ServerAction, ServerBehaviour};
-use latchkey_sim::sim;
 
 /// Bytes before each allocation: the tag, and padding up to the alignment.
 const HEADER: usize = 16;
@@ -101,15 +103,15 @@ struct Measured {
 }
 
 fn measure(pki: &TestPki, client: VersionPolicy, v: VersionPolicy) -> Measured {
-    let server_cfg = sim::server_config(pki, v).unwrap();
+    let server_cfg = server_config(pki, v).unwrap();
     static RNG: SharedRng<rand_core::OsRng> = SharedRng::new(rand_core::OsRng);
     let mut config = Config::default();
     config.peer.identity = heapless::String::try_from("device").unwrap();
     // The slot table and the fixed buffers are statics on a device: built untagged, so only
     // dynamic allocation is counted.
-    let table = sim::test_table(pki).unwrap();
+    let table = memory::test_table(pki).unwrap();
     let mut buffers: Box<Buffers> = Buffers::boxed();
-    let builder = sim::client_builder(pki, &config, client, table).unwrap();
+    let builder = memory::client_builder(pki, &config, client, table).unwrap();
     let base = CURRENT.load(Ordering::Relaxed);
     let mut sup = tagged(|| {
         builder
@@ -152,7 +154,7 @@ fn measure(pki: &TestPki, client: VersionPolicy, v: VersionPolicy) -> Measured {
         let mut f = vec![2u8, 0, (p.len() >> 8) as u8, p.len() as u8];
         f.extend_from_slice(&p);
         let before_peak = PEAK.load(Ordering::Relaxed);
-        let ev = tagged(|| sup.handle_frame(now, sim::AP_ADDR, &f, &mut radio));
+        let ev = tagged(|| sup.handle_frame(now, memory::AP_ADDR, &f, &mut radio));
         let after = PEAK.load(Ordering::Relaxed);
         if after > before_peak {
             // Which step set the peak, and what stays allocated after it.
@@ -180,7 +182,7 @@ fn measure(pki: &TestPki, client: VersionPolicy, v: VersionPolicy) -> Measured {
 }
 
 fn crate_step(frame: &[u8]) -> String {
-    latchkey_sim::sim::describe(frame)
+    describe(frame)
 }
 
 #[test]

@@ -7,14 +7,14 @@
 
 use std::path::Path;
 
-use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
-use latchkey_sim::relay::RadiusArgs;
-use latchkey_sim::report::RadiusReport;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_sim::cli::args::RadiusArgs;
+use latchkey_sim::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
+use latchkey_sim::cli::report::RadiusReport;
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -89,7 +89,7 @@ impl std::ops::Deref for Run {
 
 fn run_radius(radius: &RadiusArgs, client: &ClientArgs) -> Run {
     let mut log = Vec::new();
-    let report = latchkey_sim::report::run_radius(radius, client, &mut |l| log.push(l));
+    let report = latchkey_sim::cli::report::run_radius(radius, client, &mut |l| log.push(l));
     Run { report, log }
 }
 

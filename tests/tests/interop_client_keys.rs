@@ -7,13 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
-use latchkey_sim::relay::RadiusArgs;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{CertFiles, FilePki, CLIENT_CN, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::ServerTls;
+use latchkey_sim::cli::args::RadiusArgs;
+use latchkey_sim::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{CertFiles, FilePki, CLIENT_CN, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::ServerTls;
 
 fn openssl(args: &[&str]) {
     let out = Command::new("openssl").args(args).output().unwrap();
@@ -139,7 +139,7 @@ fn against(server: Server, tls: ServerTls) {
     ] {
         let mut log = Vec::new();
         let mark = proc.log_mark();
-        let r = latchkey_sim::report::run_radius(
+        let r = latchkey_sim::cli::report::run_radius(
             &radius,
             &client(&pki, cert.clone(), key.clone()),
             &mut |l| log.push(l),

@@ -23,13 +23,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use latchkey_sim::config::{ClientArgs, PassSource, SlotSpec, SlotStateArg, TlsArg};
-use latchkey_sim::relay::RadiusArgs;
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_sim::cli::args::RadiusArgs;
+use latchkey_sim::cli::config::{ClientArgs, PassSource, SlotSpec, SlotStateArg, TlsArg};
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{CertFiles, FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -447,7 +447,7 @@ fn authenticates(
     let radius = RadiusArgs::new(proc.addr(), proc.secret.clone());
     let mark = proc.log_mark();
     let mut log = Vec::new();
-    let r = latchkey_sim::report::run_radius(&radius, client, &mut |l| log.push(l));
+    let r = latchkey_sim::cli::report::run_radius(&radius, client, &mut |l| log.push(l));
     let explain = || {
         format!(
             "{what}:\n{}\n{}\n--- {} log:\n{}",
@@ -582,7 +582,7 @@ fn against(server: Server, tls: ServerTls, device: Device) {
 fn refused(proc: &ServerProcess, client: &ClientArgs, what: &str) -> Vec<String> {
     let mark = proc.log_mark();
     let radius = RadiusArgs::new(proc.addr(), proc.secret.clone());
-    let r = latchkey_sim::report::run_radius(&radius, client, &mut |_| {});
+    let r = latchkey_sim::cli::report::run_radius(&radius, client, &mut |_| {});
     let explain = || {
         let log = proc.log_tail();
         format!("{what}: {}\n--- {} log:\n{log}", r.summary(), proc.name)

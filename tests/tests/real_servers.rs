@@ -2,12 +2,12 @@
 //! loopback with the file PKI, authenticate wpa_supplicant's `eapol_test` with TLS 1.2 and 1.3
 //! (MSK equal to the MS-MPPE keys) and refuse the revoked certificate.
 
-use latchkey_tests::apt;
-use latchkey_tests::eapol_test;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::FilePki;
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_test_support::apt;
+use latchkey_test_support::eapol_test;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::FilePki;
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 enum Kind {
     FreeRadius,

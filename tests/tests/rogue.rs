@@ -5,8 +5,11 @@
 
 use latchkey_core::supplicant::{Event, FailReason};
 use latchkey_core::tls::{TlsVersion, VersionPolicy};
+use latchkey_sim::auth::server::ServerEvent;
+use latchkey_sim::auth::tls::server_config;
+use latchkey_sim::drive::sim;
+use latchkey_sim::hal::memory;
 use latchkey_sim::rogue::{self, Rogue};
-use latchkey_sim::server::ServerEvent;
 
 /// One row per rogue server: the refusal kind and the words the admin reads.
 const TABLE: &[(Rogue, &str, &str)] = &[
@@ -141,15 +144,15 @@ fn refused_server_gets_a_tls_alert_saying_why() {
     // the one with the wrong name bad_certificate (42), in our last EAP-TLS response.
     for (r, alert) in [(Rogue::UntrustedCa, 48u8), (Rogue::WrongName, 42)] {
         let policy = rogue::device_policy(pki, false).unwrap();
-        let s = latchkey_sim::sim::Scenario::default();
+        let s = sim::Scenario::default();
         let sup = rogue::device(pki, &policy, &s.config, VersionPolicy::Tls12Only).unwrap();
         let server = rogue::server_for(pki, rogues, r, VersionPolicy::Tls12Only).unwrap();
-        let o = latchkey_sim::sim::run_with(sup, &server, &s).unwrap();
+        let o = sim::run_with(sup, &server, &s).unwrap();
         let last_up = o
             .steps
             .iter()
             .rev()
-            .find(|s| s.dir == latchkey_sim::sim::Direction::Up)
+            .find(|s| s.dir == latchkey_sim::drive::Direction::Up)
             .unwrap();
         assert!(
             last_up.frame.ends_with(&[21, 3, 3, 0, 2, 2, alert]),
@@ -190,14 +193,14 @@ fn anonymous_outer_identity_hides_the_device_name() {
     use latchkey_core::eap::peer::IdentityPrivacy;
     let (pki, _) = rogue::shared().expect("test PKIs");
     let policy = rogue::device_policy(pki, false).unwrap();
-    let mut s = latchkey_sim::sim::Scenario {
+    let mut s = sim::Scenario {
         server_versions: VersionPolicy::Tls13Only,
         ..Default::default()
     };
     s.config.peer.privacy = IdentityPrivacy::AnonymousRealm;
     let sup = rogue::device(pki, &policy, &s.config, VersionPolicy::Both).unwrap();
-    let server = latchkey_sim::sim::server_config(pki, VersionPolicy::Tls13Only).unwrap();
-    let o = latchkey_sim::sim::run_with(sup, &server, &s).unwrap();
+    let server = server_config(pki, VersionPolicy::Tls13Only).unwrap();
+    let o = sim::run_with(sup, &server, &s).unwrap();
     assert!(matches!(o.event, Some(Event::Authenticated(_))));
     assert_eq!(
         o.server_events.first(),
@@ -210,7 +213,7 @@ fn anonymous_outer_identity_hides_the_device_name() {
 #[test]
 fn without_wall_clock_the_time_policy_decides_and_floor_proves_expiry() {
     use latchkey_core::tls::UntrustedTimePolicy;
-    use latchkey_sim::sim::{Clock, Scenario};
+    use latchkey_sim::drive::sim::{Clock, Scenario};
     let (pki, rogues) = rogue::shared().expect("test PKIs");
     // No wall clock; the persisted floor is today.
     let floor = std::time::SystemTime::now()
@@ -226,17 +229,17 @@ fn without_wall_clock_the_time_policy_decides_and_floor_proves_expiry() {
             ..Scenario::default()
         };
         // The floor lives in the slot table, as on a device.
-        let table = latchkey_sim::sim::test_table(pki).unwrap();
+        let table = memory::test_table(pki).unwrap();
         table.with(|t| t.observe_time(floor));
-        let sup = latchkey_sim::sim::client_builder(pki, &s.config, VersionPolicy::Both, table)
+        let sup = memory::client_builder(pki, &s.config, VersionPolicy::Both, table)
             .unwrap()
             .server(p)
             .build()
             .unwrap();
         let cfg = rogue::server_for(pki, rogues, server, VersionPolicy::Both).unwrap();
-        latchkey_sim::sim::run_with(sup, &cfg, &s).unwrap()
+        sim::run_with(sup, &cfg, &s).unwrap()
     };
-    let failed = |o: &latchkey_sim::sim::Outcome| match &o.event {
+    let failed = |o: &sim::Outcome| match &o.event {
         Some(Event::Failed(r)) => r.clone(),
         other => panic!("not refused: {other:?}"),
     };

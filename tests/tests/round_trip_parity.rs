@@ -15,7 +15,7 @@
 #[path = "support/round_trips.rs"]
 mod round_trips;
 
-use latchkey_tests::server_process::ServerTls;
+use latchkey_test_support::server_process::ServerTls;
 use round_trips::{Kind, Setup};
 
 /// Both supplicants' default (wpa_supplicant's and Latchkey's).

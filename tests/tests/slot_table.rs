@@ -12,8 +12,11 @@ use latchkey_core::eap::peer::PeerError;
 use latchkey_core::eap_tls::method::MethodError;
 use latchkey_core::supplicant::{Event, FailReason};
 use latchkey_core::tls::{Alert, TlsError, VersionPolicy};
+use latchkey_sim::auth::tls::{server_config, server_config_revoking};
+use latchkey_sim::drive::sim;
+use latchkey_sim::drive::sim::Scenario;
+use latchkey_sim::hal::memory;
 use latchkey_sim::pki::{Issued, TestPki};
-use latchkey_sim::sim::{self, Scenario};
 
 type Table = SharedSlotTable<8, 2048>;
 
@@ -59,12 +62,11 @@ fn run(t: &Arc<Table>, v: VersionPolicy, revoked: &[u64]) -> sim::Outcome {
 /// One authentication of a fresh supplicant over table `t` against the scenario's server.
 fn run_scenario(t: &Arc<Table>, s: &Scenario) -> sim::Outcome {
     let p = pki();
-    let sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+    let sup = memory::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
         .unwrap()
         .build()
         .unwrap();
-    let server =
-        sim::server_config_revoking(&p.pki, s.server_versions, &s.revoked_serials).unwrap();
+    let server = server_config_revoking(&p.pki, s.server_versions, &s.revoked_serials).unwrap();
     sim::run_with(sup, &server, s).unwrap()
 }
 
@@ -187,11 +189,11 @@ fn renewal_between_two_authentications_without_restart() {
     let t = table();
     t.with(|t| t.install(&p.old.cert, key(&p.old))).unwrap();
     let s = scenario(VersionPolicy::Tls13Only, &[]);
-    let mut sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+    let mut sup = memory::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
         .unwrap()
         .build()
         .unwrap();
-    let server = sim::server_config(&p.pki, VersionPolicy::Tls13Only).unwrap();
+    let server = server_config(&p.pki, VersionPolicy::Tls13Only).unwrap();
     let first = sim::run_on(&mut sup, &server, &s).unwrap();
     assert!(matches!(first.event, Some(Event::Authenticated(_))));
     assert_eq!(first.client_cert_seen.as_ref(), Some(&p.old.cert));
@@ -302,12 +304,12 @@ fn secure_element_handle_slot_signs_through_the_key_store() {
         .unwrap();
     for v in [VersionPolicy::Tls12Only, VersionPolicy::Tls13Only] {
         let s = scenario(v, &[OLD_SERIAL]);
-        let sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+        let sup = memory::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
             .unwrap()
             .key_store(SharedElement(se.clone()))
             .build()
             .unwrap();
-        let server = sim::server_config_revoking(&p.pki, v, &[OLD_SERIAL]).unwrap();
+        let server = server_config_revoking(&p.pki, v, &[OLD_SERIAL]).unwrap();
         let before = se.signatures.load(std::sync::atomic::Ordering::Relaxed);
         let o = sim::run_with(sup, &server, &s).unwrap();
         let Some(Event::Authenticated(a)) = &o.event else {
@@ -371,12 +373,12 @@ fn self_renewal_with_the_key_made_in_the_secure_element_authenticates_by_handle(
         Some(latchkey_core::certs::KeyKind::Handle(7))
     );
     let s = scenario(VersionPolicy::Tls13Only, &[]);
-    let sup = sim::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
+    let sup = memory::client_builder(&p.pki, &s.config, VersionPolicy::Both, t.clone())
         .unwrap()
         .key_store(SharedElement(se.clone()))
         .build()
         .unwrap();
-    let server = sim::server_config_revoking(&p.pki, s.server_versions, &[]).unwrap();
+    let server = server_config_revoking(&p.pki, s.server_versions, &[]).unwrap();
     let o = sim::run_with(sup, &server, &s).unwrap();
     let Some(Event::Authenticated(a)) = &o.event else {
         panic!("{:?}", o.event)

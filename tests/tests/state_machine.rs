@@ -9,9 +9,12 @@ use latchkey_core::supplicant::{
 use latchkey_core::tls::VersionPolicy;
 use latchkey_core::wpa::rsne::{Rsne, CAP_MFPC};
 use latchkey_core::wpa::{Akm, Cipher, DropReason as KeyDrop};
+use latchkey_sim::auth::server::{EapServer, ServerAction, ServerBehaviour};
+use latchkey_sim::auth::tls::server_config;
+use latchkey_sim::drive::sim;
+use latchkey_sim::drive::sim::Scenario;
+use latchkey_sim::hal::memory;
 use latchkey_sim::pki::TestPki;
-use latchkey_sim::server::{EapServer, ServerAction, ServerBehaviour};
-use latchkey_sim::sim::{self, Scenario};
 use std::sync::OnceLock;
 
 fn pki() -> &'static TestPki {
@@ -60,7 +63,7 @@ impl Rig {
         let mut config = Config::default();
         config.peer.identity = heapless::String::try_from("anonymous@latchkey.test").unwrap();
         let server = EapServer::new(
-            sim::server_config(pki(), v).unwrap(),
+            server_config(pki(), v).unwrap(),
             ServerBehaviour {
                 fragment_size: server_frag,
                 ..Default::default()
@@ -68,7 +71,7 @@ impl Rig {
         )
         .unwrap();
         let mut rig = Rig {
-            sup: sim::client(pki(), &config, VersionPolicy::Both).unwrap(),
+            sup: memory::client(pki(), &config, VersionPolicy::Both).unwrap(),
             server,
             radio: Outbox::default(),
         };
@@ -81,7 +84,7 @@ impl Rig {
         self.radio.0.clear();
         let ev = self
             .sup
-            .handle_frame(now(), sim::AP_ADDR, &eapol(eap), &mut self.radio);
+            .handle_frame(now(), memory::AP_ADDR, &eapol(eap), &mut self.radio);
         let resp = self.radio.0.pop().map(|f| f[4..].to_vec());
         (ev, resp)
     }
@@ -250,7 +253,7 @@ fn eapol_key_and_unknown_types_are_counted_not_fatal() {
     ] {
         assert!(rig
             .sup
-            .handle_frame(now(), sim::AP_ADDR, &f, &mut rig.radio)
+            .handle_frame(now(), memory::AP_ADDR, &f, &mut rig.radio)
             .is_none());
     }
     let d = rig.sup.drops();
@@ -267,7 +270,8 @@ fn eapol_key_on_an_rsn_association_goes_to_the_key_handshake() {
     let mut rig = Rig::new(VersionPolicy::Tls13Only, 1024);
     let ap_rsne = rsne(CAP_MFPC);
     let our_rsne = rsne(CAP_MFPC);
-    let assoc = Association::new(sim::AP_ADDR, [2, 0, 0, 0, 0, 0x42]).with_rsn(&ap_rsne, &our_rsne);
+    let assoc =
+        Association::new(memory::AP_ADDR, [2, 0, 0, 0, 0, 0x42]).with_rsn(&ap_rsne, &our_rsne);
     assert!(rig.sup.associated(now(), assoc, &mut rig.radio).is_none());
     let hs = rig.sup.key_handshake().expect("key handshake set up");
     assert_eq!(hs.akm(), Akm::Ieee8021xSha256);
@@ -282,7 +286,7 @@ fn eapol_key_on_an_rsn_association_goes_to_the_key_handshake() {
     for f in [vec![2u8, 3, 0, 0], msg1] {
         assert!(rig
             .sup
-            .handle_frame(now(), sim::AP_ADDR, &f, &mut rig.radio)
+            .handle_frame(now(), memory::AP_ADDR, &f, &mut rig.radio)
             .is_none());
     }
     let d = rig.sup.drops();

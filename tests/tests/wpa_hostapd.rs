@@ -1,5 +1,5 @@
 //! Latchkey's WPA key handshakes (`latchkey_core::wpa`) against hostapd 2.10's own
-//! authenticator state machine (built from Debian's source by `latchkey_tests::hostapd_auth`):
+//! authenticator state machine (built from Debian's source by `latchkey_test_support::hostapd_auth`):
 //! for AKM 1, 5 and 12, the 4-way handshake with both sides installing the same TK, GTK and
 //! (with PMF) IGTK, compared by SHA-256 fingerprint; a group rekey; a reconnect from the PMKSA
 //! cache with no MSK given to the authenticator; and the negative cases, each refused with its
@@ -12,7 +12,7 @@ use latchkey_core::wpa::handshake::{AssocError, Message, MAX_REPLY_LEN};
 use latchkey_core::wpa::keys::{self, Ptk};
 use latchkey_core::wpa::rsne::Rsne;
 use latchkey_core::wpa::{kde, Akm, Association, DropReason, Handshake, Installs, Pmk, PmksaCache};
-use latchkey_tests::hostapd_auth::{station_rsne, AuthHarness, AuthKey};
+use latchkey_test_support::hostapd_auth::{station_rsne, AuthHarness, AuthKey};
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 

@@ -27,9 +27,10 @@ use latchkey_fuzz::{
     akm_from_byte, encode_sup, FuzzRng, FuzzTable, KeyAuth, RamFlash, ReassemblyInput, SupOp, AA,
     LAYOUT, RADIUS_ID, RADIUS_REQUEST_AUTH, RADIUS_SECRET, SPA,
 };
+use latchkey_sim::auth::radius::{self, attr, Code};
+use latchkey_sim::drive::sim::Scenario;
+use latchkey_sim::drive::{sim, Direction};
 use latchkey_sim::pki::TestPki;
-use latchkey_sim::radius::{self, attr, Code};
-use latchkey_sim::sim::{self, Direction, Scenario};
 
 fn write_seed(dir: &Path, bytes: &[u8]) -> Result<(), Box<dyn Error>> {
     fs::create_dir_all(dir)?;

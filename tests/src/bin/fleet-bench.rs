@@ -11,9 +11,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions, ServerFiles};
-use latchkey_tests::server_process::ServerTls;
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions, ServerFiles};
+use latchkey_test_support::server_process::ServerTls;
 
 fn main() {
     let mut sim = PathBuf::from("target/release/latchkey-sim");

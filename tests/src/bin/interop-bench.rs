@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
-use latchkey_tests::apt;
-use latchkey_tests::eapol_test;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_test_support::apt;
+use latchkey_test_support::eapol_test;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 struct Measure {
     round_trips: usize,

@@ -6,12 +6,12 @@
 
 use std::io::BufRead;
 
-use latchkey_tests::apt;
-use latchkey_tests::eapol_test;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::ServerTls;
+use latchkey_test_support::apt;
+use latchkey_test_support::eapol_test;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::ServerTls;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

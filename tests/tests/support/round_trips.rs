@@ -5,14 +5,14 @@
 //! one Access-Request carries one EAP-Response, so this is the EAP round-trip count plus none.
 //! Shared by `tests/tests/round_trip_parity.rs` and `tests/benches/fragment_sweep.rs`.
 
-use latchkey_sim::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
-use latchkey_sim::relay::RadiusArgs;
-use latchkey_tests::apt;
-use latchkey_tests::eapol_test;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd::{self, HostapdOptions};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
+use latchkey_sim::cli::args::RadiusArgs;
+use latchkey_sim::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
+use latchkey_test_support::apt;
+use latchkey_test_support::eapol_test;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd::{self, HostapdOptions};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 /// Which real server authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +103,7 @@ impl Setup {
             e.output
         );
         let mut log = Vec::new();
-        let r = latchkey_sim::report::run_radius(
+        let r = latchkey_sim::cli::report::run_radius(
             &radius(&server),
             &client(&self.pki, client_fragment),
             &mut |l| log.push(l),

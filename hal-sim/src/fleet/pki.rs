@@ -340,7 +340,7 @@ mod tests {
         // The serial in each file is the one the device's entry promises.
         for pair in [&d.old, &d.new, &opened.server] {
             assert_eq!(
-                crate::report_schema::certificate_serial(&pair.cert).as_deref(),
+                crate::cli::report_schema::certificate_serial(&pair.cert).as_deref(),
                 Some(pair.serial.as_str())
             );
         }

@@ -17,10 +17,11 @@ use rand::RngCore;
 use sha2::{Sha256, Sha384};
 use zeroize::Zeroizing;
 
+use crate::auth::tls::server_config;
+use crate::drive::describe;
+use crate::drive::sim::{run_on, Outcome, Scenario};
+use crate::hal::memory::{client, SimRadio, AP_ADDR, STA_ADDR};
 use crate::pki::TestPki;
-use crate::sim::{
-    client, describe, run_on, server_config, Outcome, Scenario, SimRadio, AP_ADDR, STA_ADDR,
-};
 
 type MacAddr = [u8; 6];
 

@@ -10,18 +10,20 @@ use clap::Parser;
 use latchkey_core::eap_tls::keys::fingerprint;
 use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
-use latchkey_sim::connect::{
-    connect, connect_reporting, ConnectArgs, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED,
+use latchkey_sim::cli::args::ConnectArgs;
+use latchkey_sim::drive::connect::{
+    connect, connect_reporting, ConnectReport, EXIT_AUTHENTICATED, EXIT_FAILED,
 };
-use latchkey_sim::link::EapolLink;
-use latchkey_tests::apt;
-use latchkey_tests::capture::{dissect, Capture, Dissected};
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::hostapd_wired::{Backend, TlsVersion, WiredAuthenticator, WIRED_PACKAGES};
-use latchkey_tests::netns::{in_netns, require_root, run_bounded, VethPair};
-use latchkey_tests::pki_files::{FilePki, IDENTITY, SERVER_NAME};
-use latchkey_tests::server_process::{ServerProcess, ServerTls};
-use latchkey_tests::sim_binary::latchkey_sim_binary;
+use latchkey_sim::hal::link::{EapolLink, LinkError};
+use latchkey_test_support::apt;
+use latchkey_test_support::capture::{dissect, Capture, Dissected};
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::hostapd_wired::{
+    Backend, TlsVersion, WiredAuthenticator, WIRED_PACKAGES,
+};
+use latchkey_test_support::netns::{in_netns, require_root, run_bounded, VethPair};
+use latchkey_test_support::pki_files::{FilePki, IDENTITY, SERVER_NAME};
+use latchkey_test_support::server_process::{ServerProcess, ServerTls};
 
 #[derive(Parser)]
 struct Cli {
@@ -104,7 +106,7 @@ fn rig_with(decider: Decider, tls: TlsVersion, hostapd_extra: &[&str]) -> Rig {
     }
 }
 
-fn slot(state: &str, c: &latchkey_tests::pki_files::CertFiles) -> Vec<String> {
+fn slot(state: &str, c: &latchkey_test_support::pki_files::CertFiles) -> Vec<String> {
     vec![
         "--slot".into(),
         format!("{state}:{}:{}", c.cert.display(), c.key.display()),
@@ -328,7 +330,7 @@ fn wired_revoked_old_certificate_refused_via_freeradius() {
     assert_eq!(j["error_kind"], "rejected-certificate", "{j}");
     assert_eq!(report.exit_code(), EXIT_FAILED);
     // The one report schema, naming the slot and file the server rejected.
-    latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+    latchkey_sim::cli::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
     assert_eq!(j["slot"], 0, "{j}");
     assert_eq!(
         j["slot_file"],
@@ -407,6 +409,11 @@ fn wired_link_delivers_only_frames_for_us() {
     };
     let mut a = open(&pair.auth_ns, &pair.auth_if);
     let mut b = open(&pair.sup_ns, &pair.sup_if);
+    // The veth end exists only inside its namespace: this thread cannot open it.
+    assert!(matches!(
+        EapolLink::open(&pair.sup_if),
+        Err(LinkError::NoSuchInterface(_))
+    ));
     let wait = Duration::from_secs(2);
 
     let start = [2u8, 1, 0, 0];
@@ -456,7 +463,7 @@ fn wired_connect_command_exit_codes_and_json() {
         &["use_pae_group_addr=1"],
     );
     let cap = rig.capture();
-    let bin = latchkey_sim_binary();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_latchkey-sim"));
     let args = rig.args(&rig.renewed_table(), true);
     let out = run_bounded(
         VethPair::command_in(&rig.pair.sup_ns, &bin.display().to_string())
@@ -493,7 +500,7 @@ fn wired_connect_command_exit_codes_and_json() {
     bad[i] = "lk-nosuch0".into();
     let out = Command::new("ip")
         .args(["netns", "exec", &rig.pair.sup_ns])
-        .arg(&bin)
+        .arg(bin)
         .arg("connect")
         .args(&bad)
         .output()
@@ -511,7 +518,7 @@ fn wired_connect_command_exit_codes_and_json() {
     let out = Command::new("ip")
         .args(["netns", "exec", &rig.pair.sup_ns])
         .args(["setpriv", "--bounding-set", "-net_raw"])
-        .arg(&bin)
+        .arg(bin)
         .arg("connect")
         .args(&args)
         .output()
@@ -532,7 +539,7 @@ fn wired_connect_command_exit_codes_and_json() {
 /// log decrypts the TLS 1.3 handshake (the encrypted Certificate message).
 #[test]
 fn wired_connect_capture_dissects_and_tls13_decrypts_with_the_key_log() {
-    use latchkey_tests::tshark::{summarize, TSHARK_PACKAGES};
+    use latchkey_test_support::tshark::{summarize, TSHARK_PACKAGES};
     apt::require(TSHARK_PACKAGES);
     for tls in [TlsVersion::Tls13, TlsVersion::Tls12] {
         let rig = rig(Decider::Internal, tls);
@@ -557,7 +564,7 @@ fn wired_connect_capture_dissects_and_tls13_decrypts_with_the_key_log() {
             report.to_text()
         );
         let j = report.to_json();
-        latchkey_sim::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+        latchkey_sim::cli::report_schema::check_json(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         assert_eq!(
             (j["command"].as_str(), j["slot"].as_u64()),
             (Some("connect"), Some(0))

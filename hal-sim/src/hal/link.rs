@@ -9,9 +9,12 @@ use latchkey_core::hal::{MacAddr, Radio, RadioErrorKind};
 use latchkey_core::supplicant::{
     BufferStorage, DropCounters, Event, Now, Supplicant, PAE_GROUP_ADDR,
 };
+use latchkey_core::{eap, eapol};
+
+use crate::drive::{drive, Next, Transport};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::sim::{Direction, Step};
+use crate::drive::{Direction, Step};
 
 /// The 802.1X PAE ethertype (802.1X-2010 §11.1.4).
 pub const ETH_P_PAE: u16 = 0x888e;
@@ -94,7 +97,7 @@ pub struct EapolLink {
     steps: Vec<Step>,
     last_send_error: Option<io::Error>,
     /// `--pcap`: every frame sent and accepted.
-    capture: Option<std::sync::Arc<crate::capture::Capture>>,
+    capture: Option<std::sync::Arc<crate::cli::capture::Capture>>,
 }
 
 impl std::fmt::Debug for EapolLink {
@@ -250,7 +253,7 @@ impl EapolLink {
 
     /// Write every frame sent and accepted from now on to `capture` (whole Ethernet frames,
     /// real MAC addresses).
-    pub fn set_capture(&mut self, capture: std::sync::Arc<crate::capture::Capture>) {
+    pub fn set_capture(&mut self, capture: std::sync::Arc<crate::cli::capture::Capture>) {
         self.capture = Some(capture);
     }
 
@@ -410,50 +413,24 @@ pub fn authenticate_reporting<B: BufferStorage>(
     limit: Duration,
     on_step: &mut dyn FnMut(Duration, &Step),
 ) -> Result<LinkOutcome, LinkError> {
-    let origin = Instant::now();
-    let mut reported = 0usize;
-    let mut report = |link: &EapolLink, reported: &mut usize| {
-        for step in link.steps().get(*reported..).unwrap_or(&[]) {
-            on_step(origin.elapsed(), step);
-        }
-        *reported = link.steps().len();
-    };
-    let now = || Now {
-        ms: u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX),
-        unix: SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs()),
-    };
     link.take_steps();
     link.last_send_error = None;
-    let mut authenticator = None;
-    let mut event = sup.start(now(), link);
-    report(link, &mut reported);
-    while event.is_none() {
-        let elapsed = origin.elapsed();
-        if elapsed >= limit {
-            break;
-        }
-        let mut wait = limit - elapsed;
-        if let Some(deadline) = sup.next_deadline() {
-            let until = Duration::from_millis(deadline.saturating_sub(now().ms));
-            wait = wait.min(until.max(Duration::from_millis(1)));
-        }
-        if let Some((src, frame)) = link.recv_timeout(wait)? {
-            // Only an EAP Request, Success or Failure names the authenticator (another
-            // supplicant's EAPOL-Start to the group address does not).
-            if frame.get(1) == Some(&0) && matches!(frame.get(4), Some(1 | 3 | 4)) {
-                authenticator = Some(src);
-            }
-            event = sup.handle_frame(now(), src, &frame, link);
-        }
-        // Timers run even while frames keep arriving (poll does nothing before its deadline).
-        if event.is_none() {
-            event = sup.poll(now(), link);
-        }
-        report(link, &mut reported);
-    }
+    let mut wired = Wired {
+        link,
+        origin: Instant::now(),
+        limit,
+        authenticator: None,
+        poll_next: false,
+        reported: 0,
+        on_step,
+    };
+    let event = drive(sup, &mut wired)?;
+    let Wired {
+        link,
+        origin,
+        authenticator,
+        ..
+    } = wired;
     Ok(LinkOutcome {
         event,
         authenticator,
@@ -462,6 +439,82 @@ pub fn authenticate_reporting<B: BufferStorage>(
         send_error: link.last_send_error.take(),
         drops: sup.drops(),
     })
+}
+
+/// The wired link as the supplicant's other side, on the host's clock: frames are received
+/// until the supplicant's next timer or the run's limit; after each frame its timers are
+/// polled too (poll does nothing before a deadline), so they run while frames keep arriving.
+/// Every frame sent or accepted goes to `on_step` as soon as the supplicant has taken a step.
+struct Wired<'a, 'b> {
+    link: &'a mut EapolLink,
+    origin: Instant,
+    limit: Duration,
+    /// The source of the last EAP Request, Success or Failure.
+    authenticator: Option<MacAddr>,
+    /// A frame was just handed over: poll the timers before receiving again.
+    poll_next: bool,
+    /// Steps already given to `on_step`.
+    reported: usize,
+    on_step: &'b mut dyn FnMut(Duration, &Step),
+}
+
+impl Transport for Wired<'_, '_> {
+    type Radio = EapolLink;
+    type Error = LinkError;
+
+    fn radio(&mut self) -> &mut EapolLink {
+        self.link
+    }
+
+    fn now(&mut self) -> Now {
+        Now {
+            ms: u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX),
+            unix: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs()),
+        }
+    }
+
+    fn next(&mut self, deadline: Option<u64>) -> Result<Next, LinkError> {
+        if std::mem::take(&mut self.poll_next) {
+            return Ok(Next::Timer);
+        }
+        let elapsed = self.origin.elapsed();
+        if elapsed >= self.limit {
+            return Ok(Next::End);
+        }
+        let mut wait = self.limit - elapsed;
+        if let Some(deadline) = deadline {
+            let until = Duration::from_millis(deadline.saturating_sub(self.now().ms));
+            wait = wait.min(until.max(Duration::from_millis(1)));
+        }
+        let Some((src, frame)) = self.link.recv_timeout(wait)? else {
+            return Ok(Next::Timer);
+        };
+        // Only an EAP Request, Success or Failure names the authenticator (another
+        // supplicant's EAPOL-Start to the group address does not).
+        if let Ok(eapol) = eapol::Packet::new_checked(frame.as_slice()) {
+            let code = eap::Packet::new_unchecked(eapol.body()).code();
+            if eapol.packet_type() == eapol::PacketType::EapPacket
+                && matches!(
+                    code,
+                    eap::Code::Request | eap::Code::Success | eap::Code::Failure
+                )
+            {
+                self.authenticator = Some(src);
+            }
+        }
+        self.poll_next = true;
+        Ok(Next::Frame(src, frame))
+    }
+
+    fn stepped(&mut self) {
+        for step in self.link.steps().get(self.reported..).unwrap_or(&[]) {
+            (self.on_step)(self.origin.elapsed(), step);
+        }
+        self.reported = self.link.steps().len();
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use latchkey_core::certs::{
 };
 use x509_cert::der::{Decode, EncodePem};
 
-use crate::config::{read_certs, read_key, ConfigError, FILE_SLOTS};
+use crate::cli::config::{read_certs, read_key, ConfigError, FILE_SLOTS};
 
 /// The table a file holds: the same shape as the one `--slot` flags fill.
 pub type FileTable = SlotTable<FILE_SLOTS, 4096>;

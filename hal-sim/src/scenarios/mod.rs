@@ -1,6 +1,8 @@
 //! Narrated scenarios for the `latchkey-sim` command: the certificate-renewal story the product
 //! exists for (KB932521), run on the real slot table, resolver and simulated server.
 
+pub mod soak;
+
 use std::io::Write;
 use std::sync::Arc;
 
@@ -8,8 +10,11 @@ use latchkey_core::certs::{InlineKey, KeyRef, SharedSlotTable, SlotTable};
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::VersionPolicy;
 
+use crate::auth::tls::server_config_revoking;
+use crate::drive::sim;
+use crate::drive::sim::Scenario;
+use crate::hal::memory;
 use crate::pki::TestPki;
-use crate::sim::{self, Scenario};
 
 type Table = SharedSlotTable<8, 2048>;
 
@@ -56,14 +61,14 @@ pub fn renewal(out: &mut dyn Write) -> Result<bool, Box<dyn std::error::Error>> 
     )?;
     list(out, &table)?;
     writeln!(out, "the RADIUS server's CRL revokes serial 01d")?;
-    let server = sim::server_config_revoking(&pki, VersionPolicy::Both, &[0x01d])?;
+    let server = server_config_revoking(&pki, VersionPolicy::Both, &[0x01d])?;
     let scenario = Scenario {
         revoked_serials: vec![0x01d],
         ..Scenario::default()
     };
 
     let mut ok = true;
-    let sup = sim::client_builder(&pki, &scenario.config, VersionPolicy::Both, table.clone())?
+    let sup = memory::client_builder(&pki, &scenario.config, VersionPolicy::Both, table.clone())?
         .build()
         .map_err(|e| e.to_string())?;
     let o = sim::run_with(sup, &server, &scenario)?;
@@ -103,7 +108,7 @@ pub fn renewal(out: &mut dyn Write) -> Result<bool, Box<dyn std::error::Error>> 
         Ok(())
     })?;
     list(out, &table)?;
-    let sup = sim::client_builder(&pki, &scenario.config, VersionPolicy::Both, table.clone())?
+    let sup = memory::client_builder(&pki, &scenario.config, VersionPolicy::Both, table.clone())?
         .build()
         .map_err(|e| e.to_string())?;
     let o = sim::run_with(sup, &server, &scenario)?;

@@ -1,6 +1,6 @@
 //! `latchkey-sim fleet`: N supplicants at once through the RADIUS relay against one real
 //! RADIUS server, each device with its own slot table, certificates from the fleet PKI
-//! ([`crate::fleet_pki`]), UDP socket, RADIUS identifier space and Calling-Station-Id
+//! ([`crate::fleet::pki`]), UDP socket, RADIUS identifier space and Calling-Station-Id
 //! (`02-00-00-00-HH-LL`, HHLL its number). Scenarios: a cold start (every device at once with
 //! its one current certificate) and a renewal wave (every old certificate revoked by the
 //! server's CRL and archived in its device's table; nine devices in ten hold a renewed active
@@ -9,6 +9,8 @@
 //! devices can then run as `eapol_test` processes, same concurrency and certificates, for a
 //! side-by-side table.
 
+pub mod pki;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -16,14 +18,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
-use crate::fleet_pki::{CertPair, FleetPki, SERVER_NAME};
-use crate::relay::RadiusArgs;
-use crate::report::{self, RadiusReport};
-use crate::report_schema;
+use crate::cli::args::RadiusArgs;
+use crate::cli::args::{FleetArgs, FleetPkiArgs};
+use crate::cli::config::{ClientArgs, SlotSpec, SlotStateArg, TlsArg};
+use crate::cli::report::{self, RadiusReport};
+use crate::cli::report_schema;
+use crate::fleet::pki::{CertPair, FleetPki, SERVER_NAME};
 
 /// Most devices running at once.
 pub const MAX_CONCURRENCY: usize = 256;
@@ -54,53 +57,6 @@ impl Scenario {
             Scenario::RenewalWave => "renewal-wave",
         }
     }
-}
-
-/// `fleet`'s arguments.
-#[derive(Args, Debug, Clone)]
-pub struct FleetArgs {
-    /// The fleet PKI directory, written by `latchkey-sim fleet-pki` (the server must load its
-    /// server certificate and its CA file with the CRL, CRL checking on).
-    #[arg(long, value_name = "DIR")]
-    pub pki: PathBuf,
-    /// Devices to run (the PKI's first N).
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    pub devices: usize,
-    /// The scenario.
-    #[arg(long, value_enum, default_value = "renewal-wave")]
-    pub scenario: Scenario,
-    /// Devices authenticating at once (1-256).
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub concurrency: usize,
-    /// Bound on the whole run, seconds: devices not started by then are reported as not
-    /// started (and fail the run); each started one ends within its own bound (-t).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub time_limit_s: u64,
-    /// Run the same devices as `eapol_test` processes afterwards (same concurrency, each with
-    /// the certificate its table would choose) and print both side by side.
-    #[arg(long)]
-    pub compare_eapol_test: bool,
-    /// TLS versions the devices offer.
-    #[arg(long, value_enum, default_value = "both")]
-    pub tls: TlsArg,
-    /// Print one JSON object (the `fleet` report) instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// The RADIUS server (-a/-p/-s/--secret-file/--timeout-ms/--retries as for `radius`; -t
-    /// bounds each device, default 30 s; -M is per device and cannot be given).
-    #[command(flatten)]
-    pub radius: RadiusArgs,
-}
-
-/// `fleet-pki`'s arguments.
-#[derive(Args, Debug, Clone)]
-pub struct FleetPkiArgs {
-    /// Directory to write the PKI into (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub dir: PathBuf,
-    /// Devices (each an old, revoked certificate and a renewed one).
-    #[arg(long, default_value_t = 200, value_name = "N")]
-    pub devices: usize,
 }
 
 /// What one device holds and what the scenario says must happen to it.
@@ -616,11 +572,11 @@ pub fn run_latchkey(
 #[derive(Debug)]
 pub enum FleetError {
     /// The PKI directory is not usable.
-    Pki(crate::fleet_pki::FleetPkiError),
+    Pki(crate::fleet::pki::FleetPkiError),
     /// An argument is out of range or not allowed here.
     Arguments(String),
     /// The shared secret could not be read.
-    Secret(crate::relay::RelayError),
+    Secret(crate::auth::relay::RelayError),
     /// `eapol_test` is not installed.
     EapolTestMissing,
     /// A file of the `eapol_test` run could not be written.
@@ -708,7 +664,7 @@ fn eapol_test_device(
 ) -> DeviceResult {
     let timeout_s = radius.overall_timeout.unwrap_or(DEFAULT_DEVICE_TIMEOUT_S);
     let mut r = blank(p, "error");
-    let name = crate::fleet_pki::device_name(p.number);
+    let name = crate::fleet::pki::device_name(p.number);
     let conf = work.join(format!("{name}.conf"));
     let log = work.join(format!("{name}.log"));
     let fail = |mut r: DeviceResult, kind: &str, e: String| {
@@ -1126,7 +1082,7 @@ pub fn pki_main(args: &FleetPkiArgs) -> ExitCode {
                  by the CRL, and a renewed one each)",
                 pki.devices,
                 pki.dir.display(),
-                crate::fleet_pki::device_name(pki.devices)
+                crate::fleet::pki::device_name(pki.devices)
             );
             println!("RADIUS server settings (FreeRADIUS):");
             print!("{}", pki.freeradius_settings());

@@ -6,10 +6,11 @@ use latchkey_core::certs::SlotIndex;
 use latchkey_core::supplicant::Event;
 use serde_json::Value;
 
-use crate::capture::CaptureArgs;
-use crate::config::{ClientArgs, ClientFiles};
-use crate::relay::{self, RadiusArgs};
-use crate::report_schema::{self, ClientCertificate, Report, ServerCertificate, SkippedSlot};
+use crate::auth::relay;
+use crate::cli::args::RadiusArgs;
+use crate::cli::capture::CaptureArgs;
+use crate::cli::config::{ClientArgs, ClientFiles};
+use crate::cli::report_schema::{self, ClientCertificate, Report, ServerCertificate, SkippedSlot};
 
 /// Printed (stderr) when `--anonymous-identity` was given but TLS 1.2 was negotiated and the
 /// device's certificate went out: TLS 1.2 sends it unencrypted.
@@ -221,7 +222,7 @@ fn radius_inner(
             if let (true, Some(path)) = (a.persist, &client.table) {
                 // As a device commits its table when a success raised the time floor.
                 let floor = files.table.with(|t| t.time_floor());
-                match crate::table_file::raise_floor(path, floor) {
+                match crate::hal::table_file::raise_floor(path, floor) {
                     Ok(_) => log(format!(
                         "time floor raised to {floor}: saved to {}",
                         path.display()
@@ -240,7 +241,7 @@ fn radius_inner(
             r.outcome = "failed";
             r.error_kind = Some(f.kind().as_str().into());
             let verdict = match outcome.last_code {
-                Some(crate::radius::Code::AccessReject) => " (RADIUS Access-Reject)",
+                Some(crate::auth::radius::Code::AccessReject) => " (RADIUS Access-Reject)",
                 _ => "",
             };
             r.error = Some(match &outcome.reply_message {

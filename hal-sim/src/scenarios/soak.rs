@@ -19,15 +19,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use clap::Args;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
 use latchkey_core::tls::VersionPolicy;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::auth::server::{EapServer, ServerAction, ServerBehaviour};
+use crate::auth::tls::server_config;
+use crate::cli::args::SoakArgs;
+use crate::drive::{eapol_eap, sim};
+use crate::hal::memory::{client, SimRadio, AP_ADDR};
 use crate::pki::TestPki;
-use crate::server::{EapServer, ServerAction, ServerBehaviour};
-use crate::sim::{client, server_config, SimRadio, AP_ADDR};
 
 /// The authenticator's retransmission timer (hostapd's default EAP timeout is 3 s).
 const AP_RETRANSMIT_MS: u64 = 3_000;
@@ -41,72 +43,6 @@ const RUN_LIMIT_MS: u64 = 30 * 60 * 1000;
 const FLAP_WITHIN_DELIVERIES: usize = 16;
 /// Deliveries and timer events one run may take before it counts as a hang.
 const RUN_MAX_EVENTS: usize = 20_000;
-
-/// `soak`'s arguments.
-#[derive(Args, Debug, Clone)]
-pub struct SoakArgs {
-    /// Number of authentications.
-    #[arg(long, default_value_t = 200)]
-    pub runs: usize,
-    /// Seed of the first run (run i uses seed + i).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Probability that a frame is lost (each direction).
-    #[arg(long, default_value_t = 0.10)]
-    pub loss: f64,
-    /// Probability that a frame is delivered twice.
-    #[arg(long, default_value_t = 0.05)]
-    pub dup: f64,
-    /// Each frame is delayed by 1 ms to this many ms at random, so frames overtake each other.
-    #[arg(long, default_value_t = 400)]
-    pub reorder_ms: u64,
-    /// Probability that one bit of a frame is flipped.
-    #[arg(long, default_value_t = 0.0)]
-    pub flip: f64,
-    /// Probability that a frame is cut short at a random length.
-    #[arg(long, default_value_t = 0.0)]
-    pub truncate: f64,
-    /// Probability, per run, that the authenticator restarts (new server, in-flight frames
-    /// lost) at a random point of the conversation: half of them announced with a new Identity
-    /// request, half silent (the new authenticator waits for an EAPOL-Start).
-    #[arg(long, default_value_t = 0.0)]
-    pub restart: f64,
-    /// Probability, per run, that the link flaps at a random point of the handshake: down
-    /// (frames in flight and sent meanwhile lost, the supplicant told `link_down`, the
-    /// authenticator's port reset) for 1 ms to `--flap-down-ms`, then up again.
-    #[arg(long, default_value_t = 0.0)]
-    pub flap: f64,
-    /// Longest a flap keeps the link down, in milliseconds.
-    #[arg(long, default_value_t = 2_000)]
-    pub flap_down_ms: u64,
-    /// Wall-clock bound on the whole soak, in seconds: runs not started by then are skipped
-    /// (and reported).
-    #[arg(long, default_value_t = 900)]
-    pub time_limit_s: u64,
-    /// TLS versions: runs alternate between 1.3 and 1.2 with `both`.
-    #[arg(long, default_value = "both", value_parser = ["1.2", "1.3", "both"])]
-    pub tls: String,
-}
-
-impl SoakArgs {
-    /// The defaults (200 runs at 10 % loss, 5 % duplication, reordering).
-    pub fn defaults() -> Self {
-        SoakArgs {
-            runs: 200,
-            seed: 1,
-            loss: 0.10,
-            dup: 0.05,
-            reorder_ms: 400,
-            flip: 0.0,
-            truncate: 0.0,
-            restart: 0.0,
-            flap: 0.0,
-            flap_down_ms: 2_000,
-            time_limit_s: 900,
-            tls: "both".into(),
-        }
-    }
-}
 
 /// How one run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,13 +254,6 @@ struct Authenticator {
     /// The outstanding request (EAP packet) and its retransmission deadline.
     outstanding: Option<(Vec<u8>, u64, u8)>,
     done: bool,
-}
-
-fn eapol_eap(eap: &[u8]) -> Vec<u8> {
-    let mut f = vec![2, 0];
-    f.extend_from_slice(&(eap.len() as u16).to_be_bytes());
-    f.extend_from_slice(eap);
-    f
 }
 
 impl Authenticator {
@@ -583,7 +512,7 @@ pub fn soak(pki: &TestPki, args: &SoakArgs, progress: bool) -> Result<SoakReport
         .iter()
         .map(|v| server_config(pki, *v))
         .collect::<Result<Vec<_>, _>>()?;
-    let config = crate::sim::Scenario::default().config;
+    let config = sim::Scenario::default().config;
     let started = Instant::now();
     let limit = Duration::from_secs(args.time_limit_s);
     let mut report = SoakReport::default();

@@ -10,11 +10,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use latchkey_tests::apt;
-use latchkey_tests::freeradius::{self, FreeRadiusOptions};
-use latchkey_tests::pki_files::{FilePki, CLIENT_CN, IDENTITY, NEW_SERIAL, SERVER_NAME};
-use latchkey_tests::server_process::ServerTls;
-use latchkey_tests::sim_binary::latchkey_sim_binary;
+use latchkey_test_support::apt;
+use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
+use latchkey_test_support::pki_files::{FilePki, CLIENT_CN, IDENTITY, NEW_SERIAL, SERVER_NAME};
+use latchkey_test_support::server_process::ServerTls;
 
 /// The serial the test CA gives the renewed certificate.
 const RENEWED_SERIAL: u64 = 0x7e57;
@@ -85,14 +84,14 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = FilePki::generate(&tmp.path().join("pki")).unwrap();
     let dir = pki.dir.as_path();
-    let sim = latchkey_sim_binary();
+    let sim = Path::new(env!("CARGO_BIN_EXE_latchkey-sim"));
     let cert = pki.client_new.cert.to_str().unwrap();
     let key = pki.client_new.key.to_str().unwrap();
 
     // First use: the table file is made from the device's current certificate, then the
     // renewal starts.
     let out = run(
-        &sim,
+        sim,
         dir,
         &[
             "enroll",
@@ -128,7 +127,7 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
     let table = dir.join("device.table");
     let before = std::fs::read(&table).unwrap();
     let out = run(
-        &sim,
+        sim,
         dir,
         &["install", "--table", "device.table", "--cert", cert],
     );
@@ -153,7 +152,7 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
     );
     sign(dir, "other.csr", 0x0bad, "other.pem");
     let out = run(
-        &sim,
+        sim,
         dir,
         &["install", "--table", "device.table", "--cert", "other.pem"],
     );
@@ -163,7 +162,7 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
     // The CA signs the device's request; the device installs it.
     sign(dir, "renew.csr", RENEWED_SERIAL, "renewed.pem");
     let out = run(
-        &sim,
+        sim,
         dir,
         &[
             "install",
@@ -188,7 +187,7 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
     assert!(!listing.contains("pending"), "{listing}");
     // Installed once: there is no pending key left to install over.
     let out = run(
-        &sim,
+        sim,
         dir,
         &[
             "install",
@@ -212,7 +211,7 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
             .unwrap_or_else(|e| panic!("{e}"));
         let addr = server.addr().to_string();
         let out = run(
-            &sim,
+            sim,
             dir,
             &[
                 "radius",
@@ -252,7 +251,7 @@ fn enroll_openssl_signs_install_then_freeradius_accepts_the_new_certificate() {
         );
         assert_eq!(report["msk_matches_mppe"], true, "{report:#}");
         // The success raised the table's time floor, and it was saved to the file.
-        let (_, saved) = latchkey_sim::table_file::load(&table).unwrap();
+        let (_, saved) = latchkey_sim::hal::table_file::load(&table).unwrap();
         assert!(saved.time_floor() >= started, "{}", saved.time_floor());
         println!(
             "{tls}: authenticated with the renewed certificate, serial {serial}, {} ({} RADIUS round trips); slot 0 (serial {NEW_SERIAL:x}) archived",

@@ -21,7 +21,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sec1::EcPrivateKey;
 
-use crate::sim::host_crypto;
+use crate::hal::memory::host_crypto;
 
 /// How many `--slot` flags the command line takes: the slots of [`FileSlotTable`].
 pub const FILE_SLOTS: usize = 4;
@@ -1086,10 +1086,11 @@ impl ClientArgs {
         }
 
         if let Some(path) = &self.table {
-            let (_, loaded) = crate::table_file::load(path).map_err(|e| ConfigError::Table {
-                kind: e.kind(),
-                message: e.to_string(),
-            })?;
+            let (_, loaded) =
+                crate::hal::table_file::load(path).map_err(|e| ConfigError::Table {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                })?;
             let slots = loaded
                 .list()
                 .map(|s| LoadedSlot {

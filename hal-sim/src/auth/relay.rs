@@ -7,63 +7,17 @@ use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use latchkey_core::hal::MacAddr;
 use latchkey_core::supplicant::{Event, Now, Supplicant};
+use latchkey_core::{eap, eapol};
 use zeroize::Zeroizing;
 
-use crate::capture::Capture;
-use crate::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
-use crate::sim::{describe, SimRadio, AP_ADDR};
-
-/// How to reach the RADIUS server, flattened into a subcommand.
-#[derive(Args, Debug, Clone)]
-pub struct RadiusArgs {
-    /// RADIUS server: HOST, HOST:PORT or [IPv6]:PORT, host names resolved, port 1812 unless
-    /// given (eapol_test's -a).
-    #[arg(
-        long = "radius",
-        short = 'a',
-        value_name = "HOST[:PORT]",
-        default_value = "127.0.0.1:1812",
-        value_parser = parse_server
-    )]
-    pub server: SocketAddr,
-    /// The server's authentication port, overriding the one in --radius (eapol_test's -p).
-    #[arg(long, short = 'p', value_name = "PORT")]
-    pub port: Option<u16>,
-    /// Calling-Station-Id of the Access-Requests: the device's MAC address, aa:bb:cc:dd:ee:ff
-    /// or aa-bb-cc-dd-ee-ff (eapol_test's -M; default 02-00-00-00-00-01, the simulated station).
-    #[arg(long, short = 'M', value_name = "MAC", value_parser = parse_mac)]
-    pub calling_station_id: Option<[u8; 6]>,
-    /// Give up on the whole conversation after this many seconds (eapol_test's -t; default
-    /// 120, the supplicant's own timers still apply inside it).
-    #[arg(long, short = 't', value_name = "SECONDS")]
-    pub overall_timeout: Option<u64>,
-    /// An extra attribute for every Access-Request, eapol_test's -N syntax: TYPE:s:TEXT,
-    /// TYPE:d:INTEGER or TYPE:x:HEX (e.g. 30:s:00-11-22-33-44-55:corp for Called-Station-Id);
-    /// repeatable. EAP-Message and Message-Authenticator are the relay's own.
-    #[arg(long = "attribute", short = 'N', value_name = "TYPE:s|d|x:VALUE", value_parser = parse_attribute)]
-    pub attributes: Vec<(u8, Vec<u8>)>,
-    /// RADIUS shared secret between this authenticator and the server (visible to other
-    /// local users in the process list: prefer --secret-file).
-    #[arg(
-        long,
-        short = 's',
-        value_name = "SECRET",
-        required_unless_present = "secret_file",
-        conflicts_with = "secret_file"
-    )]
-    pub secret: Option<String>,
-    /// File holding the RADIUS shared secret (its first line).
-    #[arg(long, value_name = "FILE")]
-    pub secret_file: Option<std::path::PathBuf>,
-    /// How long to wait for each reply, in milliseconds.
-    #[arg(long, default_value_t = 2000, value_name = "MS")]
-    pub timeout_ms: u64,
-    /// Retransmissions of an unanswered Access-Request before giving up.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub retries: u32,
-}
+use crate::auth::radius::{self, attr, AccessRequest, Code, RadiusError, Reply};
+use crate::cli::args::RadiusArgs;
+use crate::cli::capture::Capture;
+use crate::drive::{describe, drive, eapol_eap, Next, Transport};
+use crate::hal::memory;
+use crate::hal::memory::{SimRadio, AP_ADDR};
 
 /// Why the relay could not finish the conversation (the supplicant's own failures are in
 /// [`RelayOutcome::event`] instead).
@@ -159,168 +113,6 @@ impl std::fmt::Display for RelayError {
 
 impl std::error::Error for RelayError {}
 
-/// `--radius`: an address, or a host name resolved now; port 1812 when none is given.
-fn parse_server(s: &str) -> Result<SocketAddr, String> {
-    use std::net::{IpAddr, ToSocketAddrs};
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        return Ok(a);
-    }
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
-    }
-    let has_port = s
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-    let found = if has_port {
-        s.to_socket_addrs()
-    } else {
-        (s, DEFAULT_PORT).to_socket_addrs()
-    };
-    // IPv4 first when a name has both, as eapol_test resolves.
-    let mut addrs: Vec<SocketAddr> = found
-        .map_err(|e| format!("cannot resolve {s}: {e}"))?
-        .collect();
-    addrs.sort_by_key(|a| !a.is_ipv4());
-    addrs
-        .first()
-        .copied()
-        .ok_or_else(|| format!("{s} has no address"))
-}
-
-/// RADIUS authentication's port (RFC 2865 §3).
-pub const DEFAULT_PORT: u16 = 1812;
-
-/// `-N`: `TYPE:s:TEXT`, `TYPE:d:INTEGER` (4 bytes) or `TYPE:x:HEX`, as eapol_test reads it.
-fn parse_attribute(s: &str) -> Result<(u8, Vec<u8>), String> {
-    let mut parts = s.splitn(3, ':');
-    let (Some(t), Some(syntax), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("{s}: want TYPE:s|d|x:VALUE"));
-    };
-    let t: u8 = t
-        .parse()
-        .ok()
-        .filter(|t| *t != 0)
-        .ok_or_else(|| format!("{s}: {t} is not an attribute type (1-255)"))?;
-    if t == attr::EAP_MESSAGE || t == attr::MESSAGE_AUTHENTICATOR {
-        return Err(format!(
-            "{s}: EAP-Message and Message-Authenticator are the relay's own"
-        ));
-    }
-    let bytes = match syntax {
-        "s" => value.as_bytes().to_vec(),
-        "d" => value
-            .parse::<u32>()
-            .map_err(|e| format!("{s}: {e}"))?
-            .to_be_bytes()
-            .to_vec(),
-        "x" => {
-            let digits: Vec<char> = value.chars().collect();
-            if digits.len() % 2 != 0 {
-                return Err(format!("{s}: odd number of hex digits"));
-            }
-            digits
-                .chunks(2)
-                .map(|p| {
-                    let pair: String = p.iter().collect();
-                    u8::from_str_radix(&pair, 16).map_err(|_| format!("{s}: {pair} is not hex"))
-                })
-                .collect::<Result<_, _>>()?
-        }
-        other => return Err(format!("{s}: syntax {other} is not s, d or x")),
-    };
-    if bytes.is_empty() || bytes.len() > radius::MAX_ATTR_VALUE {
-        return Err(format!(
-            "{s}: a value is 1 to {} bytes",
-            radius::MAX_ATTR_VALUE
-        ));
-    }
-    Ok((t, bytes))
-}
-
-/// `-M`: six hex octets separated by `:` or `-`.
-fn parse_mac(s: &str) -> Result<[u8; 6], String> {
-    let octets: Vec<&str> = s.split([':', '-']).collect();
-    let mut mac = [0u8; 6];
-    if octets.len() != 6 {
-        return Err(format!("{s}: want six octets like 02:00:00:00:00:01"));
-    }
-    for (o, text) in mac.iter_mut().zip(octets) {
-        *o = u8::from_str_radix(text, 16)
-            .ok()
-            .filter(|_| text.len() == 2)
-            .ok_or_else(|| format!("{s}: {text} is not a hex octet"))?;
-    }
-    Ok(mac)
-}
-
-impl RadiusArgs {
-    /// The relay to `server` with shared `secret` and the command line's defaults (2 000 ms
-    /// per request, 2 retransmissions, no extra attributes), as a program or test builds it.
-    pub fn new(server: SocketAddr, secret: String) -> Self {
-        RadiusArgs {
-            server,
-            secret: Some(secret),
-            secret_file: None,
-            timeout_ms: 2000,
-            retries: 2,
-            port: None,
-            calling_station_id: None,
-            overall_timeout: None,
-            attributes: Vec::new(),
-        }
-    }
-
-    /// The server's address with `--port` applied.
-    pub fn server_addr(&self) -> SocketAddr {
-        match self.port {
-            Some(p) => SocketAddr::new(self.server.ip(), p),
-            None => self.server,
-        }
-    }
-
-    /// Why the conversation ended at its time limit.
-    fn timed_out(&self) -> RelayError {
-        match self.overall_timeout {
-            Some(seconds) => RelayError::OverallTimeout { seconds },
-            None => RelayError::Stalled,
-        }
-    }
-
-    /// The conversation's time limit.
-    fn limit(&self) -> Duration {
-        self.overall_timeout
-            .map(Duration::from_secs)
-            .unwrap_or(MAX_CONVERSATION)
-    }
-
-    /// The shared secret, from `--secret` or the first line of `--secret-file`.
-    pub fn shared_secret(&self) -> Result<Zeroizing<Vec<u8>>, RelayError> {
-        match (&self.secret, &self.secret_file) {
-            (Some(s), _) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
-            (None, Some(path)) => {
-                let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|error| {
-                    RelayError::SecretFile {
-                        path: path.clone(),
-                        error,
-                    }
-                })?);
-                let line = text.lines().next().unwrap_or("");
-                if line.is_empty() {
-                    return Err(RelayError::SecretFile {
-                        path: path.clone(),
-                        error: std::io::Error::new(std::io::ErrorKind::InvalidData, "empty"),
-                    });
-                }
-                Ok(Zeroizing::new(line.as_bytes().to_vec()))
-            }
-            (None, None) => Err(RelayError::SecretFile {
-                path: Default::default(),
-                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no secret given"),
-            }),
-        }
-    }
-}
-
 impl RelayError {
     /// A short, stable name of the cause (for `--json`).
     pub fn kind(&self) -> &'static str {
@@ -374,7 +166,7 @@ impl RelayOutcome {
     }
 }
 
-struct Transport<'a> {
+struct Radius<'a> {
     socket: UdpSocket,
     args: &'a RadiusArgs,
     secret: Zeroizing<Vec<u8>>,
@@ -386,7 +178,7 @@ struct Transport<'a> {
     end: Instant,
 }
 
-impl Transport<'_> {
+impl Radius<'_> {
     /// Send `req` and wait for its verified reply, retransmitting on timeout.
     fn exchange(&mut self, req: &AccessRequest) -> Result<Reply, RelayError> {
         let bytes = req.encode(&self.secret).map_err(RelayError::Encode)?;
@@ -480,13 +272,7 @@ impl Transport<'_> {
 }
 
 /// The longest a conversation may take, supplicant timers included.
-const MAX_CONVERSATION: Duration = Duration::from_secs(120);
-
-fn eapol(eap: &[u8]) -> Vec<u8> {
-    let mut f = vec![2, 0, (eap.len() >> 8) as u8, eap.len() as u8];
-    f.extend_from_slice(eap);
-    f
-}
+pub(crate) const MAX_CONVERSATION: Duration = Duration::from_secs(120);
 
 fn mac_text(m: [u8; 6]) -> Vec<u8> {
     m.iter()
@@ -541,7 +327,7 @@ fn converse(
         Ok(std::net::IpAddr::V4(ip)) if !ip.is_unspecified() => ip.octets(),
         _ => [127, 0, 0, 1],
     };
-    let mut t = Transport {
+    let t = Radius {
         socket,
         args,
         secret,
@@ -551,107 +337,25 @@ fn converse(
         pcap,
         end: Instant::now() + args.limit(),
     };
-    let start = Instant::now();
-    let now = || Now {
-        ms: start.elapsed().as_millis() as u64,
-        unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs()),
+    let mut relay = Relay {
+        t,
+        radio: SimRadio::default(),
+        start: Instant::now(),
+        state: None,
+        user_name: Vec::new(),
+        identity_req_id: rand::random(),
+        pending: VecDeque::new(),
+        nas_ip,
+        rounds: 0,
     };
-    let mut radio = SimRadio::default();
-    let mut state: Option<Vec<u8>> = None;
-    let mut user_name: Vec<u8> = Vec::new();
-    let mut identity_req_id: u8 = rand::random();
-    let mut event = sup.start(now(), &mut radio);
-    let mut pending: VecDeque<Vec<u8>> = VecDeque::new();
-    for _ in 0..400 {
-        if event.is_some() {
-            break;
-        }
-        if start.elapsed() > args.limit() {
-            return Err(args.timed_out());
-        }
-        // Deliver what the authenticator has for the supplicant first.
-        if let Some(down) = pending.pop_front() {
-            (t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
-            if let Some(c) = pcap {
-                c.eapol(AP_ADDR, crate::sim::STA_ADDR, &down);
-            }
-            event = sup.handle_frame(now(), AP_ADDR, &down, &mut radio);
-            continue;
-        }
-        let Some((dst, frame)) = radio.outbox.pop_front() else {
-            // Nothing to send and nothing to deliver: the supplicant waits for a timer
-            // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
-            let Some(due) = sup.next_deadline() else {
-                return Err(RelayError::Stalled);
-            };
-            let wait = due.saturating_sub(now().ms);
-            if start.elapsed() + Duration::from_millis(wait) > args.limit() {
-                return Err(args.timed_out());
-            }
-            std::thread::sleep(Duration::from_millis(wait));
-            event = sup.poll(now(), &mut radio);
-            continue;
-        };
-        (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
-        if let Some(c) = pcap {
-            c.eapol(crate::sim::STA_ADDR, dst, &frame);
-        }
-        let eap = match frame.get(1) {
-            Some(1) => {
-                // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
-                identity_req_id = identity_req_id.wrapping_add(1);
-                pending.push_back(eapol(&[1, identity_req_id, 0, 5, 1]));
-                continue;
-            }
-            Some(0) => frame.get(4..).unwrap_or_default().to_vec(),
-            _ => continue,
-        };
-        if eap.first() == Some(&2) && eap.get(4) == Some(&1) {
-            user_name = eap.get(5..).unwrap_or_default().to_vec();
-            user_name.truncate(radius::MAX_ATTR_VALUE);
-            state = None;
-        }
-        let eap_id = eap.get(1).copied().unwrap_or(0);
-        let req = access_request(&mut t, eap, &user_name, state.as_ref(), nas_ip);
-        (t.log)(format!(
-            "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
-            args.server_addr(),
-            req.id,
-            req.eap.len()
-        ));
-        let reply = t.exchange(&req)?;
-        (t.log)(format!(
-            "RADIUS -> authenticator: {} id={}{}",
-            reply.code,
-            req.id,
-            reply
-                .reply_message
-                .as_ref()
-                .map(|m| format!(" ({m})"))
-                .unwrap_or_default()
-        ));
-        t.outcome.last_code = Some(reply.code);
-        t.outcome.reply_message = reply.reply_message.clone();
-        match reply.code {
-            Code::AccessChallenge => {
-                state = reply.state;
-                let eap = reply.eap.ok_or(RelayError::ChallengeWithoutEap)?;
-                pending.push_back(eapol(&eap));
-            }
-            Code::AccessAccept => {
-                t.outcome.mppe_recv = reply.mppe_recv;
-                t.outcome.mppe_send = reply.mppe_send;
-                // No EAP-Message: the authenticator says Success itself (RFC 3579 §2.6.3).
-                pending.push_back(eapol(&reply.eap.unwrap_or(vec![3, eap_id, 0, 4])));
-            }
-            _ => {
-                pending.push_back(eapol(&reply.eap.unwrap_or(vec![4, eap_id, 0, 4])));
-            }
-        }
-    }
+    let event = drive(sup, &mut relay)?;
+    let Relay {
+        mut t,
+        mut radio,
+        state,
+        user_name,
+        ..
+    } = relay;
     // What the supplicant sent with its verdict. When it refused the server (an unknown CA, a
     // name mismatch...), that is its EAP-TLS response carrying the TLS alert rustls produced:
     // relay it, so the server learns and logs why (FreeRADIUS: "TLS Alert read:fatal:unknown
@@ -659,11 +363,17 @@ fn converse(
     let failed = matches!(event, Some(Event::Failed(_)));
     while let Some((dst, frame)) = radio.outbox.pop_front() {
         (t.log)(format!("supplicant -> authenticator: {}", describe(&frame)));
-        if let Some(c) = pcap {
-            c.eapol(crate::sim::STA_ADDR, dst, &frame);
+        if let Some(c) = t.pcap {
+            c.eapol(memory::STA_ADDR, dst, &frame);
         }
-        let eap = frame.get(4..).unwrap_or_default();
-        if !failed || frame.get(1) != Some(&0) || eap.first() != Some(&2) {
+        let Ok(frame) = eapol::Packet::new_checked(frame.as_slice()) else {
+            continue;
+        };
+        let eap = frame.body();
+        if !failed
+            || frame.packet_type() != eapol::PacketType::EapPacket
+            || eap::Packet::new_unchecked(eap).code() != eap::Code::Response
+        {
             continue;
         }
         let req = access_request(&mut t, eap.to_vec(), &user_name, state.as_ref(), nas_ip);
@@ -688,10 +398,163 @@ fn converse(
     event.ok_or(RelayError::Stalled)
 }
 
+/// The relay as the supplicant's other side: EAPOL frames from the supplicant become
+/// Access-Requests, the server's answers come back as EAPOL frames, on the host's clock.
+struct Relay<'a> {
+    t: Radius<'a>,
+    radio: SimRadio,
+    start: Instant,
+    /// The server's State, echoed in the next Access-Request.
+    state: Option<Vec<u8>>,
+    /// User-Name: the identity of the supplicant's last EAP-Response/Identity.
+    user_name: Vec<u8>,
+    identity_req_id: u8,
+    /// The authenticator's frames for the supplicant, delivered first.
+    pending: VecDeque<Vec<u8>>,
+    nas_ip: [u8; 4],
+    /// Deliveries, relayed frames and timer waits: at most [`MAX_ROUNDS`].
+    rounds: usize,
+}
+
+/// A conversation's bound: deliveries, relayed frames and timer waits.
+const MAX_ROUNDS: usize = 400;
+
+impl Transport for Relay<'_> {
+    type Radio = SimRadio;
+    type Error = RelayError;
+
+    fn radio(&mut self) -> &mut SimRadio {
+        &mut self.radio
+    }
+
+    fn now(&mut self) -> Now {
+        Now {
+            ms: self.start.elapsed().as_millis() as u64,
+            unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs()),
+        }
+    }
+
+    fn next(&mut self, deadline: Option<u64>) -> Result<Next, RelayError> {
+        let args = self.t.args;
+        loop {
+            if self.rounds >= MAX_ROUNDS {
+                return Ok(Next::End);
+            }
+            self.rounds += 1;
+            if self.start.elapsed() > args.limit() {
+                return Err(args.timed_out());
+            }
+            // Deliver what the authenticator has for the supplicant first.
+            if let Some(down) = self.pending.pop_front() {
+                (self.t.log)(format!("authenticator -> supplicant: {}", describe(&down)));
+                if let Some(c) = self.t.pcap {
+                    c.eapol(AP_ADDR, memory::STA_ADDR, &down);
+                }
+                return Ok(Next::Frame(AP_ADDR, down));
+            }
+            let Some((dst, frame)) = self.radio.outbox.pop_front() else {
+                // Nothing to send and nothing to deliver: the supplicant waits for a timer
+                // (authPeriod, heldPeriod...). Sleep until it is due, within a bound.
+                let Some(due) = deadline else {
+                    return Err(RelayError::Stalled);
+                };
+                let wait = due.saturating_sub(self.now().ms);
+                if self.start.elapsed() + Duration::from_millis(wait) > args.limit() {
+                    return Err(args.timed_out());
+                }
+                std::thread::sleep(Duration::from_millis(wait));
+                return Ok(Next::Timer);
+            };
+            self.relay(dst, &frame)?;
+        }
+    }
+}
+
+impl Relay<'_> {
+    /// One frame from the supplicant: an EAPOL-Start is answered with an Identity request, an
+    /// EAP packet goes to the server and its answer is queued for the supplicant.
+    fn relay(&mut self, dst: MacAddr, frame: &[u8]) -> Result<(), RelayError> {
+        let args = self.t.args;
+        (self.t.log)(format!("supplicant -> authenticator: {}", describe(frame)));
+        if let Some(c) = self.t.pcap {
+            c.eapol(memory::STA_ADDR, dst, frame);
+        }
+        let Ok(frame) = eapol::Packet::new_checked(frame) else {
+            return Ok(());
+        };
+        let eap = match frame.packet_type() {
+            eapol::PacketType::Start => {
+                // EAPOL-Start: the authenticator asks for the identity itself (as hostapd does).
+                self.identity_req_id = self.identity_req_id.wrapping_add(1);
+                self.pending
+                    .push_back(eapol_eap(&[1, self.identity_req_id, 0, 5, 1]));
+                return Ok(());
+            }
+            eapol::PacketType::EapPacket => frame.body().to_vec(),
+            _ => return Ok(()),
+        };
+        let packet = eap::Packet::new_unchecked(eap.as_slice());
+        if packet.code() == eap::Code::Response && packet.eap_type() == Some(eap::Type::Identity) {
+            self.user_name = packet.type_data().to_vec();
+            self.user_name.truncate(radius::MAX_ATTR_VALUE);
+            self.state = None;
+        }
+        let eap_id = packet.identifier();
+        let req = access_request(
+            &mut self.t,
+            eap,
+            &self.user_name,
+            self.state.as_ref(),
+            self.nas_ip,
+        );
+        (self.t.log)(format!(
+            "authenticator -> RADIUS {}: Access-Request id={} ({} bytes of EAP)",
+            args.server_addr(),
+            req.id,
+            req.eap.len()
+        ));
+        let reply = self.t.exchange(&req)?;
+        (self.t.log)(format!(
+            "RADIUS -> authenticator: {} id={}{}",
+            reply.code,
+            req.id,
+            reply
+                .reply_message
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+        self.t.outcome.last_code = Some(reply.code);
+        self.t.outcome.reply_message = reply.reply_message.clone();
+        match reply.code {
+            Code::AccessChallenge => {
+                self.state = reply.state;
+                let eap = reply.eap.ok_or(RelayError::ChallengeWithoutEap)?;
+                self.pending.push_back(eapol_eap(&eap));
+            }
+            Code::AccessAccept => {
+                self.t.outcome.mppe_recv = reply.mppe_recv;
+                self.t.outcome.mppe_send = reply.mppe_send;
+                // No EAP-Message: the authenticator says Success itself (RFC 3579 §2.6.3).
+                self.pending
+                    .push_back(eapol_eap(&reply.eap.unwrap_or(vec![3, eap_id, 0, 4])));
+            }
+            _ => {
+                self.pending
+                    .push_back(eapol_eap(&reply.eap.unwrap_or(vec![4, eap_id, 0, 4])));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The Access-Request carrying `eap` (RFC 3579 §3, RFC 3580 attributes for 802.11), with the
 /// server's State echoed; takes the next RADIUS identifier.
 fn access_request(
-    t: &mut Transport<'_>,
+    t: &mut Radius<'_>,
     eap: Vec<u8>,
     user_name: &[u8],
     state: Option<&Vec<u8>>,
@@ -708,7 +571,7 @@ fn access_request(
         }),
         (
             attr::CALLING_STATION_ID,
-            mac_text(t.args.calling_station_id.unwrap_or(crate::sim::STA_ADDR)),
+            mac_text(t.args.calling_station_id.unwrap_or(memory::STA_ADDR)),
         ),
         // IEEE 802.11 wireless (RFC 2865 §5.41 values, RFC 3580 §3.4).
         (attr::NAS_PORT_TYPE, 19u32.to_be_bytes().to_vec()),

@@ -1,46 +1,25 @@
 //! `latchkey-sim connect --iface IFACE`: authenticate on a real wired port (IEEE 802.1X-2010
-//! supplicant over [`crate::link::EapolLink`]) with the file-based client configuration of
-//! [`crate::config::ClientArgs`], and report the outcome as text or one JSON object.
+//! supplicant over [`crate::hal::link::EapolLink`]) with the file-based client configuration of
+//! [`crate::cli::config::ClientArgs`], and report the outcome as text or one JSON object.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use latchkey_core::supplicant::Event;
 use latchkey_core::tls::ResolveRecord;
 
-use crate::config::{ClientArgs, ConfigError};
-use crate::link::{authenticate_reporting, mac_string, EapolLink, LinkError, LinkOutcome};
-use crate::report_schema::{self, Report};
-use crate::sim::{describe, Direction};
+use crate::cli::args::ConnectArgs;
+use crate::cli::config::ConfigError;
+use crate::cli::report_schema::{self, Report};
+use crate::drive::Step;
+use crate::drive::{describe, Direction};
+use crate::hal::link::{authenticate_reporting, mac_string, EapolLink, LinkError, LinkOutcome};
 
 /// Exit code: authenticated (as `latchkey-sim radius`).
 pub const EXIT_AUTHENTICATED: u8 = 0;
 /// Exit code: anything else — failed, timed out, or the configuration or interface could not
 /// be used (`outcome` in the JSON says which).
 pub const EXIT_FAILED: u8 = 1;
-
-/// The `connect` subcommand's arguments.
-#[derive(Args, Debug, Clone)]
-pub struct ConnectArgs {
-    /// The wired interface to authenticate on (e.g. eth0); needs CAP_NET_RAW.
-    #[arg(long, value_name = "IFACE")]
-    pub iface: String,
-    /// The supplicant's configuration (CA, server name, identity, slot table...).
-    #[command(flatten)]
-    pub client: ClientArgs,
-    /// Give up after this many seconds. The default outlasts the supplicant's own timers
-    /// (maxStart 3 EAPOL-Starts 30 s apart, authPeriod 30 s), so they end a failed attempt
-    /// with its precise reason first.
-    #[arg(long, default_value_t = 100, value_name = "SECONDS")]
-    pub timeout: u64,
-    /// Print one JSON object instead of the frame-by-frame text.
-    #[arg(long)]
-    pub json: bool,
-    /// `--pcap`, `--keylog`.
-    #[command(flatten)]
-    pub capture: crate::capture::CaptureArgs,
-}
 
 /// Why `connect` could not even try.
 #[derive(Debug)]
@@ -50,7 +29,7 @@ pub enum ConnectError {
     /// The interface.
     Link(LinkError),
     /// The `--pcap` or `--keylog` file.
-    Capture(crate::capture::CaptureError),
+    Capture(crate::cli::capture::CaptureError),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -154,7 +133,7 @@ pub fn connect_reporting(
         server_accepted,
         server_certificate,
         started,
-        identity_sent: crate::report_schema::identity_sent(
+        identity_sent: crate::cli::report_schema::identity_sent(
             &args.client.identity,
             args.client.anonymous_identity,
         ),
@@ -306,7 +285,7 @@ impl ConnectReport {
 const HEADER: &str = "wired 802.1X";
 
 /// One frame as a line: direction and what it is, with the time since the start when known.
-fn step_line(at: Option<Duration>, step: &crate::sim::Step) -> String {
+fn step_line(at: Option<Duration>, step: &Step) -> String {
     let arrow = match step.dir {
         Direction::Up => "supplicant -> authenticator",
         Direction::Down => "authenticator -> supplicant",
@@ -342,7 +321,7 @@ mod tests {
                 event,
                 authenticator: None,
                 elapsed: Duration::from_millis(1500),
-                steps: vec![crate::sim::Step {
+                steps: vec![Step {
                     dir: Direction::Up,
                     frame: vec![1, 1, 0, 0],
                 }],
