@@ -1,10 +1,12 @@
 //! End-to-end tests for Latchkey live in `tests/tests/`. This library holds the tooling they
 //! share with other harnesses: a test PKI written to files, installing Debian packages, and
 //! starting real RADIUS servers (FreeRADIUS, hostapd) and the reference supplicant
-//! (`eapol_test`) on loopback, and the Cortex-M4 image under QEMU with its link bridge.
+//! (`eapol_test`) on loopback, and the Cortex-M4 image under QEMU with its link bridge and its
+//! defmt logs decoded.
 
 pub mod apt;
 pub mod capture;
+pub mod defmt_log;
 pub mod eapol_test;
 pub mod freeradius;
 pub mod hostapd;
