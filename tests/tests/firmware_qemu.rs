@@ -17,7 +17,9 @@ use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
 use latchkey_sim::link::{mac_string, EapolLink};
 use latchkey_tests::apt;
-use latchkey_tests::defmt_log::{build_defmt_firmware, read_log, DefmtLine};
+use latchkey_tests::defmt_log::{
+    self, build_defmt_firmware, decode, read_log, DefmtError, DefmtLine,
+};
 use latchkey_tests::freeradius::{self, FreeRadiusOptions};
 use latchkey_tests::hostapd_auth::{station_rsne, AuthHarness};
 use latchkey_tests::hostapd_wired::{Backend, WiredAuthenticator, WIRED_PACKAGES};
@@ -25,7 +27,7 @@ use latchkey_tests::netns::{in_netns, require_root, VethPair};
 use latchkey_tests::pki_files::{FilePki, SERVER_NAME};
 use latchkey_tests::qemu::{
     build_firmware, field, fields, read_uart_frame, write_uart_frame, Bridge, Clock, EthernetPort,
-    ProvisionRecord, Qemu, FLASH_FILE, QEMU_PACKAGES, STATUS_MAC,
+    ProvisionRecord, Qemu, FLASH_FILE, QEMU_PACKAGES, SEMIHOSTING_STDOUT, STATUS_MAC,
 };
 use latchkey_tests::server_process::ServerTls;
 
@@ -821,7 +823,8 @@ fn find_line(
 /// EAPOL-Start, one EAP response per round trip, the server certificate accepted, authenticated
 /// with TLS 1.3 and the MSK fingerprint the UART's `AUTH` line has. Booted again with only the
 /// revoked certificate, the failure's typed kind is a decoded line. The UART status lines are
-/// the same as the image without the feature prints.
+/// the same as the image without the feature prints. And the tooling refuses, with the reason,
+/// a stream cut inside a frame and an ELF without a defmt table (the image without the feature).
 #[test]
 fn firmware_defmt_log_decodes_an_authentication_and_a_refusal() {
     require_tools();
@@ -970,5 +973,27 @@ fn firmware_defmt_log_decodes_an_authentication_and_a_refusal() {
     eprintln!("decoded defmt log of the refusal ({} lines):", log.len());
     for l in &log {
         eprintln!("  {l}");
+    }
+    drop(bridge);
+    drop(qemu);
+
+    // What the tooling cannot decode, it refuses with the reason: the same stream cut inside
+    // its last frame, and the image built without the feature (no defmt table).
+    let stream = std::fs::read(dir.join(SEMIHOSTING_STDOUT)).expect("defmt stream");
+    let table = defmt_log::table(&elf).unwrap_or_else(|e| panic!("{e}"));
+    match decode(&table, stream.get(..stream.len() - 2).unwrap_or_default()) {
+        Err(DefmtError::Truncated { bytes, before }) => {
+            assert!(bytes > 0);
+            assert_eq!(
+                before.as_slice(),
+                log.get(..log.len() - 1).unwrap_or_default()
+            );
+        }
+        other => panic!("a cut stream decoded as {other:?}"),
+    }
+    let plain = build_firmware().unwrap_or_else(|e| panic!("{e}"));
+    match defmt_log::table(&plain) {
+        Err(e @ DefmtError::NoTable(_)) => assert!(e.to_string().contains("no defmt table"), "{e}"),
+        other => panic!("the image without defmt-semihosting: {other:?}"),
     }
 }
