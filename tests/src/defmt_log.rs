@@ -30,7 +30,8 @@ pub const DEFMT_LOG: &str = "debug";
 pub enum DefmtError {
     /// Reading the ELF or the stream (which file).
     Io(PathBuf, std::io::Error),
-    /// The ELF could not be parsed for a defmt table.
+    /// The ELF, or its defmt table, could not be read (a defmt wire version this decoder does
+    /// not know is one reason).
     Elf(PathBuf, String),
     /// The ELF has no defmt table: not built with `defmt-semihosting`, or linked without
     /// defmt.x.
@@ -64,7 +65,7 @@ impl fmt::Display for DefmtError {
             DefmtError::Elf(path, e) => {
                 write!(
                     f,
-                    "defmt log: {} is not a readable ELF: {e}",
+                    "defmt log: reading the defmt table of {}: {e}",
                     path.display()
                 )
             }

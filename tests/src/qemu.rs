@@ -327,7 +327,8 @@ impl Qemu {
         self.child.id()
     }
 
-    /// What QEMU printed.
+    /// What QEMU printed on its standard error (the image's semihosting standard output is
+    /// [`SEMIHOSTING_STDOUT`]).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
