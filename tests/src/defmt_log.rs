@@ -171,17 +171,26 @@ pub fn decode(table: &Table, stream: &[u8]) -> Result<Vec<DefmtLine>, DefmtError
     Ok(lines)
 }
 
-/// Where frame `n` starts in an rzCOBS stream (0 for a raw one, which has no delimiters).
+/// Where frame `n` starts in an rzCOBS stream (0 for a raw one, which has no delimiters). As
+/// the decoder reads it, a frame ends at a 0x00 and any run of them separates two frames.
 fn frame_offset(encoding: Encoding, stream: &[u8], n: usize) -> usize {
-    if !matches!(encoding, Encoding::Rzcobs) || n == 0 {
+    if !matches!(encoding, Encoding::Rzcobs) {
         return 0;
     }
-    stream
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == 0)
-        .nth(n - 1)
-        .map_or(stream.len(), |(i, _)| i + 1)
+    let mut ended = 0;
+    let mut in_frame = false;
+    for (i, b) in stream.iter().enumerate() {
+        match (*b == 0, in_frame) {
+            (false, false) if ended == n => return i,
+            (false, _) => in_frame = true,
+            (true, true) => {
+                in_frame = false;
+                ended += 1;
+            }
+            (true, false) => {}
+        }
+    }
+    stream.len()
 }
 
 /// Decodes what the image `elf` has logged so far in QEMU's directory `dir` (the image writes
@@ -265,6 +274,11 @@ mod tests {
         assert_eq!(frame_offset(Encoding::Rzcobs, &s, 2), 5);
         assert_eq!(frame_offset(Encoding::Rzcobs, &s, 3), s.len());
         assert_eq!(frame_offset(Encoding::Raw, &s, 2), 0);
+        // Leading zeros and runs of them separate nothing more.
+        let s = [0, 0, 5, 0, 0, 0, 7, 0];
+        assert_eq!(frame_offset(Encoding::Rzcobs, &s, 0), 2);
+        assert_eq!(frame_offset(Encoding::Rzcobs, &s, 1), 6);
+        assert_eq!(frame_offset(Encoding::Rzcobs, &s, 2), s.len());
     }
 
     #[test]

@@ -824,7 +824,8 @@ fn find_line(
 /// with TLS 1.3 and the MSK fingerprint the UART's `AUTH` line has. Booted again with only the
 /// revoked certificate, the failure's typed kind is a decoded line. The UART status lines are
 /// the same as the image without the feature prints. And the tooling refuses, with the reason,
-/// a stream cut inside a frame and an ELF without a defmt table (the image without the feature).
+/// a stream cut inside a frame, a frame that does not decode and an ELF without a defmt table
+/// (the image without the feature).
 #[test]
 fn firmware_defmt_log_decodes_an_authentication_and_a_refusal() {
     require_tools();
@@ -978,7 +979,8 @@ fn firmware_defmt_log_decodes_an_authentication_and_a_refusal() {
     drop(qemu);
 
     // What the tooling cannot decode, it refuses with the reason: the same stream cut inside
-    // its last frame, and the image built without the feature (no defmt table).
+    // its last frame or followed by a garbled one, and the image built without the feature (no
+    // defmt table).
     let stream = std::fs::read(dir.join(SEMIHOSTING_STDOUT)).expect("defmt stream");
     let table = defmt_log::table(&elf).unwrap_or_else(|e| panic!("{e}"));
     match decode(&table, stream.get(..stream.len() - 2).unwrap_or_default()) {
@@ -990,6 +992,20 @@ fn firmware_defmt_log_decodes_an_authentication_and_a_refusal() {
             );
         }
         other => panic!("a cut stream decoded as {other:?}"),
+    }
+    // A frame that is not rzCOBS (0x80 announces seven more bytes) after the good ones.
+    let mut garbled = stream.clone();
+    garbled.extend_from_slice(&[0x80, 0x00]);
+    match decode(&table, &garbled) {
+        Err(DefmtError::Malformed {
+            frame,
+            offset,
+            before,
+        }) => {
+            assert_eq!((frame, offset), (log.len(), stream.len()));
+            assert_eq!(before, log);
+        }
+        other => panic!("a garbled frame decoded as {other:?}"),
     }
     let plain = build_firmware().unwrap_or_else(|e| panic!("{e}"));
     match defmt_log::table(&plain) {
