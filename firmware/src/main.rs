@@ -59,6 +59,7 @@ mod hostflash;
 mod measure;
 mod provision;
 mod rng;
+mod trace;
 
 use core::fmt::Write as _;
 use core::mem::MaybeUninit;
@@ -136,6 +137,7 @@ fn main() -> ! {
             },
         ),
     );
+    trace::boot(cred, why, table, link);
     // The stack is measured again from here: the authentication's own peak (the BOOT line has
     // the configuration's).
     let mut stack = Stack::paint();
@@ -145,6 +147,7 @@ fn main() -> ! {
     // A wired port authenticates from boot; Wi-Fi once the radio has associated (`ASSOC`).
     let mut event = match link {
         provision::Link::Wired => {
+            trace::wired_up();
             cost.measure(|| supplicant.start(now(), &mut UartRadio(&mut uart)))
         }
         provision::Link::Wifi => None,
@@ -155,6 +158,7 @@ fn main() -> ! {
     loop {
         if let Some(e) = event.take() {
             report(&mut uart, &e);
+            trace::event(&e);
             if let Event::Authenticated(a) = &e {
                 if a.persist {
                     commit(&mut uart, table, &mut flash);
@@ -306,6 +310,7 @@ fn associate(
         line(uart, format_args!("COMMAND-REFUSED assoc elements"));
         return None;
     };
+    trace::associated(&aa);
     let assoc = Association::new(aa, own).with_rsn(&ap, &ours);
     cost.measure(|| supplicant.associated(now(), assoc, &mut UartRadio(uart)))
 }

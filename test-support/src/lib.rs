@@ -2,11 +2,12 @@
 //! (`hal-sim/tests/`) and the benchmarks: a test PKI written to files, installing Debian
 //! packages, starting real RADIUS servers (FreeRADIUS, hostapd) and the reference supplicant
 //! (`eapol_test`) on loopback, network namespaces, captures read with tshark, and the Cortex-M4
-//! image under QEMU with its link bridge. It does not depend on the simulator (`latchkey-sim`),
+//! image under QEMU with its link bridge and its defmt logs decoded. It does not depend on the simulator (`latchkey-sim`),
 //! so both the simulator's tests and the end-to-end tests can use it.
 
 pub mod apt;
 pub mod capture;
+pub mod defmt_log;
 pub mod eapol_test;
 pub mod freeradius;
 pub mod hostapd;

@@ -33,6 +33,10 @@ const MAGIC: &[u8; 8] = b"LKPROV01";
 /// The image's flash file (firmware/src/hostflash.rs), in the directory QEMU runs in.
 pub const FLASH_FILE: &str = "latchkey-flash.bin";
 
+/// The image's semihosting standard output in the directory QEMU runs in (the defmt frames of
+/// an image built with `defmt-semihosting`: test-support/src/defmt_log.rs), apart from QEMU's log.
+pub const SEMIHOSTING_STDOUT: &str = "semihosting-stdout.bin";
+
 /// Longest any QEMU run may live, whatever happens to the test process (`timeout`'s bound).
 pub const QEMU_LIFETIME: Duration = Duration::from_secs(180);
 
@@ -255,8 +259,9 @@ impl Qemu {
             .set_nonblocking(true)
             .map_err(|e| QemuError::Io("UART socket", e))?;
         let log = dir.join("qemu.log");
-        let out = std::fs::File::create(&log).map_err(|e| QemuError::Io("QEMU log", e))?;
-        let err = out.try_clone().map_err(|e| QemuError::Io("QEMU log", e))?;
+        let err = std::fs::File::create(&log).map_err(|e| QemuError::Io("QEMU log", e))?;
+        let out = std::fs::File::create(dir.join(SEMIHOSTING_STDOUT))
+            .map_err(|e| QemuError::Io("QEMU's standard output", e))?;
         let mut cmd = Command::new("timeout");
         cmd.current_dir(dir)
             .args(["-k", "5", &QEMU_LIFETIME.as_secs().to_string()])
@@ -322,7 +327,8 @@ impl Qemu {
         self.child.id()
     }
 
-    /// What QEMU printed.
+    /// What QEMU printed on its standard error (the image's semihosting standard output is
+    /// [`SEMIHOSTING_STDOUT`]).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

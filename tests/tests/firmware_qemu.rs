@@ -1,7 +1,7 @@
 //! The Cortex-M4 image authenticating under QEMU (`mps2-an386`, `-icount shift=0`) against real
 //! servers: hostapd 2.10 (`driver=wired`) on one end of a veth pair, relaying to FreeRADIUS 3.2
 //! on its namespace's loopback; the image's UART0 bridged to an `AF_PACKET` socket on the other
-//! end (tests/src/qemu.rs: the bridge only moves frames). TLS 1.2 and 1.3, with the KB932521
+//! end (test-support/src/qemu.rs: the bridge only moves frames). TLS 1.2 and 1.3, with the KB932521
 //! slot table (the old certificate archived and revoked by the server's CRL, the renewed one
 //! active). And the image's timers alone: no authenticator, maxStart EAPOL-Starts, then the
 //! typed `no-authenticator` failure, in QEMU virtual time. Needs root (CI runs as root).
@@ -17,14 +17,17 @@ use latchkey_core::hal::Radio;
 use latchkey_core::supplicant::PAE_GROUP_ADDR;
 use latchkey_sim::hal::link::{mac_string, EapolLink};
 use latchkey_test_support::apt;
+use latchkey_test_support::defmt_log::{
+    self, build_defmt_firmware, decode, read_log, DefmtError, DefmtLine,
+};
 use latchkey_test_support::freeradius::{self, FreeRadiusOptions};
 use latchkey_test_support::hostapd_auth::{station_rsne, AuthHarness};
 use latchkey_test_support::hostapd_wired::{Backend, WiredAuthenticator, WIRED_PACKAGES};
 use latchkey_test_support::netns::{in_netns, require_root, VethPair};
-use latchkey_test_support::pki_files::FilePki;
+use latchkey_test_support::pki_files::{FilePki, SERVER_NAME};
 use latchkey_test_support::qemu::{
     build_firmware, field, fields, read_uart_frame, write_uart_frame, Bridge, Clock, EthernetPort,
-    ProvisionRecord, Qemu, FLASH_FILE, QEMU_PACKAGES, STATUS_MAC,
+    ProvisionRecord, Qemu, FLASH_FILE, QEMU_PACKAGES, SEMIHOSTING_STDOUT, STATUS_MAC,
 };
 use latchkey_test_support::server_process::ServerTls;
 
@@ -820,4 +823,223 @@ fn load_flash_file(dir: &Path) -> Result<(ImageTable, latchkey_core::certs::Load
         region_size: half,
     };
     ImageTable::load(&mut FlashImage(bytes), &layout).map_err(|e| format!("{e}"))
+}
+
+/// Finds, from `from` on, the first decoded line at `level` whose message satisfies `want`;
+/// its index. Panics with the whole log when there is none.
+fn find_line(
+    log: &[DefmtLine],
+    from: usize,
+    level: &str,
+    what: &str,
+    want: impl Fn(&str) -> bool,
+) -> usize {
+    log.iter()
+        .enumerate()
+        .skip(from)
+        .find(|(_, l)| l.level == Some(level) && want(&l.message))
+        .map(|(i, _)| i)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {level} line \"{what}\" after line {from} of the decoded defmt log:\n{}",
+                log.iter().map(|l| format!("  {l}\n")).collect::<String>()
+            )
+        })
+}
+
+/// The image built with `defmt-semihosting` (its defmt frames over semihosting, decoded on the
+/// host with the ELF's table: test-support/src/defmt_log.rs) authenticates with TLS 1.3 through
+/// hostapd and FreeRADIUS, and its decoded log tells the story in order: boot, link up,
+/// EAPOL-Start, one EAP response per round trip, the server certificate accepted, authenticated
+/// with TLS 1.3 and the MSK fingerprint the UART's `AUTH` line has. Booted again with only the
+/// revoked certificate, the failure's typed kind is a decoded line. The UART status lines are
+/// the same as the image without the feature prints. And the tooling refuses, with the reason,
+/// a stream cut inside a frame, a frame that does not decode and an ELF without a defmt table
+/// (the image without the feature).
+#[test]
+fn firmware_defmt_log_decodes_an_authentication_and_a_refusal() {
+    require_tools();
+    let elf = build_defmt_firmware().unwrap_or_else(|e| panic!("{e}"));
+    let servers = Servers::start(ServerTls::V13);
+    let Servers { tmp, pki, pair, .. } = &servers;
+
+    // Authenticated: the renewed certificate active, the old one archived.
+    let dir = tmp.path().join("qemu-auth");
+    std::fs::create_dir_all(&dir).expect("qemu dir");
+    let record =
+        ProvisionRecord::from_pki(pki, &[(true, &pki.client_old), (false, &pki.client_new)])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let qemu =
+        Qemu::boot(&elf, &dir, Some(&record), Clock::RealTime).unwrap_or_else(|e| panic!("{e}"));
+    let link = servers.link(&pair.sup_ns, &pair.sup_if);
+    let mut bridge = Bridge::start(qemu.uart().expect("uart"), Port(link)).expect("bridge");
+    let context = |bridge: &Bridge, qemu: &Qemu| servers.context(bridge, qemu);
+    let boot = bridge
+        .wait_status(&["BOOT", "FAULT"], Duration::from_secs(20))
+        .unwrap_or_else(|seen| panic!("no BOOT line: {seen}\n{}", context(&bridge, &qemu)));
+    assert!(
+        boot.starts_with("BOOT cred=provisioned store=new:A ") && boot.ends_with(" link=wired"),
+        "{boot}"
+    );
+    let result = bridge
+        .wait_status(&["AUTH", "FAIL", "FAULT"], Duration::from_secs(60))
+        .unwrap_or_else(|seen| panic!("no result: {seen}\n{}", context(&bridge, &qemu)));
+    assert!(
+        result.starts_with("AUTH 1.3 "),
+        "{result}\n{}",
+        context(&bridge, &qemu)
+    );
+    bridge
+        .wait_status(&["STATS"], Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("no STATS: {seen}"));
+    // Every frame of the event was written before the STATS line went out.
+    let log = read_log(&elf, &dir).unwrap_or_else(|e| panic!("{e}\n{}", context(&bridge, &qemu)));
+    let rt = field(&result, "rt").expect("rt");
+    let fp = result
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("msk-fp="))
+        .expect("msk-fp");
+    // The fingerprint as defmt prints a byte slice in hex: [a1, b2, ...].
+    let fp_list = format!(
+        "[{}]",
+        (0..fp.len() / 2)
+            .filter_map(|i| fp.get(2 * i..2 * i + 2))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let floor = field(&boot, "floor").expect("floor");
+    let at = find_line(&log, 0, "info", "boot", |m| {
+        m == format!("boot: credentials provisioned, slot table floor {floor}, link wired")
+    });
+    let at = find_line(&log, at + 1, "info", "link up", |m| {
+        m == "link up: wired port, starting the supplicant"
+    });
+    let at = find_line(&log, at + 1, "info", "EAPOL-Start", |m| {
+        m == "EAPOL-Start 1 of 3"
+    });
+    let first_response = find_line(&log, at + 1, "debug", "EAP response", |m| {
+        m.starts_with("EAP response, ") && m.ends_with(" bytes")
+    });
+    let accepted = find_line(&log, first_response + 1, "info", "server accepted", |m| {
+        m == format!("server certificate accepted: {SERVER_NAME} matched")
+    });
+    let core_auth = find_line(&log, accepted + 1, "info", "core: authenticated", |m| {
+        m == format!("authenticated with TLS 1.3 after {rt} EAP round trips")
+    });
+    // One EAP response per round trip, each logged (a retransmission is logged as one).
+    let responses = log
+        .get(first_response..core_auth)
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| {
+            l.message.starts_with("EAP response, ")
+                || l.message.starts_with("duplicate EAP request")
+        })
+        .count();
+    assert_eq!(u64::try_from(responses).ok(), Some(rt), "{log:#?}");
+    let image_auth = find_line(&log, core_auth + 1, "info", "image: authenticated", |m| {
+        m == format!("authenticated: TLS 1.3, {rt} EAP round trips, MSK fingerprint {fp_list}")
+    });
+    // The whole event, as latchkey-core's `Format` impls render it: the version, and the MSK
+    // only as its fingerprint.
+    find_line(&log, image_auth + 1, "debug", "event", |m| {
+        m.starts_with("event: Authenticated(")
+            && m.contains("version: Tls13")
+            && m.contains("msk: \"Msk\"(fingerprint Fingerprint(")
+    });
+    assert!(
+        log.iter().all(|l| l.timestamp.is_some()),
+        "every frame carries the board's time: {log:#?}"
+    );
+    eprintln!(
+        "decoded defmt log of the TLS 1.3 authentication ({} lines):",
+        log.len()
+    );
+    for l in &log {
+        eprintln!("  {l}");
+    }
+    drop(bridge);
+    drop(qemu);
+
+    // Refused: only the revoked certificate; the same servers.
+    let dir = tmp.path().join("qemu-revoked");
+    std::fs::create_dir_all(&dir).expect("qemu dir");
+    let record = ProvisionRecord::from_pki(pki, &[(false, &pki.client_old)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let qemu =
+        Qemu::boot(&elf, &dir, Some(&record), Clock::RealTime).unwrap_or_else(|e| panic!("{e}"));
+    let link = servers.link(&pair.sup_ns, &pair.sup_if);
+    let mut bridge = Bridge::start(qemu.uart().expect("uart"), Port(link)).expect("bridge");
+    let result = bridge
+        .wait_status(&["AUTH", "FAIL", "FAULT"], Duration::from_secs(60))
+        .unwrap_or_else(|seen| panic!("no result: {seen}\n{}", context(&bridge, &qemu)));
+    assert_eq!(
+        result,
+        "FAIL rejected-certificate",
+        "{}",
+        context(&bridge, &qemu)
+    );
+    bridge
+        .wait_status(&["STATS"], Duration::from_secs(5))
+        .unwrap_or_else(|seen| panic!("no STATS: {seen}"));
+    let log = read_log(&elf, &dir).unwrap_or_else(|e| panic!("{e}\n{}", context(&bridge, &qemu)));
+    let at = find_line(&log, 0, "info", "EAPOL-Start", |m| {
+        m == "EAPOL-Start 1 of 3"
+    });
+    // latchkey-core's warning names the kind by its `defmt::Format`; the image's error line by
+    // its stable text, the same as the UART's FAIL line.
+    let at = find_line(&log, at + 1, "warn", "core: failed", |m| {
+        m == "authentication failed: RejectedCertificate"
+    });
+    let at = find_line(&log, at + 1, "error", "image: failed", |m| {
+        m == "authentication failed: rejected-certificate"
+    });
+    find_line(&log, at + 1, "debug", "event", |m| {
+        m.starts_with("event: Failed(")
+    });
+    assert!(
+        !log.iter().any(|l| l.message.starts_with("authenticated")),
+        "{log:#?}"
+    );
+    eprintln!("decoded defmt log of the refusal ({} lines):", log.len());
+    for l in &log {
+        eprintln!("  {l}");
+    }
+    drop(bridge);
+    drop(qemu);
+
+    // What the tooling cannot decode, it refuses with the reason: the same stream cut inside
+    // its last frame or followed by a garbled one, and the image built without the feature (no
+    // defmt table).
+    let stream = std::fs::read(dir.join(SEMIHOSTING_STDOUT)).expect("defmt stream");
+    let table = defmt_log::table(&elf).unwrap_or_else(|e| panic!("{e}"));
+    match decode(&table, stream.get(..stream.len() - 2).unwrap_or_default()) {
+        Err(DefmtError::Truncated { bytes, before }) => {
+            assert!(bytes > 0);
+            assert_eq!(
+                before.as_slice(),
+                log.get(..log.len() - 1).unwrap_or_default()
+            );
+        }
+        other => panic!("a cut stream decoded as {other:?}"),
+    }
+    // A frame that is not rzCOBS (0x80 announces seven more bytes) after the good ones.
+    let mut garbled = stream.clone();
+    garbled.extend_from_slice(&[0x80, 0x00]);
+    match decode(&table, &garbled) {
+        Err(DefmtError::Malformed {
+            frame,
+            offset,
+            before,
+        }) => {
+            assert_eq!((frame, offset), (log.len(), stream.len()));
+            assert_eq!(before, log);
+        }
+        other => panic!("a garbled frame decoded as {other:?}"),
+    }
+    let plain = build_firmware().unwrap_or_else(|e| panic!("{e}"));
+    match defmt_log::table(&plain) {
+        Err(e @ DefmtError::NoTable(_)) => assert!(e.to_string().contains("no defmt table"), "{e}"),
+        other => panic!("the image without defmt-semihosting: {other:?}"),
+    }
 }
