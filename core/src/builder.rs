@@ -7,6 +7,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
+use core::mem::MaybeUninit;
 
 use rand_core::{CryptoRng, RngCore};
 use rustls::pki_types::CertificateDer;
@@ -251,6 +252,25 @@ impl SupplicantBuilder {
     /// from a `static` in `.bss` on an MCU: the supplicant itself is then small and the
     /// buffers are never copied.
     pub fn build_with<B: BufferStorage>(self, buffers: B) -> Result<Supplicant<B>, SetupError> {
+        let (config, tls) = self.parts()?;
+        Ok(Supplicant::assemble(config, tls, buffers))
+    }
+
+    /// Build straight into `place` (a `static mut MaybeUninit` on an MCU) with `buffers`:
+    /// [`Self::build_with`] returns the supplicant by value, which a device then copies into
+    /// its static, so the several KB of the supplicant are on the stack two or three times at
+    /// boot; this writes it where it lives.
+    pub fn build_in<B: BufferStorage>(
+        self,
+        buffers: B,
+        place: &mut MaybeUninit<Supplicant<B>>,
+    ) -> Result<&mut Supplicant<B>, SetupError> {
+        let (config, tls) = self.parts()?;
+        Ok(place.write(Supplicant::assemble(config, tls, buffers)))
+    }
+
+    /// The configuration and the TLS setup: everything of a supplicant but its buffers.
+    fn parts(self) -> Result<(Config, TlsSetup), SetupError> {
         if self.identity_error {
             return Err(SetupError::BadIdentity);
         }
@@ -276,7 +296,7 @@ impl SupplicantBuilder {
         if let Some(sink) = self.key_log {
             tls.set_key_log(sink);
         }
-        Ok(Supplicant::assemble(config, tls, buffers))
+        Ok((config, tls))
     }
 }
 

@@ -73,9 +73,11 @@ pub type ImageBuffers = Buffers<TLS_IN>;
 /// The supplicant as this image holds it: its buffers in a `static`.
 pub type ImageSupplicant = Supplicant<&'static mut ImageBuffers>;
 
-/// The slot table, in .bss and built at run time: as a `static` with a const initialiser it
-/// lands in .data (an empty `SlotTable` is not all-zero bytes) and costs its size in flash too.
-static mut TABLE: MaybeUninit<Table> = MaybeUninit::uninit();
+/// The slot table, empty until `setup` fills or loads it. A `static` with a const initialiser
+/// lands in .data (an empty `SlotTable` is not all-zero bytes), so its 8.7 KB are in flash too,
+/// copied to RAM by the reset handler; built at run time instead (in .bss) it went through two
+/// table-sized temporaries on the stack, 17 KB of the boot's stack peak.
+static TABLE: Table = SharedSlotTable::new(SlotTable::new());
 
 /// The supplicant's fixed buffers (TLS records, EAP packet, EAPOL frame): all zeros, so .bss.
 static mut BUFFERS: ImageBuffers = Buffers::new();
@@ -179,7 +181,7 @@ pub fn setup() -> Option<Device> {
         Ok(p) => (p, Source::Provisioned),
         Err(why) => (built_in()?, Source::BuiltIn(why)),
     };
-    let table = empty_table();
+    let table = &TABLE;
     #[cfg(feature = "semihosting-flash")]
     let mut flash = HostFlash::open(2 * REGION as usize).ok();
     // The committed table, loaded in place into `TABLE` (a table is 8.5 KB: a copy of it
@@ -225,18 +227,10 @@ pub fn setup() -> Option<Device> {
     })
 }
 
-/// The slot table, empty, in its static.
-///
-/// Never inlined, nor are [`fill`] and [`supplicant`]: each builds a large value (the 8.7 KB
-/// table, the 5.3 KB supplicant) through temporaries on the stack, and as one function their
-/// temporaries added up (a 30 KB frame, the image's deepest stack at boot).
-#[inline(never)]
-fn empty_table() -> &'static Table {
-    // SAFETY: called once, before anything else refers to `TABLE`.
-    unsafe { (*core::ptr::addr_of_mut!(TABLE)).write(SharedSlotTable::new(SlotTable::new())) }
-}
-
 /// The supplicant, built from the settings over `table`, in its static.
+///
+/// Never inlined, nor is [`fill`]: inlined into `setup`, their temporaries added up (a 30 KB
+/// frame, the image's deepest stack at boot).
 #[inline(never)]
 fn supplicant(
     settings: &Provisioned<'_>,
@@ -248,15 +242,14 @@ fn supplicant(
     }
     // SAFETY: called once, before anything else refers to `BUFFERS`.
     let buffers: &'static mut ImageBuffers = unsafe { &mut *core::ptr::addr_of_mut!(BUFFERS) };
-    let supplicant = Supplicant::builder(settings.identity)
+    // SAFETY: called once, before anything else refers to `SUPPLICANT`.
+    let slot = unsafe { &mut *core::ptr::addr_of_mut!(SUPPLICANT) };
+    Supplicant::builder(settings.identity)
         .server(policy)
         .slot_table(table)
         .rng(&RNG)
-        .build_with(buffers)
-        .ok()?;
-    // SAFETY: called once, before anything else refers to `SUPPLICANT`.
-    let slot = unsafe { &mut *core::ptr::addr_of_mut!(SUPPLICANT) };
-    Some(slot.write(supplicant))
+        .build_in(buffers, slot)
+        .ok()
 }
 
 /// Fills an empty table from the settings: the persisted time floor, then each slot.
