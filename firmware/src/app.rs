@@ -252,13 +252,21 @@ fn supplicant(
         .ok()
 }
 
+/// A slot's private key from its PKCS#8 DER (checked: deriving its public key is a scalar
+/// multiplication). Never inlined: under `fill`'s frame, which holds a slot being installed
+/// (2.2 KB), that multiplication made the boot's deepest stack.
+#[inline(never)]
+fn inline_key(pkcs8: &[u8]) -> Option<InlineKey> {
+    InlineKey::from_pkcs8_der(pkcs8).ok()
+}
+
 /// Fills an empty table from the settings: the persisted time floor, then each slot.
 #[inline(never)]
 fn fill(table: &Table, settings: &Provisioned<'_>) -> Option<()> {
     table.with(|t| {
         t.observe_time(TIME_FLOOR);
         for slot in &settings.slots {
-            let key = InlineKey::from_pkcs8_der(slot.key).ok()?;
+            let key = inline_key(slot.key)?;
             let index = t.install(slot.cert, KeyRef::Inline(key)).ok()?;
             if slot.state == SlotState::Archived {
                 t.archive(index).ok()?;

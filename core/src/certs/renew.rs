@@ -336,7 +336,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                 None
             }
         };
-        let (der, meta) = self
+        let meta = self
             .prepare(cert_der, intermediates, inline)
             .map_err(|e| match e {
                 InstallError::KeyMismatch | InstallError::InlineKeyAlgorithm { .. } => {
@@ -358,16 +358,20 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             return Err(RenewError::NoPending);
         };
         if let Some(slot) = self.slots.get_mut(index) {
-            *slot = Some(Occupied {
-                state: Liveness::Active,
-                der,
-                key: match p.key {
-                    PendingKey::Inline(k) => KeyRef::Inline(k),
-                    PendingKey::Handle { handle, .. } => KeyRef::Handle(handle),
-                },
+            let key = match p.key {
+                PendingKey::Inline(k) => KeyRef::Inline(k),
+                PendingKey::Handle { handle, .. } => KeyRef::Handle(handle),
+            };
+            Occupied::store(
+                slot,
+                Liveness::Active,
+                key,
                 enrollment,
                 meta,
-            });
+                cert_der,
+                intermediates,
+            )
+            .map_err(RenewError::Certificate)?;
         }
         if let Some(Some(old)) = predecessor.and_then(|i| self.slots.get_mut(i)) {
             old.state = Liveness::Archived;

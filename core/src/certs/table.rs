@@ -222,29 +222,57 @@ pub(crate) fn link_chain(buf: &[u8], leaf_len: usize) -> Result<(), InstallError
     let leaf = buf
         .get(..leaf_len)
         .ok_or(InstallError::Malformed(CertError::Malformed))?;
-    let leaf_meta = meta::parse(leaf).map_err(InstallError::Malformed)?.meta;
-    let mut expected_issuer: &[u8] = leaf_meta.issuer.of(leaf);
     let mut rest = buf.get(leaf_len..).unwrap_or(&[]);
     let mut position = 0usize;
-    while !rest.is_empty() {
+    let intermediates = core::iter::from_fn(|| {
+        if rest.is_empty() {
+            return None;
+        }
+        let malformed = |error| InstallError::IntermediateMalformed { position, error };
+        let split = meta::first_tlv_len(rest)
+            .map_err(malformed)
+            .and_then(|len| {
+                rest.split_at_checked(len)
+                    .ok_or(malformed(CertError::Malformed))
+            });
+        position = position.saturating_add(1);
+        Some(match split {
+            Ok((cert, tail)) => {
+                rest = tail;
+                Ok(cert)
+            }
+            Err(e) => {
+                rest = &[];
+                Err(e)
+            }
+        })
+    });
+    link_certs(leaf, intermediates)
+}
+
+/// Checks that each certificate of `intermediates` (at most [`MAX_INTERMEDIATES`]) parses and
+/// is the issuer of the one before it, starting from `leaf`.
+pub(crate) fn link_certs<'a>(
+    leaf: &'a [u8],
+    intermediates: impl Iterator<Item = Result<&'a [u8], InstallError>>,
+) -> Result<(), InstallError> {
+    let leaf_meta = meta::parse(leaf).map_err(InstallError::Malformed)?.meta;
+    let mut expected_issuer: &[u8] = leaf_meta.issuer.of(leaf);
+    for (position, cert) in intermediates.enumerate() {
         if position >= MAX_INTERMEDIATES {
             return Err(InstallError::ChainTooLong {
                 count: position.saturating_add(1),
                 max: MAX_INTERMEDIATES,
             });
         }
-        let malformed = |error| InstallError::IntermediateMalformed { position, error };
-        let len = meta::first_tlv_len(rest).map_err(malformed)?;
-        let (cert, tail) = rest
-            .split_at_checked(len)
-            .ok_or(malformed(CertError::Malformed))?;
-        let m = meta::parse(cert).map_err(malformed)?.meta;
+        let cert = cert?;
+        let m = meta::parse(cert)
+            .map_err(|error| InstallError::IntermediateMalformed { position, error })?
+            .meta;
         if m.subject.of(cert) != expected_issuer {
             return Err(InstallError::ChainDoesNotLink { position });
         }
         expected_issuer = m.issuer.of(cert);
-        rest = tail;
-        position = position.saturating_add(1);
     }
     Ok(())
 }
@@ -262,6 +290,40 @@ pub(crate) struct Occupied<const CERT_MAX: usize> {
 }
 
 impl<const CERT_MAX: usize> Occupied<CERT_MAX> {
+    /// Puts a slot into `slot` with `leaf` and `intermediates` as its bytes (checked to fit
+    /// by [`SlotTable::prepare`]), writing them where the slot lives: built apart and moved in,
+    /// the slot (its `CERT_MAX` buffer) went through the stack two or three times, which on a
+    /// device was the deepest stack of an install.
+    pub(crate) fn store(
+        slot: &mut Option<Self>,
+        state: Liveness,
+        key: KeyRef,
+        enrollment: u64,
+        meta: Metadata,
+        leaf: &[u8],
+        intermediates: &[&[u8]],
+    ) -> Result<(), InstallError> {
+        let occ = slot.insert(Occupied {
+            state,
+            der: heapless::Vec::new(),
+            key,
+            enrollment,
+            meta,
+        });
+        let mut fits = occ.der.extend_from_slice(leaf).is_ok();
+        for c in intermediates {
+            fits = fits && occ.der.extend_from_slice(c).is_ok();
+        }
+        if !fits {
+            let len = intermediates
+                .iter()
+                .fold(leaf.len(), |n, c| n.saturating_add(c.len()));
+            *slot = None;
+            return Err(InstallError::TooLarge { len, max: CERT_MAX });
+        }
+        Ok(())
+    }
+
     /// The leaf certificate's DER.
     pub(crate) fn leaf(&self) -> &[u8] {
         Certs(&self.der).next().unwrap_or(&[])
@@ -535,24 +597,25 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
             KeyRef::Inline(k) => Some(k),
             KeyRef::Handle(_) => None,
         };
-        let (der, meta) = self.prepare(cert_der, intermediates, inline)?;
+        let meta = self.prepare(cert_der, intermediates, inline)?;
         let target = self.free_slot().ok_or(InstallError::TableFull)?;
         let enrollment = self.next_enrollment;
         let next = enrollment
             .checked_add(1)
             .ok_or(InstallError::SequenceExhausted)?;
-        let new = Occupied {
-            state: Liveness::Active,
-            der,
-            key,
-            enrollment,
-            meta,
-        };
         let Some(target_slot) = self.slots.get_mut(target) else {
             return Err(InstallError::TableFull);
         };
         // Dropping the reclaimed slot's key zeroizes it.
-        *target_slot = Some(new);
+        Occupied::store(
+            target_slot,
+            Liveness::Active,
+            key,
+            enrollment,
+            meta,
+            cert_der,
+            intermediates,
+        )?;
         self.archive_others_of_identity(target);
         self.next_enrollment = next;
         self.observe_time(meta.not_before());
@@ -567,7 +630,7 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         cert_der: &[u8],
         intermediates: &[&[u8]],
         inline: Option<&InlineKey>,
-    ) -> Result<(heapless::Vec<u8, CERT_MAX>, Metadata), InstallError> {
+    ) -> Result<Metadata, InstallError> {
         let total = intermediates
             .iter()
             .try_fold(cert_der.len(), |n, c| n.checked_add(c.len()))
@@ -603,12 +666,6 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
         {
             return Err(InstallError::AlreadyInstalled(SlotIndex(i)));
         }
-        let too_large = |_| InstallError::TooLarge {
-            len: total,
-            max: CERT_MAX,
-        };
-        let mut der = heapless::Vec::new();
-        der.extend_from_slice(cert_der).map_err(too_large)?;
         for (position, c) in intermediates.iter().enumerate() {
             // Each intermediate must be exactly one certificate, so that the stored chain
             // splits back into the certificates given.
@@ -621,10 +678,9 @@ impl<const SLOTS: usize, const CERT_MAX: usize> SlotTable<SLOTS, CERT_MAX> {
                     })
                 }
             }
-            der.extend_from_slice(c).map_err(too_large)?;
         }
-        link_chain(&der, cert_der.len())?;
-        Ok((der, meta))
+        link_certs(cert_der, intermediates.iter().map(|c| Ok(*c)))?;
+        Ok(meta)
     }
 
     /// First empty slot (not the pending one), else the archived slot with the lowest
