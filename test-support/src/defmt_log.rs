@@ -7,13 +7,10 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
 use defmt_decoder::{DecodeError, Encoding, Table};
 
-use crate::netns::run_bounded;
-use crate::qemu::{QemuError, SEMIHOSTING_STDOUT, TARGET};
+use crate::qemu::{self, QemuError, SEMIHOSTING_STDOUT};
 
 /// The cargo profile of the defmt image (firmware/Cargo.toml): the release profile in its own
 /// output directory, so it never replaces the image `qemu::build_firmware` builds.
@@ -205,61 +202,9 @@ pub fn read_log(elf: &Path, dir: &Path) -> Result<Vec<DefmtLine>, DefmtError> {
 
 /// Builds the defmt image (profile [`DEFMT_PROFILE`], features [`DEFMT_FEATURES`],
 /// `DEFMT_LOG=`[`DEFMT_LOG`]) and returns its ELF path; cargo does nothing when it is up to
-/// date. As `qemu::build_firmware`, only the user's environment is passed to cargo.
+/// date.
 pub fn build_defmt_firmware() -> Result<PathBuf, QemuError> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."));
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args([
-            "build",
-            "-q",
-            "--profile",
-            DEFMT_PROFILE,
-            "--target",
-            TARGET,
-        ])
-        .args(["--features", DEFMT_FEATURES])
-        .arg("--manifest-path")
-        .arg(root.join("firmware/Cargo.toml"));
-    cmd.env_clear();
-    for (k, v) in std::env::vars_os() {
-        let name = k.to_string_lossy();
-        let keep = matches!(
-            name.as_ref(),
-            "PATH" | "HOME" | "USER" | "TMPDIR" | "CI" | "RUSTC" | "RUSTC_WRAPPER"
-        ) || ["RUSTUP_", "CARGO_HOME", "CARGO_TARGET_DIR"]
-            .iter()
-            .any(|p| name.starts_with(p))
-            || name.to_ascii_lowercase().ends_with("_proxy");
-        if keep {
-            cmd.env(k, v);
-        }
-    }
-    cmd.env("DEFMT_LOG", DEFMT_LOG);
-    let out = run_bounded(&mut cmd, Duration::from_secs(900))
-        .map_err(|e| QemuError::Build(e.to_string()))?;
-    if !out.status.success() {
-        return Err(QemuError::Build(
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
-    }
-    let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => root.join(d),
-        None => root.join("firmware/target"),
-    };
-    let elf = target_dir
-        .join(TARGET)
-        .join(DEFMT_PROFILE)
-        .join("latchkey-firmware");
-    if elf.exists() {
-        Ok(elf)
-    } else {
-        Err(QemuError::Build(format!("{} not built", elf.display())))
-    }
+    qemu::build_image(DEFMT_PROFILE, DEFMT_FEATURES, &[("DEFMT_LOG", DEFMT_LOG)])
 }
 
 #[cfg(test)]

@@ -74,17 +74,27 @@ fn repo_root() -> PathBuf {
 }
 
 /// Builds the firmware image (release profile: opt-level "z", LTO) and returns its ELF path.
-/// Only the user's environment is passed to cargo: the variables cargo and nextest set for a
-/// test process (CARGO_PKG_*, OUT_DIR...) would make build scripts rerun.
 pub fn build_firmware() -> Result<PathBuf, QemuError> {
+    // The QEMU stand-in for a TRNG (firmware/src/rng.rs): QEMU's board has none. The slot
+    // table's flash as a host file through semihosting (firmware/src/hostflash.rs).
+    build_image("release", "insecure-counter-rng,semihosting-flash", &[])
+}
+
+/// Builds the firmware with cargo profile `profile`, `features` and the extra environment
+/// `env`, and returns its ELF path; cargo does nothing when it is up to date. Only the user's
+/// environment is passed to cargo: the variables cargo and nextest set for a test process
+/// (CARGO_PKG_*, OUT_DIR...) would make build scripts rerun.
+pub fn build_image(
+    profile: &str,
+    features: &str,
+    env: &[(&str, &str)],
+) -> Result<PathBuf, QemuError> {
     let root = repo_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "-q", "--release", "--target", TARGET])
-        // The QEMU stand-in for a TRNG (firmware/src/rng.rs): QEMU's board has none. The slot
-        // table's flash as a host file through semihosting (firmware/src/hostflash.rs).
-        .args(["--features", "insecure-counter-rng,semihosting-flash"])
+        .args(["build", "-q", "--profile", profile, "--target", TARGET])
+        .args(["--features", features])
         .arg("--manifest-path")
         .arg(root.join("firmware/Cargo.toml"));
     cmd.env_clear();
@@ -101,6 +111,7 @@ pub fn build_firmware() -> Result<PathBuf, QemuError> {
             cmd.env(k, v);
         }
     }
+    cmd.envs(env.iter().copied());
     let out = run_bounded(&mut cmd, Duration::from_secs(900))
         .map_err(|e| QemuError::Build(e.to_string()))?;
     if !out.status.success() {
@@ -114,7 +125,10 @@ pub fn build_firmware() -> Result<PathBuf, QemuError> {
         Some(d) => root.join(d),
         None => root.join("firmware/target"),
     };
-    let elf = target_dir.join(TARGET).join("release/latchkey-firmware");
+    let elf = target_dir
+        .join(TARGET)
+        .join(profile)
+        .join("latchkey-firmware");
     if elf.exists() {
         Ok(elf)
     } else {
